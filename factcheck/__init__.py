@@ -1,0 +1,3 @@
+"""factcheck: a fact-check and source-verification desk."""
+
+__version__ = "0.1.0"
