@@ -1,0 +1,321 @@
+"""The command line: parse, call the library, print. Library errors become one `Error: …` line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from . import __version__
+from .db import Desk, upgrade
+from .errors import FactcheckError
+from .settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+class App:
+    """Per-invocation state: resolved settings and, on demand, the desk."""
+
+    def __init__(self, flags: dict[str, Any]) -> None:
+        self.flags = flags
+        self._settings: Settings | None = None
+        self._desk: Desk | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.flags)
+        return self._settings
+
+    def desk(self, *, check: bool = True) -> Desk:
+        if self._desk is None:
+            self._desk = Desk(self.settings.db, check=check)
+        return self._desk
+
+    def actor(self, by: str | None = None) -> str:
+        return by or self.settings.user or os.environ.get("USER") or getpass.getuser() or "unknown"
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Desk database URL (else FACTCHECK_DB, else sqlite:///factcheck.db).")
+@click.option("--evidence-dir", metavar="DIR", help="Evidence archive folder (else FACTCHECK_EVIDENCE_DIR).")
+@click.version_option(__version__, prog_name="factcheck")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, evidence_dir: str | None) -> None:
+    """factcheck: store claims with their cited sources, archive the evidence, and verify."""
+    ctx.obj = App({"db": db, "evidence_dir": evidence_dir})
+
+
+@cli.command()
+@json_option
+@pass_app
+def init(app: App, as_json: bool) -> None:
+    """Create the desk, or upgrade it to the current schema."""
+    desk = app.desk(check=False)
+    before, after = upgrade(desk.engine)
+    if as_json:
+        print_json({"db": desk.url, "from": before, "to": after})
+    elif before == after:
+        out.print(f"Desk {desk.url} is up to date (schema {after}).")
+    else:
+        out.print(f"Desk {desk.url} ready (schema {before or 'none'} → {after}).")
+
+
+@cli.command()
+@json_option
+@pass_app
+def config(app: App, as_json: bool) -> None:
+    """Show the effective settings and where each came from."""
+    rows = app.settings.as_rows()
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("setting", "value", "from", title="Effective settings (defaults < factcheck.toml < environment < flags)")
+    for r in rows:
+        t.add_row(r["name"], str(r["value"]), r["origin"])
+    out.print(t)
+
+
+# ------------------------------------------------------------------ claims
+
+
+@cli.group()
+def claims() -> None:
+    """Case files in and out; list and show claims."""
+
+
+@claims.command("import")
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--by", help="Who is importing (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> None:
+    """Import a case file (sources, evidence, claims). Re-importing updates in place."""
+    from .cases import import_case
+
+    with app.desk().session() as s:
+        summary = import_case(s, app.settings, case_file, actor=app.actor(by))
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        c, e = summary.claims, summary.evidence
+        out.print(
+            f"Imported case [bold]{summary.case}[/]: claims {c['created']} new, {c['updated']} updated, "
+            f"{c['unchanged']} unchanged; evidence {e['snapshots']} saved copies stored, {e['queued']} URLs queued."
+        )
+
+
+@claims.command("list")
+@click.option("--case", help="Only this case.")
+@json_option
+@pass_app
+def claims_list(app: App, case: str | None, as_json: bool) -> None:
+    """List claims with their current verdicts."""
+    from .claims import claim_dict, list_claims
+
+    with app.desk().session() as s:
+        rows = [claim_dict(s, c) for c in list_claims(s, case=case)]
+    if as_json:
+        print_json(rows)
+        return
+    print_verdict_table(rows, title="Claims")
+
+
+def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
+    colours = {"verified": "green", "contested": "red", "unverified": "yellow"}
+    t = Table("id", "claim", "cited", "verdict", "conf.", "why", title=title, show_lines=True)
+    for r in rows:
+        label = r.get("verdict")
+        badge = f"[{colours.get(label or '', 'dim')}]{label or '—'}[/]"
+        conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
+        t.add_row(
+            str(r["id"]), _short(r["text"], 90), ", ".join(r["cited"]), badge, conf,
+            _short(r.get("rationale") or "", 120),
+        )
+    out.print(t)
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@claims.command("show")
+@click.argument("claim_id")
+@json_option
+@pass_app
+def claims_show(app: App, claim_id: str, as_json: bool) -> None:
+    """Show one claim: text, citations, evidence, verdict with quotes, history."""
+    from .claims import claim_dict, claim_evidence_urls, find_claim, verdict_history
+
+    with app.desk().session() as s:
+        c = find_claim(s, claim_id)
+        d = claim_dict(s, c)
+        d["citations"] = [
+            {"source": ci.name, "phrase": ci.phrase, "kind": ci.kind, "second_hand": ci.second_hand,
+             "via": ci.via, "url": ci.url}
+            for ci in c.citations
+        ]
+        d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
+        d["history"] = [
+            {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
+             "verdict": v.label, "confidence": v.confidence, "rationale": v.rationale, "note": v.note}
+            for v in verdict_history(s, c.id)
+        ]
+    if as_json:
+        print_json(d)
+        return
+    out.print(f"[bold]{d['id']}[/] ({d['case']})")
+    out.print(d["text"], markup=False)
+    if d["statement"]:
+        out.print(f"[dim]statement:[/] {d['statement']}", markup=True)
+    for ci in d["citations"]:
+        hand = "second-hand" if ci["second_hand"] else "first-hand"
+        out.print(f"cites [bold]{ci['source']}[/] ({ci['kind']}, {hand}) {ci['phrase'] or ''}")
+    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
+    if d["rationale"]:
+        out.print(d["rationale"], markup=False)
+    for q in d["evidence"]:
+        out.print(f"  “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} [{q['start']}:{q['end']}]",
+                  markup=False)
+    for h in d["history"]:
+        out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
+
+
+@claims.command("export")
+@click.option("--case", help="Which case (needed when the desk holds several).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (else stdout).")
+@pass_app
+def claims_export(app: App, case: str | None, output: Path | None) -> None:
+    """Write a case file that imports back to the same claims."""
+    from .cases import dump_yaml, export_case
+
+    with app.desk().session() as s:
+        text = dump_yaml(export_case(s, case))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise FactcheckError(f"cannot write {output}: {exc.strerror}") from None
+    err.print(f"Wrote {output}")
+
+
+# ------------------------------------------------------------------ sources
+
+
+@cli.group()
+def sources() -> None:
+    """The source registry."""
+
+
+@sources.command("list")
+@json_option
+@pass_app
+def sources_list(app: App, as_json: bool) -> None:
+    """List known sources with aliases and domains."""
+    from .sources import list_sources, source_dict
+
+    with app.desk().session() as s:
+        rows = [source_dict(x) for x in list_sources(s)]
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("source", "aliases", "domains", "reviewed", title="Sources")
+    for r in rows:
+        t.add_row(r["name"], ", ".join(r["aliases"]), ", ".join(r["domains"]), "yes" if r["reviewed"] else "no")
+    out.print(t)
+
+
+# ------------------------------------------------------------------ demo
+
+
+SAMPLE_CASE = Path(__file__).resolve().parent.parent / "claims" / "sample.yaml"
+
+
+@cli.command()
+@json_option
+@pass_app
+def demo(app: App, as_json: bool) -> None:
+    """Run the bundled sample case end to end, offline, and print the verdicts."""
+    from .cases import import_case
+    from .claims import claim_dict, list_claims
+
+    if not SAMPLE_CASE.is_file():
+        raise FactcheckError(f"the bundled sample case is missing: {SAMPLE_CASE}")
+    desk = app.desk(check=False)
+    upgrade(desk.engine)
+    actor = app.actor()
+    with desk.session() as s:
+        summary = import_case(s, app.settings, SAMPLE_CASE, actor=actor)
+    with desk.session() as s:
+        rows = [claim_dict(s, c) for c in list_claims(s, case=summary.case)]
+    if as_json:
+        print_json(rows)
+        return
+    print_verdict_table(rows, title=f"Sample case: {summary.case}")
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="factcheck", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except FactcheckError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except OperationalError as exc:
+        msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        click.echo(f"Error: database: {msg}", err=True)
+        return 1
+    except SQLAlchemyError as exc:
+        click.echo(f"Error: database: {str(exc).splitlines()[0]}", err=True)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,268 @@
+"""The desk's data model (SQLAlchemy 2 typed ORM). Alembic migrations mirror it exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+VERDICT_LABELS = ("verified", "unverified", "contested")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the desk stores UTC-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    __tablename__ = "source"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    domains: Mapped[list[Any]] = mapped_column(default=list)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Article(Base):
+    __tablename__ = "article"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    url: Mapped[str | None] = mapped_column(Text, index=True)
+    file: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    outlet: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    published: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Claim(Base):
+    __tablename__ = "claim"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    statement: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    checkworthiness: Mapped[float | None] = mapped_column(Float)
+    expected: Mapped[str | None] = mapped_column(String(16))
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)
+    assigned_until: Mapped[datetime | None] = mapped_column()
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    citations: Mapped[list[Citation]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="Citation.id"
+    )
+    evidence_links: Mapped[list[ClaimEvidence]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="ClaimEvidence.id"
+    )
+    case: Mapped[Case | None] = relationship()
+
+
+class Citation(Base):
+    __tablename__ = "citation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phrase: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="named")
+    second_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    via: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    claim: Mapped[Claim] = relationship(back_populates="citations")
+    source: Mapped[Source | None] = relationship()
+
+
+class EvidenceUrl(Base):
+    """A URL known as evidence: queued for fetching until it has a snapshot."""
+
+    __tablename__ = "evidence_url"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"), index=True)
+    file: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_reason: Mapped[str | None] = mapped_column(String(100))
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[Source | None] = relationship()
+
+
+class ClaimEvidence(Base):
+    __tablename__ = "claim_evidence"
+    __table_args__ = (UniqueConstraint("claim_id", "evidence_url_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"), index=True)
+    evidence_url_id: Mapped[int] = mapped_column(ForeignKey("evidence_url.id"), index=True)
+    claim: Mapped[Claim] = relationship(back_populates="evidence_links")
+    evidence_url: Mapped[EvidenceUrl] = relationship()
+
+
+class Snapshot(Base):
+    """One immutable capture of a URL. Never updated after insert."""
+
+    __tablename__ = "snapshot"
+    __table_args__ = (Index("ix_snapshot_url_fetched", "url", "fetched_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_url_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_url.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    redirects: Mapped[list[Any]] = mapped_column(default=list)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    origin: Mapped[str] = mapped_column(String(20), default="fetch")
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    warc_path: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    encoding: Mapped[str | None] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[Source | None] = relationship()
+    evidence_url: Mapped[EvidenceUrl | None] = relationship()
+
+
+class FetchAttempt(Base):
+    __tablename__ = "fetch_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_url_id: Mapped[int] = mapped_column(ForeignKey("evidence_url.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(100))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
+    elapsed: Mapped[float | None] = mapped_column(Float)
+
+
+class Passage(Base):
+    __tablename__ = "passage"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    snapshot: Mapped[Snapshot] = relationship()
+
+
+class Run(Base):
+    __tablename__ = "run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    version: Mapped[str] = mapped_column(String(50))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Verdict(Base):
+    """Append-only: a claim's current verdict is its newest human verdict, else its newest machine one."""
+
+    __tablename__ = "verdict"
+    __table_args__ = (Index("ix_verdict_claim_created", "claim_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "machine" | "human"
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str | None] = mapped_column(Text)
+    first_hand: Mapped[bool | None] = mapped_column(Boolean)
+    quotes: Mapped[list[Any]] = mapped_column(default=list)
+    signals: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: each row's hash covers its content and the previous row's hash."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    claim_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
