@@ -1,0 +1,155 @@
+"""Shared fixtures: an in-memory SQLite desk, a throwaway PostgreSQL desk, and the real CLI entry point.
+
+PostgreSQL tests skip with a reason when no server answers, unless FACTCHECK_REQUIRE_POSTGRES=1
+(CI sets it), in which case they fail: CI never passes by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from factcheck.db import Desk, check_ready, upgrade
+from factcheck.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("FACTCHECK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("FACTCHECK_REQUIRE_POSTGRES") == "1"
+BENCH_DIR = Path(os.environ.get("FACTCHECK_BENCH_DIR", REPO.parent / "shared" / "bench"))
+FIXTURE_ARTICLE = Path(
+    os.environ.get("FACTCHECK_FIXTURES_DIR", REPO.parent / "shared" / "fixtures")
+) / "seed-article-eulerpool-2025-09-01.txt"
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # any failure means "no server here"
+        return str(exc).splitlines()[0]
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def pg_problem() -> str | None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _pg_available()
+    return _PG_PROBLEM  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    problem = pg_problem()
+    if problem:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (FACTCHECK_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} ({problem}); set FACTCHECK_TEST_PG to test it")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    name = f"factcheck_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base = pg_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class DeskEnv:
+    desk: Desk
+    settings: Settings
+    url: str
+    folder: Path
+
+
+def _make_desk(url: str, folder: Path) -> DeskEnv:
+    env = {"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_PER_HOST_DELAY": "0"}
+    settings = load_settings({"db": url, "evidence_dir": str(folder / "evidence")}, environ=env, desk_dir=folder)
+    desk = Desk(url, check=False)
+    upgrade(desk.engine)
+    check_ready(desk.engine)
+    return DeskEnv(desk, settings, url, folder)
+
+
+@pytest.fixture
+def sqlite_desk(tmp_path: Path) -> Iterator[DeskEnv]:
+    env = _make_desk(f"sqlite:///{tmp_path / 'desk.db'}", tmp_path)
+    yield env
+    env.desk.dispose()
+
+
+@pytest.fixture
+def memory_desk(tmp_path: Path) -> Iterator[DeskEnv]:
+    env = _make_desk("sqlite://", tmp_path)
+    yield env
+    env.desk.dispose()
+
+
+@pytest.fixture
+def pg_desk(pg_url: str, tmp_path: Path) -> Iterator[DeskEnv]:
+    env = _make_desk(pg_url, tmp_path)
+    yield env
+    env.desk.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeskEnv]:
+    """The same test on an in-memory SQLite desk and on a throwaway PostgreSQL desk."""
+    if request.param == "sqlite":
+        env = _make_desk("sqlite://", tmp_path)
+        yield env
+        env.desk.dispose()
+    else:
+        url = request.getfixturevalue("pg_url")
+        env = _make_desk(url, tmp_path)
+        yield env
+        env.desk.dispose()
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+FACTCHECK_BIN = shutil.which("factcheck", path=str(Path(sys.executable).parent)) or "factcheck"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> object:
+    """Run the installed `factcheck` console script in tmp_path (the desk folder)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            input: str | None = None) -> CliResult:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("FACTCHECK_")}
+        full_env.update({"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "COLUMNS": "200", "FACTCHECK_USER": "tester"})
+        full_env.update(env or {})
+        p = subprocess.run([FACTCHECK_BIN, *args], cwd=cwd or tmp_path, env=full_env, input=input,
+                           capture_output=True, text=True, timeout=300)
+        return CliResult(p.returncode, p.stdout, p.stderr)
+
+    return run
