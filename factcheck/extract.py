@@ -316,11 +316,29 @@ def _iso_date(value: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+# Dates from markup only (meta tags, JSON-LD, <time>, URL). The free-text search is run separately
+# in _text_date, because its last resorts turn a "© 2025" footer into "2025-01-01".
+_DATE_PARAMS: dict[str, Any] = {"original_date": True, "extensive_search": False}
+
+
+def _text_date(tree: Any) -> str | None:
+    """A date found in the page's visible text, refusing the year/month-only fallbacks (day 01)."""
+    try:
+        from htmldate import find_date
+
+        found = find_date(tree, extensive_search=True, original_date=True, outputformat="%Y-%m-%d")
+    except Exception:  # date guessing is best effort
+        return None
+    value = _iso_date(found)
+    return value if value and not value.endswith("-01") else None
+
+
 def _main_text(tree: Any, url: str | None) -> tuple[str, Any, str]:
     """Main text, trafilatura's metadata document (or None) and the method that produced the text."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, **_PRECISE)
+    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, date_extraction_params=_DATE_PARAMS,
+                                      **_PRECISE)
     text = doc.text if doc is not None and doc.text else ""
     method = "precision"
     if len(text) < _SHORT_CHARS:
@@ -336,7 +354,7 @@ def _main_text(tree: Any, url: str | None) -> tuple[str, Any, str]:
             text = ""
     if doc is None:
         try:
-            doc = trafilatura.extract_metadata(tree, default_url=url)
+            doc = trafilatura.extract_metadata(tree, default_url=url, date_config=_DATE_PARAMS)
         except Exception:
             doc = None
     return text, doc, method
@@ -372,6 +390,10 @@ def _extract_html(raw: bytes, content_type: str | None, url: str | None) -> Extr
             value = getattr(doc, key, None)
             if value:
                 meta[key] = list(value)
+    if published:
+        meta["date_source"] = "markup"
+    elif (published := _text_date(tree)) is not None:
+        meta["date_source"] = "text"
     detected = detect_language(body)
     if detected and declared_lang and detected != declared_lang:
         meta["language_detected"] = detected
