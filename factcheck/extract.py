@@ -337,12 +337,12 @@ def _main_text(tree: Any, url: str | None) -> tuple[str, Any, str]:
     """Main text, trafilatura's metadata document (or None) and the method that produced the text."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, date_extraction_params=_DATE_PARAMS,
-                                      **_PRECISE)
+    doc: Any = trafilatura.bare_extraction(tree, url=url, with_metadata=True,
+                                           date_extraction_params=_DATE_PARAMS, **_PRECISE)
     text = doc.text if doc is not None and doc.text else ""
     method = "precision"
     if len(text) < _SHORT_CHARS:
-        alt = trafilatura.bare_extraction(tree, url=url, **_BALANCED)
+        alt: Any = trafilatura.bare_extraction(tree, url=url, **_BALANCED)
         alt_text = alt.text if alt is not None and alt.text else ""
         if len(alt_text) > _SHORT_RATIO * len(text):
             text, method = alt_text, "balanced"
