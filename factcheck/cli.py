@@ -136,6 +136,7 @@ def claims_list(app: App, case: str | None, as_json: bool) -> None:
     """List claims with their current verdicts."""
     from .claims import claim_dict, list_claims
 
+
     with app.desk().session() as s:
         rows = [claim_dict(s, c) for c in list_claims(s, case=case)]
     if as_json:
@@ -251,6 +252,49 @@ def sources_list(app: App, as_json: bool) -> None:
     out.print(t)
 
 
+# ------------------------------------------------------------------ verify
+
+
+@cli.command("verify")
+@click.option("--claim", "claim_refs", multiple=True, metavar="ID", help="Only these claims (repeatable).")
+@click.option("--case", help="Only this case's claims.")
+@click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def verify_cmd(app: App, claim_refs: tuple[str, ...], case: str | None, by: str | None, as_json: bool) -> None:
+    """Match claims to evidence, record a run with machine verdicts, print the table."""
+    rows = run_verify(app, claim_refs=claim_refs, case=case, actor=app.actor(by), quiet=as_json)
+    if as_json:
+        print_json(rows)
+    else:
+        print_verdict_table(rows, title="Verdicts")
+
+
+def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), case: str | None = None, actor: str,
+               quiet: bool = False) -> list[dict[str, Any]]:
+    from rich.progress import Progress
+
+    from .claims import claim_dict
+    from .models import Claim, Verdict
+    from .verify import verify
+
+    desk = app.desk()
+    with Progress(console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task("verifying", total=None)
+        result = verify(desk, app.settings, actor=actor, claim_refs=claim_refs, case=case,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    with desk.session() as s:
+        rows = []
+        for cid in result.claim_ids:
+            c = s.get(Claim, cid)
+            assert c is not None
+            v = s.query(Verdict).filter_by(claim_id=cid, run_id=result.run_id).one()
+            d = claim_dict(s, c, verdict=v)
+            d["run"] = result.run_id
+            rows.append(d)
+    return rows
+
+
 # ------------------------------------------------------------------ demo
 
 
@@ -263,7 +307,6 @@ SAMPLE_CASE = Path(__file__).resolve().parent.parent / "claims" / "sample.yaml"
 def demo(app: App, as_json: bool) -> None:
     """Run the bundled sample case end to end, offline, and print the verdicts."""
     from .cases import import_case
-    from .claims import claim_dict, list_claims
 
     if not SAMPLE_CASE.is_file():
         raise FactcheckError(f"the bundled sample case is missing: {SAMPLE_CASE}")
@@ -272,8 +315,7 @@ def demo(app: App, as_json: bool) -> None:
     actor = app.actor()
     with desk.session() as s:
         summary = import_case(s, app.settings, SAMPLE_CASE, actor=actor)
-    with desk.session() as s:
-        rows = [claim_dict(s, c) for c in list_claims(s, case=summary.case)]
+    rows = run_verify(app, case=summary.case, actor=actor, quiet=as_json)
     if as_json:
         print_json(rows)
         return

@@ -7,7 +7,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from factcheck.db import make_engine
+from factcheck.db import include_name, make_engine
 from factcheck.models import Base
 
 config = context.config
@@ -20,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

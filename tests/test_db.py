@@ -9,13 +9,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from factcheck.db import Desk, DeskError, DeskNotReady, check_ready, head_revision, normalise_url, upgrade
+from factcheck.db import (
+    Desk,
+    DeskError,
+    DeskNotReady,
+    check_ready,
+    head_revision,
+    include_name,
+    normalise_url,
+    upgrade,
+)
 from factcheck.models import Base, Source
 
 
 def test_models_and_migrations_agree(desk):
     with desk.desk.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(ctx, Base.metadata) == []
 
 
