@@ -271,9 +271,7 @@ class Archive:
             items.insert(0, ("Host", parts.netloc))
         return StatusAndHeaders(f"{method} {target} HTTP/1.1", items, is_http_request=True)
 
-    def _write_atomically(
-        self, target: Path, date: str, write: Callable[[WARCWriter], None]
-    ) -> bool:
+    def _write_atomically(self, target: Path, date: str, write: Callable[[WARCWriter], None]) -> bool:
         """Write a WARC to a temp file and link it into place; False if the target appeared meanwhile."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".warc.gz", dir=target.parent)

@@ -231,7 +231,9 @@ def test_bad_keys_cannot_escape_the_archive(tmp_path: Path) -> None:
 
 def test_tampered_capture_is_detected_on_read(tmp_path: Path) -> None:
     archive = Archive(tmp_path)
-    cap = archive.store(url="http://a.example/", body=b"original text", status=200, headers={}, fetched_at=WHEN)
+    cap = archive.store(
+        url="http://a.example/", body=b"original text", status=200, headers={}, fetched_at=WHEN
+    )
     raw = gzip.decompress(cap.warc_path.read_bytes()).replace(b"original text", b"tampered text")
     os.chmod(cap.warc_path, 0o644)
     cap.warc_path.write_bytes(gzip.compress(raw))
