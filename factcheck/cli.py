@@ -252,6 +252,196 @@ def sources_list(app: App, as_json: bool) -> None:
     out.print(t)
 
 
+# ------------------------------------------------------------------ evidence
+
+
+@cli.command("fetch")
+@click.option("--refresh", is_flag=True, help="Also re-fetch captures older than stale_after_days.")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Only these evidence URLs (re-fetched even if captured).")
+@click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as_json: bool) -> None:
+    """Fetch every evidence URL not yet captured (or stale), politely, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .capture import fetch_pending, pending_requests
+
+    desk = app.desk()
+    total = len(pending_requests(desk, app.settings, refresh=refresh, urls=list(urls) or None))
+    with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True,
+                  disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("", total=total)
+        summary = fetch_pending(
+            desk, app.settings, actor=app.actor(by), refresh=refresh, urls=list(urls) or None,
+            on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
+        )
+    failed = any(r.outcome == "failed" for r in summary.rows)
+    if as_json:
+        print_json([r.as_dict() for r in summary.rows])
+    else:
+        t = Table("url", "outcome", "status", "reason", "snapshot", title="Fetch")
+        for r in summary.rows:
+            colour = {"fetched": "green", "unchanged": "cyan", "failed": "red", "skipped": "yellow"}[r.outcome]
+            t.add_row(_short(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), r.reason or "",
+                      (r.snapshot_sha256 or "")[:12])
+        if summary.rows:
+            out.print(t)
+        counts = summary.counts()
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures_by_reason().items()))
+        out.print(
+            f"{counts.get('fetched', 0)} fetched, {counts.get('unchanged', 0)} unchanged, "
+            f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped"
+            + (f" ({reasons})" if reasons else "") + "."
+        )
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def evidence() -> None:
+    """The evidence archive: captured snapshots."""
+
+
+def _snapshot_dict(s: Any, snap: Any, with_text: bool = False) -> dict[str, Any]:
+    d = {
+        "id": snap.id, "url": snap.url, "final_url": snap.final_url, "status": snap.status,
+        "fetched_at": snap.fetched_at.isoformat(), "origin": snap.origin, "sha256": snap.sha256,
+        "content_type": snap.content_type, "encoding": snap.encoding, "title": snap.title,
+        "author": snap.author, "published": snap.published, "language": snap.language,
+        "source": snap.source.name if snap.source else None, "warc_path": snap.warc_path,
+        "redirects": snap.redirects, "chars": len(snap.text or ""),
+    }
+    if with_text:
+        d["headers"] = snap.headers
+        d["text"] = snap.text
+    return d
+
+
+@evidence.command("list")
+@click.option("--url", help="Only captures of this URL (all of them, oldest first).")
+@json_option
+@pass_app
+def evidence_list(app: App, url: str | None, as_json: bool) -> None:
+    """List snapshots (and evidence URLs still waiting to be fetched)."""
+    from sqlalchemy import select
+
+    from .models import EvidenceUrl, Snapshot
+
+    with app.desk().session() as s:
+        q = select(Snapshot).order_by(Snapshot.url, Snapshot.fetched_at, Snapshot.id)
+        if url:
+            q = q.where(Snapshot.url == url)
+        snaps = [_snapshot_dict(s, x) for x in s.execute(q).scalars()]
+        waiting = [
+            {"url": e.url, "status": e.status, "last_outcome": e.last_outcome, "last_reason": e.last_reason}
+            for e in s.execute(select(EvidenceUrl).where(EvidenceUrl.status != "captured")
+                               .order_by(EvidenceUrl.id)).scalars()
+            if not url or e.url == url
+        ]
+    if as_json:
+        print_json({"snapshots": snaps, "pending": waiting})
+        return
+    t = Table("sha256", "url", "captured", "origin", "status", "title", title="Snapshots")
+    for d in snaps:
+        t.add_row(d["sha256"][:12], _short(d["url"], 60), d["fetched_at"][:19], d["origin"], str(d["status"] or ""),
+                  _short(d["title"] or "", 40))
+    out.print(t)
+    if waiting:
+        w = Table("url", "status", "last reason", title="Not captured")
+        for d in waiting:
+            w.add_row(_short(d["url"], 80), d["status"], d["last_reason"] or "")
+        out.print(w)
+
+
+@evidence.command("show")
+@click.argument("ref")
+@json_option
+@pass_app
+def evidence_show(app: App, ref: str, as_json: bool) -> None:
+    """Show one snapshot (by sha256 prefix, id, or URL for its latest capture) with its text."""
+    from sqlalchemy import select
+
+    from .evidence import latest_snapshot
+    from .models import Snapshot
+
+    with app.desk().session() as s:
+        snap = None
+        if ref.startswith(("http://", "https://")):
+            snap = latest_snapshot(s, ref)
+        elif ref.isdigit() and len(ref) < 10:
+            snap = s.get(Snapshot, int(ref))
+        if snap is None and len(ref) >= 4:
+            found = list(s.execute(select(Snapshot).where(Snapshot.sha256.startswith(ref.lower()))
+                                   .order_by(Snapshot.id)).scalars())
+            if len({f.sha256 for f in found}) > 1:
+                raise FactcheckError(f"snapshot prefix {ref!r} is ambiguous; give more characters")
+            snap = found[-1] if found else None
+        if snap is None:
+            raise FactcheckError(f"no snapshot {ref!r} on this desk (see `factcheck evidence list`)")
+        d = _snapshot_dict(s, snap, with_text=True)
+    if as_json:
+        print_json(d)
+        return
+    for k in ("url", "final_url", "status", "fetched_at", "origin", "sha256", "content_type", "title", "author",
+              "published", "language", "source", "warc_path"):
+        out.print(f"[bold]{k}[/]: {d[k] if d[k] is not None else ''}", highlight=False)
+    out.print()
+    out.print(d["text"], markup=False)
+
+
+@cli.command("extract")
+@click.argument("paths_or_urls", nargs=-1, required=True)
+@json_option
+@pass_app
+def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the main text and metadata of pages, as the desk would store them."""
+    from .extract import extract_bytes, extract_path
+
+    rows = []
+    failed = False
+    fetcher = None
+    for item in paths_or_urls:
+        try:
+            if item.startswith(("http://", "https://")):
+                if fetcher is None:
+                    from .capture import policy_from_settings
+                    from .fetch import Fetcher
+
+                    fetcher = Fetcher(policy_from_settings(app.settings))
+                res = fetcher.fetch(item)
+                if res.outcome != "fetched" or res.body is None:
+                    raise FactcheckError(f"{item}: {res.outcome} ({res.reason}){': ' + res.detail if res.detail else ''}")
+                ex = extract_bytes(res.body, content_type=res.header("Content-Type"), url=res.final_url)
+            else:
+                p = Path(item)
+                if not p.is_file():
+                    raise FactcheckError(f"{item}: no such file")
+                if p.stat().st_size > app.settings.max_bytes:
+                    raise FactcheckError(f"{item}: file is over the {app.settings.max_bytes:,}-byte cap")
+                ex = extract_path(p)
+        except FactcheckError as exc:
+            failed = True
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        rows.append({"path_or_url": item, "title": ex.title, "author": ex.author, "published": ex.published,
+                     "language": ex.language, "content_type": ex.content_type, "encoding": ex.encoding,
+                     "text": ex.text})
+    if fetcher is not None:
+        fetcher.close()
+    if as_json:
+        print_json(rows)
+    else:
+        for r in rows:
+            out.print(f"[bold]{r['path_or_url']}[/]  title: {r['title'] or ''}  published: {r['published'] or ''}  "
+                      f"language: {r['language'] or ''}", highlight=False)
+            out.print(r["text"], markup=False)
+            out.print()
+    if failed:
+        raise SystemExit(1)
+
+
 # ------------------------------------------------------------------ verify
 
 
@@ -336,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except FactcheckError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1

@@ -51,13 +51,11 @@ def store_capture(
     content_type: str | None = None,
     filename: str | None = None,
 ) -> tuple[Snapshot, bool]:
-    """Archive and extract one capture. Returns (snapshot, created); an identical capture is not stored twice."""
+    """Archive and extract one capture. Returns (snapshot, created); bytes equal to the latest capture are not stored again."""
     sha = sha256_hex(body)
-    existing = session.execute(
-        select(Snapshot).where(Snapshot.url == url, Snapshot.sha256 == sha).limit(1)
-    ).scalar()
-    if existing is not None:
-        return existing, False
+    latest = latest_snapshot(session, url)
+    if latest is not None and latest.sha256 == sha:
+        return latest, False  # unchanged since the last capture (a page that changed back is a new one)
     from .extract import ExtractionError, extract_bytes  # heavy (trafilatura): load only when needed
 
     try:
