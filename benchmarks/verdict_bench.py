@@ -1,0 +1,215 @@
+"""Verdict benchmark on the labelled case files in ../shared/bench/verdicts/*.
+
+Prints, per set: accuracy, macro-F1, verified precision, contested recall, the 3x3 confusion matrix and
+claims/second for factcheck's judge(), beside a baseline measured in the same run (plain rapidfuzz
+token_set_ratio between claim and best passage, verified at >= T; T is the baseline's best on the set,
+which flatters the baseline). Each set is also reported on two fixed halves (by CRC32 of the claim id)
+so tuning on one half can be checked on the other.
+
+    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [set ...]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from factcheck.match import Candidate, normalise
+from factcheck.passages import split_passages
+from factcheck.verdict import LABELS, judge
+
+REPO = Path(__file__).resolve().parent.parent
+SETS = ("wice-dev", "climate-fever-even")
+
+
+def bench_dir() -> Path:
+    return Path(os.environ.get("FACTCHECK_BENCH_DIR", REPO.parent / "shared" / "bench"))
+
+
+@dataclass
+class BenchClaim:
+    id: str
+    text: str
+    statement: str | None
+    cited: list[str]
+    expected: str
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def candidates_from_text(text: str, url: str, source: str | None, sha: str, *, tied: bool = True,
+                         cited: bool = True, published: str | None = None) -> list[Candidate]:
+    """Passages of one page as Candidates, each with its neighbours as context."""
+    passages = split_passages(text)
+    out = []
+    for i, p in enumerate(passages):
+        ctx = " ".join(q.text for q in passages[max(0, i - 1) : i + 2] if q is not p)
+        out.append(Candidate(None, p.text, p.start, p.end, sha, url, source, tied, cited, published, ctx))
+    return out
+
+
+def load_cases(name: str, base: Path | None = None) -> list[BenchClaim]:
+    """Read one set's case.yaml and its pages (to be replaced by the desk's case importer later)."""
+    import hashlib
+
+    root = (base or bench_dir()) / "verdicts" / name
+    data = yaml.safe_load((root / "case.yaml").read_text(encoding="utf-8"))
+    pages: dict[str, tuple[str | None, str]] = {}
+    for ev in data.get("evidence") or []:
+        if ev.get("file"):
+            pages[ev["url"]] = (ev.get("source"), (root / ev["file"]).read_text(encoding="utf-8"))
+    claims = []
+    for c in data.get("claims") or []:
+        bc = BenchClaim(str(c["id"]), c["text"], c.get("statement"), list(c.get("cited") or []), c["expected"])
+        for url in c.get("evidence") or []:
+            if url in pages:
+                source, text = pages[url]
+                sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                bc.candidates.extend(candidates_from_text(text, url, source, sha))
+        claims.append(bc)
+    return claims
+
+
+def half(claim_id: str) -> str:
+    return "A" if zlib.crc32(claim_id.encode()) % 2 == 0 else "B"
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 (over labels seen in gold or predictions), verified precision, contested recall."""
+    n = len(gold)
+    conf = {g: {p: 0 for p in LABELS} for g in LABELS}
+    for g, p in zip(gold, pred, strict=True):
+        conf[g][p] += 1
+    labels = [lab for lab in LABELS if any(g == lab for g in gold) or any(p == lab for p in pred)]
+    f1s = []
+    for lab in labels:
+        tp = conf[lab][lab]
+        fp = sum(conf[g][lab] for g in LABELS if g != lab)
+        fn = sum(conf[lab][p] for p in LABELS if p != lab)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    pv = sum(conf[g]["verified"] for g in LABELS)
+    gc = sum(conf["contested"].values())
+    return {
+        "n": n,
+        "accuracy": sum(conf[g][g] for g in LABELS) / n if n else 0.0,
+        "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0,
+        "verified_precision": conf["verified"]["verified"] / pv if pv else 0.0,
+        "verified_predicted": pv,
+        "contested_recall": conf["contested"]["contested"] / gc if gc else None,
+        "confusion": conf,
+    }
+
+
+# ---------------------------------------------------------------- systems
+
+
+def run_judge(claims: Sequence[BenchClaim], settings: dict[str, Any] | None = None) -> tuple[list[str], float]:
+    t0 = time.perf_counter()
+    preds = [judge(c.text, c.statement, c.cited, c.candidates, settings=settings).label for c in claims]
+    return preds, time.perf_counter() - t0
+
+
+def baseline_scores(claims: Sequence[BenchClaim]) -> tuple[list[float], float]:
+    """Best token_set_ratio of the claim against any of its passages (0 without passages)."""
+    t0 = time.perf_counter()
+    out = []
+    for c in claims:
+        if not c.candidates:
+            out.append(0.0)
+            continue
+        res = process.cdist([normalise(c.text)], [normalise(p.text) for p in c.candidates],
+                            scorer=fuzz.token_set_ratio, processor=None)
+        out.append(float(res.max()))
+    return out, time.perf_counter() - t0
+
+
+def best_threshold(gold: Sequence[str], scores: Sequence[float]) -> tuple[float, list[str]]:
+    """The baseline's best threshold on this very set, by macro-F1 (an optimistic baseline)."""
+    best: tuple[float, float, list[str]] = (-1.0, 0.0, [])
+    for t in range(30, 101, 2):
+        pred = ["verified" if s >= t else "unverified" for s in scores]
+        f1 = metrics(gold, pred)["macro_f1"]
+        if f1 > best[0]:
+            best = (f1, float(t), pred)
+    return best[1], best[2]
+
+
+# ---------------------------------------------------------------- report
+
+
+def evaluate(name: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load a set, run judge() and the baseline, return all figures (used by the test gate too)."""
+    claims = load_cases(name)
+    gold = [c.expected for c in claims]
+    preds, secs = run_judge(claims, settings)
+    scores, bsecs = baseline_scores(claims)
+    t, bpred = best_threshold(gold, scores)
+    halves = {}
+    for h in ("A", "B"):
+        idx = [i for i, c in enumerate(claims) if half(c.id) == h]
+        halves[h] = metrics([gold[i] for i in idx], [preds[i] for i in idx])
+    return {
+        "set": name,
+        "ours": metrics(gold, preds),
+        "ours_cps": len(claims) / secs if secs else float("inf"),
+        "baseline": metrics(gold, bpred),
+        "baseline_threshold": t,
+        "baseline_cps": len(claims) / bsecs if bsecs else float("inf"),
+        "halves": halves,
+        "predictions": dict(zip((c.id for c in claims), preds, strict=True)),
+    }
+
+
+def _fmt(v: Any) -> str:
+    return "  n/a" if v is None else f"{v:5.3f}"
+
+
+def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
+    o, b = r["ours"], r["baseline"]
+    out(f"\n== {r['set']} ({o['n']} claims)")
+    out(f"{'':22}{'factcheck':>10}{'baseline':>10}{'ratio':>8}")
+    for key in ("accuracy", "macro_f1", "verified_precision", "contested_recall"):
+        ov, bv = o[key], b[key]
+        ratio = f"{ov / bv:7.2f}x" if ov is not None and bv else "     -"
+        out(f"{key:22}{_fmt(ov):>10}{_fmt(bv):>10}{ratio:>8}")
+    out(f"{'verified predicted':22}{o['verified_predicted']:>10}{b['verified_predicted']:>10}")
+    out(f"{'claims/second':22}{r['ours_cps']:>10.0f}{r['baseline_cps']:>10.0f}"
+        f"{r['ours_cps'] / r['baseline_cps']:>7.2f}x")
+    out(f"baseline: token_set_ratio >= {r['baseline_threshold']:.0f} -> verified, else unverified "
+        "(threshold chosen as the baseline's best macro-F1 on this set)")
+    out("confusion (rows = expected, columns = factcheck):")
+    out(f"{'':14}" + "".join(f"{p:>12}" for p in LABELS))
+    for g in LABELS:
+        out(f"{g:14}" + "".join(f"{o['confusion'][g][p]:>12}" for p in LABELS))
+    for h, m in r["halves"].items():
+        out(f"half {h} ({m['n']}): accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+            f"verified precision {m['verified_precision']:.3f}  contested recall {_fmt(m['contested_recall'])}")
+
+
+def main(argv: Sequence[str]) -> int:
+    names = list(argv) or list(SETS)
+    if not (bench_dir() / "verdicts").is_dir():
+        print(f"bench dir not found: {bench_dir() / 'verdicts'} (set FACTCHECK_BENCH_DIR)", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    for name in names:
+        print_report(evaluate(name))
+    print(f"\ntotal {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

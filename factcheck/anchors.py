@@ -1,0 +1,438 @@
+"""Language-independent anchors of a text: the checkable facts a verdict must agree on.
+
+A German claim ("über 600 Mitarbeiter", "1,5 Mio.", "80 Prozent", "im unteren Drittel") and an English
+source ("more than 600 employees", "1.5 million", "80%", "in the bottom third") are compared through
+these normalised forms, so the comparison does not depend on translation.
+
+Quantities fold scale words into the value (1,5 Mio. -> 1500000.0); the unit keeps the dimension
+("percent", "usd", "eur", "gbp", "years", "months", "days", "points") so 80 % never equals 80 dollars.
+Bare four-digit numbers between 1800 and 2099 are years, not quantities.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+__all__ = [
+    "RANK_FAMILIES",
+    "Anchors",
+    "Quantity",
+    "detect_language",
+    "extract_anchors",
+    "names_in",
+    "quantities_match",
+]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number with its dimension and hedge ("more than 600" -> 600.0, None, "more_than")."""
+
+    value: float
+    unit: str | None
+    qualifier: str | None  # "more_than", "less_than", "about", "at_least", "at_most" or None
+
+
+@dataclass
+class Anchors:
+    quantities: list[Quantity] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)
+    dates: set[str] = field(default_factory=set)  # ISO "2025-09-04" or month precision "2025-09"
+    names: set[str] = field(default_factory=set)
+    negated: bool = False
+    ranks: set[str] = field(default_factory=set)
+
+
+# ---------------------------------------------------------------- language
+
+_DE_WORDS = {
+    "der", "die", "das", "und", "ist", "nicht", "mit", "von", "laut", "über", "für", "auf", "dem", "den",
+    "ein", "eine", "einem", "einen", "sich", "auch", "bei", "wird", "hat", "sind", "zu", "im", "des",
+    "als", "nach", "wie", "oder", "aber", "noch", "kein", "keine", "mehr", "weniger", "unter", "seit",
+}
+_EN_WORDS = {
+    "the", "and", "is", "not", "with", "of", "to", "in", "for", "on", "a", "an", "that", "was", "by",
+    "according", "has", "have", "are", "were", "be", "from", "as", "than", "this", "it", "its", "at",
+}
+
+
+def detect_language(text: str) -> str:
+    """'de' or 'en' by counting frequent function words; English when unsure."""
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    de = sum(w in _DE_WORDS for w in words)
+    en = sum(w in _EN_WORDS for w in words)
+    return "de" if de > en else "en"
+
+
+def fold(text: str) -> str:
+    """Casefold and fold German umlauts/ß so 'Über' == 'ueber' style variants compare equal."""
+    t = text.casefold().replace("ß", "ss")
+    t = t.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    return unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode()
+
+
+# ---------------------------------------------------------------- dates
+
+_MONTHS = {
+    "january": 1, "jan": 1, "januar": 1, "jaenner": 1, "february": 2, "feb": 2, "februar": 2,
+    "march": 3, "mar": 3, "maerz": 3, "mrz": 3, "april": 4, "apr": 4, "may": 5, "mai": 5,
+    "june": 6, "jun": 6, "juni": 6, "july": 7, "jul": 7, "juli": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "oktober": 10, "okt": 10,
+    "november": 11, "nov": 11, "december": 12, "dec": 12, "dezember": 12, "dez": 12,
+}
+_MONTH_RE = r"(?P<mon>[A-Za-zÄÖÜäöü]{3,9})\.?"
+_DATE_PATTERNS = [
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
+    re.compile(r"\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})\b"),
+    re.compile(r"\b(?P<d>\d{1,2})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_RE + r",?\s+(?P<y>\d{4})\b"),
+    re.compile(r"\b" + _MONTH_RE + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b"),
+    re.compile(r"\b" + _MONTH_RE + r",?\s+(?P<y>\d{4})\b"),
+]
+
+
+def _month(word: str) -> int | None:
+    return _MONTHS.get(fold(word).rstrip("."))
+
+
+def _find_dates(text: str) -> tuple[set[str], list[tuple[int, int]]]:
+    dates: set[str] = set()
+    spans: list[tuple[int, int]] = []
+    for pat in _DATE_PATTERNS:
+        for m in pat.finditer(text):
+            if any(s <= m.start() < e or s < m.end() <= e for s, e in spans):
+                continue
+            gd = m.groupdict()
+            mon = int(gd["m"]) if gd.get("m") else _month(gd.get("mon") or "")
+            if not mon or not 1 <= mon <= 12:
+                continue
+            year = int(gd["y"])
+            if not 1000 <= year <= 2199:
+                continue
+            if gd.get("d"):
+                day = int(gd["d"])
+                if not 1 <= day <= 31:
+                    continue
+                dates.add(f"{year:04d}-{mon:02d}-{day:02d}")
+            else:
+                dates.add(f"{year:04d}-{mon:02d}")
+            spans.append((m.start(), m.end()))
+    return dates, spans
+
+
+# ---------------------------------------------------------------- quantities
+
+_SCALES = [
+    (r"(?:trillion|trillions|tn|billionen|billion(?=\s+(?:euro|dollar)\b)(?#de))", 1e12),
+    (r"(?:billion|billions|bn|bln|mrd\.?|milliarde|milliarden)", 1e9),
+    (r"(?:million|millions|mln|mn|mio\.?|millionen)", 1e6),
+    (r"(?:thousand|thousands|tsd\.?|tausend)", 1e3),
+]
+_UNITS = [
+    (r"(?:%|percent|per\s+cent|prozent|pct\.?)(?!\s*(?:punkte|points))", "percent"),
+    (r"(?:percentage\s+points?|prozentpunkte?n?|%-punkte?)", "points"),
+    (r"(?:dollars?|usd|us-dollar)", "usd"),
+    (r"(?:euros?|eur)", "eur"),
+    (r"(?:pounds?|gbp)", "gbp"),
+    (r"(?:years?|jahren?|jahre)", "years"),
+    (r"(?:months?|monaten?|monate)", "months"),
+    (r"(?:weeks?|wochen?)", "weeks"),
+    (r"(?:days?|tagen?|tage)", "days"),
+]
+_CURRENCY_SIGNS = {"$": "usd", "€": "eur", "£": "gbp"}
+_QUALIFIERS = [
+    (r"(?:more\s+than|over|above|upwards\s+of|in\s+excess\s+of|mehr\s+als|über|ueber|uber)", "more_than"),
+    (r"(?:less\s+than|fewer\s+than|under|below|weniger\s+als|unter|unterhalb\s+von)", "less_than"),
+    (r"(?:at\s+least|no\s+fewer\s+than|mindestens|wenigstens)", "at_least"),
+    (r"(?:at\s+most|up\s+to|no\s+more\s+than|höchstens|hoechstens|bis\s+zu|maximal)", "at_most"),
+    (r"(?:about|around|approximately|approx\.?|roughly|nearly|almost|some|circa|ca\.|etwa|rund|ungefähr|knapp|fast|annähernd)", "about"),
+]
+_NUMBER_WORDS = {
+    "en": {
+        "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+        "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+        "dozen": 12, "dozens": 24,
+    },
+    "de": {
+        "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9,
+        "zehn": 10, "elf": 11, "zwölf": 12, "zwanzig": 20, "dreißig": 30, "vierzig": 40, "fünfzig": 50,
+        "hundert": 100, "dutzend": 12,
+    },
+}
+_NUM_TOKEN = re.compile(r"(?<![\w.,])(?P<cur>[$€£]\s?)?(?P<num>\d[\d.,\u202f\u00a0']*\d|\d)(?![\w])")
+
+
+def parse_number(token: str, language: str) -> float | None:
+    """Parse '1.500' / '1,500' / '3,5' / '3.5' by the language's separator convention."""
+    tok = token.replace("\u202f", "").replace("\u00a0", "").replace("'", "")
+    if "." in tok and "," in tok:
+        dec = "." if tok.rfind(".") > tok.rfind(",") else ","
+        tok = tok.replace("," if dec == "." else ".", "").replace(dec, ".")
+    elif "," in tok:
+        if language == "de" and tok.count(",") == 1:
+            tok = tok.replace(",", ".")
+        elif re.fullmatch(r"\d{1,3}(?:,\d{3})+", tok):
+            tok = tok.replace(",", "")
+        else:
+            tok = tok.replace(",", ".") if tok.count(",") == 1 else tok.replace(",", "")
+    elif "." in tok and (tok.count(".") > 1 or (language == "de" and re.fullmatch(r"\d{1,3}\.\d{3}", tok))):
+        tok = tok.replace(".", "")
+    try:
+        return float(tok)
+    except ValueError:
+        return None
+
+
+def _qualifier_before(text: str, pos: int) -> str | None:
+    window = text[max(0, pos - 30) : pos]
+    for pat, name in _QUALIFIERS:
+        if re.search(r"(?:^|\W)" + pat + r"\s*$", window, re.IGNORECASE):
+            return name
+    return None
+
+
+def _suffix(text: str, pos: int) -> tuple[float, str | None, int]:
+    """Scale multiplier, unit, and end offset of what follows a number at pos."""
+    rest = text[pos : pos + 40]
+    scale, unit, end = 1.0, None, pos
+    m = re.match(r"\s*(" + "|".join(p for p, _ in _SCALES) + r")(?![\w])", rest, re.IGNORECASE)
+    if m:
+        word = m.group(1).lower()
+        for pat, mult in _SCALES:
+            if re.fullmatch(pat, word, re.IGNORECASE):
+                scale = mult
+                break
+        rest = rest[m.end() :]
+        end += m.end()
+    for pat, name in _UNITS:
+        mu = re.match(r"\s*(?:an?\s+|of\s+)?" + pat + r"(?![\w])", rest, re.IGNORECASE)
+        if mu:
+            unit = name
+            end += mu.end()
+            break
+    return scale, unit, end
+
+
+def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) -> tuple[list[Quantity], set[int]]:
+    quantities: list[Quantity] = []
+    years: set[int] = set()
+    for m in _NUM_TOKEN.finditer(text):
+        if any(s <= m.start("num") < e for s, e in masked):
+            continue
+        raw = m.group("num")
+        value = parse_number(raw, language)
+        if value is None:
+            continue
+        scale, unit, _ = _suffix(text, m.end())
+        cur = m.group("cur")
+        if cur:
+            unit = _CURRENCY_SIGNS[cur.strip()]
+        if re.fullmatch(r"\d{4}", raw) and 1800 <= value <= 2099 and scale == 1.0 and unit is None:
+            # 'in 2020', '2019er': a year, not an amount; "2020s" too
+            years.add(int(value))
+            continue
+        quantities.append(Quantity(round(value * scale, 6), unit, _qualifier_before(text, m.start())))
+    words = _NUMBER_WORDS.get(language, {})
+    if words:
+        pat = re.compile(r"(?<![\w-])(" + "|".join(words) + r")(?![\w-])", re.IGNORECASE)
+        for m in pat.finditer(text):
+            value = float(words[m.group(1).lower()])
+            scale, unit, _ = _suffix(text, m.end())
+            quantities.append(Quantity(value * scale, unit, _qualifier_before(text, m.start())))
+    return quantities, years
+
+
+def quantities_match(claim: Quantity, evidence: Quantity, tolerance: float = 0.005) -> bool:
+    """Same amount and dimension, and hedges that do not contradict each other.
+
+    A bare claim number may report an evidence figure hedged with 'about'; 'more than 600' never
+    matches a bare '600' or 'about 600' (the claim would overstate the source).
+    """
+    if claim.unit != evidence.unit and not (
+        {claim.unit, evidence.unit} <= {None, "usd", "eur", "gbp"} and None in {claim.unit, evidence.unit}
+    ):
+        return False
+    cv, ev = claim.value, evidence.value
+    tol = tolerance
+    if claim.qualifier == "about" or evidence.qualifier == "about":
+        tol = max(tol, 0.05)
+    if abs(cv - ev) > tol * max(abs(cv), abs(ev), 1e-9):
+        return False
+    cq, eq = claim.qualifier, evidence.qualifier
+    if cq == eq:
+        return True
+    compatible = {
+        (None, "about"), ("about", None),
+        ("more_than", "at_least"), ("at_least", "more_than"),
+        ("less_than", "at_most"), ("at_most", "less_than"),
+        ("about", "at_least"), ("about", "at_most"), ("about", "more_than"), ("about", "less_than"),
+    }
+    return (cq, eq) in compatible
+
+
+# ---------------------------------------------------------------- negation, ranks
+
+_NEGATION = re.compile(
+    r"(?<![\w-])(?:not|no|never|none|neither|nor|cannot|without|nobody|nothing|"
+    r"nicht|kein|keine|keinen|keinem|keiner|keines|nie|niemals|ohne|weder|nichts|niemand)(?![\w-])"
+    r"|n['’]t\b",
+    re.IGNORECASE,
+)
+
+# concept -> patterns (English and German); families say which concepts exclude each other
+_RANK_PATTERNS: dict[str, list[str]] = {
+    "bottom_third": [r"bottom\s+third", r"lower\s+third", r"unter(?:e|en|es|n)?\s+drittel", r"letzten?\s+drittel"],
+    "top_third": [r"top\s+third", r"upper\s+third", r"ober(?:e|en|es|n)?\s+drittel"],
+    "lower_end": [r"lower\s+end", r"low\s+end", r"bottom\s+end", r"unter(?:e|en)\s+ende", r"lower\s+half",
+                  r"unter(?:e|en)\s+hälfte", r"near\s+the\s+bottom"],
+    "bottom": [r"\blast\s+place", r"\bthe\s+bottom\b", r"\blowest\b", r"\bworst\b", r"\bletzte[nr]?\s+platz",
+               r"schlusslicht", r"\bniedrigste[nr]?\b", r"\bschlechteste[nr]?\b"],
+    "top": [r"\btop\b(?!\s+third)", r"\bfirst\s+place", r"\bhighest\b", r"\bbest\b", r"\bleading\b",
+            r"\bspitze\b", r"\bhöchste[nr]?\b", r"\bbeste[nr]?\b", r"\bführend", r"\bspitzenreiter"],
+    "middle": [r"\bmiddle\s+of\s+the\s+pack", r"\bmid-?table", r"\bmittelfeld"],
+    "far_behind": [r"far\s+behind", r"well\s+behind", r"way\s+behind", r"lag(?:s|ged|ging)?\s+far\s+behind",
+                   r"weit\s+hinter", r"deutlich\s+hinter", r"weit\s+abgeschlagen"],
+    "slightly_behind": [r"slightly\s+behind", r"just\s+behind", r"knapp\s+hinter"],
+    "ahead": [r"\bahead\s+of\b", r"\boutpac", r"\bvor\s+(?:der|den|dem)\s+konkurrenz", r"\bvorne\b"],
+    "increase": [r"\bincreas", r"\brise\b", r"\brises\b", r"\brising\b", r"\brose\b", r"\bgrow", r"\bgrew\b",
+                 r"\bclimb", r"\bsurg", r"\bexpand", r"\bgain", r"\bsteig", r"\bstieg", r"\bwachs",
+                 r"\bwuchs", r"\bzunahm", r"\bnimmt\s+zu", r"\bnahm\s+zu", r"\bzunehm", r"\baufgestockt",
+                 r"\baufstock", r"\berhöh"],
+    "decrease": [r"\bdecreas", r"\bdeclin", r"\bfall(?:s|ing)?\b", r"\bfell\b", r"\bdrop", r"\bshrink",
+                 r"\bshrank", r"\breduc", r"\bdwindl", r"\bsink", r"\bsank", r"\bschrumpf", r"\brückgang",
+                 r"\bgesunken", r"\bzurückgegangen", r"\babnehm", r"\bnahm\s+ab", r"\bnimmt\s+ab",
+                 r"\bverringer", r"\bgesenkt"],
+    "stable": [r"\bstable\b", r"\bunchanged\b", r"\bflat\b", r"\bstabil\b", r"\bunverändert"],
+    "more": [r"\bmore\b(?!\s+than)", r"\bhigher\b", r"\blarger\b", r"\bgreater\b", r"\bmehr\b(?!\s+als)",
+             r"\bhöhe[rn]\b", r"\bgrößer"],
+    "less": [r"\bless\b(?!\s+than)", r"\bfewer\b(?!\s+than)", r"\blower\b(?!\s+(?:end|third|half))",
+             r"\bsmaller\b", r"\bweniger\b(?!\s+als)", r"\bniedriger", r"\bgeringer", r"\bkleiner"],
+}
+RANK_FAMILIES: dict[str, set[str]] = {
+    "position": {"bottom_third", "top_third", "lower_end", "bottom", "top", "middle"},
+    "gap": {"far_behind", "slightly_behind", "ahead"},
+    "trend": {"increase", "decrease", "stable"},
+    "comparison": {"more", "less"},
+}
+_RANK_RE = {k: re.compile("|".join(v), re.IGNORECASE) for k, v in _RANK_PATTERNS.items()}
+
+
+def _find_ranks(text: str) -> set[str]:
+    found = {name for name, rx in _RANK_RE.items() if rx.search(text)}
+    # the specific concept subsumes the generic one it also matched
+    if "bottom_third" in found or "lower_end" in found:
+        found.discard("bottom")
+    return found
+
+
+# ---------------------------------------------------------------- names
+
+_NAME_STOP = {
+    # English
+    "the", "a", "an", "in", "on", "at", "he", "she", "it", "they", "we", "i", "you", "this", "that", "these",
+    "those", "his", "her", "their", "its", "our", "my", "there", "when", "while", "after", "before", "as",
+    "but", "and", "or", "if", "for", "from", "by", "with", "of", "to", "according", "since", "however",
+    "also", "although", "because", "during", "many", "some", "most", "all", "no", "not", "yes", "one",
+    "two", "three", "new", "last", "first", "former", "what", "who", "how", "why", "where", "which",
+    "mr", "mrs", "ms", "dr", "prof", "chief", "so", "then", "thus", "here", "now", "today", "yesterday",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "internal", "global",
+    # German
+    "der", "die", "das", "ein", "eine", "einem", "einen", "laut", "nach", "im", "am", "auf", "bei", "mit",
+    "von", "vom", "zum", "zur", "seit", "während", "waehrend", "auch", "doch", "jedoch", "zudem", "dabei",
+    "dazu", "diese", "dieser", "dieses", "er", "sie", "es", "wir", "ihr", "man", "weder", "noch", "bereits",
+    "hinzu", "zusätzlich", "gerade", "seitdem", "neue", "interne", "internen", "bis",
+    "mio", "mrd", "euro", "prozent", "dollar", "millionen", "milliarden",
+} | set(_MONTHS)
+_CAP_TOKEN = re.compile(r"[A-ZÄÖÜ][\w'’&.-]*[\w]|[A-ZÄÖÜ]")
+_CONNECTORS = {"of", "de", "von", "van", "der", "del", "la", "le", "da", "for"}
+
+
+def _is_special(tok: str) -> bool:
+    """Acronyms (AWS) and inner capitals (SignalFire, OpenAI) are names in any language."""
+    return bool(re.fullmatch(r"[A-ZÄÖÜ]{2,}s?", tok) or re.search(r"[a-zäöü][A-ZÄÖÜ]", tok))
+
+
+def _name_runs(text: str, connectors: set[str]) -> list[tuple[list[str], bool]]:
+    """Runs of capitalised tokens, with whether the run starts a sentence."""
+    runs: list[tuple[list[str], bool]] = []
+    tokens = list(re.finditer(r"[\w'’&.-]+|[^\w\s]", text))
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].group().strip(".")
+        if tok and _CAP_TOKEN.fullmatch(tok) and not tok.isdigit():
+            start = tokens[i].start()
+            prefix = text[:start].rstrip()
+            initial = not prefix or prefix[-1] in ".!?:;\"“„”«»(\n-–—" or prefix.endswith("'")
+            run = [tok]
+            j = i + 1
+            while j < len(tokens):
+                nxt = tokens[j].group().strip(".")
+                if (nxt and _CAP_TOKEN.fullmatch(nxt) and not nxt.isdigit()) or (
+                    nxt.lower() in connectors
+                    and j + 1 < len(tokens)
+                    and _CAP_TOKEN.fullmatch(tokens[j + 1].group().strip(".") or "x")
+                ):
+                    run.append(nxt)
+                    j += 1
+                else:
+                    break
+                if tokens[j - 1].group().endswith("."):
+                    break
+            runs.append((run, initial))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def names_in(text: str, language: str) -> set[str]:
+    """Names of people and organisations, conservatively.
+
+    German capitalises every noun, so in German text only acronyms, inner-capital words and runs of two
+    or more capitalised words count; English also keeps single capitalised words inside a sentence.
+    """
+    names: set[str] = set()
+    for run, initial in _name_runs(text, set() if language == "de" else _CONNECTORS):
+        while run and (run[0].lower() in _NAME_STOP or run[0].lower() in _CONNECTORS):
+            run = run[1:]
+            initial = False
+        while run and run[-1].lower() in _CONNECTORS:
+            run = run[:-1]
+        if not run:
+            continue
+        if language == "de":
+            while len(run) > 2 and not _is_special(run[0]):
+                run = run[1:]  # "Robotics-Vizepräsident Brad Porter": a noun, then the name
+            if len(run) >= 2 or _is_special(run[0]):
+                names.add(" ".join(run))
+            else:
+                names.update(t for t in run if _is_special(t))
+        else:
+            if len(run) == 1 and initial and not _is_special(run[0]):
+                continue
+            names.add(" ".join(run))
+    return {n for n in names if len(n) > 1}
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def extract_anchors(text: str, language: str | None = None) -> Anchors:
+    """All anchors of text; language ('de'/'en') decides number separators and number words."""
+    lang = (language or detect_language(text)).lower()[:2]
+    dates, date_spans = _find_dates(text)
+    quantities, years = _find_quantities(text, lang, date_spans)
+    for d in dates:
+        years.add(int(d[:4]))
+    # "2019er" / "2020s": decades or years written with a suffix
+    for m in re.finditer(r"(?<!\d)(1[89]\d\d|20\d\d)(?:er|s)\b", text):
+        years.add(int(m.group(1)))
+    return Anchors(
+        quantities=quantities,
+        years=years,
+        dates=dates,
+        names=names_in(text, lang),
+        negated=bool(_NEGATION.search(text)),
+        ranks=_find_ranks(text),
+    )

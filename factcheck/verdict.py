@@ -1,0 +1,381 @@
+"""Verdict rules: verified / unverified / contested, with a confidence, a plain-words rationale and quotes.
+
+The rules follow DESIGN.md. Calling something verified that is not is the costliest error, so
+*verified* needs all of: passages (from the cited source, or a report naming it) that state nearly all
+of the claim's content words, every checkable anchor found and agreeing, and the attribution consistent.
+*contested* needs a passage that clearly addresses the claim and disagrees on an anchor (number, year,
+date, negation, rank/direction, who said it). Everything else is *unverified*, with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from factcheck.anchors import Anchors, detect_language, extract_anchors
+from factcheck.match import (
+    Candidate,
+    ScoredPassage,
+    compare_anchors,
+    content_stems,
+    name_found,
+    normalise,
+    score_passages,
+    stem,
+)
+
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
+
+LABELS = ("verified", "unverified", "contested")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "top_k": 5,
+    # share of the claim's (rarity-weighted) content words the best passage must state to "address" it
+    "address_coverage": 0.6,
+    # share the supporting passages together must state for "verified"
+    "verify_coverage": 0.6,
+    # share the single best passage must state for "verified" (support must not be scattered)
+    "verify_best_coverage": 0.4,
+    # how many top passages may be combined as support (a claim can span two sentences)
+    "support_passages": 3,
+    # anchor types whose disagreement makes a claim contested
+    "contest_on": ("quantities", "years", "dates", "negation", "ranks", "attribution"),
+    # anchor types that need a stronger match before their disagreement counts (they are noisier)
+    "strict_contest_types": ("negation", "ranks"),
+    "strict_contest_coverage": 0.75,
+    # where a claim's names may be found: "support" (the supporting passages and their neighbours) or
+    # "snapshot" (anywhere on the same page: a sentence often says "he" where the page named him)
+    "names_scope": "support",
+}
+
+
+@dataclass
+class Quote:
+    url: str
+    snapshot_sha256: str
+    quote: str
+    start: int
+    end: int
+    source: str | None
+    role: str  # "supports" | "contradicts" | "context"
+
+
+@dataclass
+class Judgement:
+    label: str  # "verified" | "unverified" | "contested"
+    confidence: float
+    rationale: str
+    quotes: list[Quote] = field(default_factory=list)
+    first_hand: bool | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- attribution
+
+# generic speakers a claim or a passage can attribute a statement to
+_SPEAKERS: dict[str, str] = {
+    "document": r"\b(?:document|documents|memo|memos|internal\s+paper|slide\s+deck|dokument\w*|papier|unterlagen)\b",
+    "recruiters": r"\b(?:recruiter\w*|headhunter\w*|personalvermittler\w*|talent\s+scouts?)\b",
+    "analysis": r"\b(?:analysis|analyses|data|study|studie|auswertung|analyse|daten|survey|umfrage)\b",
+    "spokesperson": r"\b(?:spokes(?:person|man|woman)|sprecher\w*)\b",
+    "executives": r"\b(?:executives?|managers?|führungskräfte|manager)\b",
+    "employees": r"\b(?:employees|staff(?:ers)?|workers|mitarbeiter\w*|beschäftigte\w*)\b",
+    "sources": r"\b(?:people\s+familiar|sources?\s+familiar|insiders?|informed\s+sources?|kreise\w*|insidern)\b",
+}
+_SPEAKER_RE = {k: re.compile(v, re.IGNORECASE) for k, v in _SPEAKERS.items()}
+_REPORTING = re.compile(
+    r"\b(?:according\s+to|laut|zufolge|said|says|say|told|tell|reported|reports|report|found|finds|shows?|"
+    r"showed|states?|stated|lists?|listed|names?|named|cites?|cited|describes?|described|notes?|noted|"
+    r"warns?|warned|argues?|argued|viewed|seen\s+by|obtained\s+by|reviewed\s+by|sagte\w*|sagen|berichte\w*|"
+    r"zeigt|zeigen|nennt|nennen|weist|vorliegt|heißt|heisst|schreibt|erklärt\w*|bestätig\w*)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(
+    r"(?:\b(?:laut|according\s+to|wie|as)\b[^,.;:]{0,80})|(?:[^,.;:]{0,60}\bzufolge\b)", re.IGNORECASE
+)
+
+
+def speakers(text: str) -> set[str]:
+    """Generic speakers named in text (document, recruiters, analysis, ...)."""
+    return {k for k, rx in _SPEAKER_RE.items() if rx.search(text)}
+
+
+def _attribution_clause(text: str) -> str | None:
+    m = _CLAUSE.search(text)
+    return m.group(0) if m else None
+
+
+def _reported_speakers(passage: str) -> set[str]:
+    """Speakers a passage attributes its statement to (only counted when a reporting verb is present)."""
+    if not _REPORTING.search(passage):
+        return set()
+    return speakers(passage)
+
+
+def _mentions(text: str, name: str) -> bool:
+    return name_found(name, normalise(text))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    cfg = dict(DEFAULT_SETTINGS)
+    if settings:
+        cfg.update({k: v for k, v in settings.items() if k in DEFAULT_SETTINGS})
+    return cfg
+
+
+def _merged_claim_anchors(claim_text: str, statement: str | None) -> Anchors:
+    """Anchors of the claim: numbers from either text, names and polarity from the (English) statement."""
+    a = extract_anchors(claim_text, detect_language(claim_text))
+    if not statement:
+        return a
+    s = extract_anchors(statement, detect_language(statement))
+    return Anchors(
+        quantities=s.quantities or a.quantities,
+        years=a.years | s.years,
+        dates=a.dates | s.dates,
+        names=s.names or a.names,
+        negated=s.negated,
+        ranks=s.ranks | a.ranks,
+    )
+
+
+def _fmt_date(published: str | None) -> str | None:
+    if not published:
+        return None
+    try:
+        d = date.fromisoformat(published[:10])
+    except ValueError:
+        return published
+    return f"{d.day} {d.strftime('%b')} {d.year}"
+
+
+def _short(text: str, limit: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _cite(c: Candidate) -> str:
+    parts = [c.source or c.url]
+    when = _fmt_date(c.published)
+    if when:
+        parts.append(when)
+    parts.append(f"snapshot {c.snapshot_sha256[:4]}…")
+    return ", ".join(parts)
+
+
+_WORDS = {
+    "quantities": "number", "years": "year", "dates": "date", "names": "names", "negation": "negation",
+    "ranks": "rank/direction", "attribution": "attribution",
+}
+
+
+def _weights(claim_stems: list[list[str]], candidates: Sequence[Candidate]) -> dict[str, float]:
+    """Rarity weights of claim stems over the candidate pool: a word every passage has proves little."""
+    n = len(candidates)
+    wanted = {s for stems in claim_stems for s in stems}
+    df = dict.fromkeys(wanted, 0)
+    for c in candidates:
+        seen = {stem(w) for w in normalise(c.text).split()} & wanted
+        for s in seen:
+            df[s] += 1
+    return {s: 1.0 + math.log((n + 1) / (df[s] + 1)) for s in wanted}
+
+
+def _coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> float:
+    if not stems:
+        return 0.0
+    have = {stem(w) for w in normalise(text).split()}
+    total = sum(weights.get(s, 1.0) for s in stems)
+    return sum(weights.get(s, 1.0) for s in stems if s in have) / total
+
+
+# ---------------------------------------------------------------- judge
+
+
+def judge(
+    claim_text: str,
+    statement: str | None,
+    cited: list[str],
+    candidates: list[Candidate],
+    *,
+    attribution: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Judgement:
+    """Judge one claim against candidate passages (already retrieved) and explain the verdict."""
+    cfg = _settings(settings)
+    texts = [claim_text] + ([statement] if statement and statement.strip() else [])
+    if not candidates:
+        return Judgement(
+            "unverified", 0.9,
+            "No evidence passage was available for this claim (nothing captured from the cited source).",
+            [], None, {"candidates": 0},
+        )
+
+    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    claim = _merged_claim_anchors(claim_text, statement)
+    stems_per_text = [content_stems(t) for t in texts]
+    weights = _weights(stems_per_text, candidates)
+    cited_names = [c for c in cited if c]
+
+    # coverage by passage, with the better of text/statement
+    def cov(text: str) -> float:
+        return max(_coverage(st, text, weights) for st in stems_per_text)
+
+    ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
+    best_cov, best = ranked[0]
+    support = [s for c, s in ranked[: cfg["support_passages"]] if c >= cfg["address_coverage"] / 2 or s is best]
+    support_text = " ".join(s.candidate.text for s in support)
+    support_cov = cov(support_text)
+    anchor_text = " ".join(s.candidate.text + " " + (s.candidate.context or "") for s in support)
+    ev_anchors = extract_anchors(anchor_text, detect_language(anchor_text))
+    agreement = compare_anchors(claim, ev_anchors, anchor_text)
+    if agreement.get("names") == "absent" and cfg["names_scope"] == "snapshot":
+        page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best.candidate.snapshot_sha256)
+        folded = normalise(page)
+        if all(name_found(n, folded) for n in claim.names):
+            agreement["names"] = "agree"
+    # negation and ranks are judged on the best passage alone (context would blur polarity)
+    best_anchors = extract_anchors(best.candidate.text, detect_language(best.candidate.text))
+    best_agreement = compare_anchors(claim, best_anchors, best.candidate.text)
+    agreement["negation"] = best_agreement["negation"]
+    if "ranks" in best_agreement:
+        agreement["ranks"] = best_agreement["ranks"] if best_agreement["ranks"] != "absent" else agreement.get(
+            "ranks", "absent"
+        )
+
+    # attribution: who the claim says said it vs who the evidence says said it
+    claim_clause = attribution or _attribution_clause(claim_text) or (
+        _attribution_clause(statement) if statement else None
+    )
+    claim_speakers = speakers(claim_clause) if claim_clause else set()
+    ev_speakers = _reported_speakers(best.candidate.text)
+    attribution_state = None
+    if claim_speakers and ev_speakers:
+        attribution_state = "agree" if claim_speakers & ev_speakers else "disagree"
+    if attribution_state:
+        agreement["attribution"] = attribution_state
+
+    # first- or second-hand
+    second_hand_from = None
+    best_c = best.candidate
+    if not best_c.cited:
+        for name in cited_names:
+            if _mentions(best_c.text + " " + (best_c.context or ""), name):
+                second_hand_from = name
+                break
+    credible = best_c.cited or second_hand_from is not None
+
+    signals: dict[str, Any] = {
+        "candidates": len(candidates),
+        "best_score": round(best.score, 3),
+        "best_coverage": round(best_cov, 3),
+        "support_coverage": round(support_cov, 3),
+        "anchors": dict(agreement),
+        "claim_speakers": sorted(claim_speakers),
+        "evidence_speakers": sorted(ev_speakers),
+        "second_hand_from": second_hand_from,
+        "credible": credible,
+    }
+
+    addresses = best_cov >= cfg["address_coverage"]
+    disagreeing = [
+        t for t in cfg["contest_on"]
+        if agreement.get(t) == "disagree"
+        and (t not in cfg["strict_contest_types"] or best_cov >= cfg["strict_contest_coverage"])
+    ]
+    # a disagreement only counts when no other strong passage states the claim's anchor correctly
+    if disagreeing:
+        for _c, s in ranked[1:]:
+            if _c < cfg["address_coverage"]:
+                continue
+            other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
+            disagreeing = [t for t in disagreeing if other.get(t) != "agree" or t == "attribution"]
+
+    def quote(s: ScoredPassage, role: str) -> Quote:
+        c = s.candidate
+        return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
+
+    agreeing = [_WORDS[t] for t, v in agreement.items() if v == "agree" and t != "negation"]
+    missing = [_WORDS[t] for t, v in agreement.items() if v == "absent"]
+
+    if addresses and disagreeing:
+        conf = round(min(0.95, 0.5 + 0.4 * best_cov), 2)
+        what = ", ".join(_WORDS[t] for t in disagreeing)
+        detail = _disagreement_detail(disagreeing, claim, best_anchors, claim_speakers, ev_speakers)
+        rationale = (
+            f"{_cite(best_c)}: '{_short(best_c.text)}' — addresses the claim but disagrees on {what}"
+            f"{': ' + detail if detail else ''}."
+        )
+        return Judgement("contested", conf, rationale, [quote(best, "contradicts")], None, signals)
+
+    all_agree = not missing
+    verified = (
+        credible
+        and best_cov >= cfg["verify_best_coverage"]
+        and support_cov >= cfg["verify_coverage"]
+        and all_agree
+        and not disagreeing
+    )
+    if verified:
+        conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
+        parts = [f"{' and '.join(agreeing)} agree" if agreeing else "states the claim"]
+        if second_hand_from:
+            parts.append(f"reported second-hand from {second_hand_from}")
+        elif best_c.cited:
+            parts.append("first-hand from the cited source")
+        quotes = [quote(best, "supports")] + [quote(s, "supports") for s in support if s is not best]
+        extra = ""
+        if len(quotes) > 1:
+            extra = " (with the next passage: '" + _short(quotes[1].quote, 120) + "')"
+        rationale = f"{_cite(best_c)}: '{_short(best_c.text)}'{extra} — {'; '.join(parts)}."
+        return Judgement("verified", conf, rationale, quotes, second_hand_from is None, signals)
+
+    # unverified: say what is missing
+    reasons = []
+    if best_cov < cfg["address_coverage"]:
+        reasons.append(f"no passage states the claim (best covers {best_cov:.0%} of its content words)")
+    elif support_cov < cfg["verify_coverage"] or best_cov < cfg["verify_best_coverage"]:
+        reasons.append(f"only part of the claim is stated ({support_cov:.0%} of its content words)")
+    if missing:
+        reasons.append(f"{', '.join(missing)} not found in the evidence")
+    if not credible:
+        reasons.append("the passage is not from the cited source and does not name it")
+    if disagreeing:
+        reasons.append(f"{', '.join(_WORDS[t] for t in disagreeing)} differ in a passage that only loosely matches")
+    if not reasons:
+        reasons.append("the evidence does not settle it")
+    conf = round(min(0.9, 0.5 + 0.4 * (1 - best_cov)), 2)
+    rationale = f"Closest: {_cite(best_c)}: '{_short(best_c.text, 160)}' — " + "; ".join(reasons) + "."
+    return Judgement("unverified", conf, rationale, [quote(best, "context")], None, signals)
+
+
+def _disagreement_detail(
+    types: list[str], claim: Anchors, ev: Anchors, claim_speakers: set[str], ev_speakers: set[str]
+) -> str:
+    bits = []
+    if "quantities" in types and claim.quantities and ev.quantities:
+        bits.append(f"claim {_q(claim.quantities[0])} vs evidence {', '.join(_q(q) for q in ev.quantities[:3])}")
+    if "years" in types:
+        bits.append(f"claim {sorted(claim.years)} vs evidence {sorted(ev.years)}")
+    if "attribution" in types:
+        bits.append(f"claim attributes it to {', '.join(sorted(claim_speakers))}, "
+                    f"the evidence to {', '.join(sorted(ev_speakers))}")
+    if "negation" in types:
+        bits.append("one states it, the other denies it")
+    if "ranks" in types:
+        bits.append(f"claim {', '.join(sorted(claim.ranks))} vs evidence {', '.join(sorted(ev.ranks)) or 'none'}")
+    return "; ".join(bits)
+
+
+def _q(q: Any) -> str:
+    qual = {"more_than": "more than ", "less_than": "less than ", "about": "about ", "at_least": "at least ",
+            "at_most": "at most "}.get(q.qualifier or "", "")
+    v = int(q.value) if float(q.value).is_integer() else q.value
+    return f"{qual}{v}{' ' + q.unit if q.unit else ''}"
