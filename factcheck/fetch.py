@@ -165,6 +165,12 @@ class FetchResult:
     ``content_type`` is the bare media type (``text/html``); the charset stays in ``headers``.
     ``attempts`` counts HTTP requests sent for this URL: retries and redirect hops, not robots.txt.
     ``elapsed`` is wall time including politeness waits. ``detail`` is a human sentence for logs.
+
+    reason words: ``bad-url``, ``dns``, ``private-address``, ``connection``, ``timeout``, ``tls``,
+    ``decode-error``, ``too-large``, ``not-html``, ``redirect-loop``, ``too-many-redirects``, ``http-<status>``,
+    ``error`` (a bug, logged) for failed; ``robots``, ``robots-unavailable``, ``crawl-delay``, ``cancelled``
+    for skipped. To archive a fetched result: ``Archive.store(url=r.final_url, body=r.body,
+    status=r.http_status, headers=r.headers, fetched_at=r.fetched_at, request_headers=r.request_headers)``.
     """
 
     url: str
@@ -648,7 +654,8 @@ class Fetcher:
     """Fetches evidence URLs under a :class:`FetchPolicy`. Thread-safe; one instance per desk run.
 
     ``fetch`` never raises for network or server problems; ``fetch_many`` runs hosts in parallel.
-    ``resolver`` replaces DNS resolution for the address guard (tests).
+    ``resolver`` replaces DNS resolution for the address guard (tests). One ``requests.Session`` is shared
+    by the worker threads (urllib3's pool is thread-safe; each origin is used by one thread at a time).
     """
 
     def __init__(

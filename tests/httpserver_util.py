@@ -24,6 +24,7 @@ class Hit:
     start: float
     end: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    client: tuple[str, int] | None = None  # the client's address: one port per TCP connection
 
 
 def send(
@@ -62,7 +63,12 @@ class LocalServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                hit = Hit(self.path, time.monotonic(), headers={k: v for k, v in self.headers.items()})
+                hit = Hit(
+                    self.path,
+                    time.monotonic(),
+                    headers={k: v for k, v in self.headers.items()},
+                    client=(str(self.client_address[0]), int(self.client_address[1])),
+                )
                 with server._lock:
                     server.hits.append(hit)
                 try:

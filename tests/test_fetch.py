@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug.wrappers import Request, Response
 
 from factcheck.errors import FactcheckError
 from factcheck.fetch import (
@@ -44,7 +43,7 @@ HTML = b"<html><head><title>t</title></head><body><p>SignalFire data shows 600 e
 
 
 def policy(**kw: object) -> FetchPolicy:
-    """Fast test policy: local addresses allowed, tiny delays, no robots unless a test wants them."""
+    """Fast test policy: local_server addresses allowed, tiny delays, no robots unless a test wants them."""
     base: dict[str, object] = {
         "allow_private_addresses": True,
         "per_host_delay": 0.0,
@@ -59,7 +58,7 @@ def policy(**kw: object) -> FetchPolicy:
 
 
 @pytest.fixture
-def local() -> LocalServer:
+def local_server() -> LocalServer:
     with LocalServer() as srv:
         yield srv
 
@@ -285,7 +284,7 @@ def test_user_agent_is_honest_and_carries_contact() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the fetcher against real local servers
+# the fetcher against real local_server servers
 # ---------------------------------------------------------------------------------------------------------
 def test_fetch_ok_records_everything(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/article").respond_with_data(
@@ -373,7 +372,7 @@ def test_persistent_503_gives_up_after_the_retries(httpserver: HTTPServer) -> No
     assert r.attempts == 3 and len(httpserver.log) == 3
 
 
-def test_429_retry_after_is_honoured(local: LocalServer) -> None:
+def test_429_retry_after_is_honoured(local_server: LocalServer) -> None:
     state = {"n": 0}
 
     def handler(req: BaseHTTPRequestHandler) -> None:
@@ -383,10 +382,10 @@ def test_429_retry_after_is_honoured(local: LocalServer) -> None:
         else:
             send(req, 200, HTML)
 
-    local.route("/limited", handler)
-    r = Fetcher(policy(backoff=0.01)).fetch(local.url("/limited"))
+    local_server.route("/limited", handler)
+    r = Fetcher(policy(backoff=0.01)).fetch(local_server.url("/limited"))
     assert r.outcome == "fetched" and r.attempts == 2
-    first, second = local.hits_for("/limited")
+    first, second = local_server.hits_for("/limited")
     assert second.start - first.end >= 0.9  # waited as asked (lower bound only), not the 0.01 s back-off
 
 
@@ -396,66 +395,66 @@ def test_429_asking_longer_than_policy_allows_gives_up(httpserver: HTTPServer) -
     assert (r.outcome, r.reason, r.attempts) == ("failed", "http-429", 1)
 
 
-def test_slow_server_times_out(local: LocalServer) -> None:
+def test_slow_server_times_out(local_server: LocalServer) -> None:
     def slow(req: BaseHTTPRequestHandler) -> None:
-        if not local.stopping.wait(1.5):
+        if not local_server.stopping.wait(1.5):
             send(req, 200, HTML)
 
-    local.route("/slow", slow)
-    r = Fetcher(policy(read_timeout=0.2, retries=0)).fetch(local.url("/slow"))
+    local_server.route("/slow", slow)
+    r = Fetcher(policy(read_timeout=0.2, retries=0)).fetch(local_server.url("/slow"))
     assert (r.outcome, r.reason) == ("failed", "timeout")
     assert r.attempts == 1
 
 
-def test_timeouts_are_retried(local: LocalServer) -> None:
+def test_timeouts_are_retried(local_server: LocalServer) -> None:
     def slow(req: BaseHTTPRequestHandler) -> None:
-        if len(local.hits_for("/slow-once")) == 1:
-            local.stopping.wait(1.0)
+        if len(local_server.hits_for("/slow-once")) == 1:
+            local_server.stopping.wait(1.0)
             return
         send(req, 200, HTML)
 
-    local.route("/slow-once", slow)
-    r = Fetcher(policy(read_timeout=0.2, retries=1)).fetch(local.url("/slow-once"))
+    local_server.route("/slow-once", slow)
+    r = Fetcher(policy(read_timeout=0.2, retries=1)).fetch(local_server.url("/slow-once"))
     assert r.outcome == "fetched" and r.attempts == 2
 
 
-def test_dripping_body_is_stopped_by_max_time(local: LocalServer) -> None:
+def test_dripping_body_is_stopped_by_max_time(local_server: LocalServer) -> None:
     def drip(req: BaseHTTPRequestHandler) -> None:
         req.send_response(200)
         req.send_header("Content-Type", "text/html")
         req.end_headers()
-        while not local.stopping.is_set():
+        while not local_server.stopping.is_set():
             req.wfile.write(b"<p>x</p>")
             req.wfile.flush()
             time.sleep(0.02)
 
-    local.route("/drip", drip)
-    r = Fetcher(policy(read_timeout=1.0, max_time=0.3, retries=0)).fetch(local.url("/drip"))
+    local_server.route("/drip", drip)
+    r = Fetcher(policy(read_timeout=1.0, max_time=0.3, retries=0)).fetch(local_server.url("/drip"))
     assert (r.outcome, r.reason) == ("failed", "timeout")
     assert r.http_status == 200
 
 
-def test_endless_body_is_cut_at_max_bytes(local: LocalServer) -> None:
+def test_endless_body_is_cut_at_max_bytes(local_server: LocalServer) -> None:
     def endless(req: BaseHTTPRequestHandler) -> None:
         req.send_response(200)
         req.send_header("Content-Type", "text/html")
         req.end_headers()
         chunk = b"<p>" + b"a" * 8000 + b"</p>\n"
-        while not local.stopping.is_set():
+        while not local_server.stopping.is_set():
             req.wfile.write(chunk)
 
-    local.route("/endless", endless)
-    r = Fetcher(policy(max_bytes=64 * 1024)).fetch(local.url("/endless"))
+    local_server.route("/endless", endless)
+    r = Fetcher(policy(max_bytes=64 * 1024)).fetch(local_server.url("/endless"))
     assert (r.outcome, r.reason) == ("failed", "too-large")
     assert r.body is None and r.attempts == 1
 
 
-def test_declared_content_length_over_the_cap_is_refused_early(local: LocalServer) -> None:
+def test_declared_content_length_over_the_cap_is_refused_early(local_server: LocalServer) -> None:
     def big(req: BaseHTTPRequestHandler) -> None:
         send(req, 200, b"", {"Content-Length": str(50_000_000)})  # promises far more than it sends
 
-    local.route("/big", big)
-    r = Fetcher(policy(max_bytes=1000)).fetch(local.url("/big"))
+    local_server.route("/big", big)
+    r = Fetcher(policy(max_bytes=1000)).fetch(local_server.url("/big"))
     assert (r.outcome, r.reason) == ("failed", "too-large")
     assert "Content-Length" in (r.detail or "")
 
@@ -498,41 +497,41 @@ def test_document_types_are_accepted(httpserver: HTTPServer, ctype: str, body: b
     assert r.outcome == "fetched" and r.body == body
 
 
-def test_missing_content_type_is_sniffed(local: LocalServer) -> None:
-    local.route("/html", lambda req: send(req, 200, HTML, content_type=None))
-    local.route("/png", lambda req: send(req, 200, b"\x89PNG\r\n\x1a\n\x00\x00", content_type=None))
+def test_missing_content_type_is_sniffed(local_server: LocalServer) -> None:
+    local_server.route("/html", lambda req: send(req, 200, HTML, content_type=None))
+    local_server.route("/png", lambda req: send(req, 200, b"\x89PNG\r\n\x1a\n\x00\x00", content_type=None))
     f = Fetcher(policy())
-    assert f.fetch(local.url("/html")).outcome == "fetched"
-    r = f.fetch(local.url("/png"))
+    assert f.fetch(local_server.url("/html")).outcome == "fetched"
+    r = f.fetch(local_server.url("/png"))
     assert (r.outcome, r.reason) == ("failed", "not-html")
 
 
-def test_gzip_is_decoded_and_the_cap_counts_decoded_bytes(local: LocalServer) -> None:
+def test_gzip_is_decoded_and_the_cap_counts_decoded_bytes(local_server: LocalServer) -> None:
     page = HTML * 50
-    local.static("/gz", gzip.compress(page), headers={"Content-Encoding": "gzip"})
+    local_server.static("/gz", gzip.compress(page), headers={"Content-Encoding": "gzip"})
     bomb = gzip.compress(b"<p>" + b" " * 2_000_000)
-    local.static("/bomb", bomb, headers={"Content-Encoding": "gzip"})
+    local_server.static("/bomb", bomb, headers={"Content-Encoding": "gzip"})
     f = Fetcher(policy(max_bytes=100_000))
-    r = f.fetch(local.url("/gz"))
+    r = f.fetch(local_server.url("/gz"))
     assert r.outcome == "fetched" and r.body == page
     assert r.sha256 == hashlib.sha256(page).hexdigest()
-    assert "gzip" in local.hits_for("/gz")[0].headers.get("Accept-Encoding", "")
+    assert "gzip" in local_server.hits_for("/gz")[0].headers.get("Accept-Encoding", "")
     assert len(bomb) < 100_000  # small on the wire...
-    b = f.fetch(local.url("/bomb"))
+    b = f.fetch(local_server.url("/bomb"))
     assert (b.outcome, b.reason) == ("failed", "too-large")  # ...but too large decoded
 
 
-def test_changed_page_gets_a_new_sha(local: LocalServer) -> None:
+def test_changed_page_gets_a_new_sha(local_server: LocalServer) -> None:
     versions = iter([b"<p>version one</p>", b"<p>version two</p>"])
-    local.route("/live", lambda req: send(req, 200, next(versions)))
+    local_server.route("/live", lambda req: send(req, 200, next(versions)))
     f = Fetcher(policy())
-    a, b = f.fetch(local.url("/live")), f.fetch(local.url("/live"))
+    a, b = f.fetch(local_server.url("/live")), f.fetch(local_server.url("/live"))
     assert a.outcome == b.outcome == "fetched"
     assert a.sha256 != b.sha256
     assert b.sha256 == hashlib.sha256(b"<p>version two</p>").hexdigest()
 
 
-def test_conditional_refetch_of_unchanged_page_is_unchanged(local: LocalServer) -> None:
+def test_conditional_refetch_of_unchanged_page_is_unchanged(local_server: LocalServer) -> None:
     etag, modified = '"v1"', "Mon, 01 Sep 2025 10:00:00 GMT"
 
     def handler(req: BaseHTTPRequestHandler) -> None:
@@ -541,15 +540,15 @@ def test_conditional_refetch_of_unchanged_page_is_unchanged(local: LocalServer) 
         else:
             send(req, 200, HTML, {"ETag": etag, "Last-Modified": modified})
 
-    local.route("/page", handler)
+    local_server.route("/page", handler)
     f = Fetcher(policy())
-    first = f.fetch(local.url("/page"))
+    first = f.fetch(local_server.url("/page"))
     assert first.outcome == "fetched"
-    again = f.fetch(local.url("/page"), etag=first.header("ETag"))
+    again = f.fetch(local_server.url("/page"), etag=first.header("ETag"))
     assert (again.outcome, again.http_status, again.body, again.sha256) == ("unchanged", 304, None, None)
-    by_date = f.fetch(local.url("/page"), last_modified=first.header("Last-Modified"))
+    by_date = f.fetch(local_server.url("/page"), last_modified=first.header("Last-Modified"))
     assert by_date.outcome == "unchanged"
-    hits = local.hits_for("/page")
+    hits = local_server.hits_for("/page")
     assert "If-None-Match" not in hits[0].headers
     assert hits[1].headers["If-None-Match"] == etag
     assert hits[2].headers["If-Modified-Since"] == modified
@@ -569,21 +568,21 @@ def test_private_address_refused_unless_allowed(httpserver: HTTPServer) -> None:
     assert FetchPolicy().allow_private_addresses is False  # the default protects the desk
 
 
-def test_redirect_to_a_private_address_is_refused(local: LocalServer) -> None:
+def test_redirect_to_a_private_address_is_refused(local_server: LocalServer) -> None:
     # The guard is told "localhost" is public (as a real site would be); requests still connects locally.
     # The site then redirects to the loopback literal, which must be refused before any request goes out.
     def resolver(host: str, port: int) -> list[str]:
         return ["93.184.216.34"] if host == "localhost" else socket.gethostbyname_ex(host)[2]
 
-    local.route("/go", lambda req: send(req, 302, b"", {"Location": local.url("/secret")}))
-    local.route("/secret", lambda req: send(req, 200, b"admin panel"))
-    start = f"http://localhost:{local.port}/go"
+    local_server.route("/go", lambda req: send(req, 302, b"", {"Location": local_server.url("/secret")}))
+    local_server.route("/secret", lambda req: send(req, 200, b"admin panel"))
+    start = f"http://localhost:{local_server.port}/go"
     r = Fetcher(policy(allow_private_addresses=False), resolver=resolver).fetch(start)
     assert (r.outcome, r.reason) == ("failed", "private-address")
-    assert r.redirects == [(302, local.url("/secret"))]
-    assert r.final_url == local.url("/secret")
-    assert len(local.hits_for("/go")) == 1
-    assert local.hits_for("/secret") == []
+    assert r.redirects == [(302, local_server.url("/secret"))]
+    assert r.final_url == local_server.url("/secret")
+    assert len(local_server.hits_for("/go")) == 1
+    assert local_server.hits_for("/secret") == []
 
 
 def test_dns_failure_and_refused_connection_are_results_not_exceptions() -> None:
@@ -611,68 +610,74 @@ def test_bad_urls_fail_cleanly(url: str) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # robots.txt
 # ---------------------------------------------------------------------------------------------------------
-def test_robots_disallow_skips_and_robots_is_fetched_once(local: LocalServer) -> None:
-    local.static(
+def test_robots_disallow_skips_and_robots_is_fetched_once(local_server: LocalServer) -> None:
+    local_server.static(
         "/robots.txt",
         b"User-agent: factcheck\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n",
         headers={"Content-Type": "text/plain"},
     )
-    local.static("/public", HTML)
-    local.static("/private/doc", HTML)
+    local_server.static("/public", HTML)
+    local_server.static("/private/doc", HTML)
     f = Fetcher(policy(obey_robots=True))
-    pub = f.fetch(local.url("/public"))
-    priv = f.fetch(local.url("/private/doc"))
-    pub2 = f.fetch(local.url("/public"))
+    pub = f.fetch(local_server.url("/public"))
+    priv = f.fetch(local_server.url("/private/doc"))
+    pub2 = f.fetch(local_server.url("/public"))
     assert pub.outcome == pub2.outcome == "fetched"
     assert (priv.outcome, priv.reason, priv.attempts) == ("skipped", "robots", 0)
-    assert local.hits_for("/private/doc") == []
-    assert len(local.hits_for("/robots.txt")) == 1
-    assert local.hits_for("/robots.txt")[0].headers["User-Agent"].startswith("factcheck/")
+    assert local_server.hits_for("/private/doc") == []
+    assert len(local_server.hits_for("/robots.txt")) == 1
+    assert local_server.hits_for("/robots.txt")[0].headers["User-Agent"].startswith("factcheck/")
 
 
-def test_redirect_into_a_disallowed_path_is_skipped(local: LocalServer) -> None:
-    local.static(
+def test_redirect_into_a_disallowed_path_is_skipped(local_server: LocalServer) -> None:
+    local_server.static(
         "/robots.txt", b"User-agent: *\nDisallow: /members\n", headers={"Content-Type": "text/plain"}
     )
-    local.route("/teaser", lambda req: send(req, 301, b"", {"Location": "/members/story"}))
-    local.static("/members/story", HTML)
-    r = Fetcher(policy(obey_robots=True)).fetch(local.url("/teaser"))
+    local_server.route("/teaser", lambda req: send(req, 301, b"", {"Location": "/members/story"}))
+    local_server.static("/members/story", HTML)
+    r = Fetcher(policy(obey_robots=True)).fetch(local_server.url("/teaser"))
     assert (r.outcome, r.reason) == ("skipped", "robots")
-    assert r.redirects == [(301, local.url("/members/story"))]
-    assert local.hits_for("/members/story") == []
+    assert r.redirects == [(301, local_server.url("/members/story"))]
+    assert local_server.hits_for("/members/story") == []
 
 
-def test_crawl_delay_raises_the_per_host_delay(local: LocalServer) -> None:
-    local.static("/robots.txt", b"User-agent: *\nCrawl-delay: 0.3\n", headers={"Content-Type": "text/plain"})
+def test_crawl_delay_raises_the_per_host_delay(local_server: LocalServer) -> None:
+    local_server.static(
+        "/robots.txt", b"User-agent: *\nCrawl-delay: 0.3\n", headers={"Content-Type": "text/plain"}
+    )
     for i in range(3):
-        local.static(f"/p{i}", HTML)
+        local_server.static(f"/p{i}", HTML)
     f = Fetcher(policy(obey_robots=True, per_host_delay=0.01))
-    results = f.fetch_many([local.url(f"/p{i}") for i in range(3)])
+    results = f.fetch_many([local_server.url(f"/p{i}") for i in range(3)])
     assert [r.outcome for r in results] == ["fetched"] * 3
-    starts = [local.hits_for(f"/p{i}")[0].start for i in range(3)]
+    starts = [local_server.hits_for(f"/p{i}")[0].start for i in range(3)]
     assert min(_gaps(starts)) >= 0.3 - 0.02  # lower bound only; slack for clock granularity
 
 
-def test_excessive_crawl_delay_skips_the_origin(local: LocalServer) -> None:
-    local.static("/robots.txt", b"User-agent: *\nCrawl-delay: 3600\n", headers={"Content-Type": "text/plain"})
-    local.static("/p", HTML)
-    r = Fetcher(policy(obey_robots=True, max_crawl_delay=30)).fetch(local.url("/p"))
+def test_excessive_crawl_delay_skips_the_origin(local_server: LocalServer) -> None:
+    local_server.static(
+        "/robots.txt", b"User-agent: *\nCrawl-delay: 3600\n", headers={"Content-Type": "text/plain"}
+    )
+    local_server.static("/p", HTML)
+    r = Fetcher(policy(obey_robots=True, max_crawl_delay=30)).fetch(local_server.url("/p"))
     assert (r.outcome, r.reason) == ("skipped", "crawl-delay")
-    assert local.hits_for("/p") == []
+    assert local_server.hits_for("/p") == []
 
 
-def test_missing_robots_allows_all_and_server_error_is_conservative(local: LocalServer) -> None:
-    local.static("/p", HTML)
-    assert Fetcher(policy(obey_robots=True)).fetch(local.url("/p")).outcome == "fetched"  # robots.txt 404
+def test_missing_robots_allows_all_and_server_error_is_conservative(local_server: LocalServer) -> None:
+    local_server.static("/p", HTML)
+    assert (
+        Fetcher(policy(obey_robots=True)).fetch(local_server.url("/p")).outcome == "fetched"
+    )  # robots.txt 404
 
-    local.static("/robots.txt", b"error", status=503)
-    before = len(local.hits_for("/robots.txt"))
-    r = Fetcher(policy(obey_robots=True, retries=1)).fetch(local.url("/p"))
+    local_server.static("/robots.txt", b"error", status=503)
+    before = len(local_server.hits_for("/robots.txt"))
+    r = Fetcher(policy(obey_robots=True, retries=1)).fetch(local_server.url("/p"))
     assert (r.outcome, r.reason) == ("skipped", "robots-unavailable")
-    assert len(local.hits_for("/robots.txt")) - before == 2  # robots.txt itself was retried
-    assert len(local.hits_for("/p")) == 1  # only the first Fetcher's request
+    assert len(local_server.hits_for("/robots.txt")) - before == 2  # robots.txt itself was retried
+    assert len(local_server.hits_for("/p")) == 1  # only the first Fetcher's request
 
-    r = Fetcher(policy(obey_robots=False)).fetch(local.url("/p"))
+    r = Fetcher(policy(obey_robots=False)).fetch(local_server.url("/p"))
     assert r.outcome == "fetched"
 
 
@@ -745,24 +750,21 @@ def test_fetch_many_runs_different_hosts_in_parallel() -> None:
     assert status == {"a": "met", "b": "met"}
 
 
-def test_fetch_many_stops_when_the_callback_fails(local: LocalServer) -> None:
+def test_fetch_many_stops_when_the_callback_fails(local_server: LocalServer) -> None:
     for i in range(5):
-        local.static(f"/p{i}", HTML)
+        local_server.static(f"/p{i}", HTML)
 
     def on_result(r: object) -> None:
         raise RuntimeError("database is gone")
 
     f = Fetcher(policy(per_host_delay=0.5))
     with pytest.raises(RuntimeError, match="database is gone"):
-        f.fetch_many([local.url(f"/p{i}") for i in range(5)], on_result=on_result)
+        f.fetch_many([local_server.url(f"/p{i}") for i in range(5)], on_result=on_result)
     time.sleep(0.2)
-    assert len(local.hits) <= 2  # the remaining work was cancelled (the wait is interrupted, not sat out)
+    assert (
+        len(local_server.hits) <= 2
+    )  # the remaining work was cancelled (the wait is interrupted, not sat out)
 
 
 def test_fetch_many_of_nothing() -> None:
     assert Fetcher(policy()).fetch_many([]) == []
-
-
-def test_httpserver_util_and_werkzeug_are_available() -> None:
-    # Guards the test infrastructure itself: werkzeug comes with pytest-httpserver.
-    assert Request is not None and Response is not None
