@@ -8,7 +8,7 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -43,7 +43,7 @@ HTML = b"<html><head><title>t</title></head><body><p>SignalFire data shows 600 e
 
 
 def policy(**kw: object) -> FetchPolicy:
-    """Fast test policy: local_server addresses allowed, tiny delays, no robots unless a test wants them."""
+    """Fast test policy: local addresses allowed, tiny delays, no robots unless a test wants them."""
     base: dict[str, object] = {
         "allow_private_addresses": True,
         "per_host_delay": 0.0,
@@ -58,7 +58,7 @@ def policy(**kw: object) -> FetchPolicy:
 
 
 @pytest.fixture
-def local_server() -> LocalServer:
+def local_server() -> Iterator[LocalServer]:
     with LocalServer() as srv:
         yield srv
 
@@ -284,7 +284,7 @@ def test_user_agent_is_honest_and_carries_contact() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the fetcher against real local_server servers
+# the fetcher against real local servers
 # ---------------------------------------------------------------------------------------------------------
 def test_fetch_ok_records_everything(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/article").respond_with_data(
