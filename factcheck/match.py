@@ -115,7 +115,7 @@ def _overall(states: Iterable[str]) -> str:
     states = list(states)
     if not states:
         return "absent"
-    if "disagree" in states and "agree" not in states:
+    if "disagree" in states:
         return "disagree"
     if all(s == "agree" for s in states):
         return "agree"

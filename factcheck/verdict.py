@@ -46,7 +46,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "contest_on": ("quantities", "years", "dates", "negation", "ranks", "attribution"),
     # anchor types that need a stronger match before their disagreement counts (they are noisier)
     "strict_contest_types": ("negation", "ranks"),
-    "strict_contest_coverage": 0.75,
+    "strict_contest_coverage": 0.7,
     # where a claim's names may be found: "support" (the supporting passages and their neighbours) or
     # "snapshot" (anywhere on the same page: a sentence often says "he" where the page named him)
     "names_scope": "support",
@@ -84,7 +84,7 @@ _SPEAKERS: dict[str, str] = {
     "spokesperson": r"\b(?:spokes(?:person|man|woman)|sprecher\w*)\b",
     "executives": r"\b(?:executives?|managers?|führungskräfte|manager)\b",
     "employees": r"\b(?:employees|staff(?:ers)?|workers|mitarbeiter\w*|beschäftigte\w*)\b",
-    "sources": r"\b(?:people\s+familiar|sources?\s+familiar|insiders?|informed\s+sources?|kreise\w*|insidern)\b",
+    "sources": r"\b(?:people\s+familiar|sources?\s+familiar|(?<!business\s)insiders?|informed\s+sources?|kreise\w*|insidern)\b",
 }
 _SPEAKER_RE = {k: re.compile(v, re.IGNORECASE) for k, v in _SPEAKERS.items()}
 _REPORTING = re.compile(
@@ -95,7 +95,7 @@ _REPORTING = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE = re.compile(
-    r"(?:\b(?:laut|according\s+to|wie|as)\b[^,.;:]{0,80})|(?:[^,.;:]{0,60}\bzufolge\b)", re.IGNORECASE
+    r"(?:\b(?:laut|according\s+to)\b[^,.;:]{0,80})|(?:[^,.;:]{0,60}\bzufolge\b)", re.IGNORECASE
 )
 
 
@@ -325,7 +325,8 @@ def judge(
     )
     if verified:
         conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
-        parts = [f"{' and '.join(agreeing)} agree" if agreeing else "states the claim"]
+        joined = ", ".join(agreeing[:-1]) + " and " + agreeing[-1] if len(agreeing) > 1 else "".join(agreeing)
+        parts = [f"{joined} agree" if agreeing else "states the claim"]
         if second_hand_from:
             parts.append(f"reported second-hand from {second_hand_from}")
         elif best_c.cited:
@@ -346,7 +347,8 @@ def judge(
     if missing:
         reasons.append(f"{', '.join(missing)} not found in the evidence")
     if not credible:
-        reasons.append("the passage is not from the cited source and does not name it")
+        reasons.append("the passage is not from the cited source and does not name it" if cited_names
+                       else "the claim cites no source")
     if disagreeing:
         reasons.append(f"{', '.join(_WORDS[t] for t in disagreeing)} differ in a passage that only loosely matches")
     if not reasons:
