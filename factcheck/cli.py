@@ -551,5 +551,12 @@ def run() -> None:
     sys.exit(main())
 
 
+from .cli_triage import audit_group, review, triage  # noqa: E402
+
+cli.add_command(triage)
+cli.add_command(review)
+cli.add_command(audit_group, name="audit")
+
+
 if __name__ == "__main__":
     run()
