@@ -557,6 +557,10 @@ cli.add_command(triage)
 cli.add_command(review)
 cli.add_command(audit_group, name="audit")
 
+from .cli_report import report as _report_cmd  # noqa: E402
+
+cli.add_command(_report_cmd)
+
 
 if __name__ == "__main__":
     run()
