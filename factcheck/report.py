@@ -597,7 +597,14 @@ def render_claimreview(report: Report, *, base_url: str | None = None) -> str:
     skipped = sum(1 for c in report.claims if c.verdict is None)
     if skipped:
         report.warnings.append(f"{skipped} claim(s) without a verdict have no ClaimReview")
-    return json.dumps(reviews, ensure_ascii=False, indent=2) + "\n"
+    return script_safe_json(reviews)
+
+
+def script_safe_json(data: Any) -> str:
+    """JSON that can be pasted into a `<script type="application/ld+json">` block as is: `<`, `>` and `&`
+    are written as \\u escapes, so hostile text cannot close the block (same data for any JSON reader)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
 
 
 # ------------------------------------------------------------------ CSV
@@ -723,7 +730,7 @@ def render_md(report: Report) -> str:
         if v:
             lines.append(f"- Decided by: {md(v.decided_by)}, {_when(v.at)}, confidence {_conf(v.confidence)}"
                          + (" (superseded by a later verdict)" if c.superseded else ""))
-            if v.rationale:
+            if v.rationale and v.rationale != v.note:
                 lines.append(f"- Rationale: {md(v.rationale)}")
             if v.note:
                 lines.append(f"- Reviewer note: {md(v.note)}")
@@ -926,7 +933,7 @@ def _claim_html(c: ReportClaim) -> str:
         o.append(f"<dt>Decided by</dt><dd>{who}, {_e(_when(v.at))}, confidence {_e(_conf(v.confidence))}"
                  + (' <span class="warn">(superseded by a later verdict)</span>' if c.superseded else "")
                  + "</dd>")
-        if v.rationale:
+        if v.rationale and v.rationale != v.note:
             o.append(f"<dt>Rationale</dt><dd>{_e(v.rationale)}</dd>")
         if v.note:
             o.append(f"<dt>Reviewer note</dt><dd>{_e(v.note)}</dd>")
