@@ -88,16 +88,17 @@ _BASE_SRC = re.compile(r"\b(?:[Ll]aut|[Aa]ccording to)\s+(?:(?:the|dem|der|einem
                        r"([A-ZÄÖÜ][\w-]*(?:\s+[A-ZÄÖÜ][\w-]*)*)")
 
 
-def run(threshold: float, verbose: bool) -> dict[str, dict[str, Counts]]:
+def run(threshold: float, verbose: bool) -> dict[tuple[str, str], dict[str, Counts]]:
     data = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
     registry = [SourceRef(r["name"], list(r.get("aliases") or []), list(r.get("domains") or []))
                 for r in data["registry"]]
-    results: dict[str, dict[str, Counts]] = {}
+    results: dict[tuple[str, str], dict[str, Counts]] = {}
     for entry in data["articles"]:
         lang = entry["language"]
+        split = entry.get("split", "dev")
         text, links = load_article(entry, LABELS.parent)
         cands = analyse_article(text, language=lang, registry=registry, links=links, threshold=threshold)
-        per = results.setdefault(lang, {k: Counts() for k in ("claims", "attribution", "base_claims",
+        per = results.setdefault((split, lang), {k: Counts() for k in ("claims", "attribution", "base_claims",
                                                              "base_attribution", "via", "units")})
         pos = 0
         for lab in entry["units"]:
@@ -138,10 +139,10 @@ def run(threshold: float, verbose: bool) -> dict[str, dict[str, Counts]]:
                 per["via"].tp += ok
                 per["via"].fn += not ok
     if verbose:
-        for lang, per in results.items():
+        for (split, lang), per in results.items():
             for key in ("claims", "attribution"):
                 for line in per[key].misses:
-                    print(f"  [{lang}] {key}: {line}")
+                    print(f"  [{split} {lang}] {key}: {line}")
     return results
 
 
@@ -151,26 +152,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="list every miss")
     args = ap.parse_args(argv)
     results = run(args.threshold, args.verbose)
-    total: dict[str, Counts] = {}
+    rows: list[tuple[str, dict[str, Counts]]] = []
+    for split in ("dev", "heldout"):
+        total: dict[str, Counts] = {}
+        for (sp, lang), per in sorted(results.items()):
+            if sp != split:
+                continue
+            rows.append((f"{split}:{lang}", per))
+            for k, v in per.items():
+                total.setdefault(k, Counts()).add(v)
+        if total:
+            rows.append((f"{split}:all", total))
+    overall: dict[str, Counts] = {}
     for per in results.values():
         for k, v in per.items():
-            total.setdefault(k, Counts()).add(v)
-    rows = [*sorted(results.items()), ("all", total)]
+            overall.setdefault(k, Counts()).add(v)
+    rows.append(("all", overall))
     print(f"ingest benchmark: {LABELS.relative_to(REPO)}  threshold={args.threshold}")
-    print(f"{'lang':<5} {'units':>5} {'task':<12} {'system P/R/F1':>22} {'baseline P/R/F1':>22} {'F1 ratio':>9}")
-    for lang, per in rows:
+    print("dev = articles the rules were developed on; heldout = written and labelled after the rules were frozen")
+    print(f"{'set':<12} {'units':>5} {'task':<12} {'system P/R/F1':>16} {'baseline P/R/F1':>17} {'F1 ratio':>9}")
+    for name, per in rows:
         n = per["units"].tp
         for task, base in (("claims", "base_claims"), ("attribution", "base_attribution")):
             p, r, f = per[task].prf()
             bp, br, bf = per[base].prf()
             ratio = f"{f / bf:.2f}x" if bf else "inf"
-            print(f"{lang:<5} {n:>5} {task:<12} {p:>7.2f}/{r:.2f}/{f:.2f}{'':>7} {bp:>7.2f}/{br:.2f}/{bf:.2f}{'':>7}"
-                  f" {ratio:>8}")
+            print(f"{name:<12} {n:>5} {task:<12} {p:>6.2f}/{r:.2f}/{f:.2f} {bp:>7.2f}/{br:.2f}/{bf:.2f} {ratio:>9}")
         via = per["via"]
         if via.tp + via.fn:
-            print(f"{lang:<5} {'':>5} {'second-hand':<12} via correct {via.tp}/{via.tp + via.fn}")
+            print(f"{name:<12} {'':>5} {'second-hand':<12} via correct {via.tp}/{via.tp + via.fn}")
         if per["units"].fn:
-            print(f"{lang:<5} {'':>5} segmentation: {per['units'].fn} labelled units not found as unit starts")
+            print(f"{name:<12} {'':>5} segmentation: {per['units'].fn} labelled units not found as unit starts")
     print("baselines: claim = sentence has a digit; source = capitalised word(s) after laut/according to")
     return 0
 

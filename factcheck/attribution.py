@@ -77,7 +77,8 @@ ROLE_SUFFIX = (
     "blatt", "gründer", "gründerin", "direktor", "direktorin", "leiter", "leiterin", "manager",
     "managerin", "investor", "forscher", "forscherin", "ökonom", "ökonomin", "experte", "expertin",
     "berater", "beraterin", "vorstand", "institut", "dienst", "plattform", "gesellschaft", "portal",
-    "sender", "ministerium", "behörde", "gewerkschaft", "verband", "verbands", "verbandes", "ceo", "cfo", "cto", "chief", "executive", "president", "vice",
+    "sender", "ministerium", "behörde", "hersteller", "bauer", "zulieferer", "anbieter", "händler", "versicherer",
+    "betreiber", "konzerns", "gewerkschaft", "verband", "verbands", "verbandes", "ceo", "cfo", "cto", "chief", "executive", "president", "vice",
     "director", "head", "founder", "chairman", "chairwoman", "economist", "researcher", "professor",
     "spokesperson", "spokesman", "spokeswoman", "minister", "secretary", "senator", "official",
     "partner", "engineer", "scientist", "officer", "dr", "prof", "mr", "mrs", "ms", "vorsitzende",
@@ -91,8 +92,12 @@ _MEDIA_WORDS = re.compile(
     r"tagesschau|welt|faz|tv|radio|press|agentur|presse|wire|telegraph|guardian|economist|axios|"
     r"techcrunch|wired|cnbc|cnn|bbc|ft|forbes|fortune|politico)\b"
 )
-_ORG_NOUNS = {"konzern", "unternehmen", "firma", "gruppe", "hersteller", "anbieter", "company", "firm", "group",
-              "startup", "retailer", "maker", "bank", "agency", "ministerium", "behörde", "ministry"}
+_SPOKES = {"sprecher", "sprecherin", "spokesperson", "spokesman", "spokeswoman", "vertreter", "vertreterin",
+           "representative"}
+_ORG_NOUNS = {"body", "authority", "council", "committee", "organisation", "organization", "union", "ministry",
+              "department", "government", "verband", "gewerkschaft", "regierung",
+              "konzern", "unternehmen", "firma", "gruppe", "hersteller", "anbieter", "company", "firm", "group",
+              "startup", "retailer", "maker", "bank", "agency", "ministerium", "behörde"}
 DOC_NOUNS = {
     "dokument": "doc", "dokumente": "doc", "papier": "doc", "memo": "doc", "unterlagen": "doc",
     "schreiben": "doc", "präsentation": "doc", "document": "doc", "documents": "doc", "email": "doc",
@@ -115,7 +120,7 @@ DE_DATA = (r"(?:zeigt|zeigen|zeigte|zeigten|ergab|ergibt|ergaben|belegt|belegen|
            r"kommt\s+zu\s+dem\s+(?:Schluss|Ergebnis)|kam\s+zu\s+dem\s+(?:Schluss|Ergebnis)|"
            r"offenbart|enthüllt|nennt|weist)")
 EN_SAY = (r"(?:said|says|say|told|tells|added|adds|noted|notes|wrote|writes|stated|states|explained|"
-          r"confirmed|confirms|announced|announces|acknowledged|argued|claimed|claims|warned|warns|"
+          r"confirmed|confirms|announced|announces|acknowledged|argued|argue|argues|claimed|claims|warned|warns|"
           r"disclosed|reported|reports|estimated|estimates|predicted|predicts)")
 EN_DATA = (r"(?:shows?|showed|shown|found|finds|suggests?|suggested|indicates?|indicated|reveals?|"
            r"revealed|concluded|concludes|estimates?|estimated|puts?)")
@@ -222,8 +227,9 @@ class NameLexicon:
                     continue
                 bare[w] = bare.get(w, 0) + 1
                 if pl in {"von", "vom", "bei", "laut", "mit", "für", "hinter", "gegen", "wie", "als", "an",
-                          "ob", "dass", "weil", "während", "und", "oder"}:
-                    strong.add(w)
+                          "ob", "dass", "weil", "während", "und", "oder"} or (
+                        _is_cap(prev) and pl.endswith(ROLE_SUFFIX) and len(pl) > 6):
+                    strong.add(w)  # after a preposition, or in apposition: "der Chemiekonzern Verdana"
                 plain = re.fullmatch(r"[A-ZÄÖÜ][a-zäöüß]+", w) is not None
                 if plain and not w.lower().endswith(ROLE_SUFFIX):
                     if was_prev_bare and adjacent:
@@ -308,7 +314,7 @@ def link_source(name: str, registry: Sequence[SourceRef]) -> tuple[str, bool]:
     forms = {n, n.replace(" ", "")}
     if len(n) > 4 and n.endswith("s") and not n.endswith("ss"):
         forms |= {n[:-1], n[:-1].replace(" ", "")}  # German genitive "Bloombergs"
-    host = re.sub(r"^(?:https?://)?(?:www\.)?", "", n).split("/")[0]
+    host = re.sub(r"^(?:https?://)?(?:www\.)?", "", cleaned.casefold()).split("/")[0]
     best: tuple[float, str] | None = None
     for ref in registry:
         keys = [_norm(k) for k in [ref.name, *ref.aliases] if k.strip()]
@@ -357,7 +363,7 @@ class NP:
     pre: list[str]  # determiners/adjectives/nouns before the head
 
 
-def np_forward(s: str, pos: int, language: str) -> NP | None:
+def np_forward(s: str, pos: int, language: str, loose: bool = False) -> NP | None:
     """The noun phrase starting at pos: articles/adjectives, then a capitalised run that may continue
     through genitives ("der Risikokapitalfirma SignalFire") and connectors ("Bank of America")."""
     toks = _tokens(s, pos)
@@ -371,7 +377,7 @@ def np_forward(s: str, pos: int, language: str) -> NP | None:
             break
         lw = w.lower()
         ok = lw in DETS or (language != "en" and (_adjective_like(w) or lw in {"zwei", "drei", "mehreren"})) or (
-            language == "en" and lw in _EN_PRE)
+            language == "en" and (lw in _EN_PRE or (loose and lw.isalpha())))
         if not ok:
             return None
         prev_end = te
@@ -518,6 +524,10 @@ def resolve_np(s: str, np: NP, language: str, lex: NameLexicon, registry: Sequen
         (DOC_NOUNS[p] for p in pre if p in DOC_NOUNS), None)
     noun_word = lowered_head.split("-")[-1] if lowered_head.split("-")[-1] in DOC_NOUNS else next(
         (p for p in pre if p in DOC_NOUNS), None)
+    if len(segments) > 1 and segments[0][-1].lower() in _SPOKES and segments[-1][-1].lower() not in _ORG_NOUNS:
+        seg, _ = _strip_roles(segments[-1], lex)  # "Ein Sprecher der Bahn" -> Bahn
+        linked, known = link_source(" ".join(seg), registry)
+        return Resolved(linked, "named", "org", noun_word)
     if named_segments and not (am and len(segments) == 1 and not lex.is_name(segments[0][0])):
         seg = named_segments[-1]
         seg, had_role = _strip_roles(seg, lex)
@@ -530,7 +540,7 @@ def resolve_np(s: str, np: NP, language: str, lex: NameLexicon, registry: Sequen
                     linked, known = ln, kn
                     break
         person = (had_role and len(seg) >= 2) or _looks_person(seg, known)
-        role = "report" if noun else ("person" if person else "media" if _MEDIA_WORDS.search(linked) else "org")
+        role = "report" if noun else _role(linked, had_role and len(seg) >= 2, person)
         return Resolved(linked, "named", role, noun_word, person)
     if am:
         group = am.group(1) if language == "en" else am.group(0)
@@ -553,8 +563,18 @@ def resolve_np(s: str, np: NP, language: str, lex: NameLexicon, registry: Sequen
     seg, had_role = _strip_roles(words, lex)
     linked, known = link_source(" ".join(seg), registry)
     person = _looks_person(seg, known)
-    role = "person" if person else "media" if _MEDIA_WORDS.search(linked) else "org"
+    role = _role(linked, had_role and len(seg) >= 2, person)
     return Resolved(linked, "named", role, noun_word, person)
+
+
+def _role(name: str, titled: bool, person_shaped: bool) -> str:
+    """person (a role word stood before the name), media, org, or entity (looks like a person's name but
+    might be an organisation: "Transport North"); anaphora use it to pick an antecedent."""
+    if titled:
+        return "person"
+    if _MEDIA_WORDS.search(name):
+        return "media"
+    return "entity" if person_shaped else "org"
 
 
 def _anon_name(group: str, language: str) -> str:
@@ -624,7 +644,8 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             np = np_forward(s, m.start(1), language)
             if np:
                 add(m.start(), m.end(), np, role="media", outer=True)
-        for m in re.finditer(r"\bunter\s+Berufung\s+auf\s+", s):
+        for m in re.finditer(r"\bunter\s+Berufung\s+auf\s+|\b(?:beruft|berief|berufen|beriefen)\s+sich\s+"
+                             r"(?:\w+\s+)?auf\s+", s):
             np = np_forward(s, m.end(), language) or _anon_np(s, m.end(), language)
             add(m.start(), np.end if np else m.end(), np, cited=True)
         for m in re.finditer(r"\b(?:Auswertung|Analyse|Studie|Umfrage|Untersuchung|Erhebung|Berechnung(?:en)?|"
@@ -646,6 +667,8 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
                     np = np_backward(s, app.start(), language, clause_start=True)
             if np is None:
                 continue
+            if np.pre and np.pre[0].lower() in {"im", "am", "zum", "zur", "vom", "beim", "ins", "ans"}:
+                continue  # "Im ersten Quartal schrieb ..." is not a speaker
             head_noun = np.head[-1][0].lower().split("-")[-1] if np.head else ""
             is_data = re.fullmatch(rf"\s+{DE_DATA}", m.group(0)) is not None
             if is_data and head_noun not in DOC_NOUNS and not ANON_DE.search(s[np.start:np.end]):
@@ -687,6 +710,17 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             if np:
                 role = "media" if "reported" in m.group(0).lower() else None
                 add(m.start(), np.end, np, role=role, outer=role == "media")
+                continue
+            # an unnamed source written in lower case: "according to a council report", "its organisers"
+            low = re.match(r"((?:(?:a|an|the|its|their|his|her)\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3}?)"
+                           r"(?=\s*(?:[,;.)]|$|\s+(?:published|released|issued|that|which|who|from|on|in|at|by)\b))",
+                           s[m.end():])
+            if low:
+                phrase = low.group(1)
+                noun = _doc_noun(phrase)
+                att = Attribution(_anon_name(phrase, language), s[m.start():m.end() + low.end()].strip(" ,"),
+                                  "anonymous", False, None, False)
+                found.append(Found(att, m.start(), m.end() + low.end(), "report" if noun else "anon", noun))
         for m in re.finditer(r"\b[Cc]iting\s+", s):
             np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
             if np:
@@ -734,7 +768,7 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
         for m in re.finditer(rf"(?:[,”\"]\s*)(?!told\b|tells\b)(?:{EN_SAY})\s+", s):
             if _covered(found, m.end()):
                 continue
-            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
+            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language, loose=True)
             if np:
                 add(m.start() + 1, np.end, np, outer=True)
         for m in re.finditer(r"\b(?:cited|quoted)\s+by\s+", s):
@@ -810,8 +844,12 @@ def _anon_np(s: str, pos: int, language: str) -> NP | None:
 
 
 def _anon_np_back(s: str, pos: int) -> NP | None:
-    """English anonymous subject ending at pos: "Recruiters say", "two people familiar with the plans said"."""
+    """English anonymous subject ending at pos: "Recruiters say", "two people familiar with the plans said",
+    or any plain plural noun phrase opening the sentence ("Local business owners told", "Critics argue")."""
     head = s[:pos]
+    pm = re.fullmatch(r"((?:[A-Z]?[a-z]+\s+){0,3}[A-Za-z]?[a-z]+[^s\W]s)", head)
+    if pm and pm.group(1).split()[0].lower() not in PRONOUNS | DETS:
+        return NP(0, pos, _tokens(s, 0, pos), [])
     for m in re.finditer(r"(?:^|(?<=[\s,;:“\"]))" + ANON_EN.pattern + r"$", head):
         start = m.start()
         if head[:start].strip() and not re.search(r"[,;:“\"]\s*$", head[:start]) and not re.search(

@@ -151,11 +151,18 @@ _EN_ANAPHOR_DOC = re.compile(
     r"presentation|email|letter|review|research|analyses)\b")
 _EN_ANAPHOR_ORG = re.compile(
     rf"\b[Tt]he\s+(?:company|firm|group|startup|start-up|retailer|maker|manufacturer|bank|agency|business|"
-    rf"chipmaker|carmaker|automaker|insurer|lender|platform)\s+(?:also\s+|later\s+)?(?:{EN_SAY}|declined|denied|"
+    rf"chipmaker|carmaker|automaker|insurer|lender|platform|body|authority|council|committee|organi[sz]ation|"
+    rf"ministry|department|union|government)\s+(?:also\s+|later\s+)?(?:{EN_SAY}|declined|denied|"
     rf"disputed|did\s+not\s+respond)\b|\b(?:{EN_SAY})\s+the\s+(?:company|firm|group)\b(?=\s*(?:[,.;]|$|in\s+a\s+))")
 _EN_ANAPHOR_PERSON = re.compile(r"(?:^|[,.“\"]\s*|\b(?:and|but)\s+)(?:[Hh]e|[Ss]he)\s+(?:also\s+|later\s+)?"
                                 r"(?:said|says|added|told|wrote|noted|argued|explained|warned)\b|"
                                 r"\b(?:said|added|says)\s+(?:he|she)\b")
+
+
+_MEDIA_ANAPHOR = re.compile(
+    r"^(?:[Dd]as\s+(?:Magazin|Blatt|Nachrichtenmagazin|Portal)|[Dd]ie\s+(?:Zeitung|Agentur|Nachrichtenagentur|"
+    r"Wirtschaftszeitung)|[Dd]er\s+(?:Sender|Bericht)|[Tt]he\s+(?:newspaper|paper|magazine|outlet|agency|"
+    r"broadcaster|site|publication))\b")
 
 
 def _anaphor(s: str, language: str) -> tuple[str, str, str] | None:
@@ -169,15 +176,22 @@ def _anaphor(s: str, language: str) -> tuple[str, str, str] | None:
         m = _EN_ANAPHOR_PERSON.search(s)
         if m:
             return "person", "", m.group(0).strip(" ,.“\"")
+        m = _MEDIA_ANAPHOR.search(s)
+        if m:
+            return "media", "", m.group(0)
         m = _EN_ANAPHOR_ORG.search(s)
         if m:
-            return "org", "company", m.group(0)
+            company = re.search(r"company|firm|startup|start-up|retailer|maker|bank|business|insurer|lender", m.group(0))
+            return "org", "unternehmen" if company else "body", m.group(0)
         return None
     m = _DE_ANAPHOR_DOC.search(s)
     if m and (re.fullmatch(r"\s*(?:[Ll]aut|[Ii]n|[Aa]us|[Nn]ach|[Ww]ie|[Aa]uch|[Zz]udem)?\s*", s[:m.start()])
               or re.match(r"\s+(?:\w+\s+){0,2}(?:zufolge|heißt|zeigt|zeigen|nennt|weist|belegt|beschreibt|"
                           r"listet|führt)\b", s[m.end():])):
         return "doc", m.group(1).lower(), m.group(0)
+    m = _MEDIA_ANAPHOR.search(s)
+    if m:
+        return "media", "", m.group(0)
     m = _DE_ANAPHOR_ORG.search(s)
     if m:
         return "org", "unternehmen", m.group(0)
@@ -201,13 +215,13 @@ def _resolve_anaphor(kind: str, noun: str, history: list[tuple[int, Found]], idx
             if hit:
                 return hit
         return None
-    want = {"org": {"org"}, "person": {"person"}}[kind]
-    for f in recent:
-        if f.role not in want:
-            continue
-        if kind == "org" and _NOT_COMPANY.search(f.attribution.phrase):
-            continue  # "the company" does not point back to a union, ministry or research group
-        return f
+    for wanted in ({kind}, {"entity"}):
+        for f in recent:
+            if f.role not in wanted:
+                continue
+            if kind == "org" and noun == "unternehmen" and _NOT_COMPANY.search(f.attribution.phrase):
+                continue  # "the company" does not point back to a union, ministry or research group
+            return f
     return None
 
 
@@ -236,7 +250,8 @@ _RX_REL_DATE = re.compile(r"\b(?:vergangenen|letzten|vorigen|kommenden|nächsten
                           r"quarter|Quartal|ago|am\s+selben\s+Tag|on\s+the\s+same\s+day)\b", re.I)
 _RX_COMPARATIVE = re.compile(
     r"\b(?:mehr|weniger)\s+als\b|\b(?:über|unter|rund|knapp|fast|mindestens|höchstens|bis\s+zu)\s+\d|"
-    r"\b(?:more|fewer|less)\s+than\b|\b(?:over|under|nearly|almost|about|at\s+least|at\s+most|up\s+to|around)\s+"
+    r"\b(?:more|fewer|less)\s+(?:\w+\s+)?than\b|\b(?:mehr|weniger)\s+(?:\w+\s+)?als\b|"
+    r"\b(?:zunehmend|increasingly|wachsend\w*|growing|rising|steigend\w*|sinkend\w*|falling)\b|\b(?:over|under|nearly|almost|about|at\s+least|at\s+most|up\s+to|around)\s+"
     r"[\d$€£]|\b\w+er\s+(?:als|than)\b|\b(?:doppelt|halb\s+so|größte\w*|kleinste\w*|höchste\w*|niedrigste\w*|"
     r"meiste\w*|hinter|unterhalb|oberhalb|Drittel|Spitzen\w*|führend\w*|rangiert\w*|largest|biggest|highest|"
     r"lowest|most|least|behind|ahead\s+of|ranks?|ranked|bottom|top|compared\s+(?:with|to)|twice|"
@@ -247,14 +262,31 @@ _RX_OPINION = {
     "en": re.compile(r"\b(?:I|we|in\s+my\s+view|I\s+think|we\s+believe|should|ought\s+to|must|hopefully|"
                      r"unfortunately|clearly|arguably|frankly)\b", re.I),
 }
+_RX_SENTIMENT = re.compile(
+    r"\b(?:fear(?:s|ed)?|hope[sd]?|believe[sd]?|argue[sd]?|worr(?:y|ied|ies)|warn(?:s|ed)?|feel(?:s)?|felt|"
+    r"fürchte\w*|befürchte\w*|hoff\w*|glaub\w*|meinen|meint|meinte\w*|warnt\w*|warnen|sorgen\s+sich|"
+    r"kritisier\w*)\b", re.I)
 _QUOTED = re.compile(r"„[^“]*“|“[^”\"]*[”\"]|\"[^\"]*\"|«[^»]*»|»[^«]*«")
 
 WEIGHTS = {"numbers": 0.40, "quantities": 0.25, "dates": 0.40, "names": 0.50, "people": 0.30,
-           "attribution": 0.55, "comparatives": 0.25}
+           "attribution": 0.50, "comparatives": 0.25}
 _PERSON = re.compile(r"^[A-ZÄÖÜ][a-zäöüßé'’-]+(?: [A-ZÄÖÜ][a-zäöüßé'’-]+){1,2}$")
 
 
-def _signals(s: str, language: str, lex: NameLexicon, attributions: list[Attribution]) -> dict[str, float]:
+def _attribution_strength(found: list[Found]) -> float:
+    """Documents and data state facts (1.0); a speaker may state opinion (0.7); a pointer back is a little
+    weaker than what it points to."""
+    best = 0.0
+    for f in found:
+        a = f.attribution
+        v = 1.0 if (a.kind == "document" or f.role in {"doc", "report"} or f.noun in DOC_NOUNS) else 0.7
+        if a.kind == "inherited":
+            v *= 0.9
+        best = max(best, v)
+    return best
+
+
+def _signals(s: str, language: str, lex: NameLexicon, found: list[Found]) -> dict[str, float]:
     sig: dict[str, float] = {}
     sig["numbers"] = 1.0 if _RX_NUMBER.search(s) else 0.0
     sig["quantities"] = 1.0 if _RX_QUANTITY.search(s) else 0.5 if _RX_VAGUE_QTY.search(s) else 0.0
@@ -262,10 +294,7 @@ def _signals(s: str, language: str, lex: NameLexicon, attributions: list[Attribu
     ents = lex.entities(s)
     sig["names"] = {0: 0.0, 1: 0.5, 2: 0.8}.get(len(ents), 1.0)
     sig["people"] = 1.0 if any(_PERSON.match(e) for e in ents) else 0.0
-    if attributions:
-        sig["attribution"] = 0.8 if all(a.kind == "inherited" for a in attributions) else 1.0
-    else:
-        sig["attribution"] = 0.0
+    sig["attribution"] = round(_attribution_strength(found), 3)
     sig["comparatives"] = 1.0 if _RX_COMPARATIVE.search(s) else 0.0
     return sig
 
@@ -328,8 +357,17 @@ def analyse_article(
         for f in found:
             if f.attribution.kind != "inherited":
                 history.append((idx, f))
-        sig = _signals(s, lang, lex, attributions)
+        sig = _signals(s, lang, lex, found)
         score = _score(sig)
+        # reported feelings and quoted opinion without a number or date are not checkable facts
+        anchored = sig["numbers"] > 0 or sig["dates"] >= 1.0
+        quoted_len = sum(len(m.group(0)) for m in _QUOTED.finditer(s))
+        if not anchored and _RX_SENTIMENT.search(s):
+            sig["sentiment"] = 1.0
+            score *= 0.7
+        if not anchored and quoted_len >= 0.5 * len(s):
+            sig["quote_only"] = 1.0
+            score *= 0.6
         stripped = s.rstrip("\"'”“»«’)] ")
         question = stripped.endswith("?")
         outside_quotes = _QUOTED.sub(" ", s)
