@@ -379,6 +379,8 @@ def build_report(
             f"{k} {v!r}" for k, v in scope.items() if v is not None) + ")")
 
     case_keys = {cid: key for cid, key in session.execute(select(Case.id, Case.key))}
+    if all(v is None for v in scope.values()) and len({c.case_id for c in claims}) == 1 and claims[0].case:
+        title = claims[0].case.title or claims[0].case.key  # the whole desk is one case: name it
     articles: dict[int, ReportArticle] = {}
     cache: dict[tuple[str | None, str | None], Snapshot | None] = {}
     run_ids: set[int] = set()
@@ -838,7 +840,8 @@ details summary{cursor:pointer;color:var(--muted);font-size:13px;margin-top:8px}
  h2{break-after:avoid}.claim header{break-after:avoid}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
  a{color:inherit;text-decoration:none}
- details{display:block}details>summary{display:none}
+ .cards{gap:6px}.card{min-width:0;padding:6px 10px}.card b{font-size:17px}
+ details>summary{list-style:none}details>summary::-webkit-details-marker{display:none}
 }
 """
 
@@ -877,7 +880,7 @@ def render_html(report: Report) -> str:
                    "<th>language</th><th>URL</th></tr>")
         for a in report.articles:
             out.append(f"<tr><td>{_e(a.title or '—')}</td><td>{_e(a.outlet or '—')}</td>"
-                       f"<td>{_e(a.published or '—')}</td><td>{_e(a.language or '—')}</td><td>{_link(a.url)}</td></tr>")
+                       f"<td class=\"t\">{_e(a.published or '—')}</td><td>{_e(a.language or '—')}</td><td>{_link(a.url)}</td></tr>")
         out.append("</table>")
 
     out.append("<h2>Claims</h2>")
@@ -888,7 +891,8 @@ def render_html(report: Report) -> str:
         out.append("<h2>Verification runs</h2><table><tr><th>run</th><th>started</th><th>finished</th>"
                    "<th>tool version</th><th>by</th><th>settings</th><th>counts</th></tr>")
         for r in report.runs:
-            settings = "<br>".join(f"<code>{_e(k)}</code> = {_e(v)}" for k, v in r.settings.items())
+            settings = "<br>".join(f"<code>{_e(k)}</code> = {_e('—' if v is None else v)}"
+                                  for k, v in r.settings.items())
             counts = ", ".join(f"{_e(k)} {_e(v)}" for k, v in r.counts.items())
             out.append(f"<tr><td>{r.id}</td><td class=\"t\">{_e(_when(r.started_at))}</td>"
                        f"<td class=\"t\">{_e(_when(r.finished_at))}</td>"

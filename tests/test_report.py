@@ -79,6 +79,7 @@ def test_json_validates_and_tells_how_each_verdict_was_reached(test_desk):
     assert c2["verdict"] == "unverified" and c2["decided_by"] == "machine run 1" and c2["evidence"] == []
     assert data["articles"][0]["url"] == "https://news.example/amazon-ki"
     assert {c["id"] for c in data["claims"]} == {"C1", "C2", "C3"}
+    assert data["title"] == CASE  # a desk holding one case is titled by it
 
 
 def test_schema_rejects_a_broken_report(test_desk):
