@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .cli import App, pass_app
 from .report import FORMATS, check_target, make_report, render, report_bytes, write_atomic
+
+if TYPE_CHECKING:
+    from .cli import App
 
 HELP = """Write the audit report: what was checked, what was found, and how.
 
@@ -34,7 +37,7 @@ Without -o the report goes to stdout. Files are written atomically.
 @click.option("--run", "run_id", type=int, metavar="N", help="Only claims judged in run N, with that run's verdicts.")
 @click.option("--base-url", metavar="URL",
               help="Where the report is published; ClaimReview `url` = URL#claim-… (else organisation_url).")
-@pass_app
+@click.pass_obj  # the App that cli() put on the context
 def report(app: App, fmt: str, output: Path | None, case: str | None, article: str | None, run_id: int | None,
            base_url: str | None) -> None:
     if fmt == "pdf" and output is None:

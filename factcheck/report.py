@@ -301,7 +301,7 @@ def _quotes(session: Session, raw: Iterable[dict[str, Any]], claim: Claim,
                     select(Snapshot).where(Snapshot.sha256 == sha).order_by(Snapshot.fetched_at)
                 ).scalars())
                 same_url = [s for s in snaps if s.url == url or s.final_url == url]
-                snap = (same_url or snaps or [None])[0]
+                snap = (same_url or snaps)[0] if snaps else None
             cache[key] = snap
         snap = cache[key]
         text = str(q.get("quote") or "")
