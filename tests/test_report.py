@@ -350,3 +350,13 @@ def test_cli_report_formats_and_errors(cli, tmp_path):
     assert r.code == 2 and "-o" in r.stderr
     r = cli("report", "--format", "docx")
     assert r.code == 2
+
+
+def test_pdf_without_chromium_is_a_clear_error(memory_desk, tmp_path, monkeypatch):
+    from factcheck.report import ChromiumMissing
+
+    build_test_desk(memory_desk, tmp_path, review=False)
+    monkeypatch.setenv("FACTCHECK_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(ChromiumMissing, match="apt-get install chromium"):
+        write_report(memory_desk.desk, memory_desk.settings, "pdf", tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
