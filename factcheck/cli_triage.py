@@ -6,16 +6,41 @@ guessed from the login name), because the audit trail must name the person who d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from .cli import App, json_option, out, pass_app, print_json
 from .errors import FactcheckError
 from .models import VERDICT_LABELS, utcnow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .cli import App
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _out() -> Console:
+    """The CLI's shared console, looked up late: importing cli.py at module level would make an import cycle."""
+    from .cli import out
+
+    return out
+
+
+def _print_json(data: Any) -> None:
+    from .cli import print_json
+
+    print_json(data)
+
+
+def json_option(f: F) -> F:
+    """Same flag as the rest of the CLI; defined here so this module's decorators do not depend on cli.py."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
 
 
 class AuditChainBroken(FactcheckError):
@@ -72,17 +97,16 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
         return
     from .triage import triage_queue
 
-    app = ctx.find_object(App)
-    assert app is not None
+    app: App = ctx.obj
     now = utcnow()
     with app.desk().session() as s:
         items = triage_queue(s, article=article, source=source, status=status, assignee=assignee, now=now)
     rows = [it.as_dict(now) for it in items][:limit]
     if as_json:
-        print_json(rows)
+        _print_json(rows)
         return
     if not rows:
-        out.print("Nothing needs a person right now.")
+        _out().print("Nothing needs a person right now.")
         return
     t = Table("#", "id", "status", "why", "conf.", "worth", "age", "assignee", "last action", "claim",
               title=f"Triage queue ({len(items)} claims)")
@@ -97,7 +121,7 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
             Text(f"{last['action']} by {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
             Text(_short(r["text"], 70)),
         )
-    out.print(t)
+    _out().print(t)
 
 
 @triage.command("next")
@@ -106,7 +130,7 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
               "(else the assignment_minutes setting).")
 @_filters
 @json_option
-@pass_app
+@click.pass_obj
 def triage_next(app: App, by: str | None, minutes: int | None, article: str | None, source: str | None,
                 status: str | None, as_json: bool) -> None:
     """Take the most urgent claim nobody holds; show it with its evidence."""
@@ -117,40 +141,40 @@ def triage_next(app: App, by: str | None, minutes: int | None, article: str | No
                          article=article, source=source, status=status)
     if got is None:
         if as_json:
-            print_json(None)
+            _print_json(None)
         else:
-            out.print("Nothing left to take: every claim in the queue is assigned or the queue is empty.")
+            _out().print("Nothing left to take: every claim in the queue is assigned or the queue is empty.")
         return
     d = got.detail
     d["assigned_until"] = got.assigned_until.isoformat()
     d["assignee"] = got.assignee
     d["took_over_from"] = got.took_over_from
     if as_json:
-        print_json(d)
+        _print_json(d)
         return
     until = got.assigned_until.strftime("%Y-%m-%d %H:%M")
     taken = f" (was {got.took_over_from}'s, expired)" if got.took_over_from else ""
-    out.print(f"[bold]{d['ref']}[/] is yours until {until} UTC{taken}; revision {got.revision}.")
-    out.print(f"why: {', '.join(d['reasons'])}", markup=False)
-    out.print(d["text"], markup=False)
+    _out().print(f"[bold]{d['ref']}[/] is yours until {until} UTC{taken}; revision {got.revision}.")
+    _out().print(f"why: {', '.join(d['reasons'])}", markup=False)
+    _out().print(d["text"], markup=False)
     if d.get("statement"):
-        out.print(f"statement: {d['statement']}", markup=False)
+        _out().print(f"statement: {d['statement']}", markup=False)
     if d["cited"]:
-        out.print(f"cites: {', '.join(d['cited'])}", markup=False)
+        _out().print(f"cites: {', '.join(d['cited'])}", markup=False)
     conf = f" {d['confidence']:.2f}" if d.get("confidence") is not None else ""
-    out.print(f"current verdict: {d['verdict'] or '—'}{conf} by {d['decided_by'] or '—'}", markup=False)
+    _out().print(f"current verdict: {d['verdict'] or '—'}{conf} by {d['decided_by'] or '—'}", markup=False)
     if d.get("rationale"):
-        out.print(f"  {d['rationale']}", markup=False)
+        _out().print(f"  {d['rationale']}", markup=False)
     for q in d["evidence"]:
-        out.print(f"  “{q['quote']}”  {q['url']}#{q['start']}-{q['end']} sha256:{(q['snapshot_sha256'] or '')[:12]}",
+        _out().print(f"  “{q['quote']}”  {q['url']}#{q['start']}-{q['end']} sha256:{(q['snapshot_sha256'] or '')[:12]}",
                   markup=False)
     for ch in d["changes"]:
-        out.print(f"  source {ch['kind']}: {ch['url']} now sha256:{ch['latest_sha256'][:12]} "
+        _out().print(f"  source {ch['kind']}: {ch['url']} now sha256:{ch['latest_sha256'][:12]} "
                   f"(captured {ch['latest_fetched_at'][:16]})", markup=False)
     for e in d["evidence_urls"]:
         sha = f"sha256:{e['snapshot_sha256'][:12]}, {e['chars']} chars" if e["snapshot_sha256"] else "not captured"
-        out.print(f"  evidence {e['url']} ({e['status']}; {sha})", markup=False)
-    out.print(f"Review with: factcheck review {d['ref']} --verdict verified|unverified|contested "
+        _out().print(f"  evidence {e['url']} ({e['status']}; {sha})", markup=False)
+    _out().print(f"Review with: factcheck review {d['ref']} --verdict verified|unverified|contested "
               f"--note '…' --by {got.assignee}", markup=False)
 
 
@@ -159,7 +183,7 @@ def triage_next(app: App, by: str | None, minutes: int | None, article: str | No
 @click.option("--by", help="Who releases (else FACTCHECK_USER).")
 @click.option("--force", is_flag=True, help="Release a claim someone else holds.")
 @json_option
-@pass_app
+@click.pass_obj
 def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json: bool) -> None:
     """Give a claim back to the queue."""
     from .triage import release
@@ -168,9 +192,9 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
         c = release(s, claim_id, by=_identity(app, by), force=force)
         key = c.key
     if as_json:
-        print_json({"id": key, "assignee": None})
+        _print_json({"id": key, "assignee": None})
     else:
-        out.print(f"Released {claim_id}; it is back in the queue.", markup=False)
+        _out().print(f"Released {claim_id}; it is back in the queue.", markup=False)
 
 
 # ------------------------------------------------------------------ review
@@ -186,7 +210,7 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
 @click.option("--expect-revision", type=click.IntRange(min=0), metavar="N",
               help="The claim revision you looked at (shown by `triage next`); refused if it changed since.")
 @json_option
-@pass_app
+@click.pass_obj
 def review(app: App, claim_id: str, label: str, note: str, by: str | None, quotes: tuple[str, ...],
            expect_revision: int | None, as_json: bool) -> None:
     """Record your verdict on a claim; it becomes the claim's verdict, the machine's stays in the history."""
@@ -196,12 +220,12 @@ def review(app: App, claim_id: str, label: str, note: str, by: str | None, quote
         res = do_review(s, claim_id, label=label, note=note, by=_identity(app, by), quotes=list(quotes),
                         expect_revision=expect_revision)
     if as_json:
-        print_json(res.as_dict())
+        _print_json(res.as_dict())
         return
     was = f" (was {res.previous['label']} by {res.previous['by']})" if res.previous else ""
-    out.print(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}.", markup=False)
+    _out().print(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}.", markup=False)
     for q in res.quotes:
-        out.print(f"  “{_short(q['quote'], 160)}”  {q['url']} sha256:{q['snapshot_sha256'][:12]}", markup=False)
+        _out().print(f"  “{_short(q['quote'], 160)}”  {q['url']} sha256:{q['snapshot_sha256'][:12]}", markup=False)
 
 
 # ------------------------------------------------------------------ audit
@@ -216,7 +240,7 @@ def audit_group() -> None:
 @click.option("--expect-head", metavar="HASH", help="A head hash noted earlier; it must still be in the chain "
               "(catches events cut off the end).")
 @json_option
-@pass_app
+@click.pass_obj
 def audit_verify(app: App, expect_head: str | None, as_json: bool) -> None:
     """Check the hash chain; exit 1 naming the first bad event if any row was edited or deleted."""
     from .audit import verify_session
@@ -230,26 +254,24 @@ def audit_verify(app: App, expect_head: str | None, as_json: bool) -> None:
     problem = rep.problem
     if rep.ok and not head_ok:
         problem = f"the noted head {expect_head} is no longer in the chain (events were cut off or rewritten)"
-    if as_json:
-        print_json({"ok": ok, "checked": rep.checked, "first_bad_id": rep.first_bad_id, "problem": problem,
+    if as_json:  # the report on stdout; a failure still exits 1 with its one-line error on stderr
+        _print_json({"ok": ok, "checked": rep.checked, "first_bad_id": rep.first_bad_id, "problem": problem,
                     "head": head})
-        if not ok:
-            raise click.exceptions.Exit(1)
-        return
     if not rep.ok:
         raise AuditChainBroken(
             f"audit chain broken at event {rep.first_bad_id}: {problem} ({rep.checked - 1} events before it are intact)"
         )
     if not head_ok:
         raise AuditChainBroken(str(problem))
-    out.print(f"Audit chain intact: {rep.checked} events; head {head or '—'}", markup=False)
+    if not as_json:
+        _out().print(f"Audit chain intact: {rep.checked} events; head {head or '—'}", markup=False)
 
 
 @audit_group.command("log")
 @click.option("--claim", "claim_id", metavar="ID", help="Only events about this claim.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the newest N events.")
 @json_option
-@pass_app
+@click.pass_obj
 def audit_log(app: App, claim_id: str | None, limit: int | None, as_json: bool) -> None:
     """List audit events, oldest first: who, when, what, before → after."""
     from .triage import audit_events
@@ -257,16 +279,16 @@ def audit_log(app: App, claim_id: str | None, limit: int | None, as_json: bool) 
     with app.desk().session() as s:
         rows = audit_events(s, claim=claim_id, limit=limit)
     if as_json:
-        print_json(rows)
+        _print_json(rows)
         return
     if not rows:
-        out.print("No events.")
+        _out().print("No events.")
         return
     t = Table("#", "at (UTC)", "who", "action", "claim", "what", title="Audit log")
     for r in rows:
         t.add_row(str(r["id"]), r["at"][:19].replace("T", " "), Text(r["actor"]), r["action"],
                   Text(r["claim"] or ""), Text(_short(_describe(r), 110)))
-    out.print(t)
+    _out().print(t)
 
 
 def _describe(r: dict[str, Any]) -> str:
