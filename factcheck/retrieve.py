@@ -60,15 +60,47 @@ def _latest_snapshot_ids(session: Session, urls: Sequence[str]) -> list[int]:
     return [r[1] for r in rows]
 
 
+# A term found in more passages than this is too common to narrow anything down; probing stops counting
+# there, so the cost of choosing terms is bounded whatever the size of the archive.
+COMMON_TERM_PASSAGES = 2000
+
+
+def _fts_literal(dialect: str, term: str) -> str:
+    if dialect == "sqlite":
+        return '"' + term.replace('"', "") + '"'
+    return re.sub(r"[^\w]", "", term) or "x"
+
+
+def _capped_frequency(session: Session, dialect: str, term: str, cap: int) -> int:
+    if dialect == "sqlite":
+        sql = "SELECT count(*) FROM (SELECT 1 FROM passage_fts WHERE passage_fts MATCH :q LIMIT :cap)"
+    else:
+        sql = ("SELECT count(*) FROM (SELECT 1 FROM passage WHERE to_tsvector('simple', text) @@ "
+               "to_tsquery('simple', :q) LIMIT :cap) x")
+    return int(session.execute(text(sql), {"q": _fts_literal(dialect, term), "cap": cap}).scalar_one())
+
+
+def selective_terms(session: Session, terms: Sequence[str], *, cap: int = COMMON_TERM_PASSAGES,
+                    keep: int = 12) -> list[str]:
+    """The rarest of the claim's terms: only they narrow the search, and only they keep it cheap."""
+    dialect = session.get_bind().dialect.name
+    freq = [(_capped_frequency(session, dialect, t, cap), t) for t in terms]
+    found = sorted((f, t) for f, t in freq if f > 0)
+    rare = [t for f, t in found if f < cap]
+    if not rare:  # everything is common: fall back to the two least common
+        rare = [t for _, t in found[:2]]
+    return rare[:keep]
+
+
 def search_passages(
     session: Session, terms: Sequence[str], *, limit: int, source_ids: Sequence[int] | None = None,
     exclude_snapshots: Sequence[int] = (),
 ) -> list[int]:
-    """Passage ids ranked by the database's full-text relevance (OR over the terms)."""
+    """Passage ids ranked by the database's full-text relevance (OR over the terms), newest captures only."""
     if not terms:
         return []
     dialect = session.get_bind().dialect.name
-    params: dict[str, object] = {"limit": limit}
+    params: dict[str, object] = {"limit": limit * 2}
     filters = ""
     if source_ids is not None:
         if not source_ids:
@@ -76,26 +108,30 @@ def search_passages(
         filters += " AND s.source_id IN (" + ",".join(str(int(i)) for i in source_ids) + ")"
     if exclude_snapshots:
         filters += " AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in exclude_snapshots) + ")"
-    # only the newest capture of each URL speaks for it
-    latest = "p.snapshot_id IN (SELECT max(id) FROM snapshot GROUP BY url)"
     if dialect == "sqlite":
-        params["q"] = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        params["q"] = " OR ".join(_fts_literal(dialect, t) for t in terms)
         sql = (
-            "SELECT p.id FROM passage_fts f JOIN passage p ON p.id = f.rowid "
+            "SELECT p.id, p.snapshot_id, s.url FROM passage_fts f JOIN passage p ON p.id = f.rowid "
             "JOIN snapshot s ON s.id = p.snapshot_id "
-            f"WHERE passage_fts MATCH :q AND {latest}{filters} ORDER BY bm25(passage_fts) LIMIT :limit"
+            f"WHERE passage_fts MATCH :q{filters} ORDER BY bm25(passage_fts) LIMIT :limit"
         )
     elif dialect == "postgresql":
-        params["q"] = " | ".join(re.sub(r"[^\w]", "", t) or "x" for t in terms)
+        params["q"] = " | ".join(_fts_literal(dialect, t) for t in terms)
         sql = (
-            "SELECT p.id FROM passage p JOIN snapshot s ON s.id = p.snapshot_id, "
+            "SELECT p.id, p.snapshot_id, s.url FROM passage p JOIN snapshot s ON s.id = p.snapshot_id, "
             "to_tsquery('simple', :q) q "
-            f"WHERE to_tsvector('simple', p.text) @@ q AND {latest}{filters} "
+            f"WHERE to_tsvector('simple', p.text) @@ q{filters} "
             "ORDER BY ts_rank(to_tsvector('simple', p.text), q) DESC LIMIT :limit"
         )
     else:  # pragma: no cover - other databases are not supported desks
         return []
-    return [r[0] for r in session.execute(text(sql), params)]
+    rows = session.execute(text(sql), params).all()
+    # only the newest capture of each URL speaks for it
+    latest = dict(session.execute(
+        select(Snapshot.url, func.max(Snapshot.id)).where(Snapshot.url.in_({r[2] for r in rows}))
+        .group_by(Snapshot.url)
+    ).all()) if rows else {}
+    return [r[0] for r in rows if latest.get(r[2]) == r[1]][:limit]
 
 
 def _candidates(session: Session, passage_ids: Sequence[int], *, tied: bool, cited_sources: set[int],
@@ -138,8 +174,8 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
         .limit(limits.tied)
     ).scalars()) if tied_snaps else []
     out = _candidates(session, tied_ids, tied=True, cited_sources=cited_sources)
-    terms = query_terms([claim.text, claim.statement or ""])
     seen = set(tied_ids)
+    terms = selective_terms(session, query_terms([claim.text, claim.statement or ""], limit=16))
     if cited_sources:
         hits = [i for i in search_passages(session, terms, limit=limits.cited, source_ids=sorted(cited_sources),
                                            exclude_snapshots=tied_snaps) if i not in seen]
