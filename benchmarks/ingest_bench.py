@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             overall.setdefault(k, Counts()).add(v)
     rows.append(("all", overall))
     print(f"ingest benchmark: {LABELS.relative_to(REPO)}  threshold={args.threshold}")
-    print("dev = articles the rules were developed on; heldout = written and labelled after the rules were frozen")
+    print("dev = articles the rules were developed or fixed on (in-sample); heldout = labelled blind, never used "
+          "to change a rule")
+    print("blind first runs, before the fixes they led to: set 1 (33 units) claims F1 0.91, attribution F1 0.54; "
+          "set 2 (29 units) claims F1 0.75, attribution F1 0.38")
     print(f"{'set':<12} {'units':>5} {'task':<12} {'system P/R/F1':>16} {'baseline P/R/F1':>17} {'F1 ratio':>9}")
     for name, per in rows:
         n = per["units"].tp

@@ -92,6 +92,9 @@ _MEDIA_WORDS = re.compile(
     r"tagesschau|welt|faz|tv|radio|press|agentur|presse|wire|telegraph|guardian|economist|axios|"
     r"techcrunch|wired|cnbc|cnn|bbc|ft|forbes|fortune|politico)\b"
 )
+_TIME_WORDS = MONTHS | {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "montag", "dienstag",
+    "mittwoch", "donnerstag", "freitag", "samstag", "sonntag", "week", "woche", "wochenende", "year", "jahr"}
 _SPOKES = {"sprecher", "sprecherin", "spokesperson", "spokesman", "spokeswoman", "vertreter", "vertreterin",
            "representative"}
 _ORG_NOUNS = {"body", "authority", "council", "committee", "organisation", "organization", "union", "ministry",
@@ -115,13 +118,15 @@ _W = r"[\w'’&.-]"
 DE_SAY = (r"(?:berichte(?:t|te|ten|n)|melde(?:t|te|ten|n)|schreib(?:t|en)|schrieb(?:en)?|sag(?:t|te|ten|en)|"
           r"erklär(?:t|te|ten|en)|bestätig(?:t|te|ten|en)|beton(?:t|te|ten|en)|warn(?:t|te|ten|en)|"
           r"teil(?:t|te|ten|en)\s+mit|mitteilte|räum(?:t|te|ten|en)\s+ein|schätz(?:t|te|ten|en)|"
-          r"beziffer(?:t|te|ten|n)|offenbar(?:t|te|ten|en)|enthüll(?:t|te|ten|en)|mein(?:t|te|ten|en))")
+          r"beziffer(?:t|te|ten|n)|offenbar(?:t|te|ten|en)|enthüll(?:t|te|ten|en)|mein(?:t|te|ten|en)|"
+          r"sprach(?:en)?|spricht)")
 DE_DATA = (r"(?:zeigt|zeigen|zeigte|zeigten|ergab|ergibt|ergaben|belegt|belegen|legt\s+nahe|"
            r"kommt\s+zu\s+dem\s+(?:Schluss|Ergebnis)|kam\s+zu\s+dem\s+(?:Schluss|Ergebnis)|"
            r"offenbart|enthüllt|nennt|weist)")
 EN_SAY = (r"(?:said|says|say|told|tells|added|adds|noted|notes|wrote|writes|stated|states|explained|"
           r"confirmed|confirms|announced|announces|acknowledged|argued|argue|argues|claimed|claims|warned|warns|"
-          r"disclosed|reported|reports|estimated|estimates|predicted|predicts)")
+          r"disclosed|reported|reports|estimated|estimates|estimate|predicted|predicts|predict|warn|claim|note|add|"
+          r"blamed|blames|blame|insisted|insists|insist|denied|denies|deny)")
 EN_DATA = (r"(?:shows?|showed|shown|found|finds|suggests?|suggested|indicates?|indicated|reveals?|"
            r"revealed|concluded|concludes|estimates?|estimated|puts?)")
 
@@ -145,6 +150,10 @@ ANON_DOC = re.compile(
     r"leaked)\s+[\w-]+)"
 )
 
+_APPOSITION = re.compile(
+    r",\s(?:(?:a|an|the|who|which|whose|der|die|das|ein|eine|einer|seit)\b|[A-ZÄÖÜ][\wäöüß-]*(?:chef|chefin|sprecher|"
+    r"sprecherin|leiter|leiterin|direktor|direktorin|präsident|präsidentin|analyst|analystin|gründer|gründerin)\b)"
+    r"[^,]{0,80},$")
 _TOKEN = re.compile(r"(?:[A-Z]\.){2,}|(?:Dr|Prof|St|Mr|Mrs|Ms|Jr|Sr|Inc|Corp|Co|Ltd)\.(?=\s+\w)|\w+(?:[-'’.&]\w+)*")
 
 
@@ -216,6 +225,7 @@ class NameLexicon:
                 if language == "en":
                     if not initial:
                         self.names.add(w)
+                        self.names.add(re.sub(r"['’]s$", "", w))  # "Skyway's" -> Skyway
                     continue
                 pl = prev.lower()
                 if pl in DETS or prev[:1].isdigit():
@@ -240,11 +250,11 @@ class NameLexicon:
                 if not a.endswith("s") and not a.lower().endswith(_NOUN_SUFFIX_DE) \
                         and not b.lower().endswith(_NOUN_SUFFIX_DE) and not det.get(a) and not det.get(b):
                     self.names.update((a, b))
-            for w, n in bare.items():
-                if det.get(w) or w.lower().endswith(_NOUN_SUFFIX_DE) or w.lower().endswith(ROLE_SUFFIX):
+            for word, count in bare.items():
+                if det.get(word) or word.lower().endswith(_NOUN_SUFFIX_DE) or word.lower().endswith(ROLE_SUFFIX):
                     continue
-                if n >= 2 or w in strong:
-                    self.names.add(w)
+                if count >= 2 or word in strong:
+                    self.names.add(word)
         # coordination: "OpenAI, Apple und Scale AI"
         changed = True
         while changed:
@@ -261,7 +271,7 @@ class NameLexicon:
                             changed = True
 
     def is_name(self, w: str) -> bool:
-        if w in self.names or is_camel_or_acronym(w):
+        if w in self.names or is_camel_or_acronym(w) or re.sub(r"['’]s$", "", w) in self.names:
             return True
         parts = w.split("-")
         return len(parts) > 1 and any(p in self.names for p in parts[:-1])
@@ -412,7 +422,14 @@ def np_forward(s: str, pos: int, language: str, loose: bool = False) -> NP | Non
 
 
 def np_backward(s: str, pos: int, language: str, clause_start: bool = False) -> NP | None:
-    """The capitalised noun phrase that ends right before pos (e.g. the subject of "X said")."""
+    """The capitalised noun phrase that ends right before pos (e.g. the subject of "X said"); a short
+    parenthesis before pos ("Petra Kolb (CSU) sprach") is skipped."""
+    par = re.search(r"\s*\([^()]{1,40}\)\s*$", s[:pos])
+    if par:
+        pos = par.start()
+    when = re.search(r"\s+(?:on|last|this|next|am|im|vergangenen|letzten)\s+(?:\w+\s+)?(?:[A-ZÄÖÜ]\w+)\s*$", s[:pos])
+    if when and when.group(0).split()[-1].lower() in _TIME_WORDS:
+        pos = when.start()  # "Alden on Tuesday announced"
     toks = [t for t in _tokens(s, 0, pos)]
     if not toks or not _gap_ok(s[toks[-1][2]:pos]):
         return None
@@ -626,8 +643,10 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
         return f
 
     if language != "en":
-        for m in re.finditer(r"\b(?:[Ll]aut|[Gg]emäß|[Nn]ach\s+(?:Angaben|Informationen|Daten|Berechnungen|"
-                             r"Schätzungen|Zahlen|Recherchen|Darstellung)(?:\s+(?:von|vom|der|des))?)\s+", s):
+        for m in re.finditer(r"\b(?:[Ll]aut|[Gg]emäß|[Nn]ach\s+(?:(?:einer|einem|der|dem|den|jüngsten|neuen|aktuellen)\s+)*"
+                             r"(?:Angaben|Informationen|Daten|Berechnungen|Schätzungen|Zahlen|Recherchen|Darstellung|"
+                             r"Umfrage|Studie|Analyse|Auswertung|Erhebung|Untersuchung|Bericht|Statistik|Prognose)"
+                             r"(?:\s+(?:von|vom|der|des))?)\s+", s):
             np = np_forward(s, m.end(), language)
             if np:
                 doc = _doc_clause(s, np.end, language, lex, registry)
@@ -651,18 +670,23 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
         for m in re.finditer(r"\b(?:Auswertung|Analyse|Studie|Umfrage|Untersuchung|Erhebung|Berechnung(?:en)?|"
                              r"Daten|Zahlen|Bericht|Report|Recherchen?|Schätzung(?:en)?|Statistik)\s+"
                              r"(?:von|vom|der|des)\s+", s):
-            if re.search(rf"\b{DE_DATA}\b|\b{DE_SAY}\b|zufolge|heißt es|hervor|\b[Ll]aut\b", s) and not _covered(found, m.start()):
-                np = np_forward(s, m.end(), language)
-                start = _phrase_start(s, m.start())
-                vm = re.compile(rf"\s+{DE_DATA}\b").match(s, np.end) if np else None
-                if np:
-                    add(start, vm.end() if vm else np.end, np, role="report")
+            if _covered(found, m.start()):
+                continue
+            np = np_forward(s, m.end(), language)
+            if np is None:
+                continue
+            start = _det_start(s, m.start())
+            vm = re.compile(rf"\s+(?:{DE_DATA}|{DE_SAY})\b").match(s, np.end)
+            framed = re.search(r"\b(?:[Ll]aut|[Nn]ach|[Ii]n|[Aa]us|[Gg]emäß)\s*$", s[:start]) or re.match(
+                r"\s+zufolge\b|\s+(?:geht|ging)\s+hervor", s[np.end:])
+            if vm or framed:  # the report speaks ("zeigt") or frames the sentence ("laut", "zufolge")
+                add(start, vm.end() if vm else np.end, np, role="report")
         for m in re.finditer(rf"\s+(?:{DE_SAY}|{DE_DATA})(?=[\s:,.]|$)", s):
             if _covered(found, m.start()):
                 continue
             np = np_backward(s, m.start(), language, clause_start=True)
             if np is None:
-                app = re.search(r",\s[^,]{3,80},$", s[:m.start()])  # "Roland Busch, Chef von Siemens, sagte"
+                app = re.search(_APPOSITION, s[:m.start()])  # "Roland Busch, Chef von Siemens, sagte"
                 if app:
                     np = np_backward(s, app.start(), language, clause_start=True)
             if np is None:
@@ -685,7 +709,8 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
                 end = np.end
                 tail = re.match(r"\s+(?:hieß|heißt|verlautete)\s+es", s[end:])
                 add(m.start(), end + (tail.end() if tail else 0), np)
-        for m in re.finditer(r"(?:[“\"»«,]\s*)(?:sagte|sagt|erklärte|erklärt|schreibt|schrieb|betonte|so)\s+", s):
+        for m in re.finditer(r"(?:[“\"»«,]\s*)(?:sagte|sagt|erklärte|erklärt|schreibt|schrieb|betonte|so|teilte|teilt|"
+                             r"meldete|meldet|berichtete|berichtet|bestätigte|warnte|kündigte|gab)\s+", s):
             np = np_forward(s, m.end(), language)
             if np and not _covered(found, m.end()):
                 add(m.start() + 1, np.end, np)
@@ -697,7 +722,7 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             if np:
                 add(_phrase_start(s, m.start()), m.end(), np, role="doc", kind="document")
     else:
-        for m in re.finditer(r"\b(?:[Aa]ccording\s+to|[Aa]s\s+reported\s+by|[Rr]eported\s+by|[Pp]er)\s+", s):
+        for m in re.finditer(r"\b(?:[Aa]ccording\s+to|[Aa]s\s+reported\s+by|[Rr]eported\s+by)\s+", s):
             if _covered(found, m.end()):
                 continue
             doc = _doc_clause(s, m.end(), language, lex, registry)
@@ -713,7 +738,8 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
                 continue
             # an unnamed source written in lower case: "according to a council report", "its organisers"
             low = re.match(r"((?:(?:a|an|the|its|their|his|her)\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3}?)"
-                           r"(?=\s*(?:[,;.)]|$|\s+(?:published|released|issued|that|which|who|from|on|in|at|by)\b))",
+                           r"(?=\s*(?:[,;.)]|$|\s+(?:published|released|issued|that|which|who|from|on|in|at|by)\b|"
+                           r"\s+\w+ed\s+by\b))",
                            s[m.end():])
             if low:
                 phrase = low.group(1)
@@ -725,7 +751,7 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
             if np:
                 add(m.start(), np.end, np, cited=True)
-        for m in re.finditer(r"\b(?:seen|obtained|reviewed|viewed|verified)\s+by\s+", s):
+        for m in re.finditer(r"\b(?:seen|obtained|reviewed|viewed|verified|received)\s+by\s+", s):
             if _covered(found, m.end()):
                 continue
             np = np_forward(s, m.end(), language)
@@ -736,9 +762,12 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             if _covered(found, m.end()):
                 continue
             np = np_forward(s, m.end(), language)
-            if np and re.search(rf"\b{EN_DATA}\b|according to|\b{EN_SAY}\b", s):
-                start = _phrase_start(s, m.start())
-                vm = re.compile(rf"\s+(?:also\s+)?{EN_DATA}\b").match(s, np.end)
+            if np is None:
+                continue
+            start = _det_start(s, m.start())
+            vm = re.compile(rf"\s+(?:also\s+)?(?:{EN_DATA}|{EN_SAY})\b").match(s, np.end)
+            framed = re.search(r"\b(?:according\s+to|citing|[Ii]n)\s*$", s[:start])
+            if vm or framed:  # "a survey by Gallup found", "in a report by Bloomberg"
                 add(start, vm.end() if vm else np.end, np, role="report")
         for m in re.finditer(rf"(?:'s|’s)?\s+(?:data|figures|report|analysis|survey|study|research|estimates)"
                              rf"\s+(?:also\s+)?{EN_DATA}\b", s):
@@ -750,7 +779,7 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
                 continue
             np = _anon_np_back(s, m.start()) or np_backward(s, m.start(), language)
             if np is None:
-                app = re.search(r",\s[^,]{3,80},$", s[:m.start()])  # "Jane Smith, a spokeswoman for Apple, said"
+                app = re.search(_APPOSITION, s[:m.start()])  # "Jane Smith, a spokeswoman for Apple, said"
                 if app:
                     np = np_backward(s, app.start(), language)
             if np is None:
@@ -769,8 +798,8 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
             if _covered(found, m.end()):
                 continue
             np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language, loose=True)
-            if np:
-                add(m.start() + 1, np.end, np, outer=True)
+            if np and re.match(r"\s*(?:[,.;:)]|$|\s+(?:who|of|at|in|on|from|for)\b)", s[np.end:]):
+                add(m.start() + 1, np.end, np, outer=True)  # not "said Epstein's death was ..."
         for m in re.finditer(r"\b(?:cited|quoted)\s+by\s+", s):
             np = np_forward(s, m.end(), language)
             if np:
@@ -785,6 +814,22 @@ def _doc_noun(phrase: str) -> str | None:
         if lw in DOC_NOUNS:
             return lw
     return None
+
+
+def _det_start(s: str, pos: int) -> int:
+    """Start of the noun phrase whose noun begins at pos: back over articles and adjectives."""
+    start = pos
+    for _ in range(3):
+        m = re.search(r"(\b[\wäöüÄÖÜß-]+)\s+$", s[:start])
+        if not m:
+            break
+        w = m.group(1)
+        if w.lower() in DETS or _adjective_like(w.lower()) or w.lower() in {"new", "latest", "recent", "fresh",
+                                                                        "annual", "internal", "neue", "jüngste"}:
+            start = m.start(1)
+            continue
+        break
+    return start
 
 
 def _covered(found: list[Found], pos: int) -> bool:
@@ -809,9 +854,10 @@ def _doc_clause(s: str, pos: int, language: str, lex: NameLexicon,
     the document's holder and where the phrase ends."""
     window = s[pos:pos + 140]
     if language == "en":
-        m = re.match(r"(?:an?|the)?\s*(?:[\w-]+\s+){0,3}?(?:memo|document|documents|email|e-mail|letter|"
-                     r"presentation|report|filing|slides|notes|records)\s*,?\s*(?:which\s+was\s+|that\s+was\s+)?"
-                     r"(?:seen|obtained|reviewed|viewed|verified)\s+by\s+", window)
+        m = re.match(r"(?:an?|the)?\s*(?:[\w-]+\s+){0,3}?(?:memos?|documents?|e-?mails?|letters?|"
+                     r"presentations?|reports?|filings?|slides|notes|records|files|messages?)\s*,?\s*"
+                     r"(?:which\s+was\s+|that\s+was\s+)?(?:seen|obtained|reviewed|viewed|verified|received)\s+by\s+",
+                     window)
         if m:
             np = np_forward(s, pos + m.end(), language)
             if np:
@@ -890,6 +936,16 @@ def _combine(found: list[Found], s: str, registry: Sequence[SourceRef]) -> list[
                 o.attribution.second_hand = True
                 o.attribution.via = via
         out.append(o)
+    # "X told staff in an email seen by Y": the named author speaks, the document holder is the intermediary
+    docs = [f for f in out if f.attribution.kind == "document"]
+    speakers = [f for f in out if f.outer and f.attribution.kind == "named" and not f.attribution.second_hand
+                and f.role in {"person", "entity", "org"}]
+    if len(docs) == 1 and len(speakers) == 1:
+        d, sp = docs[0], speakers[0]
+        sp.attribution.second_hand, sp.attribution.via = True, d.attribution.source
+        sp.start, sp.end = min(sp.start, d.start), max(sp.end, d.end)
+        sp.attribution.phrase = s[sp.start:sp.end].strip(" ,")
+        out.remove(d)
     # dedupe: same source in overlapping phrases, keep the longest
     out.sort(key=lambda f: (f.start, -(f.end - f.start)))
     result: list[Found] = []

@@ -21,6 +21,7 @@ from factcheck.attribution import (
     NameLexicon,
     SourceRef,
     find_attributions,
+    link_source,
 )
 from factcheck.errors import FactcheckError
 from factcheck.sentences import MONTHS, Unit, segment, split_sentences
@@ -38,7 +39,9 @@ __all__ = [
     "text_and_links_from_html",
 ]
 
-from factcheck.attribution import link_source  # re-exported for callers
+
+
+MAX_TEXT_CHARS = 2_000_000  # ~10 s of analysis; far beyond any news article
 
 
 class IngestError(FactcheckError):
@@ -89,7 +92,7 @@ _TEASER = re.compile(
 def article_provenance(text: str) -> list[str]:
     """Names on credit lines ("Quelle: Eulerpool", "Source: Reuters"): where the article itself comes
     from, which is not a citation of any one claim."""
-    out = []
+    out: list[str] = []
     for u in segment(text):
         line = text[u.start:u.end]
         m = _CREDIT.match(line)
@@ -152,7 +155,7 @@ _EN_ANAPHOR_DOC = re.compile(
 _EN_ANAPHOR_ORG = re.compile(
     rf"\b[Tt]he\s+(?:company|firm|group|startup|start-up|retailer|maker|manufacturer|bank|agency|business|"
     rf"chipmaker|carmaker|automaker|insurer|lender|platform|body|authority|council|committee|organi[sz]ation|"
-    rf"ministry|department|union|government)\s+(?:also\s+|later\s+)?(?:{EN_SAY}|declined|denied|"
+    rf"ministry|department|union|government|carrier|airline|operator|chain|supplier|developer|producer|utility)\s+(?:also\s+|later\s+)?(?:{EN_SAY}|declined|denied|"
     rf"disputed|did\s+not\s+respond)\b|\b(?:{EN_SAY})\s+the\s+(?:company|firm|group)\b(?=\s*(?:[,.;]|$|in\s+a\s+))")
 _EN_ANAPHOR_PERSON = re.compile(r"(?:^|[,.“\"]\s*|\b(?:and|but)\s+)(?:[Hh]e|[Ss]he)\s+(?:also\s+|later\s+)?"
                                 r"(?:said|says|added|told|wrote|noted|argued|explained|warned)\b|"
@@ -181,7 +184,8 @@ def _anaphor(s: str, language: str) -> tuple[str, str, str] | None:
             return "media", "", m.group(0)
         m = _EN_ANAPHOR_ORG.search(s)
         if m:
-            company = re.search(r"company|firm|startup|start-up|retailer|maker|bank|business|insurer|lender", m.group(0))
+            company = re.search(r"company|firm|startup|start-up|retailer|maker|bank|business|insurer|lender|carrier|"
+                                r"airline|operator|chain|supplier|developer|producer|utility", m.group(0))
             return "org", "unternehmen" if company else "body", m.group(0)
         return None
     m = _DE_ANAPHOR_DOC.search(s)
@@ -192,6 +196,9 @@ def _anaphor(s: str, language: str) -> tuple[str, str, str] | None:
     m = _MEDIA_ANAPHOR.search(s)
     if m:
         return "media", "", m.group(0)
+    m = re.search(r",\s*(?:hieß|heißt)\s+es(?=\s*[.;]?\s*$)|^(?:Es\s+)?[Hh]ieß\s+es\b", s)
+    if m:
+        return "any", "", m.group(0).strip(" ,")
     m = _DE_ANAPHOR_ORG.search(s)
     if m:
         return "org", "unternehmen", m.group(0)
@@ -199,6 +206,16 @@ def _anaphor(s: str, language: str) -> tuple[str, str, str] | None:
     if m:
         return "person", "", m.group(0)
     return None
+
+
+def _subject_as_source(s: str, phrase: str, lex: NameLexicon, registry: Sequence[SourceRef]) -> list[Found]:
+    """"Skyway Air will cancel 1,200 flights, the carrier said": with nothing earlier to point back to,
+    "the carrier" is the organisation the sentence opens with."""
+    ents = lex.entities(s)
+    if not ents or not s.startswith(ents[0]) or phrase.lower().startswith(ents[0].lower()):
+        return []
+    name, known = link_source(ents[0], registry)
+    return [Found(Attribution(name, phrase, "named", False, None, known), 0, 0, "org", None)]
 
 
 def _resolve_anaphor(kind: str, noun: str, history: list[tuple[int, Found]], idx: int) -> Found | None:
@@ -215,6 +232,8 @@ def _resolve_anaphor(kind: str, noun: str, history: list[tuple[int, Found]], idx
             if hit:
                 return hit
         return None
+    if kind == "any":
+        return recent[0] if recent else None
     for wanted in ({kind}, {"entity"}):
         for f in recent:
             if f.role not in wanted:
@@ -325,6 +344,8 @@ def analyse_article(
         raise IngestError("article text is empty")
     if "\x00" in text:
         raise IngestError("article text contains NUL bytes (binary input?)")
+    if len(text) > MAX_TEXT_CHARS:
+        raise IngestError(f"article text is {len(text):,} characters; more than {MAX_TEXT_CHARS:,} is not one article")
     lang = (language or detect_language(text)).lower()[:2]
     if lang not in {"de", "en"}:
         lang = "en"
@@ -345,6 +366,8 @@ def analyse_article(
                 ana = _anaphor(s, lang)
                 if ana:
                     ante = _resolve_anaphor(ana[0], ana[1], history, idx)
+                    if ante is None and ana[0] == "org":
+                        found = _subject_as_source(s, ana[2], lex, registry)
                     if ante is not None:
                         a = ante.attribution
                         # a document keeps its holder and chain; a company or person speaking again does not

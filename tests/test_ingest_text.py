@@ -347,8 +347,26 @@ def test_english_citing_after_reporter() -> None:
 # ---------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("bad", ["", "   \n\n ", "abc\x00def"])
+@pytest.mark.parametrize("bad", ["", "   \n\n ", "abc\x00def", "word " * 500_000])
 def test_unusable_text_raises_typed_error(bad: str) -> None:
     with pytest.raises(IngestError) as exc:
         analyse_article(bad)
     assert isinstance(exc.value, FactcheckError)
+
+
+def test_english_frames_that_are_not_sources() -> None:
+    text = ("Alden on Tuesday announced that it had become the largest shareholder. "
+            "Sen. Jane Roe said Smith's death is a symptom of deeper problems. "
+            "Rainfall occurs on Titan, but the poles are wetter than the equator, said the study's lead author. "
+            "In-feed ads earn a lower RPM (Revenue Per Thousand) than display ads.")
+    cands = analyse_article(text, language="en")
+    assert sources(cands[0]) == ["Alden"]
+    assert sources(cands[1]) == ["Jane Roe"]
+    assert "Titan" not in sources(cands[2])
+    assert sources(cands[3]) == []
+
+
+def test_document_holder_and_named_author_form_a_chain() -> None:
+    text = '"This is the toughest summer we have faced," chief operating officer Dana Cole told staff in an email seen by The Times.'
+    (c,) = analyse_article(text, language="en")
+    assert [(a.source, a.second_hand, a.via) for a in c.attributions] == [("Dana Cole", True, "Times")]
