@@ -506,10 +506,19 @@ def demo(app: App, as_json: bool) -> None:
     with desk.session() as s:
         summary = import_case(s, app.settings, SAMPLE_CASE, actor=actor)
     rows = run_verify(app, case=summary.case, actor=actor, quiet=as_json)
+    from .report import write_report
+
+    path = write_report(desk, app.settings, "html", app.settings.desk_dir / "factcheck-report.html",
+                        case=summary.case)
     if as_json:
         print_json(rows)
-        return
-    print_verdict_table(rows, title=f"Sample case: {summary.case}")
+    else:
+        print_verdict_table(rows, title=f"Sample case: {summary.case}")
+        for r in rows:
+            for q in r["evidence"][:1]:
+                out.print(f"[bold]{r['id']}[/] “{_short(q['quote'], 150)}” — {q['source'] or q['url']}, "
+                          f"sha256 {q['snapshot_sha256'][:12]}, chars {q['start']}–{q['end']}", highlight=False)
+    click.echo(f"Report: {path}", err=as_json)
 
 
 # ------------------------------------------------------------------ entry point
