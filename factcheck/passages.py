@@ -17,7 +17,7 @@ _ABBREV = {
     "dr", "prof", "mr", "mrs", "ms", "st", "jr", "sr", "inc", "corp", "co", "ltd", "vs", "etc", "no",
     "nr", "bzw", "ca", "z.b", "u.a", "d.h", "usw", "vgl", "sog", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "okt", "nov", "dec", "dez", "u.s", "u.k", "e.g", "i.e", "mio",
-    "mrd", "bzw", "gen", "gov", "sen", "rep", "fig", "abs", "art",
+    "mrd", "gen", "gov", "sen", "rep", "fig", "abs", "art",
 }
 MAX_PASSAGE_CHARS = 600
 
