@@ -407,8 +407,10 @@ def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> st
             eu = _evidence_url(session, url, None, None)
             claim.evidence_links.append(ClaimEvidence(evidence_url_id=eu.id))
     claim.updated_at = utcnow()
-    claim.revision += 0 if created else 1
+    if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
+        claim.revision = Claim.revision + 1  # type: ignore[assignment]
     session.flush()
+    session.refresh(claim, ["revision"])
     audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
                  entity_id=claim.id, claim_id=claim.id, before=before, after=claim_fields(claim, session))
     return "created" if created else "updated"

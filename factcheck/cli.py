@@ -180,6 +180,8 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
              "via": ci.via, "url": ci.url}
             for ci in c.citations
         ]
+        d["revision"] = c.revision
+        d["assignee"] = c.assignee
         d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
         d["history"] = [
             {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
@@ -189,7 +191,7 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     if as_json:
         print_json(d)
         return
-    out.print(f"[bold]{d['id']}[/] ({d['case']})")
+    out.print(f"[bold]{d['id']}[/] ({d['case']})  revision {d['revision']}", highlight=False)
     out.print(d["text"], markup=False)
     if d["statement"]:
         out.print(f"[dim]statement:[/] {d['statement']}", markup=True)
@@ -526,7 +528,9 @@ def demo(app: App, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="factcheck", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="factcheck", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv  # ctx.exit(n) in standalone_mode=False comes back as a return value
     except click.exceptions.Abort:
         err.print("Aborted.")
         return 130
