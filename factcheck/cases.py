@@ -39,7 +39,7 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    d = _LineDict(loader.construct_mapping(node, deep=True))
+    d = _LineDict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     d.line = node.start_mark.line + 1
     return d
 
@@ -216,8 +216,8 @@ def parse_case(path: str | Path) -> CaseSpec:
         if key in keys:
             raise CaseFileError(f"{_where(path, c)}: duplicate claim id {key!r} (first at line {keys[key]})")
         keys[key] = getattr(c, "line", 0)
-        text = _str(c.get("text"), f"claim {key}: text", path, c, required=True)
-        assert text is not None
+        claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True)
+        assert claim_text is not None
         expected = _str(c.get("expected"), "expected", path, c)
         if expected is not None and expected not in VERDICT_LABELS:
             raise CaseFileError(
@@ -232,7 +232,7 @@ def parse_case(path: str | Path) -> CaseSpec:
             if not u.startswith(("http://", "https://")):
                 raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} must be an http(s) URL")
         spec.claims.append(ClaimSpec(
-            key=key, text=text, statement=_str(c.get("statement"), "statement", path, c),
+            key=key, text=claim_text, statement=_str(c.get("statement"), "statement", path, c),
             cited=_str_list(c.get("cited"), "cited", path, c), evidence=ev, expected=expected,
             language=_str(c.get("language"), "language", path, c), checkworthiness=cw,
         ))
@@ -434,7 +434,7 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
         )
     case = cases[0] if cases else None
     claims = list(session.execute(
-        select(Claim).where(Claim.case_id == (case.id if case else None)).order_by(Claim.id)
+        select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)
         .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
     ).scalars()) if case else []
     out: dict[str, Any] = {}

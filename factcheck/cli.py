@@ -353,7 +353,7 @@ def evidence_list(app: App, url: str | None, as_json: bool) -> None:
     if waiting:
         w = Table("url", "status", "last reason", title="Not captured")
         for d in waiting:
-            w.add_row(_short(d["url"], 80), d["status"], d["last_reason"] or "")
+            w.add_row(_short(d["url"] or "", 80), d["status"] or "", d["last_reason"] or "")
         out.print(w)
 
 

@@ -138,12 +138,12 @@ def _candidates(session: Session, passage_ids: Sequence[int], *, tied: bool, cit
                 context: bool = True) -> list[Candidate]:
     if not passage_ids:
         return []
-    rows = session.execute(
+    rows = list(session.execute(
         select(Passage, Snapshot, Source.name)
         .join(Snapshot, Snapshot.id == Passage.snapshot_id)
         .outerjoin(Source, Source.id == Snapshot.source_id)
         .where(Passage.id.in_(passage_ids))
-    ).all()
+    ).all())
     order = {pid: i for i, pid in enumerate(passage_ids)}
     rows.sort(key=lambda r: order[r[0].id])
     out = []

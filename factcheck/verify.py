@@ -85,10 +85,10 @@ def verify(
         if progress:
             progress(min(i + batch_size, len(ids)), len(ids))
     with desk.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        run.finished_at = utcnow()
-        run.counts = dict(result.counts)
+        finished = s.get(Run, run_id)
+        assert finished is not None
+        finished.finished_at = utcnow()
+        finished.counts = dict(result.counts)
         audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
                      after={"counts": result.counts, "version": __version__})
     return result
