@@ -1,12 +1,17 @@
 """Verdict benchmark on the labelled case files in ../shared/bench/verdicts/*.
 
 Prints, per set: accuracy, macro-F1, verified precision, contested recall, the 3x3 confusion matrix and
-claims/second for factcheck's judge(), beside a baseline measured in the same run (plain rapidfuzz
+claims/second for factcheck, beside a baseline measured in the same run (plain rapidfuzz
 token_set_ratio between claim and best passage, verified at >= T; T is the baseline's best on the set,
 which flatters the baseline). Each set is also reported on two fixed halves (by CRC32 of the claim id)
 so tuning on one half can be checked on the other.
 
-    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [set ...]
+By default the figures are those of the real desk pipeline: the case is imported into an in-memory
+SQLite desk (factcheck.cases.import_case), `factcheck.verify.verify` retrieves and judges every claim,
+and the stored machine verdicts are compared with `expected`. `--direct` instead feeds each claim's own
+pages straight to judge() (faster, for iteration; no retrieval from the rest of the desk).
+
+    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [--direct] [set ...]
 """
 
 from __future__ import annotations
@@ -122,6 +127,48 @@ def run_judge(claims: Sequence[BenchClaim], settings: dict[str, Any] | None = No
     return preds, time.perf_counter() - t0
 
 
+def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None) -> tuple[list[str], float, float]:
+    """The real pipeline: import the case into an in-memory SQLite desk, run verify(), read the verdicts.
+
+    Returns the predictions (in the order of claims), the import time and the verify time (seconds).
+    """
+    import tempfile
+
+    from sqlalchemy import select
+
+    from factcheck.cases import import_case
+    from factcheck.db import Desk, check_ready, upgrade
+    from factcheck.models import Case, Claim, Verdict
+    from factcheck.settings import load_settings
+    from factcheck.verify import verify
+
+    case_path = (base or bench_dir()) / "verdicts" / name / "case.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        settings = load_settings({"db": "sqlite://", "evidence_dir": str(folder / "evidence")},
+                                 environ={}, desk_dir=folder)
+        desk = Desk("sqlite://", check=False)
+        try:
+            upgrade(desk.engine)
+            check_ready(desk.engine)
+            t0 = time.perf_counter()
+            with desk.session() as s:
+                summary = import_case(s, settings, case_path, actor="bench")
+            t1 = time.perf_counter()
+            verify(desk, settings, actor="bench", case=summary.case)
+            t2 = time.perf_counter()
+            with desk.session() as s:
+                rows = s.execute(
+                    select(Claim.key, Verdict.label).join(Verdict, Verdict.claim_id == Claim.id)
+                    .join(Case, Case.id == Claim.case_id).where(Case.key == summary.case)
+                    .order_by(Verdict.id)
+                ).all()
+        finally:
+            desk.dispose()
+    latest = {key: label for key, label in rows}  # newest verdict per claim wins
+    return [latest.get(c.id, "unverified") for c in claims], t1 - t0, t2 - t1
+
+
 def baseline_scores(claims: Sequence[BenchClaim]) -> tuple[list[float], float]:
     """Best token_set_ratio of the claim against any of its passages (0 without passages)."""
     t0 = time.perf_counter()
@@ -150,11 +197,18 @@ def best_threshold(gold: Sequence[str], scores: Sequence[float]) -> tuple[float,
 # ---------------------------------------------------------------- report
 
 
-def evaluate(name: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Load a set, run judge() and the baseline, return all figures (used by the test gate too)."""
+def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool = False) -> dict[str, Any]:
+    """Load a set, run factcheck (desk pipeline, or judge() directly) and the baseline; all figures.
+
+    Used by the test gate too. `settings` only applies to the direct path.
+    """
     claims = load_cases(name)
     gold = [c.expected for c in claims]
-    preds, secs = run_judge(claims, settings)
+    import_secs = None
+    if direct:
+        preds, secs = run_judge(claims, settings)
+    else:
+        preds, import_secs, secs = run_desk(name, claims)
     scores, bsecs = baseline_scores(claims)
     t, bpred = best_threshold(gold, scores)
     halves = {}
@@ -163,6 +217,8 @@ def evaluate(name: str, settings: dict[str, Any] | None = None) -> dict[str, Any
         halves[h] = metrics([gold[i] for i in idx], [preds[i] for i in idx])
     return {
         "set": name,
+        "mode": "direct judge()" if direct else "desk pipeline (import_case + verify)",
+        "import_seconds": import_secs,
         "ours": metrics(gold, preds),
         "ours_cps": len(claims) / secs if secs else float("inf"),
         "baseline": metrics(gold, bpred),
@@ -179,7 +235,7 @@ def _fmt(v: Any) -> str:
 
 def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
     o, b = r["ours"], r["baseline"]
-    out(f"\n== {r['set']} ({o['n']} claims)")
+    out(f"\n== {r['set']} ({o['n']} claims) — factcheck = {r['mode']}")
     out(f"{'':22}{'factcheck':>10}{'baseline':>10}{'ratio':>8}")
     for key in ("accuracy", "macro_f1", "verified_precision", "contested_recall"):
         ov, bv = o[key], b[key]
@@ -188,6 +244,8 @@ def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
     out(f"{'verified predicted':22}{o['verified_predicted']:>10}{b['verified_predicted']:>10}")
     out(f"{'claims/second':22}{r['ours_cps']:>10.0f}{r['baseline_cps']:>10.0f}"
         f"{r['ours_cps'] / r['baseline_cps']:>7.2f}x")
+    if r.get("import_seconds") is not None:
+        out(f"(claims/second counts verify() only; importing the case took {r['import_seconds']:.1f}s)")
     out(f"baseline: token_set_ratio >= {r['baseline_threshold']:.0f} -> verified, else unverified "
         "(threshold chosen as the baseline's best macro-F1 on this set)")
     out("confusion (rows = expected, columns = factcheck):")
@@ -200,13 +258,14 @@ def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    names = list(argv) or list(SETS)
+    direct = "--direct" in argv
+    names = [a for a in argv if not a.startswith("--")] or list(SETS)
     if not (bench_dir() / "verdicts").is_dir():
         print(f"bench dir not found: {bench_dir() / 'verdicts'} (set FACTCHECK_BENCH_DIR)", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
     for name in names:
-        print_report(evaluate(name))
+        print_report(evaluate(name, direct=direct))
     print(f"\ntotal {time.perf_counter() - t0:.1f}s")
     return 0
 

@@ -50,6 +50,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # where a claim's names may be found: "support" (the supporting passages and their neighbours) or
     # "snapshot" (anywhere on the same page: a sentence often says "he" where the page named him)
     "names_scope": "support",
+    # judge only the passages tied to the claim when there are any (see judge())
+    "tied_first": True,
 }
 
 
@@ -218,6 +220,13 @@ def judge(
             [], None, {"candidates": 0},
         )
 
+    # The evidence the case ties to the claim speaks for it. Passages retrieved from elsewhere on the desk
+    # (other pages of the same source, other claims' evidence) are consulted only when nothing is tied:
+    # letting them support a claim whose own evidence does not is how unrelated pages of a shared source
+    # turned false claims into "verified" (wice-dev through the desk: verified precision 0.84 -> 0.72).
+    tied = [c for c in candidates if c.tied]
+    if tied and cfg["tied_first"]:
+        candidates = tied
     scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
     claim = _merged_claim_anchors(claim_text, statement)
     stems_per_text = [content_stems(t) for t in texts]
