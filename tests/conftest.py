@@ -67,7 +67,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
     name = f"factcheck_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
     base = pg_server.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
