@@ -136,7 +136,7 @@ def one(backend: str, size: int, n_claims: int) -> dict[str, float]:
         name = f"factcheck_scale_{uuid.uuid4().hex[:8]}"
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     try:
         t0 = time.perf_counter()
