@@ -574,6 +574,10 @@ from .cli_report import report as _report_cmd  # noqa: E402
 
 cli.add_command(_report_cmd)
 
+from .cli_ingest import ingest as _ingest_cmd  # noqa: E402
+
+cli.add_command(_ingest_cmd)
+
 
 if __name__ == "__main__":
     run()
