@@ -578,6 +578,12 @@ from .cli_ingest import ingest as _ingest_cmd  # noqa: E402
 
 cli.add_command(_ingest_cmd)
 
+from .cli_web import serve as _serve_cmd  # noqa: E402
+from .cli_web import users_group as _users_group  # noqa: E402
+
+cli.add_command(_serve_cmd)
+cli.add_command(_users_group, name="users")
+
 
 if __name__ == "__main__":
     run()

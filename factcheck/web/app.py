@@ -1,0 +1,145 @@
+"""The web desk: server-rendered pages over the same library the command line uses.
+
+Why it is built this way:
+- Every change goes through the library (`triage.next_claim`, `triage.review`, `triage.release`,
+  `sources.merge_source`, `users.*`) with the signed-in name as the actor, so the web writes exactly the
+  audit events the command line writes; no queue, verdict or audit logic lives here.
+- Database work runs in Starlette's thread pool, one desk session (one transaction) per action.
+- Safety: Jinja2 autoescape on every template, a strict Content-Security-Policy (no scripts at all, no
+  inline styles, nothing from other origins), a CSRF token checked on every POST, signed HttpOnly
+  SameSite cookies keyed by a secret made once per desk, and a capture viewer that shows extracted text
+  only, never a captured page's own markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..db import Desk
+from ..settings import Settings
+from ..users import desk_secret
+from .auth import Person, SignInRequired, csrf_token, login_url, signed_in
+
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+SESSION_HOURS = 12
+LABEL_CLASSES = ("verified", "contested", "unverified", "unchecked")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (pages, static files, errors, downloads)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                if "content-security-policy" not in h:
+                    h["Content-Security-Policy"] = CSP
+                h["X-Content-Type-Options"] = "nosniff"
+                h["Referrer-Policy"] = "same-origin"
+                h["X-Frame-Options"] = "DENY"
+                h["Cross-Origin-Opener-Policy"] = "same-origin"
+                h["Cross-Origin-Resource-Policy"] = "same-origin"
+                h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+                if not scope["path"].startswith("/static/"):
+                    h["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
+                      autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["when"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "—"
+    env.filters["conf"] = lambda x: f"{x:.2f}" if isinstance(x, int | float) else "—"
+    env.filters["short"] = lambda s, n=12: (s or "")[:n]
+    env.filters["label_class"] = lambda s: s if s in LABEL_CLASSES else "unchecked"
+    return env
+
+
+class Pages:
+    """Renders templates with what every page needs: who is signed in, the CSRF token, flash messages."""
+
+    def __init__(self) -> None:
+        self.templates = Jinja2Templates(env=_environment())
+
+    async def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
+                     status: int = 200) -> Response:
+        person = await signed_in(request)
+        flashes = request.session.pop("flash", []) if "flash" in request.session else []
+        ctx = {"me": person, "csrf": csrf_token(request), "flashes": flashes, "path": request.url.path,
+               **(context or {})}
+        return self.templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    """A one-time message shown on the next page (after a redirect)."""
+    msgs = list(request.session.get("flash", []))
+    msgs.append({"kind": kind, "text": text})
+    request.session["flash"] = msgs[-5:]
+
+
+def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False) -> Starlette:
+    """The ASGI app for one desk. The session-signing secret is made once per desk and kept in it."""
+    from . import routes
+
+    with desk.session() as s:
+        secret = desk_secret(s, "web-session")
+    pages = Pages()
+
+    async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        titles = {400: "Not possible", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
+                  429: "Too many attempts"}
+        return await pages.render(request, "error.html", {
+            "title": titles.get(exc.status_code, "Error"), "message": exc.detail, "code": exc.status_code,
+        }, status=exc.status_code)
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        SignInRequired: on_sign_in_required, HTTPException: on_http_error,
+    }
+    app = Starlette(
+        routes=[*routes.ROUTES, Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(SessionMiddleware, secret_key=secret, session_cookie="factcheck_session",
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=secure_cookies),
+        ],
+        exception_handlers=handlers,
+    )
+    app.state.desk = desk
+    app.state.settings = settings
+    app.state.pages = pages
+    return app
+
+
+__all__ = ["Person", "Route", "create_app", "flash"]

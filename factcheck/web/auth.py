@@ -1,0 +1,122 @@
+"""Who is signed in, what their role allows, and the CSRF check every form post goes through."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from ..db import Desk
+from ..users import role_allows
+
+CSRF_FIELD = "csrf"
+
+
+@dataclass(frozen=True)
+class Person:
+    """The signed-in user as the pages need it (not an ORM object: it outlives the DB session)."""
+
+    id: int
+    name: str
+    role: str
+
+    def can(self, needed: str) -> bool:
+        return role_allows(self.role, needed)
+
+
+class SignInRequired(Exception):
+    """Raised by handlers for signed-out visitors; answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use (signed-out visitors get one for the sign-in form)."""
+    tok = request.session.get(CSRF_FIELD)
+    if not isinstance(tok, str) or len(tok) < 32:
+        tok = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = tok
+    return tok
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's Origin (or Referer) header, when sent, must name this server."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return origin != "null"
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, only if it carries this session's CSRF token and comes from this site (else 403)."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get(CSRF_FIELD)
+    if (not isinstance(sent, str) or not isinstance(expected, str) or not expected
+            or not hmac.compare_digest(sent.encode(), expected.encode())):
+        raise HTTPException(403, "This form has expired or did not come from this desk (missing or wrong "
+                                 "CSRF token). Go back, reload the page and try again.")
+    if not _same_origin(request):
+        raise HTTPException(403, "This form was posted from another site; refused.")
+    return form
+
+
+def _load_person(desk: Desk, uid: Any, name: Any) -> Person | None:
+    from ..models import User
+
+    if not isinstance(uid, int) or not isinstance(name, str):
+        return None
+    with desk.session() as s:
+        u = s.get(User, uid)
+        if u is None or u.disabled or u.name != name:
+            return None
+        return Person(u.id, u.name, u.role)
+
+
+async def signed_in(request: Request) -> Person | None:
+    """The signed-in person, re-read from the desk on every request (a disabled account stops at once)."""
+    cached = request.scope.get("factcheck.person")
+    if cached is not None:
+        return cached if isinstance(cached, Person) else None
+    uid, name = request.session.get("uid"), request.session.get("user")
+    person = None
+    if uid is not None:
+        person = await run_in_threadpool(_load_person, request.app.state.desk, uid, name)
+        if person is None:
+            request.session.clear()
+    request.scope["factcheck.person"] = person or False
+    return person
+
+
+async def require(request: Request, role: str = "viewer") -> Person:
+    """The signed-in person if their role allows `role`; else redirect to sign in (signed out) or 403."""
+    person = await signed_in(request)
+    if person is None:
+        path = request.url.path
+        if request.method == "GET" and request.url.query:
+            path += "?" + request.url.query
+        raise SignInRequired(path)
+    if not person.can(role):
+        raise HTTPException(403, f"Your role ({person.role}) cannot do this; it needs {role} rights.")
+    return person
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: never send a person off-site after signing in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/queue"
+    return value

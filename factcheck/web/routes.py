@@ -1,0 +1,547 @@
+"""The pages and actions of the web desk. Handlers check the role, call the library, render or redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import report as report_mod
+from .. import sources as sources_mod
+from .. import triage, users
+from ..claims import UnknownClaim, claim_dict, verdict_history
+from ..errors import FactcheckError
+from ..models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
+from .app import flash
+from .auth import Person, checked_form, require, safe_next
+from .views import article_segments, quote_candidates, quote_in_context, segments
+
+T = TypeVar("T")
+
+SORTS = {
+    "urgency": ("most urgent first", None),
+    "oldest": ("waiting longest", lambda it: it.since),
+    "newest": ("newest first", lambda it: -it.since.timestamp()),
+    "confidence": ("lowest confidence", lambda it: it.confidence if it.confidence is not None else -1.0),
+    "worth": ("most check-worthy", lambda it: -(it.checkworthiness if it.checkworthiness is not None else -1.0)),
+    "id": ("claim id", lambda it: (it.case or "", it.key)),
+}
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
+                "json": "application/json", "csv": "text/csv; charset=utf-8",
+                "claimreview": "application/ld+json"}
+REPORT_EXT = {"html": "html", "md": "md", "json": "json", "csv": "csv", "claimreview": "claimreview.jsonld"}
+DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"
+"""Downloaded reports are attachments; if one is opened in place anyway, it may style itself but run nothing."""
+
+
+async def in_desk(request: Request, fn: Callable[[Session], T]) -> T:
+    """Run `fn` in one desk transaction on a worker thread (commit on success, roll back on error)."""
+    desk = request.app.state.desk
+
+    def work() -> T:
+        with desk.session() as s:
+            return fn(s)
+
+    return await run_in_threadpool(work)
+
+
+def render(request: Request, name: str, ctx: dict[str, Any] | None = None, status: int = 200) -> Any:
+    return request.app.state.pages.render(request, name, ctx, status=status)
+
+
+def see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _str(form: Any, key: str) -> str:
+    v = form.get(key)
+    return v.strip() if isinstance(v, str) else ""
+
+
+# ------------------------------------------------------------------ sign in / out
+
+
+async def home(request: Request) -> Response:
+    await require(request)
+    return see("/queue")
+
+
+async def login_page(request: Request) -> Response:
+    return await render(request, "login.html", {"next": safe_next(request.query_params.get("next")), "name": ""})
+
+
+async def login_submit(request: Request) -> Response:
+    form = await checked_form(request)
+    name, password = _str(form, "name"), form.get("password")
+    nxt = safe_next(_str(form, "next"))
+    if not isinstance(password, str):
+        password = ""
+    ip = client_ip(request)
+    result = await in_desk(request, lambda s: users.sign_in(s, name, password, ip=ip))
+    if result.blocked:
+        return await render(request, "login.html", {
+            "next": nxt, "name": name,
+            "error": f"Too many failed sign-ins for this name from your address. Wait "
+                     f"{int(users.FAILURE_WINDOW.total_seconds() // 60)} minutes and try again.",
+        }, status=429)
+    if result.user is None:
+        return await render(request, "login.html", {
+            "next": nxt, "name": name, "error": "Wrong name or password (or the account is disabled).",
+        }, status=401)
+    request.session.clear()  # a fresh session (and CSRF token) at every sign-in
+    request.session["uid"] = result.user.id
+    request.session["user"] = result.user.name
+    request.scope.pop("factcheck.person", None)
+    return see(nxt)
+
+
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    person = await require(request)
+
+    def record(s: Session) -> None:
+        from ..audit import record as audit_record
+
+        audit_record(s, actor=person.name, action="auth.logout", entity="user", entity_id=person.id,
+                     after={"ip": client_ip(request)})
+
+    await in_desk(request, record)
+    request.session.clear()
+    flash(request, "Signed out.")
+    return see("/login")
+
+
+# ------------------------------------------------------------------ queue
+
+
+def _filter_args(params: Any) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for key in ("status", "source", "article"):
+        v = params.get(key)
+        out[key] = v.strip() if isinstance(v, str) and v.strip() else None
+    if out["status"] is not None and out["status"] not in triage.STATUSES:
+        raise HTTPException(400, f"unknown status {out['status']!r}")
+    return out
+
+
+async def queue_page(request: Request) -> Response:
+    me = await require(request)
+    filters = _filter_args(request.query_params)
+    mine = request.query_params.get("mine") == "1"
+    sort = request.query_params.get("sort") or "urgency"
+    if sort not in SORTS:
+        sort = "urgency"
+
+    def load(s: Session) -> dict[str, Any]:
+        now = utcnow()
+        try:
+            items = triage.triage_queue(s, **filters, assignee=me.name if mine else None, now=now)
+        except triage.TriageError as exc:
+            raise HTTPException(400, str(exc)) from None
+        key = SORTS[sort][1]
+        if key is not None:
+            items.sort(key=key)
+        rows = []
+        for it in items:
+            d = it.as_dict(now)
+            d["claim_id"] = it.claim_id
+            d["age"] = _age(d["age_seconds"])
+            rows.append(d)
+        sources = [src.name for src in sources_mod.list_sources(s)]
+        arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
+                for a in s.execute(select(Article).order_by(Article.id)).scalars()]
+        mine_count = sum(1 for it in triage.triage_queue(s, assignee=me.name, with_last_action=False, now=now))
+        return {"rows": rows, "sources": sources, "articles": arts, "mine_count": mine_count}
+
+    data = await in_desk(request, load)
+    return await render(request, "queue.html", {
+        **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
+        "statuses": triage.STATUSES,
+    })
+
+
+def _age(secs: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+async def take_next(request: Request) -> Response:
+    form = await checked_form(request)
+    me = await require(request, "checker")
+    filters = _filter_args(form)
+    minutes = int(request.app.state.settings.assignment_minutes)
+
+    def take(s: Session) -> tuple[int, str, Any] | None:
+        got = triage.next_claim(s, by=me.name, minutes=minutes, **filters)
+        return None if got is None else (got.claim_id, got.detail["ref"], got.assigned_until)
+
+    try:
+        got = await in_desk(request, take)
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+        return see("/queue")
+    if got is None:
+        flash(request, "Nothing left to take: every claim in the queue is assigned or the queue is empty.")
+        return see("/queue")
+    cid, ref, until = got
+    flash(request, f"{ref} is yours until {until:%H:%M} UTC.")
+    return see(f"/claims/{cid}")
+
+
+# ------------------------------------------------------------------ claim detail and review
+
+
+def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
+    claim = s.get(Claim, cid)
+    if claim is None:
+        raise HTTPException(404, f"No claim {cid} on this desk.")
+    detail = triage.claim_detail(s, claim)
+    current = claim_dict(s, claim)
+    quoted = current["evidence"]
+    snaps = {}
+    for e in detail["evidence_urls"]:
+        if e["snapshot_sha256"]:
+            sid = s.execute(select(Snapshot.id).where(Snapshot.url == e["url"], Snapshot.sha256 == e["snapshot_sha256"])
+                            .order_by(Snapshot.id.desc()).limit(1)).scalar()
+            snaps[e["url"]] = sid
+    history = []
+    for v in reversed(verdict_history(s, claim.id)):
+        history.append({"id": v.id, "kind": v.kind, "label": v.label, "confidence": v.confidence,
+                        "by": f"reviewer {v.reviewer}" if v.kind == "human" else f"machine run {v.run_id}",
+                        "rationale": v.rationale, "at": v.created_at,
+                        "quotes": [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]})
+    article = s.get(Article, claim.article_id) if claim.article_id else None
+    return {
+        "claim": {"id": claim.id, "key": claim.key, "ref": detail["ref"], "case": detail["case"],
+                  "text": claim.text, "statement": claim.statement, "revision": claim.revision,
+                  "checkworthiness": claim.checkworthiness,
+                  "article": {"id": article.id, "title": article.title or article.url} if article else None},
+        "citations": [{"name": c.name, "phrase": c.phrase, "kind": c.kind, "second_hand": c.second_hand,
+                       "via": c.via, "url": c.url} for c in claim.citations],
+        "current": current,
+        "quotes": [quote_in_context(s, q, claim) for q in quoted],
+        "evidence_urls": [e | {"snapshot_id": snaps.get(e["url"])} for e in detail["evidence_urls"]],
+        "candidates": quote_candidates(s, claim, quoted) if me.can("checker") else [],
+        "history": history,
+        "assignee": detail["assignee"], "assigned_until": claim.assigned_until if detail["assignee"] else None,
+        "events": triage.audit_events(s, claim=str(detail["ref"]), limit=30),
+        "labels": VERDICT_LABELS,
+    }
+
+
+async def claim_page(request: Request) -> Response:
+    me = await require(request)
+    cid = request.path_params["cid"]
+    ctx = await in_desk(request, lambda s: _claim_context(s, cid, me))
+    return await render(request, "claim.html", ctx | {"form": {}})
+
+
+async def review_submit(request: Request) -> Response:
+    form = await checked_form(request)
+    me = await require(request, "checker")
+    cid = request.path_params["cid"]
+    label, note = _str(form, "verdict"), _str(form, "note")
+    quotes = [q for q in form.getlist("quote") if isinstance(q, str) and q]
+    rev_s = _str(form, "revision")
+    override = form.get("override") == "1"
+    revision = int(rev_s) if rev_s.isdigit() else None
+
+    def do(s: Session) -> tuple[str, str | None]:
+        claim = s.get(Claim, cid)
+        if claim is None:
+            raise HTTPException(404, f"No claim {cid} on this desk.")
+        ref = triage.claim_ref(s, claim)
+        holder = triage.live_assignee(claim)
+        if holder is not None and holder != me.name and not override:
+            return ref, (f"{ref} is assigned to {holder} until {claim.assigned_until:%H:%M} UTC. Tick “review "
+                         "anyway” to record your verdict regardless.")
+        res = triage.review(s, ref, label=label, note=note, by=me.name, quotes=quotes, expect_revision=revision)
+        return ref, None if res else "not saved"
+
+    error: str | None
+    try:
+        ref, error = await in_desk(request, do)
+    except triage.ReviewConflict:
+        error = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
+                 "The page now shows its current state; read it and review again.")
+        flash(request, error, "error")
+        return see(f"/claims/{cid}")
+    except (triage.TriageError, UnknownClaim) as exc:
+        error, ref = str(exc), None
+    if error is None:
+        flash(request, f"{ref}: {label} — saved under your name. It has left the queue.")
+        return see("/queue")
+    ctx = await in_desk(request, lambda s: _claim_context(s, cid, me))
+    ctx["form"] = {"verdict": label, "note": note, "quotes": quotes, "override": override, "error": error}
+    return await render(request, "claim.html", ctx, status=400)
+
+
+async def release_submit(request: Request) -> Response:
+    await checked_form(request)
+    me = await require(request, "checker")
+    cid = request.path_params["cid"]
+
+    def do(s: Session) -> str:
+        claim = s.get(Claim, cid)
+        if claim is None:
+            raise HTTPException(404, f"No claim {cid} on this desk.")
+        ref = triage.claim_ref(s, claim)
+        triage.release(s, ref, by=me.name, force=me.can("editor"))
+        return ref
+
+    try:
+        ref = await in_desk(request, do)
+        flash(request, f"Released {ref}; it is back in the queue.")
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+    return see(f"/claims/{cid}")
+
+
+# ------------------------------------------------------------------ articles and captures
+
+
+async def articles_page(request: Request) -> Response:
+    await require(request)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        counts = dict(s.execute(select(Claim.article_id, func.count()).group_by(Claim.article_id)).all())
+        cases = {c.id: c.key for c in s.execute(select(Case)).scalars()}
+        return [{"id": a.id, "title": a.title or a.url or a.file or f"article {a.id}", "url": a.url,
+                 "outlet": a.outlet, "published": a.published, "language": a.language,
+                 "case": cases.get(a.case_id) if a.case_id else None, "claims": counts.get(a.id, 0),
+                 "has_text": bool(a.text)}
+                for a in s.execute(select(Article).order_by(Article.id)).scalars()]
+
+    return await render(request, "articles.html", {"articles": await in_desk(request, load)})
+
+
+async def article_page(request: Request) -> Response:
+    await require(request)
+    aid = request.path_params["aid"]
+
+    def load(s: Session) -> dict[str, Any]:
+        a = s.get(Article, aid)
+        if a is None:
+            raise HTTPException(404, f"No article {aid} on this desk.")
+        claims = list(s.execute(select(Claim).where(Claim.article_id == a.id).order_by(Claim.id)).scalars())
+        current = triage.current_verdicts(s, [c.id for c in claims])
+        labelled = [(c, current[c.id].label if c.id in current else "unchecked") for c in claims]
+        segs = article_segments(a.text, labelled) if a.text else []
+        return {"article": {"id": a.id, "title": a.title or a.url or f"article {a.id}", "url": a.url,
+                            "outlet": a.outlet, "published": a.published, "language": a.language},
+                "segments": segs, "placed": sum(1 for sg in segs if sg.claim),
+                "claims": [{"id": c.id, "key": c.key, "text": c.text, "label": label,
+                            "placed": isinstance(c.start, int) and bool(a.text)} for c, label in labelled]}
+
+    return await render(request, "article.html", await in_desk(request, load))
+
+
+async def capture_page(request: Request) -> Response:
+    await require(request)
+    sid = request.path_params["sid"]
+    start_s, end_s = request.query_params.get("start", ""), request.query_params.get("end", "")
+
+    def load(s: Session) -> dict[str, Any]:
+        snap = s.get(Snapshot, sid)
+        if snap is None:
+            raise HTTPException(404, f"No capture {sid} on this desk.")
+        text = snap.text or ""
+        mark = None
+        if start_s.isdigit() and end_s.isdigit() and 0 <= int(start_s) < int(end_s) <= len(text):
+            mark = (int(start_s), int(end_s))
+        versions = [{"id": v.id, "sha256": v.sha256, "fetched_at": v.fetched_at, "status": v.status}
+                    for v in s.execute(select(Snapshot).where(Snapshot.url == snap.url)
+                                       .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())).scalars()]
+        return {"snap": {"id": snap.id, "url": snap.url, "final_url": snap.final_url, "status": snap.status,
+                         "fetched_at": snap.fetched_at, "sha256": snap.sha256, "origin": snap.origin,
+                         "content_type": snap.content_type, "title": snap.title, "author": snap.author,
+                         "published": snap.published, "language": snap.language, "chars": len(text),
+                         "source": snap.source.name if snap.source else None},
+                "segments": segments(text, quote=mark), "mark": mark, "versions": versions}
+
+    return await render(request, "capture.html", await in_desk(request, load))
+
+
+# ------------------------------------------------------------------ runs and reports
+
+
+async def runs_page(request: Request) -> Response:
+    await require(request)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        return [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
+                 "actor": r.actor, "counts": r.counts or {}}
+                for r in s.execute(select(Run).order_by(Run.id.desc())).scalars()]
+
+    return await render(request, "runs.html", {"runs": await in_desk(request, load)})
+
+
+async def reports_page(request: Request) -> Response:
+    await require(request)
+    settings = request.app.state.settings
+
+    def load(s: Session) -> dict[str, Any]:
+        cases = [c.key for c in s.execute(select(Case).order_by(Case.key)).scalars()]
+        try:
+            rep = report_mod.build_report(s, settings)
+            summary: dict[str, int] | None = rep.summary
+            audit = {"ok": rep.audit_ok, "events": rep.audit_events, "problem": rep.audit_problem}
+        except report_mod.EmptyReport:
+            summary, audit = None, None
+        return {"cases": cases, "summary": summary, "audit": audit}
+
+    return await render(request, "reports.html", await in_desk(request, load) | {"formats": list(REPORT_TYPES)})
+
+
+async def report_download(request: Request) -> Response:
+    await require(request)
+    fmt = request.query_params.get("format", "html")
+    case = request.query_params.get("case") or None
+    if fmt not in REPORT_TYPES:
+        raise HTTPException(400, f"unknown report format {fmt!r}; use one of {', '.join(REPORT_TYPES)}")
+    settings = request.app.state.settings
+
+    def build(s: Session) -> bytes:
+        rep = report_mod.build_report(s, settings, case=case)
+        return report_mod.encode(report_mod.render(rep, fmt), fmt)
+
+    try:
+        data = await in_desk(request, build)
+    except report_mod.ReportError as exc:
+        raise HTTPException(400, str(exc)) from None
+    name = "factcheck-report" + (f"-{_slug(case)}" if case else "") + "." + REPORT_EXT[fmt]
+    return Response(data, media_type=REPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Content-Security-Policy": DOWNLOAD_CSP})
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)[:60].strip("-") or "case"
+
+
+# ------------------------------------------------------------------ sources
+
+
+async def sources_page(request: Request) -> Response:
+    await require(request)
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        return [sources_mod.source_dict(x) for x in sources_mod.list_sources(s)]
+
+    return await render(request, "sources.html", {"sources": await in_desk(request, load)})
+
+
+async def sources_submit(request: Request) -> Response:
+    form = await checked_form(request)
+    me = await require(request, "editor")
+    name = _str(form, "name")
+    aliases = [a.strip() for a in _str(form, "aliases").split(",") if a.strip()]
+    domains = [d.strip() for d in _str(form, "domains").split(",") if d.strip()]
+    if not name:
+        flash(request, "A source needs a name.", "error")
+        return see("/sources")
+
+    def do(s: Session) -> str:
+        _src, what = sources_mod.merge_source(s, name=name, aliases=aliases, domains=domains, actor=me.name)
+        return what
+
+    what = await in_desk(request, do)
+    flash(request, f"{name}: {what}.")
+    return see("/sources")
+
+
+# ------------------------------------------------------------------ users
+
+
+async def users_page(request: Request) -> Response:
+    await require(request, "editor")
+
+    def load(s: Session) -> list[dict[str, Any]]:
+        return [users.user_dict(u) for u in users.list_users(s)]
+
+    return await render(request, "users.html", {"users": await in_desk(request, load), "roles": users.ROLES})
+
+
+async def users_submit(request: Request) -> Response:
+    form = await checked_form(request)
+    me = await require(request, "editor")
+    name, role = _str(form, "name"), _str(form, "role")
+    password = form.get("password")
+
+    def do(s: Session) -> None:
+        users.add_user(s, name, role=role, password=password if isinstance(password, str) else "", actor=me.name)
+
+    try:
+        await in_desk(request, do)
+        flash(request, f"Added {users.normalise_name(name)} ({role}).")
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+    return see("/users")
+
+
+async def user_set(request: Request) -> Response:
+    form = await checked_form(request)
+    me = await require(request, "editor")
+    name = users.normalise_name(request.path_params["name"])
+    role, state = _str(form, "role"), _str(form, "state")
+
+    def do(s: Session) -> None:
+        if name == me.name and ((role and role != me.role) or state == "disabled"):
+            raise users.UserError("you cannot lower your own role or disable yourself; ask another editor")
+        if role:
+            users.set_role(s, name, role, actor=me.name)
+        if state in ("disabled", "enabled"):
+            users.set_disabled(s, name, state == "disabled", actor=me.name)
+
+    try:
+        await in_desk(request, do)
+        flash(request, f"Updated {name}.")
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+    return see("/users")
+
+
+# ------------------------------------------------------------------ audit
+
+
+async def audit_page(request: Request) -> Response:
+    await require(request)
+    events = await in_desk(request, lambda s: triage.audit_events(s, limit=200))
+    return await render(request, "audit.html", {"events": list(reversed(events))})
+
+
+ROUTES = [
+    Route("/", home),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login_submit, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/queue", queue_page),
+    Route("/queue/next", take_next, methods=["POST"]),
+    Route("/claims/{cid:int}", claim_page),
+    Route("/claims/{cid:int}/review", review_submit, methods=["POST"]),
+    Route("/claims/{cid:int}/release", release_submit, methods=["POST"]),
+    Route("/articles", articles_page),
+    Route("/articles/{aid:int}", article_page),
+    Route("/captures/{sid:int}", capture_page),
+    Route("/runs", runs_page),
+    Route("/reports", reports_page),
+    Route("/reports/download", report_download),
+    Route("/sources", sources_page, methods=["GET"]),
+    Route("/sources", sources_submit, methods=["POST"]),
+    Route("/users", users_page, methods=["GET"]),
+    Route("/users", users_submit, methods=["POST"]),
+    Route("/users/{name}", user_set, methods=["POST"]),
+    Route("/audit", audit_page),
+]
