@@ -337,15 +337,16 @@ def _analyse(prep: _Prepared, lang: str, registry: list[SourceRef], thr: float) 
     return cands
 
 
-def _not_evidence(session: Session, snap: Snapshot) -> None:
+def _not_evidence(session: Session, snap: Snapshot) -> bool:
     """Drop the search passages of the article's own snapshot: an article must never be retrieved as
     evidence for the claims it makes (verify would call every sentence "verified" by itself). The snapshot,
     its text and its WARC record stay. A snapshot that is also captured evidence keeps its passages."""
     if snap.evidence_url_id is not None or session.execute(
             select(EvidenceUrl.id).where(EvidenceUrl.url == snap.url)).first() is not None:
-        return
+        return True
     session.execute(delete(Passage).where(Passage.snapshot_id == snap.id))
     session.flush()
+    return False
 
 
 def _registry(session: Session) -> list[SourceRef]:
@@ -411,11 +412,11 @@ def ingest_input(
                                                filename=Path(inp.file).name if inp.file else None)
     except EvidenceError as exc:
         raise IngestError(str(exc)) from None
+    searchable = _not_evidence(session, snap)
     if snap_created:
         audit.record(session, actor=actor, action="article.capture", entity="snapshot", entity_id=snap.id,
                      after={"url": inp.url, "sha256": snap.sha256, "origin": snap.origin,
-                            "warc_path": snap.warc_path})
-    _not_evidence(session, snap)
+                            "warc_path": snap.warc_path, "searchable_as_evidence": searchable})
     if prep.text_source == "extracted" and snap.text != prep.text:
         # an older snapshot of the same bytes extracted differently: analyse what the desk keeps
         prep = _Prepared(ex, snap.text, map_links(snap.text, decode_bytes(inp.body, inp.content_type)[0])[0],
@@ -500,7 +501,9 @@ def ingest_input(
         summary.claims.append(_store_claim(session, case_row, article, key, cand, lang, linker, anonymous, existing,
                                                   actor))
 
-    summary.gone = sorted(k for k, c in existing.items() if c.article_id == article.id and k not in seen)
+    # only claims an ingest made (hash keys); hand-written case-file claims on the same article are not "gone"
+    summary.gone = sorted(k for k, c in existing.items()
+                          if c.article_id == article.id and k not in seen and k.startswith("c-"))
     audit.record(session, actor=actor, action="article.ingest", entity="article", entity_id=article.id,
                  after={"case": case_row.key, "snapshot_sha256": snap.sha256, "threshold": thr,
                         "claims": summary.counts(), "gone": summary.gone,
@@ -536,6 +539,7 @@ def _citations(cand: ClaimCandidate, linker: _SourceLinker, anonymous: set[str])
     stays anonymous (no registry source) but keeps its kind."""
     out: list[dict[str, Any]] = []
     for a in cand.attributions:
+        row: dict[str, Any]
         if a.kind == "anonymous" or not a.source or (a.kind == "inherited" and a.source in anonymous):
             row = {"source_id": None, "name": (a.source or a.phrase or "anonymous")[:200],
                    "kind": "inherited" if a.kind == "inherited" else "anonymous"}
@@ -585,7 +589,7 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, cand:
         by_domain = source_for_domain(session, host) if host else None
         sid = by_domain.id if by_domain else (None if ci["second_hand"] else ci["source_id"])
         urls.append((ci["url"], sid))
-    wanted = {"text": cand.text, "language": lang, "checkworthiness": cand.checkworthiness,
+    wanted: dict[str, Any] = {"text": cand.text, "language": lang, "checkworthiness": cand.checkworthiness,
               "start": cand.start, "end": cand.end, "article_id": article.id, "citations": cits,
               "evidence": sorted(u for u, _ in urls)}
     claim = existing.get(key)

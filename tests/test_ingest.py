@@ -364,3 +364,25 @@ def test_map_links_finds_anchors_in_extracted_text() -> None:
     spans = {text[s:e]: h for s, e, h in links}
     assert spans == {"Reuters reported": "https://www.reuters.com/a", "Bloomberg said": "https://www.bloomberg.com/b"}
     assert (mapped, prose) == (2, 2)
+
+
+def test_extraction_that_drops_linked_paragraphs_falls_back_to_the_block_reader(desk, tmp_path, monkeypatch) -> None:
+    import factcheck.ingest_desk as ingest_desk
+    from factcheck.extract import extract_bytes as real_extract
+
+    with desk.desk.session() as s:
+        import_case(s, desk.settings, registry_case(tmp_path), actor="tester")
+
+    def lossy(raw: bytes, **kw):  # an extractor that kept only the standfirst of the article
+        ex = real_extract(raw, **kw)
+        ex.text = ex.text.split("\n\n")[0]
+        return ex
+
+    monkeypatch.setattr(ingest_desk, "extract_bytes", lossy)
+    summary = ingest(desk.desk, desk.settings, str(ENGLISH_HTML), actor="tester")
+    assert summary.text_source == "html-reader"
+    assert len(summary.claims) >= 15 and len(summary.evidence_queued) == 5
+    with desk.desk.session() as s:
+        art = s.execute(select(Article)).scalar_one()
+        assert all(art.text[c.start:c.end] == c.text for c in summary.claims)
+        assert "Northwind Robotics Inc. lost" in art.text
