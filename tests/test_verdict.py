@@ -168,3 +168,21 @@ def test_uncited_source_not_naming_the_cited_one_does_not_verify() -> None:
               ["Bloomberg"], ev)
     assert j.label == "unverified"
     assert "cited source" in j.rationale
+
+
+def _cand(text: str, *, tied: bool, sha: str) -> Candidate:
+    return Candidate(None, text, 0, len(text), sha, f"https://example.org/{sha}", "Example Times", tied, True)
+
+
+def test_tied_evidence_speaks_first() -> None:
+    """Another page of the cited source must not verify a claim its own (tied) evidence does not state."""
+    claim = "The city council approved the new harbour bridge in March 2021."
+    own = _cand("The council discussed the budget for parks and schools.", tied=True, sha="a" * 64)
+    other = _cand("The city council approved the new harbour bridge in March 2021.", tied=False, sha="b" * 64)
+    j = judge(claim, None, ["Example Times"], [own, other])
+    assert j.label != "verified"
+    assert all(q.snapshot_sha256 == "a" * 64 for q in j.quotes)
+    # without tied evidence the rest of the desk is consulted, and there it does state the claim
+    assert judge(claim, None, ["Example Times"], [other]).label == "verified"
+    # and the old behaviour stays available as a setting
+    assert judge(claim, None, ["Example Times"], [own, other], settings={"tied_first": False}).label == "verified"
