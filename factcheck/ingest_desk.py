@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from . import audit
@@ -46,8 +46,6 @@ from .models import (
     Claim,
     ClaimEvidence,
     EvidenceUrl,
-    Passage,
-    Snapshot,
     Source,
     utcnow,
 )
@@ -337,18 +335,6 @@ def _analyse(prep: _Prepared, lang: str, registry: list[SourceRef], thr: float) 
     return cands
 
 
-def _not_evidence(session: Session, snap: Snapshot) -> bool:
-    """Drop the search passages of the article's own snapshot: an article must never be retrieved as
-    evidence for the claims it makes (verify would call every sentence "verified" by itself). The snapshot,
-    its text and its WARC record stay. A snapshot that is also captured evidence keeps its passages."""
-    if snap.evidence_url_id is not None or session.execute(
-            select(EvidenceUrl.id).where(EvidenceUrl.url == snap.url)).first() is not None:
-        return True
-    session.execute(delete(Passage).where(Passage.snapshot_id == snap.id))
-    session.flush()
-    return False
-
-
 def _registry(session: Session) -> list[SourceRef]:
     return [SourceRef(s.name, list(s.aliases or []), list(s.domains or []))
             for s in session.execute(select(Source).order_by(Source.id)).scalars()]
@@ -412,11 +398,10 @@ def ingest_input(
                                                filename=Path(inp.file).name if inp.file else None)
     except EvidenceError as exc:
         raise IngestError(str(exc)) from None
-    searchable = _not_evidence(session, snap)
     if snap_created:
         audit.record(session, actor=actor, action="article.capture", entity="snapshot", entity_id=snap.id,
                      after={"url": inp.url, "sha256": snap.sha256, "origin": snap.origin,
-                            "warc_path": snap.warc_path, "searchable_as_evidence": searchable})
+                            "warc_path": snap.warc_path})
     if prep.text_source == "extracted" and snap.text != prep.text:
         # an older snapshot of the same bytes extracted differently: analyse what the desk keeps
         prep = _Prepared(ex, snap.text, map_links(snap.text, decode_bytes(inp.body, inp.content_type)[0])[0],

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from .match import Candidate
-from .models import Claim, ClaimEvidence, Passage, Snapshot, Source
+from .models import Article, Claim, ClaimEvidence, Passage, Snapshot, Source
 
 _WORD = re.compile(r"[^\W_]{3,}|\d+(?:[.,]\d+)*", re.UNICODE)
 _STOP = frozenset(
@@ -161,6 +161,23 @@ def _candidates(session: Session, passage_ids: Sequence[int], *, tied: bool, cit
     return out
 
 
+def _own_article_snapshots(session: Session, claim: Claim) -> set[int]:
+    if claim.article_id is None:
+        return set()
+    art = session.get(Article, claim.article_id)
+    if art is None:
+        return set()
+    urls = {u for u in (art.url,) if u}
+    if art.snapshot_id is not None:
+        snap = session.get(Snapshot, art.snapshot_id)
+        if snap is not None:
+            urls.add(snap.url)
+    ids = set(session.execute(select(Snapshot.id).where(Snapshot.url.in_(urls))).scalars()) if urls else set()
+    if art.snapshot_id is not None:
+        ids.add(art.snapshot_id)
+    return ids
+
+
 def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | None = None) -> list[Candidate]:
     limits = limits or RetrievalLimits()
     cited_sources = {ci.source_id for ci in claim.citations if ci.source_id is not None}
@@ -169,6 +186,9 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
         .where(ClaimEvidence.claim_id == claim.id).distinct()
     ).scalars())
     tied_snaps = _latest_snapshot_ids(session, tied_urls)
+    # a claim is never evidence for itself: leave out every capture of the claim's own article
+    own = _own_article_snapshots(session, claim)
+    tied_snaps = [i for i in tied_snaps if i not in own]
     tied_ids = list(session.execute(
         select(Passage.id).where(Passage.snapshot_id.in_(tied_snaps)).order_by(Passage.snapshot_id, Passage.seq)
         .limit(limits.tied)
@@ -178,11 +198,12 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
     terms = selective_terms(session, query_terms([claim.text, claim.statement or ""], limit=16))
     if cited_sources:
         hits = [i for i in search_passages(session, terms, limit=limits.cited, source_ids=sorted(cited_sources),
-                                           exclude_snapshots=tied_snaps) if i not in seen]
+                                           exclude_snapshots=[*tied_snaps, *own]) if i not in seen]
         seen.update(hits)
         out += _candidates(session, hits, tied=False, cited_sources=cited_sources)
     if limits.desk:
-        hits = [i for i in search_passages(session, terms, limit=limits.desk, exclude_snapshots=tied_snaps)
+        hits = [i for i in search_passages(session, terms, limit=limits.desk,
+                                           exclude_snapshots=[*tied_snaps, *own])
                 if i not in seen]
         out += _candidates(session, hits, tied=False, cited_sources=cited_sources)
     return out

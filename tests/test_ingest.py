@@ -179,8 +179,9 @@ def test_seed_without_registry_creates_unreviewed_sources(desk) -> None:
         assert ("interne HR-Analysen", "anonymous", True) in cits
         assert ("Business Insider", "document", False) in cits
         assert ("Business Insider", "inherited", False) in cits
-        # the article is not evidence for itself: its snapshot has no search passages
-        assert s.execute(select(func.count()).select_from(Passage)).scalar_one() == 0
+        # the article's capture is whole (passages too); retrieval, not deletion, keeps it from being
+        # evidence for its own claims (the CLI test checks verify never quotes it)
+        assert s.execute(select(func.count()).select_from(Passage)).scalar_one() > 0
         actions = {a for (a,) in s.execute(select(AuditEvent.action))}
         assert {"case.create", "source.create", "article.capture", "article.create", "claim.create",
                 "article.ingest"} <= actions
