@@ -25,7 +25,7 @@ from factcheck.verify import verify
 from factcheck.web import create_app
 
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx works the same for these tests
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"

@@ -146,7 +146,8 @@ async def queue_page(request: Request) -> Response:
     def load(s: Session) -> dict[str, Any]:
         now = utcnow()
         try:
-            items = triage.triage_queue(s, **filters, assignee=me.name if mine else None, now=now)
+            items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
+                                        article=filters["article"], assignee=me.name if mine else None, now=now)
         except triage.TriageError as exc:
             raise HTTPException(400, str(exc)) from None
         key = SORTS[sort][1]
@@ -185,7 +186,8 @@ async def take_next(request: Request) -> Response:
     minutes = int(request.app.state.settings.assignment_minutes)
 
     def take(s: Session) -> tuple[int, str, Any] | None:
-        got = triage.next_claim(s, by=me.name, minutes=minutes, **filters)
+        got = triage.next_claim(s, by=me.name, minutes=minutes, status=filters["status"], source=filters["source"],
+                               article=filters["article"])
         return None if got is None else (got.claim_id, got.detail["ref"], got.assigned_until)
 
     try:

@@ -102,7 +102,7 @@ def quote_candidates(session: Session, claim: Claim, quoted: list[dict[str, Any]
     for q in quoted:
         if q.get("url") and q["url"] not in urls:
             urls.append(q["url"])
-    out = []
+    out: list[dict[str, Any]] = []
     for url in urls:
         snap = latest_snapshot(session, url)
         if snap is None:
