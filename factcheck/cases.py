@@ -68,12 +68,31 @@ class EvidenceSpec:
     path: Path | None
 
 
+CITATION_KEYS = {"name", "kind", "phrase", "second_hand", "via"}
+CITATION_KINDS = ("named", "anonymous", "document", "inherited")
+
+
+@dataclass(frozen=True)
+class CitationSpec:
+    """A cited source; a bare name in the file means a named, first-hand citation."""
+
+    name: str
+    kind: str = "named"
+    phrase: str | None = None
+    second_hand: bool = False
+    via: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "phrase": self.phrase, "second_hand": self.second_hand,
+                "via": self.via}
+
+
 @dataclass
 class ClaimSpec:
     key: str
     text: str
     statement: str | None
-    cited: list[str]
+    cited: list[CitationSpec]
     evidence: list[str]
     expected: str | None
     language: str | None
@@ -116,6 +135,32 @@ def _str_list(value: Any, what: str, path: Path, node: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise CaseFileError(f"{_where(path, node)}: {what} must be a list of names")
     return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            if str(item).strip():
+                out.append(CitationSpec(str(item).strip()))
+            continue
+        _check_keys(item, CITATION_KEYS, f"claim {key}: citation", path)
+        name = _str(item.get("name"), f"claim {key}: citation name", path, item, required=True)
+        kind = _str(item.get("kind"), "kind", path, item) or "named"
+        if kind not in CITATION_KINDS:
+            raise CaseFileError(f"{_where(path, item)}: claim {key}: citation kind {kind!r} is not one of "
+                                f"{', '.join(CITATION_KINDS)}")
+        second = item.get("second_hand", False)
+        if not isinstance(second, bool):
+            raise CaseFileError(f"{_where(path, item)}: claim {key}: second_hand must be true or false")
+        assert name is not None
+        out.append(CitationSpec(name, kind, _str(item.get("phrase"), "phrase", path, item), second,
+                                _str(item.get("via"), "via", path, item)))
+    return out
 
 
 def _check_keys(d: Any, allowed: set[str], what: str, path: Path) -> None:
@@ -233,7 +278,7 @@ def parse_case(path: str | Path) -> CaseSpec:
                 raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} must be an http(s) URL")
         spec.claims.append(ClaimSpec(
             key=key, text=claim_text, statement=_str(c.get("statement"), "statement", path, c),
-            cited=_str_list(c.get("cited"), "cited", path, c), evidence=ev, expected=expected,
+            cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
             language=_str(c.get("language"), "language", path, c), checkworthiness=cw,
         ))
     return spec
@@ -258,7 +303,8 @@ def claim_fields(c: Claim, session: Session) -> dict[str, Any]:
     return {
         "text": c.text, "statement": c.statement, "expected": c.expected, "language": c.language,
         "checkworthiness": c.checkworthiness,
-        "cited": [ci.name for ci in c.citations],
+        "cited": [CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via).as_dict()
+                  for ci in c.citations],
         "evidence": [session.get(EvidenceUrl, link.evidence_url_id).url for link in c.evidence_links],  # type: ignore[union-attr]
     }
 
@@ -277,10 +323,11 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
         if e.source and not known(e.source):
             raise CaseFileError(f"{spec.path}: evidence {e.url} names unknown source {e.source!r}")
     for c in spec.claims:
-        for name in c.cited:
-            if not known(name):
+        for cit in c.cited:
+            if cit.kind != "anonymous" and not known(cit.name):
                 raise CaseFileError(
-                    f"{spec.path}: claim {c.key} cites unknown source {name!r} (add it under `sources:`)"
+                    f"{spec.path}: claim {c.key} cites unknown source {cit.name!r} (add it under `sources:`, "
+                    "or mark an unnamed source `kind: anonymous`)"
                 )
 
     case = session.execute(select(Case).where(Case.key == spec.key)).scalar()
@@ -374,9 +421,10 @@ def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> st
     ).scalar()
     article_id = session.execute(select(Article.id).where(Article.case_id == case.id)).scalar()
     cited = []
-    for name in cs.cited:
-        src = find_source(session, name)
-        cited.append(src.name if src else name)
+    for cit in cs.cited:
+        src = find_source(session, cit.name) if cit.kind != "anonymous" else None
+        cited.append(CitationSpec(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
+                                  cit.via).as_dict())
     wanted = {
         "text": cs.text, "statement": cs.statement, "expected": cs.expected, "language": cs.language,
         "checkworthiness": cs.checkworthiness, "cited": cited, "evidence": cs.evidence,
@@ -397,9 +445,9 @@ def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> st
     if before is None or before["cited"] != cited:
         claim.citations.clear()
         session.flush()
-        for name in cited:
-            src = find_source(session, name)
-            claim.citations.append(Citation(name=name, source_id=src.id if src else None, kind="named"))
+        for entry in cited:
+            src = find_source(session, entry["name"]) if entry["kind"] != "anonymous" else None
+            claim.citations.append(Citation(source_id=src.id if src else None, **entry))
     if before is None or before["evidence"] != cs.evidence:
         claim.evidence_links.clear()
         session.flush()
@@ -473,7 +521,12 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
         entry: dict[str, Any] = {"id": c.key, "text": c.text}
         if c.statement:
             entry["statement"] = c.statement
-        entry["cited"] = [ci.name for ci in c.citations]
+        entry["cited"] = [
+            ci.name if (ci.kind == "named" and not ci.phrase and not ci.second_hand and not ci.via)
+            else {k: v for k, v in CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via)
+                  .as_dict().items() if v not in (None, False)}
+            for ci in c.citations
+        ]
         ev = claim_fields(c, session)["evidence"]
         if ev:
             entry["evidence"] = ev

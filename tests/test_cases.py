@@ -77,7 +77,7 @@ def test_edit_updates_in_place_with_audit(desk, case_copy):
         assert c3.text.startswith("Seit 2023 gilt bei Amazon")
         assert [ci.name for ci in c3.citations] == ["SignalFire"]
     assert ev.actor == "editor" and ev.action == "claim.update"
-    assert ev.before["text"] == "Seit 2023 gilt die Hub-Strategie." and ev.after["cited"] == ["SignalFire"]
+    assert ev.before["text"] == "Seit 2023 gilt die Hub-Strategie." and [c["name"] for c in ev.after["cited"]] == ["SignalFire"]
 
 
 BAD = {
@@ -125,9 +125,42 @@ def test_failure_late_in_import_rolls_back_everything(desk, tmp_path):
         "claims:\n  - {id: C1, text: something, cited: [Reuters]}\n"
     )
     before = counts(desk)
-    with pytest.raises(CaseFileError, match="blob.bin"):
+    with pytest.raises(CaseFileError, match=r"blob\.bin"):
         do_import(desk, folder / "case.yaml")
     assert counts(desk) == before
+
+
+def test_rich_citations_round_trip(desk, tmp_path, memory_desk):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "case.yaml").write_text(
+        "sources:\n  - {name: Bloomberg}\n  - {name: Reuters}\n"
+        "claims:\n  - id: C1\n    text: Oracle hired 600 people.\n    cited:\n"
+        "      - {name: Bloomberg, phrase: 'citing Bloomberg, Reuters reported', second_hand: true, via: Reuters}\n"
+        "      - {name: Recruiter, kind: anonymous, phrase: Laut Recruitern}\n"
+        "      - Reuters\n"
+    )
+    do_import(desk, folder / "case.yaml")
+    with desk.desk.session() as s:
+        c1 = s.execute(select(Claim)).scalar_one()
+        cits = [(ci.name, ci.kind, ci.second_hand, ci.via, ci.source_id is None) for ci in c1.citations]
+        exported = export_case(s)
+    assert cits == [("Bloomberg", "named", True, "Reuters", False), ("Recruiter", "anonymous", False, None, True),
+                    ("Reuters", "named", False, None, False)]
+    assert exported["claims"][0]["cited"][2] == "Reuters"
+    (tmp_path / "again").mkdir()
+    out = tmp_path / "again" / "case.yaml"  # same file name: the same case key (no title given)
+    out.write_text(dump_yaml(exported))
+    assert do_import(desk, out).claims["unchanged"] == 1
+    with memory_desk.desk.session() as s:
+        import_case(s, memory_desk.settings, out, actor="t")
+        assert export_case(s) == exported
+
+
+def test_bad_citation_kind(desk, tmp_path):
+    (tmp_path / "case.yaml").write_text("claims:\n  - {id: C1, text: x, cited: [{name: A, kind: rumour}]}\n")
+    with pytest.raises(CaseFileError, match="citation kind 'rumour'"):
+        do_import(desk, tmp_path / "case.yaml")
 
 
 def test_sample_layout_allows_sibling_evidence_folder(desk, tmp_path):
