@@ -60,9 +60,10 @@ def _latest_snapshot_ids(session: Session, urls: Sequence[str]) -> list[int]:
     return [r[1] for r in rows]
 
 
-# A term found in more passages than this is too common to narrow anything down; probing stops counting
-# there, so the cost of choosing terms is bounded whatever the size of the archive.
-COMMON_TERM_PASSAGES = 2000
+# The search reads at most about this many postings per claim: terms are taken rarest first until the
+# budget is spent (never fewer than two). Frequencies are probed with the same cap, so choosing terms and
+# searching both cost the same on a desk of ten thousand passages or of millions.
+POSTING_BUDGET = 2000
 
 
 def _fts_literal(dialect: str, term: str) -> str:
@@ -80,16 +81,19 @@ def _capped_frequency(session: Session, dialect: str, term: str, cap: int) -> in
     return int(session.execute(text(sql), {"q": _fts_literal(dialect, term), "cap": cap}).scalar_one())
 
 
-def selective_terms(session: Session, terms: Sequence[str], *, cap: int = COMMON_TERM_PASSAGES,
+def selective_terms(session: Session, terms: Sequence[str], *, budget: int = POSTING_BUDGET,
                     keep: int = 12) -> list[str]:
     """The rarest of the claim's terms: only they narrow the search, and only they keep it cheap."""
     dialect = session.get_bind().dialect.name
-    freq = [(_capped_frequency(session, dialect, t, cap), t) for t in terms]
-    found = sorted((f, t) for f, t in freq if f > 0)
-    rare = [t for f, t in found if f < cap]
-    if not rare:  # everything is common: fall back to the two least common
-        rare = [t for _, t in found[:2]]
-    return rare[:keep]
+    found = sorted((f, t) for f, t in ((_capped_frequency(session, dialect, t, budget), t) for t in terms) if f)
+    chosen: list[str] = []
+    spent = 0
+    for f, t in found:
+        if len(chosen) >= keep or (len(chosen) >= 2 and spent + f > budget):
+            break
+        chosen.append(t)
+        spent += f
+    return chosen
 
 
 def search_passages(

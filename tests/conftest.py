@@ -6,6 +6,7 @@ PostgreSQL tests skip with a reason when no server answers, unless FACTCHECK_REQ
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -41,14 +42,10 @@ def _pg_available() -> str | None:
         return str(exc).splitlines()[0]
 
 
-_PG_PROBLEM: str | None | bool = False
-
-
+@functools.cache
 def pg_problem() -> str | None:
-    global _PG_PROBLEM
-    if _PG_PROBLEM is False:
-        _PG_PROBLEM = _pg_available()
-    return _PG_PROBLEM  # type: ignore[return-value]
+    """Why PostgreSQL cannot be used (asked once per test session), or None when it answers."""
+    return _pg_available()
 
 
 @pytest.fixture(scope="session")
