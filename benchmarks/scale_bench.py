@@ -50,6 +50,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
 
     from factcheck.db import Desk, upgrade
     from factcheck.models import Case, Citation, Claim, Passage, Snapshot, Source, utcnow
+    from factcheck.retrieve import count_terms
 
     rng = random.Random(seed)
     vocab = _vocab(rng)
@@ -82,9 +83,11 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
                          "start": 0, "end": len(text), "text": text})
             if len(rows) == batch:
                 s.execute(insert(Passage), rows)
+                count_terms(s, (r["text"] for r in rows))
                 rows = []
         if rows:
             s.execute(insert(Passage), rows)
+            count_terms(s, (r["text"] for r in rows))
     with desk.session() as s:
         for k, (text, src) in enumerate(claims_from):
             words = text.rstrip(".").split()

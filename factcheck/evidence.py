@@ -82,11 +82,15 @@ def store_capture(
     )
     session.add(snap)
     session.flush()
+    passages = split_passages(extracted.text)
     session.add_all(
         Passage(snapshot_id=snap.id, seq=i, start=p.start, end=p.end, text=p.text)
-        for i, p in enumerate(split_passages(extracted.text))
+        for i, p in enumerate(passages)
     )
     session.flush()
+    from .retrieve import count_terms
+
+    count_terms(session, (p.text for p in passages))
     return snap, True
 
 

@@ -302,3 +302,11 @@ class DeskSecret(Base):
     purpose: Mapped[str] = mapped_column(String(50), unique=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TermStat(Base):
+    """How many passages contain each term: lets retrieval pick the rarest terms of a claim in one lookup."""
+
+    __tablename__ = "term_stat"
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
+    df: Mapped[int] = mapped_column(Integer, default=0)

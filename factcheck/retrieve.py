@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from .match import Candidate
-from .models import Article, Claim, ClaimEvidence, Passage, Snapshot, Source
+from .models import Article, Claim, ClaimEvidence, Passage, Snapshot, Source, TermStat
 
 _WORD = re.compile(r"[^\W_]{3,}|\d+(?:[.,]\d+)*", re.UNICODE)
 _STOP = frozenset(
@@ -61,9 +61,10 @@ def _latest_snapshot_ids(session: Session, urls: Sequence[str]) -> list[int]:
 
 
 # The search reads at most about this many postings per claim: terms are taken rarest first until the
-# budget is spent (never fewer than two). Frequencies are probed with the same cap, so choosing terms and
-# searching both cost the same on a desk of ten thousand passages or of millions.
+# budget is spent (never fewer than two). Term frequencies come from the term_stat table in one lookup, so
+# choosing terms and searching cost about the same on a desk of ten thousand passages or of millions.
 POSTING_BUDGET = 2000
+MAX_TERM_CHARS = 100
 
 
 def _fts_literal(dialect: str, term: str) -> str:
@@ -72,27 +73,48 @@ def _fts_literal(dialect: str, term: str) -> str:
     return re.sub(r"[^\w]", "", term) or "x"
 
 
-def _capped_frequency(session: Session, dialect: str, term: str, cap: int) -> int:
-    if dialect == "sqlite":
-        sql = "SELECT count(*) FROM (SELECT 1 FROM passage_fts WHERE passage_fts MATCH :q LIMIT :cap)"
+def passage_terms(text: str) -> set[str]:
+    """The distinct terms of a passage, tokenised as claims are (so their statistics line up)."""
+    return {w.casefold() for w in _WORD.findall(text or "") if len(w) <= MAX_TERM_CHARS}
+
+
+def count_terms(session: Session, texts: Iterable[str]) -> None:
+    """Add passages to the term statistics (an upsert per term, in sorted order so writers never deadlock)."""
+    counts: dict[str, int] = {}
+    for t in texts:
+        for term in passage_terms(t):
+            counts[term] = counts.get(term, 0) + 1
+    if not counts:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        ins = pg_insert(TermStat)
     else:
-        sql = ("SELECT count(*) FROM (SELECT 1 FROM passage WHERE to_tsvector('simple', text) @@ "
-               "to_tsquery('simple', :q) LIMIT :cap) x")
-    return int(session.execute(text(sql), {"q": _fts_literal(dialect, term), "cap": cap}).scalar_one())
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ins = sqlite_insert(TermStat)  # type: ignore[assignment]
+    stmt = ins.on_conflict_do_update(index_elements=["term"], set_={"df": TermStat.df + ins.excluded.df})
+    rows = [{"term": t, "df": n} for t, n in sorted(counts.items())]
+    for i in range(0, len(rows), 2000):
+        session.execute(stmt, rows[i : i + 2000])
 
 
 def selective_terms(session: Session, terms: Sequence[str], *, budget: int = POSTING_BUDGET,
                     keep: int = 12) -> list[str]:
     """The rarest of the claim's terms: only they narrow the search, and only they keep it cheap."""
-    dialect = session.get_bind().dialect.name
-    found = sorted((f, t) for f, t in ((_capped_frequency(session, dialect, t, budget), t) for t in terms) if f)
+    if not terms:
+        return []
+    df = dict(session.execute(select(TermStat.term, TermStat.df).where(TermStat.term.in_(list(terms)))).all())
+    found = sorted((n, t) for t, n in df.items() if n > 0)
     chosen: list[str] = []
     spent = 0
-    for f, t in found:
-        if len(chosen) >= keep or (len(chosen) >= 2 and spent + f > budget):
+    for n, t in found:
+        if len(chosen) >= keep or (len(chosen) >= 2 and spent + n > budget):
             break
         chosen.append(t)
-        spent += f
+        spent += n
     return chosen
 
 

@@ -119,3 +119,14 @@ def test_verify_cli_json_contract(cli, tmp_path):
     assert [x["verdict"] for x in json.loads(r.stdout)] == [x["verdict"] for x in rows]
     r = cli("verify", "--claim", "NOPE")
     assert r.code == 1 and r.stderr.startswith("Error: no claim 'NOPE'")
+
+
+def test_term_statistics_follow_captures(loaded):
+    from factcheck.models import TermStat
+    from factcheck.retrieve import selective_terms
+
+    with loaded.desk.session() as s:
+        df = dict(s.execute(select(TermStat.term, TermStat.df)).all())
+        assert df["salary"] == 1 and df["hiring"] >= 2  # 'hiring' is on both captured pages
+        chosen = selective_terms(s, ["hiring", "salary", "nosuchword"], budget=1)
+    assert chosen[0] == "salary" and "nosuchword" not in chosen
