@@ -52,11 +52,12 @@ class BenchClaim:
 
 def candidates_from_text(text: str, url: str, source: str | None, sha: str, *, tied: bool = True,
                          cited: bool = True, published: str | None = None) -> list[Candidate]:
-    """Passages of one page as Candidates, each with its neighbours as context."""
+    """Passages of one page as Candidates, each with the text around it as context (as the desk gives it:
+    300 characters either side, see factcheck.retrieve)."""
     passages = split_passages(text)
     out = []
-    for i, p in enumerate(passages):
-        ctx = " ".join(q.text for q in passages[max(0, i - 1) : i + 2] if q is not p)
+    for p in passages:
+        ctx = text[max(0, p.start - 300) : min(len(text), p.end + 300)]
         out.append(Candidate(None, p.text, p.start, p.end, sha, url, source, tied, cited, published, ctx))
     return out
 

@@ -33,6 +33,9 @@ class Quantity:
     value: float
     unit: str | None
     qualifier: str | None  # "more_than", "less_than", "about", "at_least", "at_most" or None
+    # the word the number counts ("600 employees" -> "employ"): two bare numbers only contradict each other
+    # when they count the same thing; not part of equality (German and English nouns differ)
+    noun: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -214,6 +217,19 @@ def _suffix(text: str, pos: int) -> tuple[float, str | None, int]:
     return scale, unit, end
 
 
+_NOUN_SKIP = {"of", "the", "a", "an", "more", "former", "new", "other", "und", "der", "die", "das", "von", "and",
+              "or", "oder", "ehemalige", "ehemaligen", "neue", "neuen", "weitere", "additional", "-", "to"}
+
+
+def _noun_after(text: str, pos: int) -> str | None:
+    """A crude key of what a number counts: the first content word after it, folded and cut to 5 letters."""
+    for w in re.findall(r"[^\W\d_]+", text[pos : pos + 60])[:4]:
+        lw = fold(w)
+        if lw not in _NOUN_SKIP and len(lw) > 1:
+            return lw[:5]
+    return None
+
+
 def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) -> tuple[list[Quantity], set[int]]:
     quantities: list[Quantity] = []
     years: set[int] = set()
@@ -224,7 +240,7 @@ def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) ->
         value = parse_number(raw, language)
         if value is None:
             continue
-        scale, unit, _ = _suffix(text, m.end())
+        scale, unit, end = _suffix(text, m.end())
         cur = m.group("cur")
         if cur:
             unit = _CURRENCY_SIGNS[cur.strip()]
@@ -232,14 +248,16 @@ def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) ->
             # 'in 2020', '2019er': a year, not an amount; "2020s" too
             years.add(int(value))
             continue
-        quantities.append(Quantity(round(value * scale, 6), unit, _qualifier_before(text, m.start())))
+        quantities.append(Quantity(round(value * scale, 6), unit, _qualifier_before(text, m.start()),
+                                   _noun_after(text, end)))
     words = _NUMBER_WORDS.get(language, {})
     if words:
         pat = re.compile(r"(?<![\w-])(" + "|".join(words) + r")(?![\w-])", re.IGNORECASE)
         for m in pat.finditer(text):
             value = float(words[m.group(1).lower()])
-            scale, unit, _ = _suffix(text, m.end())
-            quantities.append(Quantity(value * scale, unit, _qualifier_before(text, m.start())))
+            scale, unit, end = _suffix(text, m.end())
+            quantities.append(Quantity(value * scale, unit, _qualifier_before(text, m.start()),
+                                       _noun_after(text, end)))
     return quantities, years
 
 

@@ -135,7 +135,11 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
             if any(quantities_match(q, e) for e in evidence.quantities):
                 states.append("agree")
             elif any(
-                e.unit == q.unit and (e.value != q.value or e.qualifier != q.qualifier) for e in evidence.quantities
+                e.unit == q.unit and (e.value != q.value or e.qualifier != q.qualifier)
+                # bare numbers contradict only when they count the same thing ("600 employees" vs
+                # "400 employees"), not any other number nearby ("20 July" vs "298 people")
+                and (q.unit is not None or (q.noun is not None and e.noun == q.noun))
+                for e in evidence.quantities
             ):
                 states.append("disagree")
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from factcheck.anchors import Anchors, detect_language, extract_anchors
+from factcheck.anchors import Anchors, detect_language, extract_anchors, quantities_match
 from factcheck.match import (
     Candidate,
     ScoredPassage,
@@ -27,6 +27,7 @@ from factcheck.match import (
     score_passages,
     stem,
 )
+from factcheck.passages import sentence_spans
 
 __all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
 
@@ -47,9 +48,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # anchor types that need a stronger match before their disagreement counts (they are noisier)
     "strict_contest_types": ("negation", "ranks"),
     "strict_contest_coverage": 0.7,
+    # how tightly the best sentence must state the claim before any of its anchors can contest it
+    "contest_coverage": 0.7,
+    # "window": support is the best sentence with its neighbours; "top": the top passages anywhere on the page
+    "support_mode": "window",
+    # where the claim's anchors may be confirmed in window mode: "window" (the supporting window only) or
+    # "top" (also the windows of the other passages that address the claim)
+    "anchors_scope": "top",
     # where a claim's names may be found: "support" (the supporting passages and their neighbours) or
     # "snapshot" (anywhere on the same page: a sentence often says "he" where the page named him)
-    "names_scope": "support",
+    "names_scope": "pronoun",
     # judge only the passages tied to the claim when there are any (see judge())
     "tied_first": True,
 }
@@ -198,6 +206,57 @@ def _coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> floa
     return sum(weights.get(s, 1.0) for s in stems if s in have) / total
 
 
+_PRONOUN = re.compile(r"\b(?:he|she|his|her|him|they|their|them|it|its|er|sie|ihr|ihm|ihn|sein|seine)\b",
+                      re.IGNORECASE)
+
+
+def _window(c: Candidate) -> str:
+    """The passage with the sentence before and after it (cut from Candidate.context), where a claim's
+    second half often is; more than one sentence either side would let scattered words add up."""
+    ctx = c.context or ""
+    at = ctx.find(c.text)
+    if at < 0:
+        return c.text + " " + ctx
+    before = sentence_spans(ctx, 0, at)
+    after = sentence_spans(ctx, at + len(c.text))
+    parts = [ctx[s:e] for s, e in before[-1:]] + [c.text] + [ctx[s:e] for s, e in after[:1]]
+    return " ".join(parts)
+
+
+def _last_word(name: str) -> str:
+    words = name.split()
+    return words[-1] if words else name
+
+
+def _compact_coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> float:
+    """Coverage of the claim within the best stretch of text about twice the claim's length."""
+    if not stems:
+        return 0.0
+    toks = [stem(w) for w in normalise(text).split()]
+    wanted = set(stems)
+    span = max(12, 2 * len(stems) + 4)
+    total = sum(weights.get(s, 1.0) for s in stems)
+    if len(toks) <= span:
+        return sum(weights.get(s, 1.0) for s in wanted & set(toks)) / total
+    best = 0.0
+    for i in range(0, len(toks) - span + 1):
+        got = wanted & set(toks[i : i + span])
+        if got:
+            best = max(best, sum(weights.get(s, 1.0) for s in got) / total)
+    return best
+
+
+def _value_on_page(kind: str, claim: Anchors, page: Anchors) -> bool:
+    """The claim's own number/year/date is stated somewhere on the same page."""
+    if kind == "years":
+        return bool(claim.years) and claim.years <= page.years
+    if kind == "dates":
+        return bool(claim.dates) and all(any(e.startswith(d) for e in page.dates) for d in claim.dates)
+    return bool(claim.quantities) and all(
+        any(quantities_match(q, e) for e in page.quantities) for q in claim.quantities
+    )
+
+
 # ---------------------------------------------------------------- judge
 
 
@@ -239,20 +298,48 @@ def judge(
 
     ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     best_cov, best = ranked[0]
-    support = [s for c, s in ranked[: cfg["support_passages"]] if c >= cfg["address_coverage"] / 2 or s is best]
-    support_text = " ".join(s.candidate.text for s in support)
-    support_cov = cov(support_text)
-    anchor_text = " ".join(s.candidate.text + " " + (s.candidate.context or "") for s in support)
+    best_c = best.candidate
+    if cfg["support_mode"] == "window":
+        # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
+        # second says "he" or "the club"); sentences scattered over the page do not add up to support
+        windowed = [(cov(_window(s.candidate)), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
+        windowed.sort(key=lambda t: (-t[0], -t[1]))
+        if windowed and windowed[0][0] > cov(_window(best_c)) and windowed[0][1] >= cfg["verify_best_coverage"]:
+            support_cov, best_cov, best = windowed[0]
+            best_c = best.candidate
+        else:
+            support_cov = cov(_window(best_c))
+        support = [best]
+        anchor_text = _window(best_c)
+        if cfg["anchors_scope"] == "top":
+            # anchors (names, numbers, years) may be confirmed by the other passages that address the claim
+            anchor_text += " " + " ".join(_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
+                                          if c >= cfg["address_coverage"] / 2 and s is not best)
+    else:
+        support = [s for c, s in ranked[: cfg["support_passages"]]
+                   if c >= cfg["address_coverage"] / 2 or s is best]
+        support_cov = cov(" ".join(s.candidate.text for s in support))
+        anchor_text = " ".join(_window(s.candidate) for s in support)
     ev_anchors = extract_anchors(anchor_text, detect_language(anchor_text))
     agreement = compare_anchors(claim, ev_anchors, anchor_text)
-    if agreement.get("names") == "absent" and cfg["names_scope"] == "snapshot":
-        page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best.candidate.snapshot_sha256)
-        folded = normalise(page)
-        if all(name_found(n, folded) for n in claim.names):
+    page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best_c.snapshot_sha256)
+    if agreement.get("names") == "absent" and claim.names:
+        folded_page, folded_window = normalise(page), normalise(anchor_text)
+        scope = cfg["names_scope"]
+        if scope == "snapshot" or (scope == "pronoun" and _PRONOUN.search(anchor_text)):
+            found = all(name_found(n, folded_page) for n in claim.names)
+        else:
+            found = False
+        if scope == "pronoun" and not found:
+            # "Richard Amardi" on the page and "Amardi" in the window: the window names him
+            found = all(name_found(n, folded_window) or (name_found(n, folded_page) and
+                                                         name_found(_last_word(n), folded_window))
+                        for n in claim.names)
+        if found:
             agreement["names"] = "agree"
     # negation and ranks are judged on the best passage alone (context would blur polarity)
-    best_anchors = extract_anchors(best.candidate.text, detect_language(best.candidate.text))
-    best_agreement = compare_anchors(claim, best_anchors, best.candidate.text)
+    best_anchors = extract_anchors(best_c.text, detect_language(best_c.text))
+    best_agreement = compare_anchors(claim, best_anchors, best_c.text)
     agreement["negation"] = best_agreement["negation"]
     if "ranks" in best_agreement:
         agreement["ranks"] = best_agreement["ranks"] if best_agreement["ranks"] != "absent" else agreement.get(
@@ -264,16 +351,16 @@ def judge(
         _attribution_clause(statement) if statement else None
     )
     claim_speakers = speakers(claim_clause) if claim_clause else set()
-    ev_speakers = _reported_speakers(best.candidate.text)
+    ev_speakers = _reported_speakers(best_c.text)
     attribution_state = None
     if claim_speakers and ev_speakers:
         attribution_state = "agree" if claim_speakers & ev_speakers else "disagree"
     if attribution_state:
         agreement["attribution"] = attribution_state
+        best_agreement["attribution"] = attribution_state
 
     # first- or second-hand
     second_hand_from = None
-    best_c = best.candidate
     if not best_c.cited:
         for name in cited_names:
             if _mentions(best_c.text + " " + (best_c.context or ""), name):
@@ -281,10 +368,14 @@ def judge(
                 break
     credible = best_c.cited or second_hand_from is not None
 
+    # how tightly the best sentence states the claim: its content words close together, not scattered
+    # over a long block of page furniture
+    tight_cov = max(_compact_coverage(st, best_c.text, weights) for st in stems_per_text)
     signals: dict[str, Any] = {
         "candidates": len(candidates),
         "best_score": round(best.score, 3),
         "best_coverage": round(best_cov, 3),
+        "tight_coverage": round(tight_cov, 3),
         "support_coverage": round(support_cov, 3),
         "anchors": dict(agreement),
         "claim_speakers": sorted(claim_speakers),
@@ -294,18 +385,31 @@ def judge(
     }
 
     addresses = best_cov >= cfg["address_coverage"]
+    # A contradiction must be in the sentence that states the claim (a year or number elsewhere on the page,
+    # or in the neighbouring text, is not one), that sentence must state the claim tightly, and the claim's
+    # own value must not be stated anywhere on the page.
+    page_anchors = extract_anchors(page, detect_language(page)) if page else Anchors()
+    page_agreement = compare_anchors(claim, page_anchors, page)
     disagreeing = [
         t for t in cfg["contest_on"]
-        if agreement.get(t) == "disagree"
-        and (t not in cfg["strict_contest_types"] or best_cov >= cfg["strict_contest_coverage"])
+        if best_agreement.get(t) == "disagree"
+        and tight_cov >= cfg["contest_coverage"]
+        and (t not in cfg["strict_contest_types"] or tight_cov >= cfg["strict_contest_coverage"])
+        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, page_anchors))
     ]
     # a disagreement only counts when no other strong passage states the claim's anchor correctly
     if disagreeing:
-        for _c, s in ranked[1:]:
-            if _c < cfg["address_coverage"]:
+        for _c, s in ranked:
+            if _c < cfg["address_coverage"] or s is best:
                 continue
             other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
             disagreeing = [t for t in disagreeing if other.get(t) != "agree" or t == "attribution"]
+    signals["page_anchors"] = {k: v for k, v in page_agreement.items() if k != "negation"}
+    # any disagreement, strong or loose, rules out "verified" (a distorted number, a wrong attribution or a
+    # negation must never end verified)
+    any_disagreement = [t for t, v in agreement.items() if v == "disagree"] + [
+        t for t, v in best_agreement.items() if v == "disagree" and t not in agreement
+    ]
 
     def quote(s: ScoredPassage, role: str) -> Quote:
         c = s.candidate
@@ -331,6 +435,7 @@ def judge(
         and support_cov >= cfg["verify_coverage"]
         and all_agree
         and not disagreeing
+        and not any_disagreement
     )
     if verified:
         conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
@@ -358,8 +463,9 @@ def judge(
     if not credible:
         reasons.append("the passage is not from the cited source and does not name it" if cited_names
                        else "the claim cites no source")
-    if disagreeing:
-        reasons.append(f"{', '.join(_WORDS[t] for t in disagreeing)} differ in a passage that only loosely matches")
+    loose = [t for t in dict.fromkeys(any_disagreement) if t not in disagreeing]
+    if loose:
+        reasons.append(f"{', '.join(_WORDS[t] for t in loose)} differ, but not in a passage that states the claim")
     if not reasons:
         reasons.append("the evidence does not settle it")
     conf = round(min(0.9, 0.5 + 0.4 * (1 - best_cov)), 2)

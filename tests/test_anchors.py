@@ -73,3 +73,10 @@ def test_negation_and_ranks() -> None:
     assert "lower_end" in extract_anchors("at the lower end").ranks
     assert "far_behind" in extract_anchors("weit hinter Meta", "de").ranks
     assert "decrease" in extract_anchors("populations are declining").ranks
+
+
+def test_bare_numbers_know_what_they_count() -> None:
+    assert extract_anchors("600 employees left").quantities[0].noun == "emplo"
+    assert extract_anchors("starting on 20 July").quantities[0].noun == "july"
+    # the counted word is not part of equality: German and English nouns differ
+    assert extract_anchors("600 Mitarbeiter", "de").quantities == extract_anchors("600 employees").quantities

@@ -186,3 +186,44 @@ def test_tied_evidence_speaks_first() -> None:
     assert judge(claim, None, ["Example Times"], [other]).label == "verified"
     # and the old behaviour stays available as a setting
     assert judge(claim, None, ["Example Times"], [own, other], settings={"tied_first": False}).label == "verified"
+
+
+def _page(*sentences: str) -> list[Candidate]:
+    """Candidates of one page with the text around each as context, as the desk retrieves them."""
+    text = " ".join(sentences)
+    out, pos = [], 0
+    for s in sentences:
+        start = text.index(s, pos)
+        end = start + len(s)
+        out.append(Candidate(None, s, start, end, "cd" * 32, "https://example.org/p", "Example News", True, True,
+                             None, text[max(0, start - 300) : end + 300]))
+        pos = end
+    return out
+
+
+def test_claim_spanning_two_sentences_is_supported_by_the_window() -> None:
+    ev = _page("Maria Lopez joined the Riverside orchestra as principal cellist.",
+               "She later founded a chamber music festival in Valencia.",
+               "Tickets for the summer season go on sale in May.")
+    j = judge("Maria Lopez was principal cellist of the Riverside orchestra and founded a chamber music festival "
+              "in Valencia.", None, ["Example News"], ev)
+    assert j.label == "verified", j.rationale
+
+
+def test_another_number_on_the_page_is_not_a_contradiction() -> None:
+    ev = _page("The delegates were en route to the International Energy Conference in Lisbon, starting on 20 July.",
+               "Some 298 people were on board the flight.")
+    j = judge("The delegates were en route to the International Energy Conference in Lisbon, starting on 20 July.",
+              None, ["Example News"], ev)
+    assert j.label == "verified", j.rationale
+    ev2 = _page("Some 298 people were on board the flight to the International Energy Conference in Lisbon.")
+    j2 = judge("Some 410 people were on board the flight to the International Energy Conference in Lisbon.",
+               None, ["Example News"], ev2)
+    assert j2.label == "contested", j2.rationale
+
+
+def test_negation_in_a_loose_match_still_blocks_verified() -> None:
+    ev = _page("Rachel Green never signed the contract with the Boston studio.",
+               "The studio is in Boston.")
+    j = judge("Rachel Green signed a contract with the Boston studio.", None, ["Example News"], ev)
+    assert j.label != "verified"
