@@ -1,0 +1,36 @@
+"""The semantic extra is optional: off by default, never required, and a signal only (labels unchanged)."""
+
+from __future__ import annotations
+
+import pytest
+
+from factcheck import semantic
+from factcheck.match import Candidate
+from factcheck.verdict import judge
+
+EV = [Candidate(None, "In the end we were towed all the way back to England.", 0, 52, "ef" * 32,
+                "https://example.org/t", "Example News", True, True)]
+CLAIM = "They were towed back to England by the AA."
+
+
+def test_disabled_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACTCHECK_SEMANTIC", raising=False)
+    assert semantic.enabled() is False
+    assert semantic.enabled(False) is False
+    j = judge(CLAIM, None, ["Example News"], EV)
+    assert "semantic_similarity" not in j.signals
+
+
+def test_enabled_only_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACTCHECK_SEMANTIC", "1")
+    assert semantic.enabled() is semantic.available()
+
+
+@pytest.mark.skipif(not semantic.available(), reason="semantic extra not installed (pip install factcheck[semantic])")
+def test_similarity_is_a_signal_that_leaves_the_label_alone() -> None:
+    sims = semantic.similarities(CLAIM, ["We were towed back to England.", "Tickets go on sale in May."])
+    assert sims[0] > sims[1]
+    plain = judge(CLAIM, None, ["Example News"], EV, settings={"semantic": False})
+    with_sem = judge(CLAIM, None, ["Example News"], EV, settings={"semantic": True})
+    assert "semantic_similarity" in with_sem.signals
+    assert with_sem.label == plain.label
