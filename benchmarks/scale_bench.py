@@ -11,6 +11,7 @@ memory is its own. The 10k desk is the baseline: growth is quoted as ratios agai
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -27,22 +28,34 @@ PASSAGES_PER_SNAPSHOT = 20
 SOURCES = 50
 
 
-def _vocab(rng: random.Random, n: int = 20000) -> list[str]:
-    syll = ["ka", "lo", "mer", "tin", "sa", "ro", "ve", "del", "an", "ur", "pol", "gri", "ne", "sto", "ba", "qui"]
-    words = set()
+def _vocab(rng: random.Random, n: int) -> list[str]:
+    syll = ["ka", "lo", "mer", "tin", "sa", "ro", "ve", "del", "an", "ur", "pol", "gri", "ne", "sto", "ba", "qui",
+            "fe", "zu", "har", "mi", "ost", "le", "dro", "cas"]
+    words: set[str] = set()
     while len(words) < n:
-        words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
+        words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 5))))
     return sorted(words)
 
 
-def _sentence(rng: random.Random, vocab: list[str]) -> str:
-    k = rng.randint(12, 25)
-    # Zipf-like: low ranks much more common, like real text
-    words = [vocab[min(len(vocab) - 1, int(rng.paretovariate(1.1)) - 1 + rng.randint(0, 40) ** 2 % len(vocab))]
-             for _ in range(k)]
-    if rng.random() < 0.5:
-        words.insert(rng.randint(0, k), str(rng.randint(2, 2000)))
-    return " ".join(words).capitalize() + "."
+class Corpus:
+    """Synthetic news-like text: Zipf-distributed words over a vocabulary that grows with the archive
+    (Heaps' law, as real archives do), plus a proper name and often a number in each sentence."""
+
+    def __init__(self, rng: random.Random, size: int) -> None:
+        self.rng = rng
+        n_words = int(30 * size**0.6)  # ~7.5k words at 10k passages, ~120k at 1M
+        self.vocab = _vocab(rng, n_words + 5000)
+        self.names = self.vocab[n_words:]
+        self.cum = list(itertools.accumulate(1.0 / (r + 1) ** 1.05 for r in range(n_words)))
+
+    def sentence(self) -> str:
+        rng = self.rng
+        k = rng.randint(12, 25)
+        words = rng.choices(self.vocab[: len(self.cum)], cum_weights=self.cum, k=k)
+        words.insert(rng.randint(0, k), rng.choice(self.names).capitalize())
+        if rng.random() < 0.5:
+            words.insert(rng.randint(0, k), str(rng.randint(2, 2000)))
+        return " ".join(words).capitalize() + "."
 
 
 def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
@@ -53,7 +66,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
     from factcheck.retrieve import count_terms
 
     rng = random.Random(seed)
-    vocab = _vocab(rng)
+    corpus = Corpus(rng, size)
     desk = Desk(url, check=False)
     upgrade(desk.engine)
     now = utcnow()
@@ -76,7 +89,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
     with desk.session() as s:
         rows = []
         for pid in range(size):
-            text = _sentence(rng, vocab)
+            text = corpus.sentence()
             if pid in chosen:
                 claims_from.append((text, pid // PASSAGES_PER_SNAPSHOT % SOURCES + 1))
             rows.append({"snapshot_id": pid // PASSAGES_PER_SNAPSHOT + 1, "seq": pid % PASSAGES_PER_SNAPSHOT,
