@@ -129,3 +129,23 @@ def test_help_everywhere(cli):
     for args in (("--help",), ("claims", "--help"), ("claims", "import", "--help"), ("sources", "list", "--help")):
         r = cli(*args)
         assert r.code == 0 and "Usage" in r.stdout
+
+
+def test_demo_runs_the_sample_end_to_end(cli, tmp_path):
+    import yaml
+
+    r = cli("demo", "--json")
+    assert r.code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    sample = yaml.safe_load((Path(__file__).parent.parent / "claims" / "sample.yaml").read_text())
+    expected = {c["id"]: c["expected"] for c in sample["claims"]}
+    assert {x["id"]: x["verdict"] for x in rows} == expected
+    assert {"verified", "contested", "unverified"} <= set(expected.values())
+    for row in rows:
+        assert row["rationale"]
+        if row["verdict"] != "unverified":
+            assert row["evidence"] and all(len(e["snapshot_sha256"]) == 64 for e in row["evidence"])
+    report = tmp_path / "factcheck-report.html"
+    assert r.stderr.strip().endswith(str(report)) and report.is_file()
+    again = cli("demo")  # a second run re-uses the desk: same claims, a new run
+    assert again.code == 0 and "Report:" in again.stdout
