@@ -76,24 +76,9 @@ def run(
         t0 = time.perf_counter()
         results = fetcher.fetch_many([FetchRequest(u) for u in urls], on_result=progress)
         wall = time.perf_counter() - t0
-    ok = sum(r.outcome == "fetched" for r in results)
-    min_start_gap = min_idle_gap = float("inf")
-    connections = 0
-    for srv in servers:
-        hits = sorted(srv.hits, key=lambda h: h.start)
-        connections += len({h.client for h in hits})
-        for a, b in itertools.pairwise(hits):
-            min_start_gap = min(min_start_gap, b.start - a.start)
-            min_idle_gap = min(min_idle_gap, b.start - a.end)
-    return {
-        "wall": wall,
-        "ok": ok,
-        "callbacks": done,
-        "min_start_gap": min_start_gap,
-        "min_idle_gap": min_idle_gap,
-        "connections": connections,
-        "requests": sum(len(s.hits) for s in servers),
-    }
+    m = _server_side(servers)
+    m.update(wall=wall, ok=sum(r.outcome == "fetched" for r in results), callbacks=done)
+    return m
 
 
 def run_desk(
