@@ -82,9 +82,7 @@ def pending_requests(desk: Desk, settings: Settings, *, refresh: bool = False,
             snap = latest_snapshot(s, eu.url)
             if snap is None:
                 reqs.append(FetchRequest(eu.url, meta=eu.id))
-            elif (refresh and snap.origin == "fetch" and snap.fetched_at <= cutoff) or urls:
-                if snap.origin == "file" and not urls:
-                    continue
+            elif urls or (refresh and snap.origin == "fetch" and snap.fetched_at <= cutoff):
                 reqs.append(FetchRequest(eu.url, etag=_hdr(snap.headers, "etag"),
                                          last_modified=_hdr(snap.headers, "last-modified"), meta=eu.id))
         return reqs
@@ -142,8 +140,10 @@ def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: st
 def fetch_pending(
     desk: Desk, settings: Settings, *, actor: str, refresh: bool = False, urls: list[str] | None = None,
     on_row: Callable[[FetchRow], None] | None = None, fetcher: Fetcher | None = None,
+    requests: list[FetchRequest] | None = None,
 ) -> FetchSummary:
-    reqs = pending_requests(desk, settings, refresh=refresh, urls=urls)
+    """Fetch and record `requests` (default: what `pending_requests` finds)."""
+    reqs = pending_requests(desk, settings, refresh=refresh, urls=urls) if requests is None else requests
     summary = FetchSummary()
     own = fetcher is None
     fetcher = fetcher or Fetcher(policy_from_settings(settings))

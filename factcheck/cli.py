@@ -270,13 +270,13 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
     from .capture import fetch_pending, pending_requests
 
     desk = app.desk()
-    total = len(pending_requests(desk, app.settings, refresh=refresh, urls=list(urls) or None))
+    reqs = pending_requests(desk, app.settings, refresh=refresh, urls=list(urls) or None)
     with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err, transient=True,
                   disable=as_json or not err.is_terminal) as bar:
-        task = bar.add_task("", total=total)
+        task = bar.add_task("", total=len(reqs))
         summary = fetch_pending(
-            desk, app.settings, actor=app.actor(by), refresh=refresh, urls=list(urls) or None,
+            desk, app.settings, actor=app.actor(by), requests=reqs,
             on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
         )
     failed = any(r.outcome == "failed" for r in summary.rows)

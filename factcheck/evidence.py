@@ -6,7 +6,6 @@ offline and fetched evidence are alike.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .archive import Archive
+from .archive import Archive, sha256_hex
 from .errors import FactcheckError
 from .models import EvidenceUrl, Passage, Snapshot, utcnow
 from .passages import split_passages
@@ -23,10 +22,6 @@ from .settings import Settings
 
 class EvidenceError(FactcheckError):
     pass
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def latest_snapshot(session: Session, url: str) -> Snapshot | None:
