@@ -584,6 +584,10 @@ from .cli_web import users_group as _users_group  # noqa: E402
 cli.add_command(_serve_cmd)
 cli.add_command(_users_group, name="users")
 
+from .cli_nli import nli_group as _nli_group  # noqa: E402
+
+cli.add_command(_nli_group, name="nli")
+
 
 if __name__ == "__main__":
     run()

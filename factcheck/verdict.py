@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from factcheck import semantic
+from factcheck import entail, semantic
 from factcheck.anchors import Anchors, detect_language, extract_anchors, quantities_match
 from factcheck.match import (
     Candidate,
@@ -66,6 +66,19 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # bench halves it did not separate verified from contested and its gains on one half did not hold on
     # the other
     "semantic": None,
+    # the entailment model (factcheck[nli] + `factcheck nli build`, or FACTCHECK_NLI=1); None = follow the
+    # environment. It reads the best windows and can support a paraphrase, or contradict a claim, where
+    # word overlap cannot; anchors still veto: it never verifies a claim whose number, year, date,
+    # negation or attribution disagrees, or whose number is not in the window it reads
+    "nli": None,
+    # how many of the best windows (by coverage) it reads
+    "nli_windows": 3,
+    # entailment probability that counts as support, contradiction probability that counts as contesting
+    "nli_support": 0.9,
+    "nli_contradict": 0.9,
+    # how much of the claim a window must state before its contradiction counts (a contradiction of
+    # something else on the page is not one)
+    "nli_contest_coverage": 0.3,
 }
 
 
@@ -424,6 +437,35 @@ def judge(
         c = s.candidate
         return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
 
+    # the entailment model reads the best windows (optional; see factcheck.entail)
+    nli_rows: list[_NliRow] = []
+    if entail.enabled(cfg["nli"]):
+        nli_rows = _read_windows(claim_text, statement, ranked, cov, cfg["nli_windows"])
+        signals["nli"] = [{"start": r.passage.candidate.start, "coverage": round(r.coverage, 3),
+                           "entailment": round(r.scores.entailment, 3),
+                           "contradiction": round(r.scores.contradiction, 3)} for r in nli_rows]
+    contra = max((r for r in nli_rows if r.coverage >= cfg["nli_contest_coverage"]),
+                 key=lambda r: r.scores.contradiction, default=None)
+    if contra is not None and contra.scores.contradiction < cfg["nli_contradict"]:
+        contra = None
+    nli_support: _NliRow | None = None
+    nli_via: str | None = None
+    if contra is None:
+        for r in sorted(nli_rows, key=lambda r: -r.scores.entailment):
+            if r.scores.entailment < cfg["nli_support"]:
+                break
+            ok, via = _nli_support_ok(r, claim, claim_speakers, cited_names)
+            if ok:
+                nli_support, nli_via = r, via
+                break
+
+    if contra is not None and not (addresses and disagreeing):
+        conf = round(min(0.95, 0.5 + 0.45 * contra.scores.contradiction), 2)
+        c = contra.passage.candidate
+        rationale = (f"{_cite(c)}: '{_short(c.text)}' — the entailment model reads this passage as contradicting "
+                     f"the claim (p {contra.scores.contradiction:.2f}); check it against the claim's wording.")
+        return Judgement("contested", conf, rationale, [quote(contra.passage, "contradicts")], None, signals)
+
     agreeing = [_WORDS[t] for t, v in agreement.items() if v == "agree" and t != "negation"]
     missing = [_WORDS[t] for t, v in agreement.items() if v == "absent"]
 
@@ -446,6 +488,19 @@ def judge(
         and not disagreeing
         and not any_disagreement
     )
+    if not verified and nli_support is not None:
+        c = nli_support.passage.candidate
+        agree = nli_support.agreement
+        agreeing_n = [_WORDS[t] for t, v in agree.items() if v == "agree" and t != "negation"]
+        parts = [f"the entailment model reads it as stating the claim (p {nli_support.scores.entailment:.2f})"]
+        if agreeing_n:
+            parts.append(", ".join(agreeing_n) + " agree")
+        parts.append(f"reported second-hand from {nli_via}" if nli_via else "first-hand from the cited source")
+        conf = round(min(0.95, 0.4 + 0.5 * nli_support.scores.entailment), 2)
+        rationale = f"{_cite(c)}: '{_short(c.text)}' — {'; '.join(parts)}."
+        signals["verified_by"] = "entailment"
+        return Judgement("verified", conf, rationale, [quote(nli_support.passage, "supports")], nli_via is None,
+                         signals)
     if verified:
         conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
         joined = ", ".join(agreeing[:-1]) + " and " + agreeing[-1] if len(agreeing) > 1 else "".join(agreeing)
@@ -480,6 +535,59 @@ def judge(
     conf = round(min(0.9, 0.5 + 0.4 * (1 - best_cov)), 2)
     rationale = f"Closest: {_cite(best_c)}: '{_short(best_c.text, 160)}' — " + "; ".join(reasons) + "."
     return Judgement("unverified", conf, rationale, [quote(best, "context")], None, signals)
+
+
+@dataclass
+class _NliRow:
+    passage: ScoredPassage
+    window: str
+    coverage: float
+    scores: entail.Scores
+    agreement: dict[str, str] = field(default_factory=dict)
+
+
+def _read_windows(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
+                  cov: Any, limit: int) -> list[_NliRow]:
+    """Entailment scores of the claim (its English statement when there is one) against the windows of the
+    best passages by coverage."""
+    hypothesis = statement if statement and statement.strip() else claim_text
+    rows: list[_NliRow] = []
+    seen: set[str] = set()
+    for _c, s in ranked:
+        w = _window(s.candidate)
+        if w in seen:
+            continue
+        seen.add(w)
+        rows.append(_NliRow(s, w, cov(w), entail.Scores(0.0, 0.0, 0.0)))
+        if len(rows) >= limit:
+            break
+    for r, sc in zip(rows, entail.score([(r.window, hypothesis) for r in rows]), strict=True):
+        r.scores = sc
+    return rows
+
+
+def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
+                    cited_names: Sequence[str]) -> tuple[bool, str | None]:
+    """Whether a window the model reads as entailing the claim may verify it: from the cited source (or
+    naming it), no anchor disagreeing, and every number, year and date of the claim in the window (the model
+    is not trusted with figures it cannot see). Returns (ok, second-hand source)."""
+    c = row.passage.candidate
+    via = None
+    if not c.cited:
+        via = next((n for n in cited_names if _mentions(c.text + " " + (c.context or ""), n)), None)
+        if via is None:
+            return False, None
+    ev = extract_anchors(row.window, detect_language(row.window))
+    agreement = compare_anchors(claim, ev, row.window)
+    row.agreement = agreement
+    if any(v == "disagree" for v in agreement.values()):
+        return False, via
+    if any(agreement.get(t) == "absent" for t in ("quantities", "years", "dates")):
+        return False, via
+    ev_speakers = _reported_speakers(c.text)
+    if claim_speakers and ev_speakers and not claim_speakers & ev_speakers:
+        return False, via
+    return True, via
 
 
 def _disagreement_detail(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from . import __version__, audit
+from . import __version__, audit, entail
 from .claims import find_claim, list_claims
 from .db import Desk
 from .models import Claim, Run, Verdict, utcnow
@@ -22,7 +22,7 @@ from .retrieve import RetrievalLimits, candidates_for
 from .settings import Settings
 from .verdict import judge
 
-RUN_SETTINGS = ("top_k",)
+RUN_SETTINGS = ("top_k", "nli")
 
 
 @dataclass
@@ -48,19 +48,22 @@ def verify(
     limits: RetrievalLimits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
+    # decided once per run (and "on" without a model fails here, before anything is written)
+    use_nli = entail.enabled(settings.nli)
     with desk.session() as s:
         if claim_refs:
             ids = [find_claim(s, ref).id for ref in claim_refs]
         else:
             ids = [c.id for c in list_claims(s, case=case)]
         run = Run(version=__version__, actor=actor,
-                  settings={k: settings.values[k] for k in RUN_SETTINGS} | {"claims": len(ids), "case": case})
+                  settings={k: settings.values[k] for k in RUN_SETTINGS}
+                  | {"claims": len(ids), "case": case, "nli_model": entail.model_id() if use_nli else None})
         s.add(run)
         s.flush()
         run_id = run.id
     result = RunResult(run_id=run_id, claim_ids=ids,
                        counts={"verified": 0, "unverified": 0, "contested": 0})
-    judge_settings = {"top_k": settings.top_k}
+    judge_settings = {"top_k": settings.top_k, "nli": use_nli}
     for i in range(0, len(ids), batch_size):
         with desk.session() as s:
             claims = s.execute(

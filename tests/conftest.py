@@ -31,6 +31,13 @@ FIXTURE_ARTICLE = Path(
 ) / "seed-article-eulerpool-2025-09-01.txt"
 
 
+@pytest.fixture(autouse=True)
+def _no_entailment_model_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verdicts in tests are those of the rules alone, whether or not this machine has built the optional
+    entailment model; the tests of the model turn it on themselves."""
+    monkeypatch.setenv("FACTCHECK_NLI", "off")
+
+
 def _pg_available() -> str | None:
     try:
         eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
@@ -143,7 +150,8 @@ def cli(tmp_path: Path) -> object:
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
             input: str | None = None) -> CliResult:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("FACTCHECK_")}
-        full_env.update({"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "COLUMNS": "200", "FACTCHECK_USER": "tester"})
+        full_env.update({"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "COLUMNS": "200", "FACTCHECK_USER": "tester",
+                         "FACTCHECK_NLI": "off"})
         full_env.update(env or {})
         p = subprocess.run([FACTCHECK_BIN, *args], cwd=cwd or tmp_path, env=full_env, input=input,
                            capture_output=True, text=True, timeout=300)

