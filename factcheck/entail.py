@@ -144,7 +144,6 @@ def _load(folder: Path) -> tuple[Any, Any]:
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()

@@ -55,11 +55,11 @@ def test_read_pairs_from_an_archive_picks_the_split(tmp_path: Path) -> None:
             tar.addfile(info, io.BytesIO(raw))
     assert len(list(entail.read_pairs(tgz))) == 3
     assert [p[2] for p in entail.read_pairs(tgz, split="test")] == [2, 1]
-    with pytest.raises(entail.EntailmentUnavailable, match="no dev .jsonl"):
+    with pytest.raises(entail.EntailmentUnavailable, match=r"no dev \.jsonl"):
         list(entail.read_pairs(tgz, split="dev"))
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tarball")
-    with pytest.raises(entail.EntailmentUnavailable, match="not a readable .tar.gz"):
+    with pytest.raises(entail.EntailmentUnavailable, match=r"not a readable \.tar\.gz"):
         list(entail.read_pairs(junk))
 
 
