@@ -214,9 +214,9 @@ def _lines(path: Path, split: str) -> Iterator[str]:
                            if m.isfile() and m.name.endswith(".jsonl") and split in Path(m.name).name)
             if not names:
                 raise EntailmentUnavailable(f"{path}: no {split} .jsonl file inside")
-            fh = tar.extractfile(names[0])
-            assert fh is not None
-            for raw in fh:
+            member = tar.extractfile(names[0])
+            assert member is not None
+            for raw in member:
                 yield raw.decode("utf-8")
         return
     try:
