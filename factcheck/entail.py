@@ -190,7 +190,7 @@ def score(pairs: Sequence[tuple[str, str]], *, folder: Path | None = None, batch
                 for i, pr in zip(idx, probs, strict=True):
                     s = Scores(*(float(pr[j]) for j in order))
                     out[i] = s
-                    _cache[(key, *pairs[i])] = s
+                    _cache[(key, pairs[i][0], pairs[i][1])] = s
                 while len(_cache) > _CACHE_SIZE:
                     _cache.popitem(last=False)
     return [s for s in out if s is not None]
