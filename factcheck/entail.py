@@ -133,7 +133,7 @@ _cache: OrderedDict[tuple[str, str, str], Scores] = OrderedDict()
 _CACHE_SIZE = 20_000
 
 
-def _load(folder: Path) -> tuple[Any, Any]:
+def _load(folder: Path) -> tuple[Any, Any, list[int]]:
     key = str(folder.resolve())
     with _lock:
         if key in _loaded:
