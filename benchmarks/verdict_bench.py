@@ -11,7 +11,10 @@ SQLite desk (factcheck.cases.import_case), `factcheck.verify.verify` retrieves a
 and the stored machine verdicts are compared with `expected`. `--direct` instead feeds each claim's own
 pages straight to judge() (faster, for iteration; no retrieval from the rest of the desk).
 
-    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [--direct] [set ...]
+With the entailment model built (`factcheck nli build`, see README) it is used unless `--nli=off`;
+`--nli=on` fails when it is missing. Run both to see what the model adds, beside the same baseline.
+
+    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [--direct] [--nli=auto|on|off] [set ...]
 """
 
 from __future__ import annotations
@@ -123,12 +126,14 @@ def metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
 
 
 def run_judge(claims: Sequence[BenchClaim], settings: dict[str, Any] | None = None) -> tuple[list[str], float]:
+    """judge() straight on each claim's own pages (settings may switch the entailment model: "nli")."""
     t0 = time.perf_counter()
     preds = [judge(c.text, c.statement, c.cited, c.candidates, settings=settings).label for c in claims]
     return preds, time.perf_counter() - t0
 
 
-def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None) -> tuple[list[str], float, float]:
+def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None,
+             nli: str = "auto") -> tuple[list[str], float, float]:
     """The real pipeline: import the case into an in-memory SQLite desk, run verify(), read the verdicts.
 
     Returns the predictions (in the order of claims), the import time and the verify time (seconds).
@@ -146,7 +151,7 @@ def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None) 
     case_path = (base or bench_dir()) / "verdicts" / name / "case.yaml"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = load_settings({"db": "sqlite://", "evidence_dir": str(folder / "evidence")},
+        settings = load_settings({"db": "sqlite://", "evidence_dir": str(folder / "evidence"), "nli": nli},
                                  environ={}, desk_dir=folder)
         desk = Desk("sqlite://", check=False)
         try:
@@ -198,18 +203,23 @@ def best_threshold(gold: Sequence[str], scores: Sequence[float]) -> tuple[float,
 # ---------------------------------------------------------------- report
 
 
-def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool = False) -> dict[str, Any]:
+def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool = False,
+             nli: str = "auto") -> dict[str, Any]:
     """Load a set, run factcheck (desk pipeline, or judge() directly) and the baseline; all figures.
 
-    Used by the test gate too. `settings` only applies to the direct path.
+    Used by the test gate too. `settings` only applies to the direct path. `nli` is the entailment-model
+    setting (auto: when built; on: required; off).
     """
+    from factcheck import entail
+
     claims = load_cases(name)
     gold = [c.expected for c in claims]
     import_secs = None
+    use_nli = entail.enabled(nli)
     if direct:
-        preds, secs = run_judge(claims, settings)
+        preds, secs = run_judge(claims, {"nli": use_nli} | (settings or {}))
     else:
-        preds, import_secs, secs = run_desk(name, claims)
+        preds, import_secs, secs = run_desk(name, claims, nli="on" if use_nli else "off")
     scores, bsecs = baseline_scores(claims)
     t, bpred = best_threshold(gold, scores)
     halves = {}
@@ -218,7 +228,9 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
         halves[h] = metrics([gold[i] for i in idx], [preds[i] for i in idx])
     return {
         "set": name,
-        "mode": "direct judge()" if direct else "desk pipeline (import_case + verify)",
+        "mode": ("direct judge()" if direct else "desk pipeline (import_case + verify)")
+        + (f", entailment model {entail.model_id()}" if use_nli else ", rules only (no entailment model)"),
+        "nli": entail.model_id() if use_nli else None,
         "import_seconds": import_secs,
         "ours": metrics(gold, preds),
         "ours_cps": len(claims) / secs if secs else float("inf"),
@@ -260,13 +272,14 @@ def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
 
 def main(argv: Sequence[str]) -> int:
     direct = "--direct" in argv
+    nli = next((a.split("=", 1)[1] for a in argv if a.startswith("--nli=")), "auto")
     names = [a for a in argv if not a.startswith("--")] or list(SETS)
     if not (bench_dir() / "verdicts").is_dir():
         print(f"bench dir not found: {bench_dir() / 'verdicts'} (set FACTCHECK_BENCH_DIR)", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
     for name in names:
-        print_report(evaluate(name, direct=direct))
+        print_report(evaluate(name, direct=direct, nli=nli))
     print(f"\ntotal {time.perf_counter() - t0:.1f}s")
     return 0
 

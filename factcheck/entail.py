@@ -285,6 +285,10 @@ def build(
         )
     except ImportError as exc:
         raise EntailmentUnavailable(f"the nli extra is not fully installed: {exc}") from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "classifier weights newly initialised" is the point of training
+    hf_logging.disable_progress_bar()
     if not train_file.is_file():
         raise EntailmentUnavailable(f"{train_file}: no such file")
     if test_file is None and train_file.name.endswith((".tar.gz", ".tgz")):
