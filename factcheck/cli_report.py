@@ -37,22 +37,26 @@ Without -o the report goes to stdout. Files are written atomically.
 @click.option("--run", "run_id", type=int, metavar="N", help="Only claims judged in run N, with that run's verdicts.")
 @click.option("--base-url", metavar="URL",
               help="Where the report is published; ClaimReview `url` = URL#claim-… (else organisation_url).")
+@click.option("--reviewed-only", is_flag=True,
+              help="claimreview: only claims whose current verdict is a reviewer's (not the machine's).")
 @click.pass_obj  # the App that cli() put on the context
 def report(app: App, fmt: str, output: Path | None, case: str | None, article: str | None, run_id: int | None,
-           base_url: str | None) -> None:
+           base_url: str | None, reviewed_only: bool) -> None:
     if fmt == "pdf" and output is None:
         raise click.UsageError("--format pdf writes a binary file: give -o FILE.pdf")
+    if reviewed_only and fmt != "claimreview":
+        raise click.UsageError("--reviewed-only applies to --format claimreview")
     if output is not None:
         check_target(output)  # fail before the work, not after
     rep = make_report(app.desk(), app.settings, case=case, article=article, run=run_id)
     if output is None:
-        text = render(rep, fmt, base_url=base_url)
+        text = render(rep, fmt, base_url=base_url, reviewed_only=reviewed_only)
         for w in rep.warnings:
             click.echo(f"Warning: {w}", err=True)
         # stdout gets the text without a BOM; a BOM belongs in files only.
         click.echo(text, nl=False)
         return
-    data = report_bytes(rep, fmt, base_url=base_url)
+    data = report_bytes(rep, fmt, base_url=base_url, reviewed_only=reviewed_only)
     for w in rep.warnings:
         click.echo(f"Warning: {w}", err=True)
     path = write_atomic(output, data)

@@ -588,9 +588,16 @@ def claim_review(report: Report, c: ReportClaim, *, base_url: str | None = None)
     return review
 
 
-def render_claimreview(report: Report, *, base_url: str | None = None) -> str:
-    """A JSON array of ClaimReview objects, one per claim with a verdict."""
-    reviews = [r for c in report.claims if (r := claim_review(report, c, base_url=base_url)) is not None]
+def render_claimreview(report: Report, *, base_url: str | None = None, reviewed_only: bool = False) -> str:
+    """A JSON array of ClaimReview objects, one per claim with a verdict (with reviewed_only, one per claim
+    whose current verdict is a reviewer's: what a desk publishes is what a person has signed off)."""
+    claims = report.claims
+    if reviewed_only:
+        claims = [c for c in claims if c.verdict is not None and c.verdict.kind == "human"]
+        left = sum(1 for c in report.claims if c.verdict is not None and c.verdict.kind != "human")
+        if left:
+            report.warnings.append(f"{left} claim(s) with only a machine verdict left out (--reviewed-only)")
+    reviews = [r for c in claims if (r := claim_review(report, c, base_url=base_url)) is not None]
     if not (base_url or report.organisation_url):
         report.warnings.append(
             "organisation_url is not set, so each ClaimReview `url` is only a fragment (#claim-…); set "
@@ -980,7 +987,7 @@ def _claim_html(c: ReportClaim) -> str:
 # ------------------------------------------------------------------ output
 
 
-def render(report: Report, fmt: str, *, base_url: str | None = None) -> str:
+def render(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False) -> str:
     """The report as text in one of TEXT_FORMATS."""
     if fmt == "html":
         return render_html(report)
@@ -991,7 +998,7 @@ def render(report: Report, fmt: str, *, base_url: str | None = None) -> str:
     if fmt == "csv":
         return render_csv(report)
     if fmt == "claimreview":
-        return render_claimreview(report, base_url=base_url)
+        return render_claimreview(report, base_url=base_url, reviewed_only=reviewed_only)
     raise ReportError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -1084,11 +1091,11 @@ def make_report(desk: Desk, settings: Settings, *, case: str | None = None, arti
         return build_report(s, settings, case=case, article=article, run=run)
 
 
-def report_bytes(report: Report, fmt: str, *, base_url: str | None = None) -> bytes:
+def report_bytes(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False) -> bytes:
     """The file content for any format, PDF included."""
     if fmt == "pdf":
         return html_to_pdf(render_html(report))
-    return encode(render(report, fmt, base_url=base_url), fmt)
+    return encode(render(report, fmt, base_url=base_url, reviewed_only=reviewed_only), fmt)
 
 
 def write_report(

@@ -340,6 +340,16 @@ def test_cli_report_formats_and_errors(cli, tmp_path):
     assert r.code == 0 and json.loads(r.stdout)[0]["url"].startswith("https://fc.example/r.html#claim-")
     r = cli("report", "--format", "claimreview", env={"FACTCHECK_ORGANISATION_URL": "https://fc.example/"})
     assert r.code == 0 and "Warning" not in r.stderr
+    # only what a reviewer signed off: none yet, then the one reviewed claim
+    r = cli("report", "--format", "claimreview", "--reviewed-only", "--base-url", "https://fc.example/r.html")
+    assert r.code == 0 and json.loads(r.stdout) == [] and "3 claim(s) with only a machine verdict left out" in r.stderr
+    assert cli("review", "C1", "--verdict", "contested", "--note", "the memo says otherwise", "--by", "ana").code == 0
+    r = cli("report", "--format", "claimreview", "--reviewed-only", "--base-url", "https://fc.example/r.html")
+    reviews = json.loads(r.stdout)
+    assert r.code == 0 and len(reviews) == 1 and reviews[0]["reviewRating"]["alternateName"] == "Contested"
+    assert reviews[0]["reviewRating"]["ratingExplanation"] == "the memo says otherwise"
+    r = cli("report", "--format", "md", "--reviewed-only")
+    assert r.code == 2 and "applies to --format claimreview" in r.stderr
     r = cli("report", "--case", "nope")
     assert r.code == 1 and r.stderr.startswith("Error: no case 'nope'")
     r = cli("report", "--run", "7")
