@@ -174,6 +174,14 @@ def set_password(session: Session, name: str, password: str, *, actor: str) -> U
     return u
 
 
+def credential_stamp(u: User) -> str:
+    """A short fingerprint of the account's current password hash. A web session keeps the stamp it was
+    signed in with; once the password changes, the stamps differ and the session ends."""
+    import hashlib
+
+    return hashlib.sha256(u.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
 def verify_password(session: Session, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same work whether or not the name exists)."""
     u = find_user(session, name)

@@ -196,6 +196,20 @@ def test_disabled_account_loses_its_session(web):
     assert r.status_code == 401
 
 
+def test_password_change_ends_open_sessions(web):
+    env, app, _ids = web
+    old = sign_in(app, "cara")
+    other = sign_in(app, "vic")
+    assert old.get("/queue").status_code == 200
+    with env.desk.session() as s:
+        users.set_password(s, "cara", "a brand new passphrase", actor="t")
+    r = old.get("/queue")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert other.get("/queue").status_code == 200  # someone else's session is untouched
+    fresh = sign_in(app, "cara", "a brand new passphrase")
+    assert fresh.get("/queue").status_code == 200
+
+
 # ------------------------------------------------------------------ CSRF
 
 

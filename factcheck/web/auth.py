@@ -71,15 +71,18 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def _load_person(desk: Desk, uid: Any, name: Any) -> Person | None:
+def _load_person(desk: Desk, uid: Any, name: Any, stamp: Any) -> Person | None:
     from ..models import User
+    from ..users import credential_stamp
 
-    if not isinstance(uid, int) or not isinstance(name, str):
+    if not isinstance(uid, int) or not isinstance(name, str) or not isinstance(stamp, str):
         return None
     with desk.session() as s:
         u = s.get(User, uid)
         if u is None or u.disabled or u.name != name:
             return None
+        if not hmac.compare_digest(stamp, credential_stamp(u)):
+            return None  # the password changed since this session signed in
         return Person(u.id, u.name, u.role)
 
 
@@ -91,7 +94,8 @@ async def signed_in(request: Request) -> Person | None:
     uid, name = request.session.get("uid"), request.session.get("user")
     person = None
     if uid is not None:
-        person = await run_in_threadpool(_load_person, request.app.state.desk, uid, name)
+        person = await run_in_threadpool(_load_person, request.app.state.desk, uid, name,
+                                         request.session.get("stamp"))
         if person is None:
             request.session.clear()
     request.scope["factcheck.person"] = person or False

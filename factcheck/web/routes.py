@@ -102,6 +102,7 @@ async def login_submit(request: Request) -> Response:
     request.session.clear()  # a fresh session (and CSRF token) at every sign-in
     request.session["uid"] = result.user.id
     request.session["user"] = result.user.name
+    request.session["stamp"] = users.credential_stamp(result.user)
     request.scope.pop("factcheck.person", None)
     return see(nxt)
 
