@@ -50,6 +50,7 @@ _SETTINGS: list[Setting] = [
     Setting("checkworthiness_threshold", 0.5, float, "sentences at or above this become claims on ingest"),
     Setting("assignment_minutes", 60, int, "how long a `triage next` assignment holds"),
     Setting("top_k", 5, int, "passages kept per claim when judging"),
+    Setting("web_hosts", "", str, "host names the web desk answers to besides localhost (comma-separated)"),
     Setting("nli", "auto", str, "entailment model in verdicts: auto (when built), on (required), off"),
 ]
 DEFINITIONS: dict[str, Setting] = {s.name: s for s in _SETTINGS}

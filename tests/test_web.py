@@ -77,7 +77,7 @@ def token(html: str) -> str:
 
 
 def client(app) -> TestClient:
-    return TestClient(app, follow_redirects=False)
+    return TestClient(app, follow_redirects=False, base_url="http://localhost")
 
 
 def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
@@ -133,7 +133,7 @@ def test_session_secret_is_made_once_per_desk(web):
     env, app, _ids = web
     c = sign_in(app, "vic")
     again = create_app(env.desk, env.settings)  # a restarted server reads the same secret
-    c2 = TestClient(again, follow_redirects=False, cookies=c.cookies)
+    c2 = TestClient(again, follow_redirects=False, cookies=c.cookies, base_url="http://localhost")
     assert c2.get("/queue").status_code == 200
     with env.desk.session() as s:
         assert users.desk_secret(s, "web-session") == users.desk_secret(s, "web-session")
@@ -208,6 +208,23 @@ def test_password_change_ends_open_sessions(web):
     assert other.get("/queue").status_code == 200  # someone else's session is untouched
     fresh = sign_in(app, "cara", "a brand new passphrase")
     assert fresh.get("/queue").status_code == 200
+
+
+def test_only_known_host_names_are_answered(web):
+    env, app, _ids = web
+    assert client(app).get("/login").status_code == 200
+    evil = TestClient(app, follow_redirects=False, base_url="http://rebound.example")
+    assert evil.get("/login").status_code == 400  # a foreign name pointed at this desk
+    from factcheck.settings import load_settings
+    from factcheck.web.app import allowed_hosts
+
+    named = load_settings({"web_hosts": "desk.newsroom.example, 10.0.0.5"}, environ={}, desk_dir=env.folder)
+    hosts = allowed_hosts(named, "0.0.0.0")
+    assert "desk.newsroom.example" in hosts and "10.0.0.5" in hosts and "localhost" in hosts
+    assert "0.0.0.0" not in hosts
+    app2 = create_app(env.desk, named, hosts=hosts)
+    ok = TestClient(app2, follow_redirects=False, base_url="http://desk.newsroom.example")
+    assert ok.get("/login").status_code == 200
 
 
 # ------------------------------------------------------------------ CSRF

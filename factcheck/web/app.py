@@ -23,6 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -104,8 +105,20 @@ def flash(request: Request, text: str, kind: str = "ok") -> None:
     request.session["flash"] = msgs[-5:]
 
 
-def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False) -> Starlette:
-    """The ASGI app for one desk. The session-signing secret is made once per desk and kept in it."""
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def allowed_hosts(settings: Settings, *extra: str) -> list[str]:
+    """Host headers the desk answers: localhost, the address it listens on, and the web_hosts setting. Any
+    other name is refused, so a page elsewhere cannot point its own domain at this desk (DNS rebinding)."""
+    names = [*LOCAL_HOSTS, *extra, *(h.strip() for h in str(settings.web_hosts or "").split(","))]
+    return list(dict.fromkeys(h for h in names if h and h not in ("0.0.0.0", "::")))
+
+
+def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False,
+               hosts: list[str] | None = None) -> Starlette:
+    """The ASGI app for one desk. The session-signing secret is made once per desk and kept in it.
+    `hosts`: the Host names answered (default: allowed_hosts(settings))."""
     from . import routes
 
     with desk.session() as s:
@@ -130,6 +143,7 @@ def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False) 
     app = Starlette(
         routes=[*routes.ROUTES, Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")],
         middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts or allowed_hosts(settings)),
             Middleware(SecurityHeaders),
             Middleware(SessionMiddleware, secret_key=secret, session_cookie="factcheck_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=secure_cookies),
