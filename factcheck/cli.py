@@ -19,6 +19,7 @@ from . import __version__
 from .db import Desk, upgrade
 from .errors import FactcheckError
 from .settings import Settings, load_settings
+from .textutil import shorten as _short
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=False)
@@ -157,11 +158,6 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
             _short(r.get("rationale") or "", 120),
         )
     out.print(t)
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 @claims.command("show")

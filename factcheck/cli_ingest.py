@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .textutil import shorten as _short
+
 if TYPE_CHECKING:
     from .cli import App
 
@@ -70,6 +72,3 @@ def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None,
     )
 
 
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"

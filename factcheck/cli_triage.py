@@ -16,6 +16,7 @@ from rich.text import Text
 
 from .errors import FactcheckError
 from .models import VERDICT_LABELS, utcnow
+from .textutil import shorten as _short
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -59,11 +60,6 @@ def _age(since: str | datetime, now: datetime | None = None) -> str:
         if secs >= size:
             return f"{secs // size}{unit}"
     return f"{secs}s"
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 _COLOURS = {"verified": "green", "contested": "red", "unverified": "yellow", "unchecked": "dim"}

@@ -29,6 +29,7 @@ from factcheck.match import (
     stem,
 )
 from factcheck.passages import sentence_spans
+from factcheck.textutil import shorten as _short
 
 __all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
 
@@ -183,11 +184,6 @@ def _fmt_date(published: str | None) -> str | None:
     except ValueError:
         return published
     return f"{d.day} {d.strftime('%b')} {d.year}"
-
-
-def _short(text: str, limit: int = 220) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _cite(c: Candidate) -> str:
