@@ -74,6 +74,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "nli": None,
     # how many of the best windows (by coverage) it reads
     "nli_windows": 3,
+    # what the model reads of each: "window" (the passage with its neighbours), "passage", or "both"
+    "nli_premise": "window",
     # entailment probability that counts as support, contradiction probability that counts as contesting
     "nli_support": 0.9,
     "nli_contradict": 0.9,
@@ -436,7 +438,7 @@ def judge(
     # the entailment model reads the best windows (optional; see factcheck.entail)
     nli_rows: list[_NliRow] = []
     if entail.enabled(cfg["nli"]):
-        nli_rows = _read_windows(claim_text, statement, ranked, cov, cfg["nli_windows"])
+        nli_rows = _read_windows(claim_text, statement, ranked, cov, cfg["nli_windows"], cfg["nli_premise"])
         signals["nli"] = [{"start": r.passage.candidate.start, "coverage": round(r.coverage, 3),
                            "entailment": round(r.scores.entailment, 3),
                            "contradiction": round(r.scores.contradiction, 3)} for r in nli_rows]
@@ -543,19 +545,24 @@ class _NliRow:
 
 
 def _read_windows(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
-                  cov: Any, limit: int) -> list[_NliRow]:
-    """Entailment scores of the claim (its English statement when there is one) against the windows of the
-    best passages by coverage."""
+                  cov: Any, limit: int, premise: str = "window") -> list[_NliRow]:
+    """Entailment scores of the claim (its English statement when there is one) against the best passages
+    by coverage: their windows, the passages alone, or both."""
     hypothesis = statement if statement and statement.strip() else claim_text
     rows: list[_NliRow] = []
     seen: set[str] = set()
+    taken = 0
     for _c, s in ranked:
-        w = _window(s.candidate)
-        if w in seen:
+        texts = {"window": [_window(s.candidate)], "passage": [s.candidate.text],
+                 "both": [_window(s.candidate), s.candidate.text]}[premise]
+        fresh = [t for t in dict.fromkeys(texts) if t not in seen]
+        if not fresh:
             continue
-        seen.add(w)
-        rows.append(_NliRow(s, w, cov(w), entail.Scores(0.0, 0.0, 0.0)))
-        if len(rows) >= limit:
+        for t in fresh:
+            seen.add(t)
+            rows.append(_NliRow(s, t, cov(t), entail.Scores(0.0, 0.0, 0.0)))
+        taken += 1
+        if taken >= limit:
             break
     for r, sc in zip(rows, entail.score([(r.window, hypothesis) for r in rows]), strict=True):
         r.scores = sc
