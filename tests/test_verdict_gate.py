@@ -41,10 +41,15 @@ def test_verdict_benchmark_floors(name: str) -> None:
     assert ours["verified_precision"] > r["baseline"]["verified_precision"]
 
 
-# With the entailment model (factcheck[nli], built by `factcheck nli build`): pinned just under the figures
-# reached, see the closing note of the run that pinned them. CI builds the model and sets
+# With the entailment model (factcheck[nli], built by `factcheck nli build`, recipe minilm-snli v1). At
+# pinning: wice-dev accuracy 0.748 / verified precision 0.833 / macro-F1 0.429; climate-fever-even 0.375 /
+# 0.620 / 0.284 (rules only, same run: 0.748/0.829/0.425 and 0.350/0.583/0.237). A rebuild is not
+# bit-identical (threaded training), hence a little more room than above. CI builds the model and sets
 # FACTCHECK_REQUIRE_NLI=1, so this gate cannot pass there by skipping.
-NLI_FLOORS: dict[str, dict[str, float]] = {}
+NLI_FLOORS: dict[str, dict[str, float]] = {
+    "wice-dev": {"accuracy": 0.735, "verified_precision": 0.80, "macro_f1": 0.415},
+    "climate-fever-even": {"accuracy": 0.36, "verified_precision": 0.60, "macro_f1": 0.265},
+}
 
 
 @pytest.mark.parametrize("name", list(NLI_FLOORS))
