@@ -273,6 +273,8 @@ def build(
     Deterministic for a given input file and recipe (seeded shuffling, one thread order). Written to a
     temporary folder and renamed into place, so a stopped build leaves no half model behind.
     """
+    if not train_file.is_file():
+        raise EntailmentUnavailable(f"{train_file}: no such file")
     if not runtime_available():
         raise EntailmentUnavailable("the nli extra is not installed (pip install 'factcheck[nli]')")
     try:
@@ -289,8 +291,6 @@ def build(
 
     hf_logging.set_verbosity_error()  # "classifier weights newly initialised" is the point of training
     hf_logging.disable_progress_bar()
-    if not train_file.is_file():
-        raise EntailmentUnavailable(f"{train_file}: no such file")
     if test_file is None and train_file.name.endswith((".tar.gz", ".tgz")):
         test_file = train_file
     out = out or default_model_dir()
