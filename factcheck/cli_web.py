@@ -37,16 +37,16 @@ def serve(app: App, host: str, port: int, secure_cookies: bool) -> None:
     desk = app.desk()
     with desk.session() as s:
         has_users = bool(list_users(s))
-    from .web.app import allowed_hosts
+    from .web.app import LOCAL_HOSTS, WILDCARD_HOSTS, allowed_hosts
 
     web = create_app(desk, app.settings, secure_cookies=secure_cookies, hosts=allowed_hosts(app.settings, host))
     if not has_users:
         click.echo("Warning: this desk has no users yet; add one with "
                    "`factcheck users add NAME --role checker`", err=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOCAL_HOSTS:
         click.echo(f"Warning: listening on {host}: anyone who can reach it sees the sign-in page; "
                    "put it behind TLS and use --secure-cookies", err=True)
-        if host in ("0.0.0.0", "::") and not str(app.settings.web_hosts or "").strip():
+        if host in WILDCARD_HOSTS and not str(app.settings.web_hosts or "").strip():
             click.echo("Warning: only requests for localhost are answered; name the desk's host in "
                        "FACTCHECK_WEB_HOSTS (or web_hosts in factcheck.toml)", err=True)
     click.echo(f"factcheck web desk on http://{host}:{port}/ (Ctrl+C to stop)", err=True)

@@ -14,6 +14,7 @@ The model is English; a claim's `statement` (its English form) is what it judges
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -80,7 +81,9 @@ def model_dir() -> Path:
     return Path(env).expanduser() if env else default_model_dir()
 
 
+@functools.cache
 def runtime_available() -> bool:
+    """torch and transformers are importable (asked once: judge() consults it for every claim)."""
     import importlib.util
 
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))

@@ -155,6 +155,18 @@ def _mentions(text: str, name: str) -> bool:
     return name_found(name, normalise(text))
 
 
+def _naming_source(c: Candidate, cited_names: Sequence[str]) -> str | None:
+    """The first cited source a passage (or the text around it) names: support from it is second-hand."""
+    return next((n for n in cited_names if _mentions(c.text + " " + (c.context or ""), n)), None)
+
+
+def _attribution_state(claim_speakers: set[str], ev_speakers: set[str]) -> str | None:
+    """"agree"/"disagree" when both the claim and the passage say who said it, else None."""
+    if claim_speakers and ev_speakers:
+        return "agree" if claim_speakers & ev_speakers else "disagree"
+    return None
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -372,20 +384,13 @@ def judge(
     )
     claim_speakers = speakers(claim_clause) if claim_clause else set()
     ev_speakers = _reported_speakers(best_c.text)
-    attribution_state = None
-    if claim_speakers and ev_speakers:
-        attribution_state = "agree" if claim_speakers & ev_speakers else "disagree"
+    attribution_state = _attribution_state(claim_speakers, ev_speakers)
     if attribution_state:
         agreement["attribution"] = attribution_state
         best_agreement["attribution"] = attribution_state
 
     # first- or second-hand
-    second_hand_from = None
-    if not best_c.cited:
-        for name in cited_names:
-            if _mentions(best_c.text + " " + (best_c.context or ""), name):
-                second_hand_from = name
-                break
+    second_hand_from = None if best_c.cited else _naming_source(best_c, cited_names)
     credible = best_c.cited or second_hand_from is not None
 
     # how tightly the best sentence states the claim: its content words close together, not scattered
@@ -438,10 +443,10 @@ def judge(
         c = s.candidate
         return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
 
-    # the entailment model reads the best windows (optional; see factcheck.entail)
+    # the entailment model reads the best passages (optional; see factcheck.entail)
     nli_rows: list[_NliRow] = []
     if entail.enabled(cfg["nli"]):
-        nli_rows = _read_windows(claim_text, statement, ranked, cov, cfg["nli_windows"], cfg["nli_premise"])
+        nli_rows = _read_premises(claim_text, statement, ranked, cov, cfg["nli_windows"], cfg["nli_premise"])
         signals["nli"] = [{"start": r.passage.candidate.start, "coverage": round(r.coverage, 3),
                            "entailment": round(r.scores.entailment, 3),
                            "contradiction": round(r.scores.contradiction, 3)} for r in nli_rows]
@@ -541,14 +546,14 @@ def judge(
 @dataclass
 class _NliRow:
     passage: ScoredPassage
-    window: str
+    premise: str  # what the model read: the passage, or its window
     coverage: float
     scores: entail.Scores
-    agreement: dict[str, str] = field(default_factory=dict)
+    agreement: dict[str, str] = field(default_factory=dict)  # anchors of premise vs claim, once checked
 
 
-def _read_windows(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
-                  cov: Any, limit: int, premise: str = "window") -> list[_NliRow]:
+def _read_premises(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
+                   cov: Any, limit: int, premise: str) -> list[_NliRow]:
     """Entailment scores of the claim (its English statement when there is one) against the best passages
     by coverage: their windows, the passages alone, or both."""
     hypothesis = statement if statement and statement.strip() else claim_text
@@ -567,31 +572,29 @@ def _read_windows(claim_text: str, statement: str | None, ranked: Sequence[tuple
         taken += 1
         if taken >= limit:
             break
-    for r, sc in zip(rows, entail.score([(r.window, hypothesis) for r in rows]), strict=True):
+    for r, sc in zip(rows, entail.score([(r.premise, hypothesis) for r in rows]), strict=True):
         r.scores = sc
     return rows
 
 
 def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
                     cited_names: Sequence[str]) -> tuple[bool, str | None]:
-    """Whether a window the model reads as entailing the claim may verify it: from the cited source (or
-    naming it), no anchor disagreeing, and every number, year and date of the claim in the window (the model
-    is not trusted with figures it cannot see). Returns (ok, second-hand source)."""
+    """Whether a premise the model reads as entailing the claim may verify it: from the cited source (or
+    naming it), no anchor disagreeing, and every number, year and date of the claim in the premise (the
+    model is not trusted with figures it cannot see). Returns (ok, second-hand source)."""
     c = row.passage.candidate
     via = None
     if not c.cited:
-        via = next((n for n in cited_names if _mentions(c.text + " " + (c.context or ""), n)), None)
+        via = _naming_source(c, cited_names)
         if via is None:
             return False, None
-    ev = extract_anchors(row.window, detect_language(row.window))
-    agreement = compare_anchors(claim, ev, row.window)
-    row.agreement = agreement
-    if any(v == "disagree" for v in agreement.values()):
+    ev = extract_anchors(row.premise, detect_language(row.premise))
+    row.agreement = compare_anchors(claim, ev, row.premise)
+    if any(v == "disagree" for v in row.agreement.values()):
         return False, via
-    if any(agreement.get(t) == "absent" for t in ("quantities", "years", "dates")):
+    if any(row.agreement.get(t) == "absent" for t in ("quantities", "years", "dates")):
         return False, via
-    ev_speakers = _reported_speakers(c.text)
-    if claim_speakers and ev_speakers and not claim_speakers & ev_speakers:
+    if _attribution_state(claim_speakers, _reported_speakers(c.text)) == "disagree":
         return False, via
     return True, via
 

@@ -106,13 +106,14 @@ def flash(request: Request, text: str, kind: str = "ok") -> None:
 
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::")  # listen everywhere: not a name a request can carry
 
 
 def allowed_hosts(settings: Settings, *extra: str) -> list[str]:
     """Host headers the desk answers: localhost, the address it listens on, and the web_hosts setting. Any
     other name is refused, so a page elsewhere cannot point its own domain at this desk (DNS rebinding)."""
     names = [*LOCAL_HOSTS, *extra, *(h.strip() for h in str(settings.web_hosts or "").split(","))]
-    return list(dict.fromkeys(h for h in names if h and h not in ("0.0.0.0", "::")))
+    return list(dict.fromkeys(h for h in names if h and h not in WILDCARD_HOSTS))
 
 
 def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False,
