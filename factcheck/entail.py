@@ -277,7 +277,7 @@ def build(
     temporary folder and renamed into place, so a stopped build leaves no half model behind.
     """
     if not train_file.is_file():
-        raise EntailmentUnavailable(f"{train_file}: no such file")
+        raise EntailmentUnavailable(f"{train_file}: {'not a file' if train_file.exists() else 'no such file'}")
     if not runtime_available():
         raise EntailmentUnavailable("the nli extra is not installed (pip install 'factcheck[nli]')")
     try:

@@ -87,6 +87,9 @@ def test_cli_without_model_says_so(cli, tmp_path: Path) -> None:  # type: ignore
     assert r.code == 1 and r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
     r = cli("nli", "build", "--data", str(tmp_path / "missing.jsonl"), env=env)
     assert r.code == 1 and "no such file" in r.stderr
+    r = cli("nli", "build", "--data", str(tmp_path), env=env)
+    assert r.code == 1 and r.stderr.startswith("Error: ") and "not a file" in r.stderr
+    assert not (tmp_path / "none").exists()  # nothing written
 
 
 def test_verify_with_nli_on_and_no_model_fails_before_writing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
