@@ -1,4 +1,4 @@
-"""Main-text extraction benchmark: factcheck.extract vs. BeautifulSoup get_text, same pages, same run.
+"""Main-text extraction benchmark: factcheck.documents.extract vs. BeautifulSoup get_text, same pages, same run.
 
 Dataset: <bench>/extraction/html/*.html.gz with ground-truth.json ({name: {"articleBody": ..., "url": ...}}).
 Metric: 4-word shingles of lowercased \\w+ tokens, counted as multisets. Per page, precision =
@@ -113,7 +113,7 @@ def load_pages(bench_dir: Path, limit: int | None = None) -> list[tuple[str, byt
 
 
 def ours(raw: bytes) -> str:
-    from factcheck.extract import ExtractionError, extract_bytes
+    from factcheck.documents.extract import ExtractionError, extract_bytes
 
     try:
         return extract_bytes(raw, content_type="text/html").text
@@ -125,7 +125,7 @@ def baseline_get_text(raw: bytes) -> str:
     """The naive approach: all text of the page (decoded the same way as ours, so only extraction differs)."""
     from bs4 import BeautifulSoup
 
-    from factcheck.extract import decode_bytes
+    from factcheck.documents.extract import decode_bytes
 
     html, _ = decode_bytes(raw, "text/html")
     return BeautifulSoup(html, "html.parser").get_text(" ")
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{res['pages']} pages from {res['dataset']}")
     print(f"metric: {res['metric']}")
     print(f"{'extractor':<22}{'precision':>10}{'recall':>9}{'F1':>8}{'pageF1':>8}{'microF1':>9}{'pages/s':>9}")
-    for label, key in (("factcheck.extract", "factcheck"), ("bs4 get_text", "baseline_bs4_get_text")):
+    for label, key in (("factcheck.documents.extract", "factcheck"), ("bs4 get_text", "baseline_bs4_get_text")):
         r = res[key]
         print(f"{label:<22}{r['precision']:>10.3f}{r['recall']:>9.3f}{r['f1']:>8.3f}"
               f"{r['mean_page_f1']:>8.3f}{r['micro_f1']:>9.3f}{r['pages_per_second']:>9.1f}")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from httpserver_util import LocalServer, send
 
-from factcheck.fetch import Fetcher, FetchPolicy, FetchRequest
+from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest
 
 
 def make_servers(hosts: int, n_urls: int, server_delay: float) -> tuple[list[LocalServer], list[str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from factcheck.ingest import SourceRef, analyse_article, text_and_links_from_html
+from factcheck.claimfinding.analysis import SourceRef, analyse_article, text_and_links_from_html
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = REPO / "tests" / "fixtures" / "ingest" / "labels.yaml"

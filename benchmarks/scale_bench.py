@@ -61,9 +61,9 @@ class Corpus:
 def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
     from sqlalchemy import insert
 
-    from factcheck.db import Desk, upgrade
-    from factcheck.models import Case, Citation, Claim, Passage, Snapshot, Source, utcnow
-    from factcheck.retrieve import count_terms
+    from factcheck.desk.db import Desk, upgrade
+    from factcheck.desk.models import Case, Citation, Claim, Passage, Snapshot, Source, utcnow
+    from factcheck.desk.retrieve import count_terms
 
     rng = random.Random(seed)
     corpus = Corpus(rng, size)
@@ -116,10 +116,10 @@ def measure(url: str) -> dict[str, float]:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from factcheck.db import Desk
-    from factcheck.models import Claim
-    from factcheck.retrieve import candidates_for
-    from factcheck.verdict import judge
+    from factcheck.desk.db import Desk
+    from factcheck.desk.models import Claim
+    from factcheck.desk.retrieve import candidates_for
+    from factcheck.judge.verdict import judge
 
     desk = Desk(url)
     t_retrieve = t_judge = 0.0
@@ -159,7 +159,7 @@ def one(backend: str, size: int, n_claims: int) -> dict[str, float]:
         build(url, size, n_claims)
         build_s = time.perf_counter() - t0
         if backend == "postgresql":
-            from factcheck.db import make_engine
+            from factcheck.desk.db import make_engine
 
             e = make_engine(url)
             with e.connect() as c:

@@ -7,7 +7,7 @@ which flatters the baseline). Each set is also reported on two fixed halves (by 
 so tuning on one half can be checked on the other.
 
 By default the figures are those of the real desk pipeline: the case is imported into an in-memory
-SQLite desk (factcheck.cases.import_case), `factcheck.verify.verify` retrieves and judges every claim,
+SQLite desk (factcheck.desk.cases.import_case), `factcheck.desk.verify.verify` retrieves and judges every claim,
 and the stored machine verdicts are compared with `expected`. `--direct` instead feeds each claim's own
 pages straight to judge() (faster, for iteration; no retrieval from the rest of the desk).
 
@@ -31,9 +31,9 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from factcheck.match import Candidate, normalise
-from factcheck.passages import split_passages
-from factcheck.verdict import LABELS, judge
+from factcheck.judge.match import Candidate, normalise
+from factcheck.judge.verdict import LABELS, judge
+from factcheck.text.passages import split_passages
 
 REPO = Path(__file__).resolve().parent.parent
 SETS = ("wice-dev", "climate-fever-even")
@@ -56,7 +56,7 @@ class BenchClaim:
 def candidates_from_text(text: str, url: str, source: str | None, sha: str, *, tied: bool = True,
                          cited: bool = True, published: str | None = None) -> list[Candidate]:
     """Passages of one page as Candidates, each with the text around it as context (as the desk gives it:
-    300 characters either side, see factcheck.retrieve)."""
+    300 characters either side, see factcheck.desk.retrieve)."""
     passages = split_passages(text)
     out = []
     for p in passages:
@@ -142,11 +142,11 @@ def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None,
 
     from sqlalchemy import select
 
-    from factcheck.cases import import_case
-    from factcheck.db import Desk, check_ready, upgrade
-    from factcheck.models import Case, Claim, Verdict
+    from factcheck.desk.cases import import_case
+    from factcheck.desk.db import Desk, check_ready, upgrade
+    from factcheck.desk.models import Case, Claim, Verdict
+    from factcheck.desk.verify import verify
     from factcheck.settings import load_settings
-    from factcheck.verify import verify
 
     case_path = (base or bench_dir()) / "verdicts" / name / "case.yaml"
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +210,7 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
     Used by the test gate too. `settings` only applies to the direct path. `nli` is the entailment-model
     setting (auto: when built; on: required; off).
     """
-    from factcheck import entail
+    from factcheck.judge import reader as entail
 
     claims = load_cases(name)
     gold = [c.expected for c in claims]

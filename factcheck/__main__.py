@@ -1,3 +1,3 @@
-from .cli import run
+from factcheck.cli import run
 
 run()

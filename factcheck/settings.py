@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import FactcheckError
+from factcheck.errors import FactcheckError
 
 
 class SettingsError(FactcheckError):

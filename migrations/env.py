@@ -7,8 +7,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from factcheck.db import include_name, make_engine
-from factcheck.models import Base
+from factcheck.desk.db import include_name, make_engine
+from factcheck.desk.models import Base
 
 config = context.config
 target_metadata = Base.metadata

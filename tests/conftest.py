@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from factcheck.db import Desk, check_ready, upgrade
+from factcheck.desk.db import Desk, check_ready, upgrade
 from factcheck.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from factcheck.cases import import_case
-from factcheck.models import Claim, Verdict
-from factcheck.verify import verify
+from factcheck.desk.cases import import_case
+from factcheck.desk.models import Claim, Verdict
+from factcheck.desk.verify import verify
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factcheck.anchors import Quantity, extract_anchors, parse_number, quantities_match
+from factcheck.text.anchors import Quantity, extract_anchors, parse_number, quantities_match
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from factcheck.archive import (
+from factcheck.documents.archive import (
     Archive,
     ArchiveCorruptError,
     ArchiveError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from factcheck import audit
-from factcheck.models import AuditEvent
+from factcheck.desk import audit
+from factcheck.desk.models import AuditEvent
 
 
 def _three_events(desk):

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from factcheck.cases import import_case
-from factcheck.models import AuditEvent
-from factcheck.triage import next_claim, review
-from factcheck.verify import verify
+from factcheck.desk.cases import import_case
+from factcheck.desk.models import AuditEvent
+from factcheck.desk.triage import next_claim, review
+from factcheck.desk.verify import verify
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 BI = "https://www.businessinsider.com/report"

@@ -10,9 +10,9 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
-from factcheck.capture import fetch_pending
-from factcheck.cases import import_case
-from factcheck.models import AuditEvent, EvidenceUrl, FetchAttempt, Passage, Snapshot
+from factcheck.desk.capture import fetch_pending
+from factcheck.desk.cases import import_case
+from factcheck.desk.models import AuditEvent, EvidenceUrl, FetchAttempt, Passage, Snapshot
 from factcheck.settings import load_settings
 
 PAGE = "<html><head><title>{title}</title></head><body><article><p>{body}</p></article></body></html>"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from factcheck.cases import CaseFileError, dump_yaml, export_case, import_case
-from factcheck.models import AuditEvent, Citation, Claim, EvidenceUrl, Passage, Snapshot, Source
+from factcheck.desk.cases import CaseFileError, dump_yaml, export_case, import_case
+from factcheck.desk.models import AuditEvent, Citation, Claim, EvidenceUrl, Passage, Snapshot, Source
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 TABLES = (Source, Claim, Citation, EvidenceUrl, Snapshot, Passage, AuditEvent)

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from factcheck.db import (
+from factcheck.desk.db import (
     Desk,
     DeskError,
     DeskNotReady,
@@ -19,7 +19,7 @@ from factcheck.db import (
     normalise_url,
     upgrade,
 )
-from factcheck.models import Base, Source
+from factcheck.desk.models import Base, Source
 
 
 def test_models_and_migrations_agree(desk):
@@ -81,8 +81,8 @@ def test_term_stat_migration_backfills_existing_passages(tmp_path):
     from alembic import command
     from sqlalchemy import select
 
-    from factcheck.db import alembic_config
-    from factcheck.models import Passage, Snapshot, TermStat, utcnow
+    from factcheck.desk.db import alembic_config
+    from factcheck.desk.models import Passage, Snapshot, TermStat, utcnow
 
     d = Desk(f"sqlite:///{tmp_path / 'old.db'}", check=False)
     command.upgrade(alembic_config(d.engine), "0003")

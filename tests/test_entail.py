@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from factcheck import entail
-from factcheck.match import Candidate
-from factcheck.verdict import judge
+from factcheck.judge import reader as entail
+from factcheck.judge.match import Candidate
+from factcheck.judge.verdict import judge
 
 SNLI_ROWS = [
     {"gold_label": "entailment", "sentence1": "A man plays a guitar on stage.", "sentence2": "A man plays music."},
@@ -93,8 +93,8 @@ def test_cli_without_model_says_so(cli, tmp_path: Path) -> None:  # type: ignore
 
 
 def test_verify_with_nli_on_and_no_model_fails_before_writing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from factcheck.db import Desk
-    from factcheck.models import Run, Verdict
+    from factcheck.desk.db import Desk
+    from factcheck.desk.models import Run, Verdict
 
     repo = Path(__file__).resolve().parent.parent
     assert cli("init").code == 0

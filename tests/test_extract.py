@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.errors import FactcheckError
-from factcheck.extract import (
+from factcheck.documents.extract import (
     MAX_INPUT_BYTES,
     Extracted,
     ExtractionError,
@@ -18,7 +17,8 @@ from factcheck.extract import (
     extract_bytes,
     extract_path,
 )
-from factcheck.passages import split_passages
+from factcheck.errors import FactcheckError
+from factcheck.text.passages import split_passages
 
 FIX = Path(__file__).parent / "fixtures" / "extract"
 GERMAN = "Größere Förderung für Wärmepumpen: Bürger in München äußern „Zweifel“ – Kosten 5 €."

@@ -16,8 +16,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from pytest_httpserver import HTTPServer
 
-from factcheck.errors import FactcheckError
-from factcheck.fetch import (
+from factcheck.documents.fetch import (
     AddressGuard,
     Fetcher,
     FetchFailure,
@@ -33,6 +32,7 @@ from factcheck.fetch import (
     parse_retry_after,
     parse_url,
 )
+from factcheck.errors import FactcheckError
 
 try:
     from httpserver_util import LocalServer, send

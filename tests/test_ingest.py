@@ -14,11 +14,11 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
-from factcheck.audit import verify_session
-from factcheck.cases import import_case
-from factcheck.ingest import IngestError
-from factcheck.ingest_desk import claim_key, ingest, map_links
-from factcheck.models import (
+from factcheck.claimfinding.analysis import IngestError
+from factcheck.desk.audit import verify_session
+from factcheck.desk.cases import import_case
+from factcheck.desk.ingest import claim_key, ingest, map_links
+from factcheck.desk.models import (
     Article,
     AuditEvent,
     Case,
@@ -368,8 +368,8 @@ def test_map_links_finds_anchors_in_extracted_text() -> None:
 
 
 def test_extraction_that_drops_linked_paragraphs_falls_back_to_the_block_reader(desk, tmp_path, monkeypatch) -> None:
-    import factcheck.ingest_desk as ingest_desk
-    from factcheck.extract import extract_bytes as real_extract
+    import factcheck.desk.ingest as ingest_desk
+    from factcheck.documents.extract import extract_bytes as real_extract
 
     with desk.desk.session() as s:
         import_case(s, desk.settings, registry_case(tmp_path), actor="tester")

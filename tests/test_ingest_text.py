@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.errors import FactcheckError
-from factcheck.ingest import (
+from factcheck.claimfinding.analysis import (
     ClaimCandidate,
     IngestError,
     SourceRef,
@@ -19,6 +18,7 @@ from factcheck.ingest import (
     split_sentences,
     text_and_links_from_html,
 )
+from factcheck.errors import FactcheckError
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures" / "ingest"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from factcheck.anchors import extract_anchors
-from factcheck.match import Candidate, compare_anchors, normalise, score_passages
+from factcheck.judge.match import Candidate, compare_anchors, normalise, score_passages
+from factcheck.text.anchors import extract_anchors
 
 
 def cand(text: str, start: int = 0) -> Candidate:

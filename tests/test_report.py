@@ -14,8 +14,9 @@ import pytest
 from report_util import CASE_DIR, add_human, build_hostile_desk, build_test_desk
 from sqlalchemy import select
 
-from factcheck.models import Snapshot
-from factcheck.report import (
+from factcheck.desk.models import Snapshot
+from factcheck.desk.verify import verify
+from factcheck.report.core import (
     BEST_RATING,
     RATING_SCALE,
     WORST_RATING,
@@ -31,7 +32,6 @@ from factcheck.report import (
     write_report,
 )
 from factcheck.settings import load_settings
-from factcheck.verify import verify
 
 CASE = "Test case: hiring"
 HOSTILE = "Hostile <i>case</i>"
@@ -363,7 +363,7 @@ def test_cli_report_formats_and_errors(cli, tmp_path):
 
 
 def test_pdf_without_chromium_is_a_clear_error(memory_desk, tmp_path, monkeypatch):
-    from factcheck.report import ChromiumMissing
+    from factcheck.report.core import ChromiumMissing
 
     build_test_desk(memory_desk, tmp_path, review=False)
     monkeypatch.setenv("FACTCHECK_CHROMIUM", str(tmp_path / "no-such-chromium"))

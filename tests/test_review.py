@@ -10,12 +10,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
-from factcheck.cases import import_case
-from factcheck.claims import claim_dict, current_verdict, find_claim, verdict_history
-from factcheck.evidence import latest_snapshot
-from factcheck.models import AuditEvent, Claim, Verdict
-from factcheck.triage import BadQuote, NoIdentity, ReviewConflict, next_claim, review, triage_queue
-from factcheck.verify import verify
+from factcheck.desk.cases import import_case
+from factcheck.desk.claims import claim_dict, current_verdict, find_claim, verdict_history
+from factcheck.desk.evidence import latest_snapshot
+from factcheck.desk.models import AuditEvent, Claim, Verdict
+from factcheck.desk.triage import BadQuote, NoIdentity, ReviewConflict, next_claim, review, triage_queue
+from factcheck.desk.verify import verify
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 BI = "https://www.businessinsider.com/report"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from factcheck import semantic
-from factcheck.match import Candidate
-from factcheck.verdict import judge
+from factcheck.judge import semantic
+from factcheck.judge.match import Candidate
+from factcheck.judge.verdict import judge
 
 EV = [Candidate(None, "In the end we were towed all the way back to England.", 0, 52, "ef" * 32,
                 "https://example.org/t", "Example News", True, True)]

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from sqlalchemy import select, text, update
 
-from factcheck.cases import import_case
-from factcheck.evidence import latest_snapshot, store_capture
-from factcheck.models import AuditEvent, Claim, EvidenceUrl, Run, Verdict, utcnow
-from factcheck.triage import (
+from factcheck.desk.cases import import_case
+from factcheck.desk.evidence import latest_snapshot, store_capture
+from factcheck.desk.models import AuditEvent, Claim, EvidenceUrl, Run, Verdict, utcnow
+from factcheck.desk.triage import (
     NoIdentity,
     TriageError,
     claims_with_changed_sources,
@@ -28,7 +28,7 @@ from factcheck.triage import (
     review,
     triage_queue,
 )
-from factcheck.verify import verify
+from factcheck.desk.verify import verify
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 BI = "https://www.businessinsider.com/report"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factcheck.match import Candidate
-from factcheck.passages import split_passages
-from factcheck.verdict import Judgement, judge
+from factcheck.judge.match import Candidate
+from factcheck.judge.verdict import Judgement, judge
+from factcheck.text.passages import split_passages
 
 REPO = Path(__file__).resolve().parent.parent
 CASE = REPO / "claims" / "sample.yaml"
@@ -19,7 +19,7 @@ CASE = REPO / "claims" / "sample.yaml"
 def html_text(raw: bytes, url: str) -> tuple[str, str | None]:
     """Main text and date of a saved page: the desk's extractor when present, else BeautifulSoup."""
     try:
-        from factcheck.extract import extract_bytes
+        from factcheck.documents.extract import extract_bytes
 
         ex = extract_bytes(raw, content_type="text/html", url=url)
         return ex.text, ex.published

@@ -47,7 +47,7 @@ GATES = [(mode, name) for mode, floors in FLOORS_BY_MODE.items() for name in flo
 @pytest.mark.parametrize(("nli", "name"), GATES)
 def test_verdict_benchmark_floors(nli: str, name: str) -> None:
     """Rules only (nli off), and with the entailment model (nli on, when it is built)."""
-    from factcheck import entail
+    from factcheck.judge import reader as entail
 
     if not (bench.bench_dir() / "verdicts" / name / "case.yaml").is_file():
         pytest.skip(f"verdict bench data not found under {bench.bench_dir()} (set FACTCHECK_BENCH_DIR)")

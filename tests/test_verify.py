@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from factcheck.cases import import_case
-from factcheck.models import Claim, Run, Verdict
-from factcheck.retrieve import candidates_for, query_terms, search_passages
-from factcheck.verify import verify
+from factcheck.desk.cases import import_case
+from factcheck.desk.models import Claim, Run, Verdict
+from factcheck.desk.retrieve import candidates_for, query_terms, search_passages
+from factcheck.desk.verify import verify
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 
@@ -47,7 +47,7 @@ def test_full_text_index_finds_passages(loaded):
     with loaded.desk.session() as s:
         ids = search_passages(s, ["salary", "band"], limit=5)
         assert ids
-        from factcheck.models import Passage
+        from factcheck.desk.models import Passage
 
         assert "salary band" in s.get(Passage, ids[0]).text
 
@@ -93,7 +93,7 @@ def test_unfetched_cited_source_is_unverified(loaded):
 
 def test_quotes_point_into_snapshot_text(loaded):
     verify(loaded.desk, loaded.settings, actor="t")
-    from factcheck.models import Snapshot
+    from factcheck.desk.models import Snapshot
 
     with loaded.desk.session() as s:
         for v in s.execute(select(Verdict)).scalars():
@@ -122,8 +122,8 @@ def test_verify_cli_json_contract(cli, tmp_path):
 
 
 def test_term_statistics_follow_captures(loaded):
-    from factcheck.models import TermStat
-    from factcheck.retrieve import selective_terms
+    from factcheck.desk.models import TermStat
+    from factcheck.desk.retrieve import selective_terms
 
     with loaded.desk.session() as s:
         df = dict(s.execute(select(TermStat.term, TermStat.df)).all())

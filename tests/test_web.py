@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from factcheck import users
-from factcheck.cases import import_case
-from factcheck.evidence import store_capture
-from factcheck.models import Article, AuditEvent, Claim, EvidenceUrl, LoginAttempt, Run, Verdict
-from factcheck.triage import triage_queue
-from factcheck.verify import verify
+from factcheck.desk import users
+from factcheck.desk.cases import import_case
+from factcheck.desk.evidence import store_capture
+from factcheck.desk.models import Article, AuditEvent, Claim, EvidenceUrl, LoginAttempt, Run, Verdict
+from factcheck.desk.triage import triage_queue
+from factcheck.desk.verify import verify
 from factcheck.web import create_app
 
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx works the same for these tests

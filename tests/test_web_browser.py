@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from factcheck import users
-from factcheck.cases import import_case
-from factcheck.db import Desk, upgrade
+from factcheck.desk import users
+from factcheck.desk.cases import import_case
+from factcheck.desk.db import Desk, upgrade
+from factcheck.desk.verify import verify
 from factcheck.settings import load_settings
-from factcheck.verify import verify
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "claims" / "sample.yaml"

@@ -1,5 +1,5 @@
 """The web desk (`factcheck serve`): triage, evidence and review in the browser, with accounts."""
 
-from .app import create_app
+from factcheck.web.app import create_app
 
 __all__ = ["create_app"]

@@ -31,10 +31,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..db import Desk
-from ..settings import Settings
-from ..users import desk_secret
-from .auth import Person, SignInRequired, csrf_token, login_url, signed_in
+from factcheck.desk.db import Desk
+from factcheck.desk.users import desk_secret
+from factcheck.settings import Settings
+from factcheck.web import routes
+from factcheck.web.auth import Person, SignInRequired, csrf_token, flash, login_url, signed_in
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -98,13 +99,6 @@ class Pages:
         return self.templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
-def flash(request: Request, text: str, kind: str = "ok") -> None:
-    """A one-time message shown on the next page (after a redirect)."""
-    msgs = list(request.session.get("flash", []))
-    msgs.append({"kind": kind, "text": text})
-    request.session["flash"] = msgs[-5:]
-
-
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::")  # listen everywhere: not a name a request can carry
 
@@ -120,8 +114,6 @@ def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False,
                hosts: list[str] | None = None) -> Starlette:
     """The ASGI app for one desk. The session-signing secret is made once per desk and kept in it.
     `hosts`: the Host names answered (default: allowed_hosts(settings))."""
-    from . import routes
-
     with desk.session() as s:
         secret = desk_secret(s, "web-session")
     pages = Pages()

@@ -13,8 +13,8 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ..db import Desk
-from ..users import role_allows
+from factcheck.desk.db import Desk
+from factcheck.desk.users import role_allows
 
 CSRF_FIELD = "csrf"
 
@@ -72,8 +72,8 @@ async def checked_form(request: Request) -> FormData:
 
 
 def _load_person(desk: Desk, uid: Any, name: Any, stamp: Any) -> Person | None:
-    from ..models import User
-    from ..users import credential_stamp
+    from factcheck.desk.models import User
+    from factcheck.desk.users import credential_stamp
 
     if not isinstance(uid, int) or not isinstance(name, str) or not isinstance(stamp, str):
         return None
@@ -124,3 +124,10 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/queue"
     return value
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    """A one-time message shown on the next page (after a redirect)."""
+    msgs = list(request.session.get("flash", []))
+    msgs.append({"kind": kind, "text": text})
+    request.session["flash"] = msgs[-5:]

@@ -13,15 +13,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import report as report_mod
-from .. import sources as sources_mod
-from .. import triage, users
-from ..claims import UnknownClaim, claim_dict, verdict_history
-from ..errors import FactcheckError
-from ..models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
-from .app import flash
-from .auth import Person, checked_form, require, safe_next
-from .views import article_segments, quote_candidates, quote_in_context, segments
+from factcheck.desk import sources as sources_mod
+from factcheck.desk import triage, users
+from factcheck.desk.claims import UnknownClaim, claim_dict, verdict_history
+from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
+from factcheck.errors import FactcheckError
+from factcheck.report import core as report_mod
+from factcheck.web.auth import Person, checked_form, flash, require, safe_next
+from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 
 T = TypeVar("T")
 
@@ -112,7 +111,7 @@ async def logout(request: Request) -> Response:
     person = await require(request)
 
     def record(s: Session) -> None:
-        from ..audit import record as audit_record
+        from factcheck.desk.audit import record as audit_record
 
         audit_record(s, actor=person.name, action="auth.logout", entity="user", entity_id=person.id,
                      after={"ip": client_ip(request)})

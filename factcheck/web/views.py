@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..claims import claim_evidence_urls
-from ..evidence import latest_snapshot
-from ..models import Claim, Passage, Snapshot
-from ..report import highlight_spans
+from factcheck.desk.claims import claim_evidence_urls
+from factcheck.desk.evidence import latest_snapshot
+from factcheck.desk.models import Claim, Passage, Snapshot
+from factcheck.report.core import highlight_spans
 
 CANDIDATES_PER_CAPTURE = 6
 """Passages offered as quotes per capture in the review form (best word overlap with the claim first)."""

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("term", name=op.f("pk_term_stat")),
     )
     # backfill from the passages already on the desk
-    from factcheck.retrieve import passage_terms
+    from factcheck.desk.retrieve import passage_terms
 
     bind = op.get_bind()
     counts: dict[str, int] = {}

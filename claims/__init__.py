@@ -1,0 +1,1 @@
+"""Bundled case files (the sample case for `factcheck demo`), shipped as factcheck.claims."""

@@ -1,0 +1,102 @@
+"""The shared application object of the command line: settings, the desk, output, the root group and the
+error translation every command goes through (library errors become one `Error: …` line, never a traceback)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from factcheck import __version__
+from factcheck.desk.db import Desk
+from factcheck.errors import FactcheckError
+from factcheck.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+class App:
+    """Per-invocation state: resolved settings and, on demand, the desk."""
+
+    def __init__(self, flags: dict[str, Any]) -> None:
+        self.flags = flags
+        self._settings: Settings | None = None
+        self._desk: Desk | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.flags)
+        return self._settings
+
+    def desk(self, *, check: bool = True) -> Desk:
+        if self._desk is None:
+            self._desk = Desk(self.settings.db, check=check)
+        return self._desk
+
+    def actor(self, by: str | None = None) -> str:
+        return by or self.settings.user or os.environ.get("USER") or getpass.getuser() or "unknown"
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Desk database URL (else FACTCHECK_DB, else sqlite:///factcheck.db).")
+@click.option("--evidence-dir", metavar="DIR", help="Evidence archive folder (else FACTCHECK_EVIDENCE_DIR).")
+@click.version_option(__version__, prog_name="factcheck")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, evidence_dir: str | None) -> None:
+    """factcheck: store claims with their cited sources, archive the evidence, and verify."""
+    ctx.obj = App({"db": db, "evidence_dir": evidence_dir})
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        rv = cli.main(args=argv, prog_name="factcheck", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv  # ctx.exit(n) in standalone_mode=False comes back as a return value
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except FactcheckError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except OperationalError as exc:
+        msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        click.echo(f"Error: database: {msg}", err=True)
+        return 1
+    except SQLAlchemyError as exc:
+        click.echo(f"Error: database: {str(exc).splitlines()[0]}", err=True)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return 0

@@ -1,0 +1,460 @@
+"""The desk's own commands: init, config, claims, sources, evidence, fetch, extract, verify, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from factcheck.cli.app import App, cli, err, json_option, out, pass_app, print_json
+from factcheck.desk.db import upgrade
+from factcheck.errors import FactcheckError
+from factcheck.text.display import shorten as _short
+
+
+@cli.command()
+@json_option
+@pass_app
+def init(app: App, as_json: bool) -> None:
+    """Create the desk, or upgrade it to the current schema."""
+    desk = app.desk(check=False)
+    before, after = upgrade(desk.engine)
+    if as_json:
+        print_json({"db": desk.url, "from": before, "to": after})
+    elif before == after:
+        out.print(f"Desk {desk.url} is up to date (schema {after}).")
+    else:
+        out.print(f"Desk {desk.url} ready (schema {before or 'none'} → {after}).")
+
+
+@cli.command()
+@json_option
+@pass_app
+def config(app: App, as_json: bool) -> None:
+    """Show the effective settings and where each came from."""
+    rows = app.settings.as_rows()
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("setting", "value", "from", title="Effective settings (defaults < factcheck.toml < environment < flags)")
+    for r in rows:
+        t.add_row(r["name"], str(r["value"]), r["origin"])
+    out.print(t)
+
+
+# ------------------------------------------------------------------ claims
+
+
+@cli.group()
+def claims() -> None:
+    """Case files in and out; list and show claims."""
+
+
+@claims.command("import")
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--by", help="Who is importing (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> None:
+    """Import a case file (sources, evidence, claims). Re-importing updates in place."""
+    from factcheck.desk.cases import import_case
+
+    with app.desk().session() as s:
+        summary = import_case(s, app.settings, case_file, actor=app.actor(by))
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        c, e = summary.claims, summary.evidence
+        out.print(
+            f"Imported case [bold]{summary.case}[/]: claims {c['created']} new, {c['updated']} updated, "
+            f"{c['unchanged']} unchanged; evidence {e['snapshots']} saved copies stored, {e['queued']} URLs queued."
+        )
+
+
+@claims.command("list")
+@click.option("--case", help="Only this case.")
+@json_option
+@pass_app
+def claims_list(app: App, case: str | None, as_json: bool) -> None:
+    """List claims with their current verdicts."""
+    from factcheck.desk.claims import claim_dict, list_claims
+
+
+    with app.desk().session() as s:
+        rows = [claim_dict(s, c) for c in list_claims(s, case=case)]
+    if as_json:
+        print_json(rows)
+        return
+    print_verdict_table(rows, title="Claims")
+
+
+def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
+    colours = {"verified": "green", "contested": "red", "unverified": "yellow"}
+    t = Table("id", "claim", "cited", "verdict", "conf.", "why", title=title, show_lines=True)
+    for r in rows:
+        label = r.get("verdict")
+        badge = f"[{colours.get(label or '', 'dim')}]{label or '—'}[/]"
+        conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
+        t.add_row(
+            str(r["id"]), _short(r["text"], 90), ", ".join(r["cited"]), badge, conf,
+            _short(r.get("rationale") or "", 120),
+        )
+    out.print(t)
+
+
+@claims.command("show")
+@click.argument("claim_id")
+@json_option
+@pass_app
+def claims_show(app: App, claim_id: str, as_json: bool) -> None:
+    """Show one claim: text, citations, evidence, verdict with quotes, history."""
+    from factcheck.desk.claims import claim_dict, claim_evidence_urls, find_claim, verdict_history
+
+    with app.desk().session() as s:
+        c = find_claim(s, claim_id)
+        d = claim_dict(s, c)
+        d["citations"] = [
+            {"source": ci.name, "phrase": ci.phrase, "kind": ci.kind, "second_hand": ci.second_hand,
+             "via": ci.via, "url": ci.url}
+            for ci in c.citations
+        ]
+        d["revision"] = c.revision
+        d["assignee"] = c.assignee
+        d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
+        d["history"] = [
+            {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
+             "verdict": v.label, "confidence": v.confidence, "rationale": v.rationale, "note": v.note}
+            for v in verdict_history(s, c.id)
+        ]
+    if as_json:
+        print_json(d)
+        return
+    out.print(f"[bold]{d['id']}[/] ({d['case']})  revision {d['revision']}", highlight=False)
+    out.print(d["text"], markup=False)
+    if d["statement"]:
+        out.print(f"[dim]statement:[/] {d['statement']}", markup=True)
+    for ci in d["citations"]:
+        hand = "second-hand" if ci["second_hand"] else "first-hand"
+        out.print(f"cites [bold]{ci['source']}[/] ({ci['kind']}, {hand}) {ci['phrase'] or ''}")
+    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
+    if d["rationale"]:
+        out.print(d["rationale"], markup=False)
+    for q in d["evidence"]:
+        out.print(f"  “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} [{q['start']}:{q['end']}]",
+                  markup=False)
+    for h in d["history"]:
+        out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
+
+
+@claims.command("export")
+@click.option("--case", help="Which case (needed when the desk holds several).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (else stdout).")
+@pass_app
+def claims_export(app: App, case: str | None, output: Path | None) -> None:
+    """Write a case file that imports back to the same claims."""
+    from factcheck.desk.cases import dump_yaml, export_case
+
+    with app.desk().session() as s:
+        text = dump_yaml(export_case(s, case))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise FactcheckError(f"cannot write {output}: {exc.strerror}") from None
+    err.print(f"Wrote {output}")
+
+
+# ------------------------------------------------------------------ sources
+
+
+@cli.group()
+def sources() -> None:
+    """The source registry."""
+
+
+@sources.command("list")
+@json_option
+@pass_app
+def sources_list(app: App, as_json: bool) -> None:
+    """List known sources with aliases and domains."""
+    from factcheck.desk.sources import list_sources, source_dict
+
+    with app.desk().session() as s:
+        rows = [source_dict(x) for x in list_sources(s)]
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("source", "aliases", "domains", "reviewed", title="Sources")
+    for r in rows:
+        t.add_row(r["name"], ", ".join(r["aliases"]), ", ".join(r["domains"]), "yes" if r["reviewed"] else "no")
+    out.print(t)
+
+
+# ------------------------------------------------------------------ evidence
+
+
+@cli.command("fetch")
+@click.option("--refresh", is_flag=True, help="Also re-fetch captures older than stale_after_days.")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Only these evidence URLs (re-fetched even if captured).")
+@click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as_json: bool) -> None:
+    """Fetch every evidence URL not yet captured (or stale), politely, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from factcheck.desk.capture import fetch_pending, pending_requests
+
+    desk = app.desk()
+    reqs = pending_requests(desk, app.settings, refresh=refresh, urls=list(urls) or None)
+    with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True,
+                  disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("", total=len(reqs))
+        summary = fetch_pending(
+            desk, app.settings, actor=app.actor(by), requests=reqs,
+            on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
+        )
+    failed = any(r.outcome == "failed" for r in summary.rows)
+    if as_json:
+        print_json([r.as_dict() for r in summary.rows])
+    else:
+        t = Table("url", "outcome", "status", "reason", "snapshot", title="Fetch")
+        for r in summary.rows:
+            colour = {"fetched": "green", "unchanged": "cyan", "failed": "red", "skipped": "yellow"}[r.outcome]
+            t.add_row(_short(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), r.reason or "",
+                      (r.snapshot_sha256 or "")[:12])
+        if summary.rows:
+            out.print(t)
+        counts = summary.counts()
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures_by_reason().items()))
+        out.print(
+            f"{counts.get('fetched', 0)} fetched, {counts.get('unchanged', 0)} unchanged, "
+            f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped"
+            + (f" ({reasons})" if reasons else "") + "."
+        )
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def evidence() -> None:
+    """The evidence archive: captured snapshots."""
+
+
+def _snapshot_dict(s: Any, snap: Any, with_text: bool = False) -> dict[str, Any]:
+    d = {
+        "id": snap.id, "url": snap.url, "final_url": snap.final_url, "status": snap.status,
+        "fetched_at": snap.fetched_at.isoformat(), "origin": snap.origin, "sha256": snap.sha256,
+        "content_type": snap.content_type, "encoding": snap.encoding, "title": snap.title,
+        "author": snap.author, "published": snap.published, "language": snap.language,
+        "source": snap.source.name if snap.source else None, "warc_path": snap.warc_path,
+        "redirects": snap.redirects, "chars": len(snap.text or ""),
+    }
+    if with_text:
+        d["headers"] = snap.headers
+        d["text"] = snap.text
+    return d
+
+
+@evidence.command("list")
+@click.option("--url", help="Only captures of this URL (all of them, oldest first).")
+@json_option
+@pass_app
+def evidence_list(app: App, url: str | None, as_json: bool) -> None:
+    """List snapshots (and evidence URLs still waiting to be fetched)."""
+    from sqlalchemy import select
+
+    from factcheck.desk.models import EvidenceUrl, Snapshot
+
+    with app.desk().session() as s:
+        q = select(Snapshot).order_by(Snapshot.url, Snapshot.fetched_at, Snapshot.id)
+        if url:
+            q = q.where(Snapshot.url == url)
+        snaps = [_snapshot_dict(s, x) for x in s.execute(q).scalars()]
+        waiting = [
+            {"url": e.url, "status": e.status, "last_outcome": e.last_outcome, "last_reason": e.last_reason}
+            for e in s.execute(select(EvidenceUrl).where(EvidenceUrl.status != "captured")
+                               .order_by(EvidenceUrl.id)).scalars()
+            if not url or e.url == url
+        ]
+    if as_json:
+        print_json({"snapshots": snaps, "pending": waiting})
+        return
+    t = Table("sha256", "url", "captured", "origin", "status", "title", title="Snapshots")
+    for d in snaps:
+        t.add_row(d["sha256"][:12], _short(d["url"], 60), d["fetched_at"][:19], d["origin"], str(d["status"] or ""),
+                  _short(d["title"] or "", 40))
+    out.print(t)
+    if waiting:
+        w = Table("url", "status", "last reason", title="Not captured")
+        for d in waiting:
+            w.add_row(_short(d["url"] or "", 80), d["status"] or "", d["last_reason"] or "")
+        out.print(w)
+
+
+@evidence.command("show")
+@click.argument("ref")
+@json_option
+@pass_app
+def evidence_show(app: App, ref: str, as_json: bool) -> None:
+    """Show one snapshot (by sha256 prefix, id, or URL for its latest capture) with its text."""
+    from sqlalchemy import select
+
+    from factcheck.desk.evidence import latest_snapshot
+    from factcheck.desk.models import Snapshot
+
+    with app.desk().session() as s:
+        snap = None
+        if ref.startswith(("http://", "https://")):
+            snap = latest_snapshot(s, ref)
+        elif ref.isdigit() and len(ref) < 10:
+            snap = s.get(Snapshot, int(ref))
+        if snap is None and len(ref) >= 4:
+            found = list(s.execute(select(Snapshot).where(Snapshot.sha256.startswith(ref.lower()))
+                                   .order_by(Snapshot.id)).scalars())
+            if len({f.sha256 for f in found}) > 1:
+                raise FactcheckError(f"snapshot prefix {ref!r} is ambiguous; give more characters")
+            snap = found[-1] if found else None
+        if snap is None:
+            raise FactcheckError(f"no snapshot {ref!r} on this desk (see `factcheck evidence list`)")
+        d = _snapshot_dict(s, snap, with_text=True)
+    if as_json:
+        print_json(d)
+        return
+    for k in ("url", "final_url", "status", "fetched_at", "origin", "sha256", "content_type", "title", "author",
+              "published", "language", "source", "warc_path"):
+        out.print(f"[bold]{k}[/]: {d[k] if d[k] is not None else ''}", highlight=False)
+    out.print()
+    out.print(d["text"], markup=False)
+
+
+@cli.command("extract")
+@click.argument("paths_or_urls", nargs=-1, required=True)
+@json_option
+@pass_app
+def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the main text and metadata of pages, as the desk would store them."""
+    from factcheck.documents.extract import extract_bytes, extract_path
+
+    rows = []
+    failed = False
+    fetcher = None
+    for item in paths_or_urls:
+        try:
+            if item.startswith(("http://", "https://")):
+                if fetcher is None:
+                    from factcheck.desk.capture import policy_from_settings
+                    from factcheck.documents.fetch import Fetcher
+
+                    fetcher = Fetcher(policy_from_settings(app.settings))
+                res = fetcher.fetch(item)
+                if res.outcome != "fetched" or res.body is None:
+                    raise FactcheckError(f"{item}: {res.outcome} ({res.reason}){': ' + res.detail if res.detail else ''}")
+                ex = extract_bytes(res.body, content_type=res.header("Content-Type"), url=res.final_url)
+            else:
+                p = Path(item)
+                if not p.is_file():
+                    raise FactcheckError(f"{item}: no such file")
+                if p.stat().st_size > app.settings.max_bytes:
+                    raise FactcheckError(f"{item}: file is over the {app.settings.max_bytes:,}-byte cap")
+                ex = extract_path(p)
+        except FactcheckError as exc:
+            failed = True
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        rows.append({"path_or_url": item, "title": ex.title, "author": ex.author, "published": ex.published,
+                     "language": ex.language, "content_type": ex.content_type, "encoding": ex.encoding,
+                     "text": ex.text})
+    if fetcher is not None:
+        fetcher.close()
+    if as_json:
+        print_json(rows)
+    else:
+        for r in rows:
+            out.print(f"[bold]{r['path_or_url']}[/]  title: {r['title'] or ''}  published: {r['published'] or ''}  "
+                      f"language: {r['language'] or ''}", highlight=False)
+            out.print(r["text"], markup=False)
+            out.print()
+    if failed:
+        raise SystemExit(1)
+
+
+# ------------------------------------------------------------------ verify
+
+
+@cli.command("verify")
+@click.option("--claim", "claim_refs", multiple=True, metavar="ID", help="Only these claims (repeatable).")
+@click.option("--case", help="Only this case's claims.")
+@click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def verify_cmd(app: App, claim_refs: tuple[str, ...], case: str | None, by: str | None, as_json: bool) -> None:
+    """Match claims to evidence, record a run with machine verdicts, print the table."""
+    rows = run_verify(app, claim_refs=claim_refs, case=case, actor=app.actor(by), quiet=as_json)
+    if as_json:
+        print_json(rows)
+    else:
+        print_verdict_table(rows, title="Verdicts")
+
+
+def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), case: str | None = None, actor: str,
+               quiet: bool = False) -> list[dict[str, Any]]:
+    from rich.progress import Progress
+
+    from factcheck.desk.claims import claim_dict
+    from factcheck.desk.models import Claim, Verdict
+    from factcheck.desk.verify import verify
+
+    desk = app.desk()
+    with Progress(console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task("verifying", total=None)
+        result = verify(desk, app.settings, actor=actor, claim_refs=claim_refs, case=case,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    with desk.session() as s:
+        rows = []
+        for cid in result.claim_ids:
+            c = s.get(Claim, cid)
+            assert c is not None
+            v = s.query(Verdict).filter_by(claim_id=cid, run_id=result.run_id).one()
+            d = claim_dict(s, c, verdict=v)
+            d["run"] = result.run_id
+            rows.append(d)
+    return rows
+
+
+# ------------------------------------------------------------------ demo
+
+
+@cli.command()
+@json_option
+@pass_app
+def demo(app: App, as_json: bool) -> None:
+    """Run the bundled sample case end to end, offline, and print the verdicts."""
+    from factcheck.desk.cases import import_case
+    from factcheck.resources import sample_case
+
+    case_file = sample_case()
+    desk = app.desk(check=False)
+    upgrade(desk.engine)
+    actor = app.actor()
+    with desk.session() as s:
+        summary = import_case(s, app.settings, case_file, actor=actor)
+    rows = run_verify(app, case=summary.case, actor=actor, quiet=as_json)
+    from factcheck.report.core import write_report
+
+    path = write_report(desk, app.settings, "html", app.settings.desk_dir / "factcheck-report.html",
+                        case=summary.case)
+    if as_json:
+        print_json(rows)
+    else:
+        print_verdict_table(rows, title=f"Sample case: {summary.case}")
+        for r in rows:
+            for q in r["evidence"][:1]:
+                out.print(f"[bold]{r['id']}[/] “{_short(q['quote'], 150)}” — {q['source'] or q['url']}, "
+                          f"sha256 {q['snapshot_sha256'][:12]}, chars {q['start']}–{q['end']}", highlight=False)
+    click.echo(f"Report: {path}", err=as_json)

@@ -1,0 +1,69 @@
+"""`factcheck ingest PATH_OR_URL`: an article becomes stored claims with their cited sources.
+
+A thin layer over factcheck.desk.ingest: parse options, call it, print. Library errors surface as one
+`Error: …` line through cli.main.
+"""
+
+from __future__ import annotations
+
+import click
+
+from factcheck.cli.app import App, err, out, print_json
+from factcheck.text.display import shorten as _short
+
+
+@click.command("ingest")
+@click.argument("path_or_url")
+@click.option("--outlet", metavar="NAME", help="Publishing outlet (else the page's site name, host or credit line).")
+@click.option("--language", type=click.Choice(["de", "en"]), help="Article language (else detected).")
+@click.option("--case", "case_key", metavar="KEY", help="Case to file the article under (else its title or URL).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), metavar="X",
+              help="Check-worthiness a sentence needs to become a claim (else the desk setting, 0.5).")
+@click.option("--by", help="Who is ingesting (else FACTCHECK_USER).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_obj  # the App that cli() put on the context
+def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None, case_key: str | None,
+           threshold: float | None, by: str | None, as_json: bool) -> None:
+    """Turn an article (HTML or text file, or URL) into claims with their cited sources.
+
+    The article is archived as a snapshot (URLs are fetched politely, like evidence); every sentence worth
+    checking is stored as a claim with its citations and check-worthiness. Links to a known source's
+    domain become citations and their pages are queued as evidence (`factcheck fetch`). Re-ingesting the
+    same article updates its claims and never duplicates them.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from factcheck.desk.ingest import ingest as run_ingest
+
+    summary = run_ingest(app.desk(), app.settings, path_or_url, actor=app.actor(by), outlet=outlet,
+                         language=language, case=case_key, threshold=threshold)
+    if summary.gone:
+        err.print(f"Note: {len(summary.gone)} claim(s) from an earlier ingest of this article no longer appear "
+                  f"in it and were kept: {', '.join(summary.gone)}", markup=False, highlight=False)
+    if as_json:
+        print_json([c.as_dict() for c in summary.claims])
+        return
+    t = Table("id", "claim", "cited", "attribution", "worth", title=escape(f"Claims: {summary.title or summary.case}"),
+              show_lines=True)
+    for c in summary.claims:
+        hand = " (second-hand)" if c.second_hand else ""
+        t.add_row(c.id, escape(_short(c.text, 100)), escape(", ".join(c.cited) + hand),
+                  escape(_short("; ".join(c.attribution), 60)), f"{c.checkworthiness:.2f}")
+    out.print(t)
+    n = summary.counts()
+    extras = []
+    if summary.sources_created:
+        extras.append(escape(f"new unreviewed sources: {', '.join(summary.sources_created)}"))
+    if summary.evidence_queued:
+        extras.append(f"{len(summary.evidence_queued)} evidence URL(s) queued (run `factcheck fetch`)")
+    out.print(
+        f"Ingested into case [bold]{escape(summary.case)}[/] ({summary.language}, "
+        f"{escape(summary.outlet or 'outlet unknown')}, "
+        f"{summary.published or 'date unknown'}): {len(summary.claims)} claims from {summary.units} units — "
+        f"{n['created']} new, {n['updated']} updated, {n['unchanged']} unchanged; snapshot "
+        f"{summary.snapshot_sha256[:12]}." + ("".join(f"\n  {e}" for e in extras)),
+        highlight=False,
+    )
+
+

@@ -1,0 +1,284 @@
+"""Commands of the human loop: `triage`, `triage next`, `triage release`, `review`, `audit verify`, `audit log`.
+
+A thin layer: parse, call factcheck.desk.triage, print. Identity comes from --by or FACTCHECK_USER only (never
+guessed from the login name), because the audit trail must name the person who decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from factcheck.cli.app import App, json_option, out, print_json
+from factcheck.desk.models import VERDICT_LABELS, utcnow
+from factcheck.errors import FactcheckError
+from factcheck.text.display import shorten as _short
+
+
+class AuditChainBroken(FactcheckError):
+    pass
+
+
+def _identity(app: App, by: str | None) -> str | None:
+    return (by or app.settings.user or "").strip() or None
+
+
+def _age(since: str | datetime, now: datetime | None = None) -> str:
+    if isinstance(since, str):
+        since = datetime.fromisoformat(since)
+    secs = max(0, int(((now or utcnow()) - since).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+_COLOURS = {"verified": "green", "contested": "red", "unverified": "yellow", "unchecked": "dim"}
+
+
+def _filters(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--article", metavar="URL|TITLE|CASE", help="Only claims from this article (URL, title or case)."),
+        click.option("--source", metavar="NAME", help="Only claims citing this source (name or alias)."),
+        click.option("--status", type=click.Choice(["contested", "unverified", "unchecked", "verified",
+                                                    "source-changed"]),
+                     help="Only claims with this current status (or whose source changed)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+# ------------------------------------------------------------------ triage
+
+
+@click.group(invoke_without_command=True)
+@_filters
+@click.option("--assignee", metavar="NAME", help="Only claims currently assigned to NAME.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N claims.")
+@json_option
+@click.pass_context
+def triage(ctx: click.Context, article: str | None, source: str | None, status: str | None,
+           assignee: str | None, limit: int | None, as_json: bool) -> None:
+    """The review queue: contested first, then unverified by check-worthiness, then doubtful verified claims."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from factcheck.desk.triage import triage_queue
+
+    app: App = ctx.obj
+    now = utcnow()
+    with app.desk().session() as s:
+        items = triage_queue(s, article=article, source=source, status=status, assignee=assignee, now=now)
+    rows = [it.as_dict(now) for it in items][:limit]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("Nothing needs a person right now.")
+        return
+    t = Table("#", "id", "status", "why", "conf.", "worth", "age", "assignee", "last action", "claim",
+              title=f"Triage queue ({len(items)} claims)")
+    for i, r in enumerate(rows, 1):
+        colour = _COLOURS.get(r["status"], "dim")
+        last = r["last_action"]
+        t.add_row(
+            str(i), Text(r["id"]), f"[{colour}]{r['status']}[/]", Text(", ".join(r["reasons"])),
+            f"{r['confidence']:.2f}" if r["confidence"] is not None else "",
+            f"{r['checkworthiness']:.2f}" if r["checkworthiness"] is not None else "",
+            _age(r["since"], now), Text(r["assignee"] or ""),
+            Text(f"{last['action']} by {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
+            Text(_short(r["text"], 70)),
+        )
+    out.print(t)
+
+
+@triage.command("next")
+@click.option("--by", help="Who takes the claim (else FACTCHECK_USER).")
+@click.option("--minutes", type=click.IntRange(min=1), help="How long the assignment holds "
+              "(else the assignment_minutes setting).")
+@_filters
+@json_option
+@click.pass_obj
+def triage_next(app: App, by: str | None, minutes: int | None, article: str | None, source: str | None,
+                status: str | None, as_json: bool) -> None:
+    """Take the most urgent claim nobody holds; show it with its evidence."""
+    from factcheck.desk.triage import next_claim
+
+    with app.desk().session() as s:
+        got = next_claim(s, by=_identity(app, by), minutes=minutes or int(app.settings.assignment_minutes),
+                         article=article, source=source, status=status)
+    if got is None:
+        if as_json:
+            print_json(None)
+        else:
+            out.print("Nothing left to take: every claim in the queue is assigned or the queue is empty.")
+        return
+    d = got.detail
+    d["assigned_until"] = got.assigned_until.isoformat()
+    d["assignee"] = got.assignee
+    d["took_over_from"] = got.took_over_from
+    if as_json:
+        print_json(d)
+        return
+    until = got.assigned_until.strftime("%Y-%m-%d %H:%M")
+    taken = f" (was {got.took_over_from}'s, expired)" if got.took_over_from else ""
+    out.print(f"[bold]{d['ref']}[/] is yours until {until} UTC{taken}; revision {got.revision}.")
+    out.print(f"why: {', '.join(d['reasons'])}", markup=False)
+    out.print(d["text"], markup=False)
+    if d.get("statement"):
+        out.print(f"statement: {d['statement']}", markup=False)
+    if d["cited"]:
+        out.print(f"cites: {', '.join(d['cited'])}", markup=False)
+    conf = f" {d['confidence']:.2f}" if d.get("confidence") is not None else ""
+    out.print(f"current verdict: {d['verdict'] or '—'}{conf} by {d['decided_by'] or '—'}", markup=False)
+    if d.get("rationale"):
+        out.print(f"  {d['rationale']}", markup=False)
+    for q in d["evidence"]:
+        out.print(f"  “{q['quote']}”  {q['url']}#{q['start']}-{q['end']} sha256:{(q['snapshot_sha256'] or '')[:12]}",
+                  markup=False)
+    for ch in d["changes"]:
+        out.print(f"  source {ch['kind']}: {ch['url']} now sha256:{ch['latest_sha256'][:12]} "
+                  f"(captured {ch['latest_fetched_at'][:16]})", markup=False)
+    for e in d["evidence_urls"]:
+        sha = f"sha256:{e['snapshot_sha256'][:12]}, {e['chars']} chars" if e["snapshot_sha256"] else "not captured"
+        out.print(f"  evidence {e['url']} ({e['status']}; {sha})", markup=False)
+    out.print(f"Review with: factcheck review {d['ref']} --verdict verified|unverified|contested "
+              f"--note '…' --by {got.assignee}", markup=False)
+
+
+@triage.command("release")
+@click.argument("claim_id")
+@click.option("--by", help="Who releases (else FACTCHECK_USER).")
+@click.option("--force", is_flag=True, help="Release a claim someone else holds.")
+@json_option
+@click.pass_obj
+def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json: bool) -> None:
+    """Give a claim back to the queue."""
+    from factcheck.desk.triage import release
+
+    with app.desk().session() as s:
+        c = release(s, claim_id, by=_identity(app, by), force=force)
+        key = c.key
+    if as_json:
+        print_json({"id": key, "assignee": None})
+    else:
+        out.print(f"Released {claim_id}; it is back in the queue.", markup=False)
+
+
+# ------------------------------------------------------------------ review
+
+
+@click.command()
+@click.argument("claim_id")
+@click.option("--verdict", "label", required=True, type=click.Choice(VERDICT_LABELS), help="Your verdict.")
+@click.option("--note", required=True, help="Why, in plain words (shown as the verdict's rationale).")
+@click.option("--by", help="Who reviews (else FACTCHECK_USER). Required one way or the other.")
+@click.option("--quote", "quotes", multiple=True, metavar="URL#START-END",
+              help="Evidence passage: character offsets in the newest capture of URL (repeatable).")
+@click.option("--expect-revision", type=click.IntRange(min=0), metavar="N",
+              help="The claim revision you looked at (shown by `triage next`); refused if it changed since.")
+@json_option
+@click.pass_obj
+def review(app: App, claim_id: str, label: str, note: str, by: str | None, quotes: tuple[str, ...],
+           expect_revision: int | None, as_json: bool) -> None:
+    """Record your verdict on a claim; it becomes the claim's verdict, the machine's stays in the history."""
+    from factcheck.desk.triage import review as do_review
+
+    with app.desk().session() as s:
+        res = do_review(s, claim_id, label=label, note=note, by=_identity(app, by), quotes=list(quotes),
+                        expect_revision=expect_revision)
+    if as_json:
+        print_json(res.as_dict())
+        return
+    was = f" (was {res.previous['label']} by {res.previous['by']})" if res.previous else ""
+    out.print(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}.", markup=False)
+    for q in res.quotes:
+        out.print(f"  “{_short(q['quote'], 160)}”  {q['url']} sha256:{q['snapshot_sha256'][:12]}", markup=False)
+
+
+# ------------------------------------------------------------------ audit
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--expect-head", metavar="HASH", help="A head hash noted earlier; it must still be in the chain "
+              "(catches events cut off the end).")
+@json_option
+@click.pass_obj
+def audit_verify(app: App, expect_head: str | None, as_json: bool) -> None:
+    """Check the hash chain; exit 1 naming the first bad event if any row was edited or deleted."""
+    from factcheck.desk.audit import verify_session
+    from factcheck.desk.triage import chain_head, hash_in_chain
+
+    with app.desk().session() as s:
+        rep = verify_session(s)
+        head = chain_head(s)
+        head_ok = True if not expect_head else hash_in_chain(s, expect_head.strip().lower())
+    ok = rep.ok and head_ok
+    problem = rep.problem
+    if rep.ok and not head_ok:
+        problem = f"the noted head {expect_head} is no longer in the chain (events were cut off or rewritten)"
+    if as_json:  # the report on stdout; a failure still exits 1 with its one-line error on stderr
+        print_json({"ok": ok, "checked": rep.checked, "first_bad_id": rep.first_bad_id, "problem": problem,
+                    "head": head})
+    if not rep.ok:
+        raise AuditChainBroken(
+            f"audit chain broken at event {rep.first_bad_id}: {problem} ({rep.checked - 1} events before it are intact)"
+        )
+    if not head_ok:
+        raise AuditChainBroken(str(problem))
+    if not as_json:
+        out.print(f"Audit chain intact: {rep.checked} events; head {head or '—'}", markup=False)
+
+
+@audit_group.command("log")
+@click.option("--claim", "claim_id", metavar="ID", help="Only events about this claim.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N events.")
+@json_option
+@click.pass_obj
+def audit_log(app: App, claim_id: str | None, limit: int | None, as_json: bool) -> None:
+    """List audit events, oldest first: who, when, what, before → after."""
+    from factcheck.desk.triage import audit_events
+
+    with app.desk().session() as s:
+        rows = audit_events(s, claim=claim_id, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("No events.")
+        return
+    t = Table("#", "at (UTC)", "who", "action", "claim", "what", title="Audit log")
+    for r in rows:
+        t.add_row(str(r["id"]), r["at"][:19].replace("T", " "), Text(r["actor"]), r["action"],
+                  Text(r["claim"] or ""), Text(_short(_describe(r), 110)))
+    out.print(t)
+
+
+def _describe(r: dict[str, Any]) -> str:
+    before, after = r["before"], r["after"]
+    if not isinstance(after, dict):
+        return ""
+    before = before if isinstance(before, dict) else {}
+    parts = []
+    for k, v in after.items():
+        if k in before and before[k] != v:
+            parts.append(f"{k}: {_brief(before[k])} → {_brief(v)}")
+        elif k not in before:
+            parts.append(f"{k}: {_brief(v)}")
+    return "; ".join(parts)
+
+
+def _brief(v: Any) -> str:
+    if isinstance(v, list):
+        return f"[{len(v)}]"
+    if isinstance(v, dict):
+        return "{…}"
+    return str(v)

@@ -1,0 +1,553 @@
+"""Case files (YAML) in and out of the desk.
+
+Import is one transaction: the whole file is parsed and checked first, then stored; any error
+leaves the desk as it was. Claims are keyed by their `id`, so re-importing updates in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from factcheck.desk import audit
+from factcheck.desk.evidence import EvidenceError, read_file_capped, store_capture
+from factcheck.desk.models import (
+    VERDICT_LABELS,
+    Article,
+    Case,
+    Citation,
+    Claim,
+    ClaimEvidence,
+    EvidenceUrl,
+    utcnow,
+)
+from factcheck.desk.sources import find_source, merge_source
+from factcheck.errors import FactcheckError
+from factcheck.settings import Settings
+
+
+class CaseFileError(FactcheckError):
+    pass
+
+
+# ---------------------------------------------------------------- parsing with line numbers
+
+
+class _LineDict(dict[str, Any]):
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    d = _LineDict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
+    d.line = node.start_mark.line + 1
+    return d
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+TOP_KEYS = {"case", "article", "sources", "evidence", "claims"}
+ARTICLE_KEYS = {"url", "title", "outlet", "language", "published", "file"}
+SOURCE_KEYS = {"name", "aliases", "domains"}
+EVIDENCE_KEYS = {"url", "source", "file"}
+CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "language", "checkworthiness"}
+
+
+@dataclass
+class SourceSpec:
+    name: str
+    aliases: list[str]
+    domains: list[str]
+
+
+@dataclass
+class EvidenceSpec:
+    url: str
+    source: str | None
+    file: str | None
+    path: Path | None
+
+
+CITATION_KEYS = {"name", "kind", "phrase", "second_hand", "via"}
+CITATION_KINDS = ("named", "anonymous", "document", "inherited")
+
+
+@dataclass(frozen=True)
+class CitationSpec:
+    """A cited source; a bare name in the file means a named, first-hand citation."""
+
+    name: str
+    kind: str = "named"
+    phrase: str | None = None
+    second_hand: bool = False
+    via: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "phrase": self.phrase, "second_hand": self.second_hand,
+                "via": self.via}
+
+
+@dataclass
+class ClaimSpec:
+    key: str
+    text: str
+    statement: str | None
+    cited: list[CitationSpec]
+    evidence: list[str]
+    expected: str | None
+    language: str | None
+    checkworthiness: float | None
+
+
+@dataclass
+class CaseSpec:
+    path: Path
+    key: str
+    title: str | None
+    article: dict[str, Any] | None
+    sources: list[SourceSpec] = field(default_factory=list)
+    evidence: list[EvidenceSpec] = field(default_factory=list)
+    claims: list[ClaimSpec] = field(default_factory=list)
+
+
+def _where(path: Path, node: Any) -> str:
+    line = getattr(node, "line", 0)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _str(value: Any, what: str, path: Path, node: Any, *, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise CaseFileError(f"{_where(path, node)}: {what} is missing or empty")
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool | dict | list):
+        raise CaseFileError(f"{_where(path, node)}: {what} must be text")
+    return str(value).strip()
+
+
+def _str_list(value: Any, what: str, path: Path, node: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise CaseFileError(f"{_where(path, node)}: {what} must be a list of names")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            if str(item).strip():
+                out.append(CitationSpec(str(item).strip()))
+            continue
+        _check_keys(item, CITATION_KEYS, f"claim {key}: citation", path)
+        name = _str(item.get("name"), f"claim {key}: citation name", path, item, required=True)
+        kind = _str(item.get("kind"), "kind", path, item) or "named"
+        if kind not in CITATION_KINDS:
+            raise CaseFileError(f"{_where(path, item)}: claim {key}: citation kind {kind!r} is not one of "
+                                f"{', '.join(CITATION_KINDS)}")
+        second = item.get("second_hand", False)
+        if not isinstance(second, bool):
+            raise CaseFileError(f"{_where(path, item)}: claim {key}: second_hand must be true or false")
+        assert name is not None
+        out.append(CitationSpec(name, kind, _str(item.get("phrase"), "phrase", path, item), second,
+                                _str(item.get("via"), "via", path, item)))
+    return out
+
+
+def _check_keys(d: Any, allowed: set[str], what: str, path: Path) -> None:
+    if not isinstance(d, dict):
+        raise CaseFileError(f"{_where(path, d)}: each {what} must be a mapping of keys to values")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise CaseFileError(
+            f"{_where(path, d)}: unknown key {unknown[0]!r} in {what} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def allowed_roots(case_path: Path) -> list[Path]:
+    """Files may live in the case's folder, or in the desk's sibling `evidence/` folder."""
+    folder = case_path.resolve().parent
+    return [folder, folder.parent / "evidence"]
+
+
+def resolve_file(case_path: Path, rel: str, node: Any) -> Path:
+    p = Path(rel)
+    if p.is_absolute():
+        raise CaseFileError(f"{_where(case_path, node)}: file path {rel!r} must be relative to the case file")
+    full = (case_path.resolve().parent / p).resolve()
+    if not any(full.is_relative_to(root.resolve()) for root in allowed_roots(case_path)):
+        raise CaseFileError(
+            f"{_where(case_path, node)}: file {rel!r} is outside the case folder (and outside evidence/)"
+        )
+    if not full.is_file():
+        raise CaseFileError(f"{_where(case_path, node)}: evidence file {rel!r} not found")
+    return full
+
+
+def parse_case(path: str | Path) -> CaseSpec:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CaseFileError(f"{path}: no such case file") from None
+    except OSError as exc:
+        raise CaseFileError(f"{path}: cannot read: {exc.strerror}") from None
+    if b"\x00" in raw[:8192]:
+        raise CaseFileError(f"{path}: not a YAML case file (binary content)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CaseFileError(f"{where}: malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise CaseFileError(f"{path}: a case file must be a mapping with `claims:` (and optionally sources, evidence)")
+    _check_keys(data, TOP_KEYS, "case file", path)
+
+    article = data.get("article")
+    if article is not None:
+        _check_keys(article, ARTICLE_KEYS, "article", path)
+        article = {k: _str(v, f"article {k}", path, article) for k, v in article.items()}
+        if article.get("file"):
+            resolve_file(path, article["file"], data.get("article"))
+
+    spec = CaseSpec(
+        path=path, key=_str(data.get("case"), "case", path, data) or path.stem,
+        title=_str(data.get("case"), "case", path, data), article=article,
+    )
+    for s in data.get("sources") or []:
+        _check_keys(s, SOURCE_KEYS, "source", path)
+        name = _str(s.get("name"), "source name", path, s, required=True)
+        assert name is not None
+        spec.sources.append(SourceSpec(name, _str_list(s.get("aliases"), "aliases", path, s),
+                                       _str_list(s.get("domains"), "domains", path, s)))
+    seen_urls: set[str] = set()
+    for e in data.get("evidence") or []:
+        _check_keys(e, EVIDENCE_KEYS, "evidence entry", path)
+        url = _str(e.get("url"), "evidence url", path, e, required=True)
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise CaseFileError(f"{_where(path, e)}: evidence url {url!r} must start with http:// or https://")
+        if url in seen_urls:
+            raise CaseFileError(f"{_where(path, e)}: evidence url {url!r} is listed twice")
+        seen_urls.add(url)
+        file = _str(e.get("file"), "evidence file", path, e)
+        spec.evidence.append(EvidenceSpec(url, _str(e.get("source"), "evidence source", path, e), file,
+                                          resolve_file(path, file, e) if file else None))
+    claims = data.get("claims")
+    if claims is None:
+        claims = []
+    if not isinstance(claims, list):
+        raise CaseFileError(f"{_where(path, data)}: `claims` must be a list")
+    keys: dict[str, int] = {}
+    for c in claims:
+        _check_keys(c, CLAIM_KEYS, "claim", path)
+        key = _str(c.get("id"), "claim id", path, c, required=True)
+        assert key is not None
+        if key in keys:
+            raise CaseFileError(f"{_where(path, c)}: duplicate claim id {key!r} (first at line {keys[key]})")
+        keys[key] = getattr(c, "line", 0)
+        claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True)
+        assert claim_text is not None
+        expected = _str(c.get("expected"), "expected", path, c)
+        if expected is not None and expected not in VERDICT_LABELS:
+            raise CaseFileError(
+                f"{_where(path, c)}: claim {key}: unknown verdict label {expected!r} "
+                f"(one of {', '.join(VERDICT_LABELS)})"
+            )
+        cw = c.get("checkworthiness")
+        if cw is not None and not (isinstance(cw, int | float) and 0 <= cw <= 1):
+            raise CaseFileError(f"{_where(path, c)}: claim {key}: checkworthiness must be a number from 0 to 1")
+        ev = _str_list(c.get("evidence"), "evidence", path, c)
+        for u in ev:
+            if not u.startswith(("http://", "https://")):
+                raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} must be an http(s) URL")
+        spec.claims.append(ClaimSpec(
+            key=key, text=claim_text, statement=_str(c.get("statement"), "statement", path, c),
+            cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
+            language=_str(c.get("language"), "language", path, c), checkworthiness=cw,
+        ))
+    return spec
+
+
+# ---------------------------------------------------------------- import
+
+
+@dataclass
+class ImportSummary:
+    case: str
+    claims: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0})
+    sources: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0})
+    evidence: dict[str, int] = field(default_factory=lambda: {"snapshots": 0, "queued": 0, "known": 0})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": self.case, "claims": self.claims, "sources": self.sources, "evidence": self.evidence}
+
+
+def claim_fields(c: Claim, session: Session) -> dict[str, Any]:
+    """The editable content of a claim, for change detection and audit before/after."""
+    return {
+        "text": c.text, "statement": c.statement, "expected": c.expected, "language": c.language,
+        "checkworthiness": c.checkworthiness,
+        "cited": [CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via).as_dict()
+                  for ci in c.citations],
+        "evidence": [session.get(EvidenceUrl, link.evidence_url_id).url for link in c.evidence_links],  # type: ignore[union-attr]
+    }
+
+
+def import_case(session: Session, settings: Settings, path: str | Path, *, actor: str) -> ImportSummary:
+    spec = parse_case(path)
+    summary = ImportSummary(case=spec.key)
+    declared = {s.name.casefold() for s in spec.sources} | {
+        a.casefold() for s in spec.sources for a in s.aliases
+    }
+
+    def known(name: str) -> bool:
+        return name.casefold() in declared or find_source(session, name) is not None
+
+    for e in spec.evidence:
+        if e.source and not known(e.source):
+            raise CaseFileError(f"{spec.path}: evidence {e.url} names unknown source {e.source!r}")
+    for c in spec.claims:
+        for cit in c.cited:
+            if cit.kind != "anonymous" and not known(cit.name):
+                raise CaseFileError(
+                    f"{spec.path}: claim {c.key} cites unknown source {cit.name!r} (add it under `sources:`, "
+                    "or mark an unnamed source `kind: anonymous`)"
+                )
+
+    case = session.execute(select(Case).where(Case.key == spec.key)).scalar()
+    if case is None:
+        case = Case(key=spec.key, title=spec.title, path=str(spec.path))
+        session.add(case)
+        session.flush()
+        audit.record(session, actor=actor, action="case.create", entity="case", entity_id=case.id,
+                     after={"key": spec.key, "path": str(spec.path)})
+    for s in spec.sources:
+        _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor)
+        summary.sources[outcome] += 1
+
+    if spec.article:
+        _import_article(session, case, spec, actor)
+
+    for e in spec.evidence:
+        src = find_source(session, e.source) if e.source else None
+        eu = _evidence_url(session, e.url, src.id if src else None, e.file)
+        if e.path is not None:
+            try:
+                body = read_file_capped(e.path, settings.max_bytes)
+                _, created = store_capture(session, settings, url=e.url, body=body, origin="file",
+                                           evidence_url=eu, filename=e.path.name)
+            except EvidenceError as exc:
+                raise CaseFileError(str(exc)) from None
+            if created:
+                summary.evidence["snapshots"] += 1
+                eu.status = "captured"
+                audit.record(session, actor=actor, action="evidence.capture", entity="evidence_url",
+                             entity_id=eu.id, after={"url": e.url, "file": e.file})
+            else:
+                summary.evidence["known"] += 1
+        elif eu.status == "queued":
+            summary.evidence["queued"] += 1
+        else:
+            summary.evidence["known"] += 1
+
+    for cs in spec.claims:
+        outcome = _import_claim(session, case, cs, actor)
+        summary.claims[outcome] += 1
+    return summary
+
+
+def _evidence_url(session: Session, url: str, source_id: int | None, file: str | None) -> EvidenceUrl:
+    eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
+    if eu is None:
+        eu = EvidenceUrl(url=url, source_id=source_id, file=file, status="queued")
+        session.add(eu)
+        session.flush()
+    else:
+        if source_id is not None and eu.source_id != source_id:
+            eu.source_id = source_id
+        if file and eu.file != file:
+            eu.file = file
+    return eu
+
+
+def _import_article(session: Session, case: Case, spec: CaseSpec, actor: str) -> None:
+    a = spec.article or {}
+    art = session.execute(select(Article).where(Article.case_id == case.id)).scalar()
+    text = None
+    if a.get("file"):
+        p = resolve_file(spec.path, a["file"], None)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise CaseFileError(f"{spec.path}: article file {a['file']!r} is not UTF-8 text") from None
+    values = {k: a.get(k) for k in ("url", "title", "outlet", "language", "published", "file")}
+    values["text"] = text
+    if art is None:
+        art = Article(case_id=case.id, **values)
+        session.add(art)
+        session.flush()
+        audit.record(session, actor=actor, action="article.create", entity="article", entity_id=art.id,
+                     after={k: v for k, v in values.items() if k != "text"})
+        return
+    before = {k: getattr(art, k) for k in values}
+    if before != values:
+        for k, v in values.items():
+            setattr(art, k, v)
+        audit.record(session, actor=actor, action="article.update", entity="article", entity_id=art.id,
+                     before={k: v for k, v in before.items() if k != "text"},
+                     after={k: v for k, v in values.items() if k != "text"})
+
+
+def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> str:
+    claim = session.execute(
+        select(Claim).where(Claim.case_id == case.id, Claim.key == cs.key)
+        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
+    ).scalar()
+    article_id = session.execute(select(Article.id).where(Article.case_id == case.id)).scalar()
+    cited = []
+    for cit in cs.cited:
+        src = find_source(session, cit.name) if cit.kind != "anonymous" else None
+        cited.append(CitationSpec(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
+                                  cit.via).as_dict())
+    wanted = {
+        "text": cs.text, "statement": cs.statement, "expected": cs.expected, "language": cs.language,
+        "checkworthiness": cs.checkworthiness, "cited": cited, "evidence": cs.evidence,
+    }
+    created = claim is None
+    if claim is None:
+        claim = Claim(case_id=case.id, key=cs.key, text=cs.text, article_id=article_id)
+        session.add(claim)
+        session.flush()
+        before = None
+    else:
+        before = claim_fields(claim, session)
+        if before == wanted:
+            return "unchanged"
+    claim.text, claim.statement, claim.expected = cs.text, cs.statement, cs.expected
+    claim.language, claim.checkworthiness = cs.language, cs.checkworthiness
+    claim.article_id = claim.article_id or article_id
+    if before is None or before["cited"] != cited:
+        claim.citations.clear()
+        session.flush()
+        for entry in cited:
+            src = find_source(session, entry["name"]) if entry["kind"] != "anonymous" else None
+            claim.citations.append(Citation(source_id=src.id if src else None, **entry))
+    if before is None or before["evidence"] != cs.evidence:
+        claim.evidence_links.clear()
+        session.flush()
+        for url in cs.evidence:
+            eu = _evidence_url(session, url, None, None)
+            claim.evidence_links.append(ClaimEvidence(evidence_url_id=eu.id))
+    claim.updated_at = utcnow()
+    if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
+        claim.revision = Claim.revision + 1  # type: ignore[assignment]
+    session.flush()
+    session.refresh(claim, ["revision"])
+    audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
+                 entity_id=claim.id, claim_id=claim.id, before=before, after=claim_fields(claim, session))
+    return "created" if created else "updated"
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]:
+    """A case file (as data) that imports back to the same claims, sources and evidence."""
+    q = select(Case).order_by(Case.id)
+    if case_key is not None:
+        q = q.where(Case.key == case_key)
+    cases = list(session.execute(q).scalars())
+    if case_key is not None and not cases:
+        raise CaseFileError(f"no case {case_key!r} on this desk")
+    if len(cases) > 1:
+        raise CaseFileError(
+            "the desk holds several cases; name one with --case ("
+            + ", ".join(repr(c.key) for c in cases) + ")"
+        )
+    case = cases[0] if cases else None
+    claims = list(session.execute(
+        select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)
+        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
+    ).scalars()) if case else []
+    out: dict[str, Any] = {}
+    if case and case.title:
+        out["case"] = case.title
+    art = session.execute(select(Article).where(Article.case_id == case.id)).scalar() if case else None
+    if art:
+        out["article"] = {k: getattr(art, k) for k in ("url", "title", "outlet", "language", "published", "file")
+                          if getattr(art, k) is not None}
+    source_ids = {ci.source_id for c in claims for ci in c.citations if ci.source_id}
+    urls: list[EvidenceUrl] = []
+    seen: set[int] = set()
+    for c in claims:
+        for link in c.evidence_links:
+            if link.evidence_url_id not in seen:
+                seen.add(link.evidence_url_id)
+                eu = session.get(EvidenceUrl, link.evidence_url_id)
+                assert eu is not None
+                urls.append(eu)
+                if eu.source_id:
+                    source_ids.add(eu.source_id)
+    from factcheck.desk.models import Source
+
+    sources = [session.get(Source, i) for i in sorted(source_ids)]
+    out["sources"] = [
+        {"name": s.name, **({"aliases": list(s.aliases)} if s.aliases else {}),
+         **({"domains": list(s.domains)} if s.domains else {})}
+        for s in sources if s is not None
+    ]
+    out["evidence"] = [
+        {"url": eu.url, **({"source": eu.source.name} if eu.source else {}), **({"file": eu.file} if eu.file else {})}
+        for eu in urls
+    ]
+    out["claims"] = []
+    for c in claims:
+        entry: dict[str, Any] = {"id": c.key, "text": c.text}
+        if c.statement:
+            entry["statement"] = c.statement
+        entry["cited"] = [
+            ci.name if (ci.kind == "named" and not ci.phrase and not ci.second_hand and not ci.via)
+            else {k: v for k, v in CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via)
+                  .as_dict().items() if v not in (None, False)}
+            for ci in c.citations
+        ]
+        ev = claim_fields(c, session)["evidence"]
+        if ev:
+            entry["evidence"] = ev
+        if c.language:
+            entry["language"] = c.language
+        if c.checkworthiness is not None:
+            entry["checkworthiness"] = c.checkworthiness
+        if c.expected:
+            entry["expected"] = c.expected
+        out["claims"].append(entry)
+    return out
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)

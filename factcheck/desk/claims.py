@@ -1,0 +1,100 @@
+"""Reading claims back: the stable JSON shape that listings, verify, triage and reports share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from factcheck.desk.models import Case, Claim, EvidenceUrl, Verdict
+from factcheck.errors import FactcheckError
+
+
+class UnknownClaim(FactcheckError):
+    pass
+
+
+def current_verdict(session: Session, claim_id: int) -> Verdict | None:
+    """The newest human verdict wins; otherwise the newest machine verdict."""
+    for kind in ("human", "machine"):
+        v = session.execute(
+            select(Verdict).where(Verdict.claim_id == claim_id, Verdict.kind == kind)
+            .order_by(Verdict.id.desc()).limit(1)
+        ).scalar()
+        if v is not None:
+            return v
+    return None
+
+
+def verdict_history(session: Session, claim_id: int) -> list[Verdict]:
+    return list(session.execute(select(Verdict).where(Verdict.claim_id == claim_id).order_by(Verdict.id)).scalars())
+
+
+def find_claim(session: Session, ref: str) -> Claim:
+    """`ID` (the case's claim id) or `CASE:ID` when several cases share an id."""
+    case_key, _, key = ref.rpartition(":") if ":" in ref else ("", "", ref)
+    q = select(Claim).where(Claim.key == key).options(selectinload(Claim.citations))
+    if case_key:
+        q = q.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
+    found = list(session.execute(q).scalars())
+    if not found and ref.isdigit():
+        c = session.get(Claim, int(ref))
+        if c is not None:
+            return c
+    if not found:
+        raise UnknownClaim(f"no claim {ref!r} on this desk (see `factcheck claims list`)")
+    if len(found) > 1:
+        keys = ", ".join(f"{c.case.key}:{c.key}" if c.case else c.key for c in found)
+        raise UnknownClaim(f"claim id {ref!r} is in several cases; say which: {keys}")
+    return found[0]
+
+
+def verdict_dict(v: Verdict | None) -> dict[str, Any]:
+    if v is None:
+        return {"verdict": None, "confidence": None, "rationale": None, "evidence": [], "decided_by": None}
+    return {
+        "verdict": v.label,
+        "confidence": v.confidence,
+        "rationale": v.rationale,
+        "evidence": [
+            {k: q.get(k) for k in ("url", "snapshot_sha256", "quote", "start", "end", "source", "role")}
+            for q in v.quotes or []
+        ],
+        "decided_by": (f"reviewer {v.reviewer}" if v.kind == "human" else f"run {v.run_id}"),
+    }
+
+
+def claim_dict(session: Session, c: Claim, *, verdict: Verdict | None = None, with_verdict: bool = True) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": c.key,
+        "case": c.case.key if c.case else None,
+        "text": c.text,
+        "statement": c.statement,
+        "cited": [ci.name for ci in c.citations],
+        "attribution": [ci.phrase for ci in c.citations if ci.phrase],
+        "checkworthiness": c.checkworthiness,
+        "expected": c.expected,
+    }
+    if with_verdict:
+        d.update(verdict_dict(verdict if verdict is not None else current_verdict(session, c.id)))
+    return d
+
+
+def list_claims(session: Session, *, case: str | None = None) -> list[Claim]:
+    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+    if case:
+        found = session.execute(select(Case.id).where(Case.key == case)).scalar()
+        if found is None:
+            raise UnknownClaim(f"no case {case!r} on this desk")
+        q = q.where(Claim.case_id == found)
+    return list(session.execute(q).scalars())
+
+
+def claim_evidence_urls(session: Session, c: Claim) -> list[EvidenceUrl]:
+    out = []
+    for link in c.evidence_links:
+        eu = session.get(EvidenceUrl, link.evidence_url_id)
+        if eu is not None:
+            out.append(eu)
+    return out

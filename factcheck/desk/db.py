@@ -1,0 +1,149 @@
+"""The desk's database: engine, sessions and schema state (Alembic is the only way the schema changes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from factcheck.errors import FactcheckError
+from factcheck.resources import migrations_dir
+
+
+class DeskError(FactcheckError):
+    pass
+
+
+class DeskNotReady(DeskError):
+    """The desk has no schema yet, or an older one."""
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path or postgres:// too; use psycopg 3 for PostgreSQL."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DeskError(f"not a database URL: {url!r}") from None
+    kwargs: dict[str, Any] = {"future": True}
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if not db or db == ":memory:":
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            folder = Path(db).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise DeskError(f"folder for the desk does not exist: {folder}")
+            kwargs.update(connect_args={"timeout": 30, "check_same_thread": False})
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise DeskError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Objects the ORM does not model (the full-text search structures) are not schema drift."""
+    return not (name or "").startswith(("passage_fts", "passage_tsv"))
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(migrations_dir())).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise DeskError(f"cannot open the desk: {_short(exc)}") from None
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str | None]:
+    """Create or upgrade the schema to head; returns (before, after) revisions."""
+    before = current_revision(engine)
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except SQLAlchemyError as exc:
+        raise DeskError(f"migration failed: {_short(exc)}") from None
+    return before, current_revision(engine)
+
+
+def check_ready(engine: Engine) -> None:
+    current, head = current_revision(engine), head_revision()
+    if current is None:
+        raise DeskNotReady("the desk has no schema yet: run `factcheck init` first")
+    if current != head:
+        raise DeskNotReady(f"the desk's schema is behind ({current} < {head}): run `factcheck init` to upgrade")
+
+
+def _short(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+
+
+class Desk:
+    """One working database (plus its evidence folder, see settings)."""
+
+    def __init__(self, url: str, *, check: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if check:
+            check_ready(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back everything on any error."""
+        s = self._sessions()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

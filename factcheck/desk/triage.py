@@ -1,0 +1,663 @@
+"""The human loop: the triage queue, assignments that expire, and reviews that never overwrite blindly.
+
+Why it is built this way:
+- The queue is computed at query time from the append-only verdicts and snapshots, so it can never drift
+  from the data (a re-fetched page that changed puts a claim back in the queue without any hook in fetch).
+- `next_claim` claims one row atomically: `FOR NO KEY UPDATE SKIP LOCKED` on PostgreSQL (the weaker row lock
+  of the FOR UPDATE family, so it does not block verdict inserts that reference the claim), `BEGIN IMMEDIATE`
+  plus a guarded UPDATE on SQLite.
+- Reviews use optimistic concurrency on `claim.revision`: the UPDATE only succeeds when the revision is the
+  one the reviewer saw, otherwise nothing is written and the reviewer is told who changed the claim.
+- Every assignment, release and review is an audit event in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from factcheck.desk import audit
+from factcheck.desk.claims import claim_dict, claim_evidence_urls, current_verdict, find_claim, verdict_dict
+from factcheck.desk.models import (
+    VERDICT_LABELS,
+    Article,
+    AuditEvent,
+    Case,
+    Citation,
+    Claim,
+    ClaimEvidence,
+    EvidenceUrl,
+    Snapshot,
+    Source,
+    Verdict,
+    utcnow,
+)
+from factcheck.errors import FactcheckError
+
+LOW_CONFIDENCE = 0.7
+"""Machine verdicts labelled verified below this confidence still go to a person."""
+
+STATUSES = ("contested", "unverified", "unchecked", "verified", "source-changed")
+_RANK = {"contested": 0, "unverified": 1, "unchecked": 1, "verified": 2}
+VIEW_ACTIONS = ("claim.assign", "verdict.human")
+"""Events that record which revision of a claim a person last saw."""
+
+
+class TriageError(FactcheckError):
+    pass
+
+
+class NoIdentity(TriageError):
+    """Reviews and assignments must say who acted."""
+
+
+class ReviewConflict(TriageError):
+    """The claim changed after the reviewer looked at it; nothing was written."""
+
+
+class BadQuote(TriageError):
+    pass
+
+
+# ---------------------------------------------------------------- data shapes
+
+
+@dataclass
+class SourceChange:
+    """A verdict rests on a snapshot that is no longer the newest capture of its URL (or new evidence came)."""
+
+    url: str
+    kind: str  # "changed": a quoted page has a newer, different capture; "new": a linked URL was captured later
+    quoted_sha256: str | None
+    latest_sha256: str
+    latest_fetched_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "kind": self.kind, "quoted_sha256": self.quoted_sha256,
+                "latest_sha256": self.latest_sha256, "latest_fetched_at": self.latest_fetched_at.isoformat()}
+
+
+@dataclass
+class QueueItem:
+    claim_id: int
+    key: str
+    case: str | None
+    text: str
+    cited: list[str]
+    status: str  # current label, or "unchecked" when no verdict exists
+    kind: str | None  # "machine" | "human" | None
+    decided_by: str | None
+    confidence: float | None
+    checkworthiness: float | None
+    reasons: list[str]
+    changes: list[SourceChange]
+    assignee: str | None  # only a live (unexpired) assignment
+    assigned_until: datetime | None
+    revision: int
+    since: datetime
+    last_action: dict[str, Any] | None = None
+    sort_key: tuple[Any, ...] = field(default=(), repr=False)
+
+    @property
+    def source_changed(self) -> bool:
+        return bool(self.changes)
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        now = now or utcnow()
+        return {
+            "id": self.key, "case": self.case, "text": self.text, "cited": self.cited,
+            "status": self.status, "verdict": None if self.status == "unchecked" else self.status,
+            "kind": self.kind, "decided_by": self.decided_by, "confidence": self.confidence,
+            "checkworthiness": self.checkworthiness, "reasons": self.reasons,
+            "source_changed": self.source_changed, "changes": [c.as_dict() for c in self.changes],
+            "assignee": self.assignee,
+            "assigned_until": self.assigned_until.isoformat() if self.assigned_until else None,
+            "revision": self.revision, "since": self.since.isoformat(),
+            "age_seconds": max(0, int((now - self.since).total_seconds())),
+            "last_action": self.last_action,
+        }
+
+
+@dataclass
+class Assignment:
+    claim_id: int
+    key: str
+    assignee: str
+    assigned_until: datetime
+    revision: int
+    took_over_from: str | None
+    item: QueueItem
+    detail: dict[str, Any]
+
+
+@dataclass
+class ReviewResult:
+    claim_id: int
+    key: str
+    verdict_id: int
+    label: str
+    reviewer: str
+    revision: int
+    previous: dict[str, Any] | None
+    released: str | None
+    quotes: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.key, "verdict_id": self.verdict_id, "verdict": self.label, "reviewer": self.reviewer,
+                "revision": self.revision, "previous": self.previous, "released": self.released,
+                "evidence": self.quotes}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def live_assignee(claim: Claim, now: datetime | None = None) -> str | None:
+    """The assignee while the assignment holds; an expired assignment counts as none."""
+    now = now or utcnow()
+    if claim.assignee and claim.assigned_until is not None and claim.assigned_until > now:
+        return claim.assignee
+    return None
+
+
+def lock_for_writing(session: Session) -> None:
+    """On SQLite, take the write lock first (BEGIN IMMEDIATE), so read-then-write never races another writer.
+
+    Must run before the session has written anything; PostgreSQL uses row locks instead.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    dbapi = session.connection().connection.dbapi_connection
+    if dbapi is not None and not getattr(dbapi, "in_transaction", False):
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> dict[int, Verdict]:
+    """Each claim's current verdict in two queries: newest human verdict, else newest machine verdict."""
+    q = select(Verdict.claim_id, Verdict.kind, func.max(Verdict.id)).group_by(Verdict.claim_id, Verdict.kind)
+    if claim_ids is not None:
+        q = q.where(Verdict.claim_id.in_(claim_ids))
+    newest: dict[int, dict[str, int]] = {}
+    for cid, kind, vid in session.execute(q):
+        newest.setdefault(cid, {})[kind] = vid
+    wanted = [kinds.get("human") or kinds.get("machine") for kinds in newest.values()]
+    ids = [v for v in wanted if v is not None]
+    out: dict[int, Verdict] = {}
+    for i in range(0, len(ids), 500):
+        for v in session.execute(select(Verdict).where(Verdict.id.in_(ids[i : i + 500]))).scalars():
+            out[v.claim_id] = v
+    return out
+
+
+def _latest_snapshots(session: Session, urls: set[str]) -> dict[str, tuple[str, datetime]]:
+    """url -> (sha256, fetched_at) of its newest capture (same order as evidence.latest_snapshot)."""
+    best: dict[str, tuple[datetime, int, str]] = {}
+    url_list = sorted(urls)
+    for i in range(0, len(url_list), 500):
+        rows = session.execute(
+            select(Snapshot.url, Snapshot.fetched_at, Snapshot.id, Snapshot.sha256)
+            .where(Snapshot.url.in_(url_list[i : i + 500]))
+        )
+        for url, at, sid, sha in rows:
+            if url not in best or (at, sid) > best[url][:2]:
+                best[url] = (at, sid, sha)
+    return {u: (sha, at) for u, (at, _sid, sha) in best.items()}
+
+
+def _linked_urls(session: Session, claim_ids: list[int] | None) -> dict[int, set[str]]:
+    q = select(ClaimEvidence.claim_id, EvidenceUrl.url).join(EvidenceUrl, ClaimEvidence.evidence_url_id == EvidenceUrl.id)
+    if claim_ids is not None:
+        q = q.where(ClaimEvidence.claim_id.in_(claim_ids))
+    out: dict[int, set[str]] = {}
+    for cid, url in session.execute(q):
+        out.setdefault(cid, set()).add(url)
+    return out
+
+
+def _source_changes(
+    session: Session, verdicts: dict[int, Verdict], claim_ids: list[int] | None
+) -> dict[int, list[SourceChange]]:
+    linked = _linked_urls(session, claim_ids)
+    urls: set[str] = set()
+    for v in verdicts.values():
+        urls.update(q.get("url") for q in v.quotes or [] if q.get("url"))
+    for cid in verdicts:
+        urls.update(linked.get(cid, ()))
+    latest = _latest_snapshots(session, urls)
+    out: dict[int, list[SourceChange]] = {}
+    for cid, v in verdicts.items():
+        changes: list[SourceChange] = []
+        quoted: dict[str, set[str]] = {}
+        for q in v.quotes or []:
+            if q.get("url") and q.get("snapshot_sha256"):
+                quoted.setdefault(q["url"], set()).add(q["snapshot_sha256"])
+        for url, shas in sorted(quoted.items()):
+            if url in latest and latest[url][0] not in shas:
+                changes.append(SourceChange(url, "changed", sorted(shas)[0], *latest[url]))
+        for url in sorted(linked.get(cid, set()) - set(quoted)):
+            # evidence tied to the claim that was captured (or re-captured) after the verdict was made
+            if url in latest and latest[url][1] > v.created_at:
+                changes.append(SourceChange(url, "new", None, *latest[url]))
+        if changes:
+            out[cid] = changes
+    return out
+
+
+def claims_with_changed_sources(session: Session, claim_ids: list[int] | None = None) -> dict[int, list[SourceChange]]:
+    """Claims whose current verdict rests on a snapshot that a newer capture of the same URL replaced.
+
+    Also reports evidence URLs linked to the claim that were captured after the verdict ("new").
+    """
+    return _source_changes(session, current_verdicts(session, claim_ids), claim_ids)
+
+
+def _last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(claim_ids), 500):
+        chunk = claim_ids[i : i + 500]
+        newest = (
+            select(func.max(AuditEvent.id)).where(AuditEvent.claim_id.in_(chunk)).group_by(AuditEvent.claim_id)
+        )
+        for ev in session.execute(select(AuditEvent).where(AuditEvent.id.in_(newest))).scalars():
+            if ev.claim_id is not None:
+                out[ev.claim_id] = {"action": ev.action, "actor": ev.actor, "at": ev.at.isoformat()}
+    return out
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def _filtered_claims(
+    session: Session, *, article: str | None, source: str | None, assignee: str | None,
+) -> list[Claim]:
+    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+    if article:
+        arts = select(Article.id).outerjoin(Case, Article.case_id == Case.id).where(
+            (Article.url == article) | (Article.file == article) | (Article.title == article) | (Case.key == article)
+            | (Article.id == (int(article) if article.isdigit() else -1))
+        )
+        q = q.where(Claim.article_id.in_(arts))
+    if source:
+        wanted = source.casefold()
+        names = {s.name for s in session.execute(select(Source)).scalars()
+                 if wanted == s.name.casefold() or wanted in {str(a).casefold() for a in s.aliases or []}}
+        names.add(source)
+        q = q.where(Claim.id.in_(select(Citation.claim_id).where(
+            func.lower(Citation.name).in_([n.lower() for n in names]))))
+    if assignee:
+        q = q.where(Claim.assignee == assignee, Claim.assigned_until > utcnow())
+    return list(session.execute(q).scalars())
+
+
+def triage_queue(
+    session: Session,
+    *,
+    article: str | None = None,
+    source: str | None = None,
+    status: str | None = None,
+    assignee: str | None = None,
+    low_confidence: float = LOW_CONFIDENCE,
+    with_last_action: bool = True,
+    now: datetime | None = None,
+) -> list[QueueItem]:
+    """Claims that need a person, most urgent first.
+
+    Contested first, then unverified (and never-checked) claims by check-worthiness, then verified claims
+    with low confidence or a changed source. A claim whose current verdict is a person's leaves the queue
+    unless its source changed after that review.
+    """
+    if status is not None and status not in STATUSES:
+        raise TriageError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    now = now or utcnow()
+    claims = _filtered_claims(session, article=article, source=source, assignee=assignee)
+    ids = [c.id for c in claims]
+    verdicts = current_verdicts(session, ids)
+    changes = _source_changes(session, verdicts, ids)
+    items: list[QueueItem] = []
+    for c in claims:
+        v = verdicts.get(c.id)
+        ch = changes.get(c.id, [])
+        label = v.label if v is not None else "unchecked"
+        reasons: list[str] = []
+        if ch:
+            reasons.append("source changed" if any(x.kind == "changed" for x in ch) else "new evidence")
+        if v is not None and v.kind == "human":
+            if not ch:
+                continue
+        elif label == "verified":
+            if v is not None and v.confidence is not None and v.confidence < low_confidence:
+                reasons.append(f"low confidence {v.confidence:.2f}")
+            elif not ch:
+                continue
+        else:
+            reasons.insert(0, label if label != "unchecked" else "no verdict yet")
+        if status == "source-changed":
+            if not ch:
+                continue
+        elif status is not None and status != label:
+            continue
+        since = v.created_at if v is not None else c.created_at
+        if ch:
+            since = max([since, *(x.latest_fetched_at for x in ch)])
+        cw = c.checkworthiness if c.checkworthiness is not None else -1.0
+        conf = v.confidence if v is not None and v.confidence is not None else 0.0
+        sort_key = (_RANK.get(label, 1), 0 if ch and label == "verified" else 1, -cw,
+                    conf if label == "verified" else 0.0, c.id)
+        items.append(QueueItem(
+            claim_id=c.id, key=c.key, case=c.case.key if c.case else None, text=c.text,
+            cited=[ci.name for ci in c.citations], status=label, kind=v.kind if v is not None else None,
+            decided_by=verdict_dict(v)["decided_by"], confidence=v.confidence if v is not None else None,
+            checkworthiness=c.checkworthiness, reasons=reasons, changes=ch,
+            assignee=live_assignee(c, now), assigned_until=c.assigned_until if live_assignee(c, now) else None,
+            revision=c.revision, since=since, sort_key=sort_key,
+        ))
+    items.sort(key=lambda it: it.sort_key)
+    if with_last_action and items:
+        last = _last_actions(session, [it.claim_id for it in items])
+        for it in items:
+            it.last_action = last.get(it.claim_id)
+    return items
+
+
+# ---------------------------------------------------------------- assignment
+
+
+def claim_ref(session: Session, claim: Claim) -> str:
+    """The shortest reference `find_claim` resolves: `ID`, or `CASE:ID` when several cases share the id."""
+    n = session.execute(select(func.count()).select_from(Claim).where(Claim.key == claim.key)).scalar_one()
+    return f"{claim.case.key}:{claim.key}" if n > 1 and claim.case is not None else claim.key
+
+
+def _need_identity(who: str | None, what: str) -> str:
+    who = (who or "").strip()
+    if not who:
+        raise NoIdentity(f"who is {what}? pass --by NAME or set FACTCHECK_USER")
+    return who
+
+
+def claim_detail(session: Session, claim: Claim) -> dict[str, Any]:
+    """What a reviewer needs on screen: the claim, its current verdict with quotes, and its evidence."""
+    d = claim_dict(session, claim)
+    evidence = []
+    for eu in claim_evidence_urls(session, claim):
+        snap = session.execute(
+            select(Snapshot).where(Snapshot.url == eu.url)
+            .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)
+        ).scalar()
+        evidence.append({
+            "url": eu.url, "status": eu.status,
+            "snapshot_sha256": snap.sha256 if snap else None,
+            "fetched_at": snap.fetched_at.isoformat() if snap else None,
+            "chars": len(snap.text) if snap else None,
+        })
+    d["evidence_urls"] = evidence
+    d["ref"] = claim_ref(session, claim)
+    d["revision"] = claim.revision
+    d["assignee"] = live_assignee(claim)
+    d["assigned_until"] = claim.assigned_until.isoformat() if d["assignee"] and claim.assigned_until else None
+    return d
+
+
+def _try_take(
+    session: Session, claim_id: int, who: str, until: datetime, now: datetime
+) -> tuple[Claim, str | None] | None:
+    """Take one claim if it is free; None if someone else holds or is taking it right now."""
+    free = (Claim.assignee.is_(None)) | (Claim.assigned_until.is_(None)) | (Claim.assigned_until <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            select(Claim.id).where(Claim.id == claim_id, free)
+            .with_for_update(skip_locked=True, key_share=True)
+        ).scalar()
+        if row is None:
+            return None
+    claim = session.get(Claim, claim_id, populate_existing=True)
+    if claim is None:
+        return None
+    previous = claim.assignee
+    previous_until = claim.assigned_until
+    res = session.execute(
+        update(Claim).where(Claim.id == claim_id, free)
+        .values(assignee=who, assigned_until=until).execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    if previous:
+        audit.record(session, actor=who, action="claim.release", entity="claim", entity_id=claim_id,
+                     claim_id=claim_id, before={"assignee": previous, "assigned_until": previous_until},
+                     after={"assignee": None, "reason": "expired"})
+    session.refresh(claim)
+    audit.record(session, actor=who, action="claim.assign", entity="claim", entity_id=claim_id, claim_id=claim_id,
+                 before={"assignee": previous, "assigned_until": previous_until},
+                 after={"assignee": who, "assigned_until": until, "revision": claim.revision})
+    return claim, previous
+
+
+def next_claim(
+    session: Session,
+    *,
+    by: str | None,
+    minutes: int,
+    article: str | None = None,
+    source: str | None = None,
+    status: str | None = None,
+    low_confidence: float = LOW_CONFIDENCE,
+) -> Assignment | None:
+    """Atomically assign the most urgent claim nobody holds (or whose assignment expired) to `by`.
+
+    Two callers at the same moment never get the same claim. Returns None when nothing is left.
+    """
+    who = _need_identity(by, "taking the claim")
+    if minutes <= 0:
+        raise TriageError("assignment_minutes must be at least 1")
+    lock_for_writing(session)
+    now = utcnow()
+    until = now + timedelta(minutes=minutes)
+    queue = triage_queue(session, article=article, source=source, status=status,
+                         low_confidence=low_confidence, with_last_action=False, now=now)
+    for item in queue:
+        if item.assignee is not None:
+            continue
+        taken = _try_take(session, item.claim_id, who, until, now)
+        if taken is None:
+            continue
+        claim, previous = taken
+        item.assignee, item.assigned_until = who, until
+        return Assignment(
+            claim_id=claim.id, key=claim.key, assignee=who, assigned_until=until, revision=claim.revision,
+            took_over_from=previous, item=item,
+            detail=claim_detail(session, claim) | {"reasons": item.reasons, "changes": [c.as_dict() for c in item.changes]},
+        )
+    return None
+
+
+def release(session: Session, ref: str, *, by: str | None, force: bool = False) -> Claim:
+    """Give a claim back to the queue. Only its holder may, unless forced (recorded either way)."""
+    who = _need_identity(by, "releasing the claim")
+    lock_for_writing(session)
+    claim = find_claim(session, ref)
+    holder = live_assignee(claim)
+    if holder is None and claim.assignee is None:
+        raise TriageError(f"claim {ref} is not assigned to anyone")
+    if holder is not None and holder != who and not force:
+        raise TriageError(f"claim {ref} is assigned to {holder}, not you; pass --force to release it anyway")
+    before = {"assignee": claim.assignee, "assigned_until": claim.assigned_until}
+    res = session.execute(
+        update(Claim).where(Claim.id == claim.id, Claim.assignee == claim.assignee)
+        .values(assignee=None, assigned_until=None).execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise TriageError(f"claim {ref} changed hands while releasing it; look again with `factcheck triage`")
+    audit.record(session, actor=who, action="claim.release", entity="claim", entity_id=claim.id, claim_id=claim.id,
+                 before=before, after={"assignee": None, "reason": "released" if holder in (None, who) else "forced"})
+    session.refresh(claim)
+    return claim
+
+
+# ---------------------------------------------------------------- review
+
+
+def parse_quote(spec: str) -> tuple[str, int, int]:
+    """`URL#start-end` (the last '#' splits, so URLs may carry their own fragment)."""
+    url, sep, span = spec.rpartition("#")
+    start_s, dash, end_s = span.partition("-")
+    if not sep or not url or not dash or not start_s.strip().isdigit() or not end_s.strip().isdigit():
+        raise BadQuote(f"quote {spec!r} must look like URL#start-end, e.g. https://example.com/page#120-245")
+    return url, int(start_s), int(end_s)
+
+
+def resolve_quote(session: Session, spec: str, *, role: str) -> dict[str, Any]:
+    """A reviewer's quote pinned to the newest capture of the URL: passage text, snapshot hash, offsets."""
+    url, start, end = parse_quote(spec)
+    snap = session.execute(
+        select(Snapshot).where((Snapshot.url == url) | (Snapshot.final_url == url))
+        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)
+    ).scalar()
+    if snap is None:
+        raise BadQuote(f"no capture of {url} on this desk; fetch or import it first")
+    n = len(snap.text or "")
+    if not 0 <= start < end <= n:
+        raise BadQuote(f"quote {start}-{end} is outside the capture of {url} (its text has {n} characters)")
+    quote = snap.text[start:end]
+    if not quote.strip():
+        raise BadQuote(f"quote {start}-{end} of {url} is only whitespace")
+    src = snap.source.name if snap.source else None
+    return {"url": snap.url, "snapshot_sha256": snap.sha256, "quote": quote, "start": start, "end": end,
+            "source": src, "role": role}
+
+
+def _seen_revision(session: Session, claim: Claim, who: str) -> int | None:
+    """The revision this person last saw: from their newest assignment or review of the claim."""
+    ev = session.execute(
+        select(AuditEvent).where(AuditEvent.claim_id == claim.id, AuditEvent.actor == who,
+                                 AuditEvent.action.in_(VIEW_ACTIONS))
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar()
+    if ev is None or not isinstance(ev.after, dict) or not isinstance(ev.after.get("revision"), int):
+        return None
+    return int(ev.after["revision"])
+
+
+def _who_changed(session: Session, claim: Claim) -> str:
+    ev = session.execute(
+        select(AuditEvent).where(AuditEvent.claim_id == claim.id,
+                                 AuditEvent.action.in_(("verdict.human", "claim.update")))
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar()
+    if ev is None:
+        return "was changed"
+    verb = "was reviewed" if ev.action == "verdict.human" else "was edited"
+    return f"{verb} by {ev.actor} at {ev.at.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+
+
+def review(
+    session: Session,
+    ref: str,
+    *,
+    label: str,
+    note: str,
+    by: str | None,
+    quotes: list[str] | tuple[str, ...] = (),
+    expect_revision: int | None = None,
+) -> ReviewResult:
+    """Record a person's verdict, which from now on is the claim's verdict; the machine's stays in history.
+
+    Refused (nothing written) when the claim changed since the reviewer's view: `expect_revision`, else the
+    revision at their assignment or last review of the claim.
+    """
+    who = _need_identity(by, "reviewing")
+    if label not in VERDICT_LABELS:
+        raise TriageError(f"unknown verdict {label!r}; use one of {', '.join(VERDICT_LABELS)}")
+    if not (note or "").strip():
+        raise TriageError("a review needs a note that says why (--note TEXT)")
+    lock_for_writing(session)
+    claim = find_claim(session, ref)
+    session.refresh(claim)
+    now = utcnow()
+    holder = live_assignee(claim, now)
+    seen = expect_revision if expect_revision is not None else _seen_revision(session, claim, who)
+    if seen is None:
+        if holder is not None and holder != who:
+            raise ReviewConflict(
+                f"claim {ref} is assigned to {holder} until {claim.assigned_until:%Y-%m-%d %H:%M} UTC; "
+                f"pass --expect-revision {claim.revision} to review it anyway"
+            )
+        seen = claim.revision
+    role = {"verified": "supports", "contested": "contradicts"}.get(label, "context")
+    resolved = [resolve_quote(session, q, role=role) for q in quotes]
+    previous = None
+    old = current_verdict(session, claim.id)
+    if old is not None:
+        previous = {"verdict_id": old.id, "kind": old.kind, "label": old.label,
+                    "by": old.reviewer or f"run {old.run_id}"}
+    res = session.execute(
+        update(Claim).where(Claim.id == claim.id, Claim.revision == seen)
+        .values(revision=Claim.revision + 1, assignee=None, assigned_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        fresh = find_claim(session, ref)
+        session.refresh(fresh)
+        raise ReviewConflict(
+            f"claim {ref} {_who_changed(session, fresh)} since you looked (revision {fresh.revision}, you saw "
+            f"{seen}); nothing was saved. Run `factcheck claims show {ref}` and review again with "
+            f"--expect-revision {fresh.revision}"
+        )
+    held_until = claim.assigned_until
+    session.refresh(claim)
+    v = Verdict(claim_id=claim.id, run_id=None, kind="human", reviewer=who, label=label, confidence=None,
+                rationale=note.strip(), note=note.strip(), first_hand=None, quotes=resolved,
+                signals={"revision": claim.revision}, created_at=now)
+    session.add(v)
+    session.flush()
+    released = holder
+    if holder is not None:
+        audit.record(session, actor=who, action="claim.release", entity="claim", entity_id=claim.id,
+                     claim_id=claim.id, before={"assignee": holder, "assigned_until": held_until},
+                     after={"assignee": None, "reason": "reviewed"})
+    audit.record(
+        session, actor=who, action="verdict.human", entity="verdict", entity_id=v.id, claim_id=claim.id,
+        before=previous,
+        after={"label": label, "note": v.note, "revision": claim.revision, "seen_revision": seen,
+               "quotes": [{k: q[k] for k in ("url", "snapshot_sha256", "start", "end")} for q in resolved]},
+    )
+    return ReviewResult(claim_id=claim.id, key=claim.key, verdict_id=v.id, label=label, reviewer=who,
+                        revision=claim.revision, previous=previous, released=released, quotes=resolved)
+
+
+# ---------------------------------------------------------------- audit log
+
+
+def audit_events(session: Session, *, claim: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Events oldest first (the last `limit` if given), with the claim's key for people to read."""
+    q = select(AuditEvent)
+    if claim:
+        q = q.where(AuditEvent.claim_id == find_claim(session, claim).id)
+    if limit:
+        q = q.order_by(AuditEvent.id.desc()).limit(limit)
+        events = list(reversed(list(session.execute(q).scalars())))
+    else:
+        events = list(session.execute(q.order_by(AuditEvent.id)).scalars())
+    keys: dict[int, str] = {}
+    cids = sorted({e.claim_id for e in events if e.claim_id is not None})
+    for i in range(0, len(cids), 500):
+        for cid, key in session.execute(select(Claim.id, Claim.key).where(Claim.id.in_(cids[i : i + 500]))):
+            keys[cid] = key
+    return [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "entity": e.entity,
+         "entity_id": e.entity_id, "claim": keys.get(e.claim_id) if e.claim_id is not None else None,
+         "before": e.before, "after": e.after, "hash": e.hash, "prev_hash": e.prev_hash}
+        for e in events
+    ]
+
+
+def chain_head(session: Session) -> str | None:
+    return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+
+
+def hash_in_chain(session: Session, digest: str) -> bool:
+    """A head hash noted down earlier must still be in the chain, or newer events were cut off."""
+    return session.execute(select(AuditEvent.id).where(AuditEvent.hash == digest)).scalar() is not None
+

@@ -1,0 +1,111 @@
+"""A verification run: retrieve candidates, judge each claim, store append-only machine verdicts.
+
+Claims are committed in batches, so a crash part-way loses nothing already judged; the run row
+records the tool version, the settings used and the counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from factcheck import __version__
+from factcheck.desk import audit
+from factcheck.desk.claims import find_claim, list_claims
+from factcheck.desk.db import Desk
+from factcheck.desk.models import Claim, Run, Verdict, utcnow
+from factcheck.desk.retrieve import RetrievalLimits, candidates_for
+from factcheck.judge import reader as entail
+from factcheck.judge.verdict import judge
+from factcheck.settings import Settings
+
+RUN_SETTINGS = ("top_k", "nli")
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    claim_ids: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _attribution(claim: Claim) -> str | None:
+    phrases = [ci.phrase for ci in claim.citations if ci.phrase]
+    return phrases[0] if phrases else None
+
+
+def verify(
+    desk: Desk,
+    settings: Settings,
+    *,
+    actor: str,
+    claim_refs: Sequence[str] = (),
+    case: str | None = None,
+    batch_size: int = 50,
+    limits: RetrievalLimits | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    # decided once per run (and "on" without a model fails here, before anything is written)
+    use_nli = entail.enabled(settings.nli)
+    with desk.session() as s:
+        if claim_refs:
+            ids = [find_claim(s, ref).id for ref in claim_refs]
+        else:
+            ids = [c.id for c in list_claims(s, case=case)]
+        run = Run(version=__version__, actor=actor,
+                  settings={k: settings.values[k] for k in RUN_SETTINGS}
+                  | {"claims": len(ids), "case": case, "nli_model": entail.model_id() if use_nli else None})
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    result = RunResult(run_id=run_id, claim_ids=ids,
+                       counts={"verified": 0, "unverified": 0, "contested": 0})
+    judge_settings = {"top_k": settings.top_k, "nli": use_nli}
+    for i in range(0, len(ids), batch_size):
+        with desk.session() as s:
+            claims = s.execute(
+                select(Claim).where(Claim.id.in_(ids[i : i + batch_size]))
+                .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+            ).scalars()
+            for claim in claims:
+                cands = candidates_for(s, claim, limits)
+                j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], cands,
+                          attribution=_attribution(claim), settings=judge_settings)
+                quotes = [dataclasses.asdict(q) for q in j.quotes]
+                v = Verdict(claim_id=claim.id, run_id=run_id, kind="machine", label=j.label,
+                            confidence=round(float(j.confidence), 3), rationale=j.rationale,
+                            first_hand=j.first_hand, quotes=quotes, signals=_jsonable(j.signals))
+                s.add(v)
+                s.flush()
+                audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
+                             claim_id=claim.id, after={"run": run_id, "label": j.label,
+                                                       "confidence": v.confidence,
+                                                       "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
+                result.counts[j.label] = result.counts.get(j.label, 0) + 1
+        if progress:
+            progress(min(i + batch_size, len(ids)), len(ids))
+    with desk.session() as s:
+        finished = s.get(Run, run_id)
+        assert finished is not None
+        finished.finished_at = utcnow()
+        finished.counts = dict(result.counts)
+        audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
+                     after={"counts": result.counts, "version": __version__})
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return round(value, 4)
+    return str(value)

@@ -1,0 +1,258 @@
+"""Score candidate passages for one claim: how much of the claim each passage states, and whether its
+anchors (numbers, years, dates, names, negation, ranks) agree.
+
+Retrieval (which passages are candidates) lives elsewhere; this module only ranks what it is given.
+The claim's text and its English `statement` are both scored and the better one counts, so a German
+claim can be matched against English sources.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from factcheck.text.anchors import (
+    RANK_FAMILIES,
+    Anchors,
+    detect_language,
+    extract_anchors,
+    fold,
+    quantities_match,
+)
+
+__all__ = [
+    "Candidate",
+    "ScoredPassage",
+    "compare_anchors",
+    "content_stems",
+    "normalise",
+    "score_passages",
+]
+
+
+@dataclass
+class Candidate:
+    """A passage that might speak to a claim, with where it came from."""
+
+    passage_id: int | None
+    text: str
+    start: int
+    end: int
+    snapshot_sha256: str
+    url: str
+    source: str | None = None  # name of the source the snapshot belongs to
+    tied: bool = False  # evidence tied to the claim in the case file
+    cited: bool = False  # the snapshot belongs to a source the claim cites
+    published: str | None = None
+    context: str | None = None  # surrounding text (neighbouring sentences), optional
+
+
+@dataclass
+class ScoredPassage:
+    candidate: Candidate
+    score: float  # 0..1 relevance
+    anchor_agreement: dict[str, str]  # anchor type -> "agree" / "disagree" / "absent"
+    matched_terms: list[str] = field(default_factory=list)
+    coverage: float = 0.0  # share of the claim's content words this passage states
+    text_index: int = 0  # which claim text (0 = text, 1 = statement) matched best
+
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for from with without into onto over under about as is are
+    was were be been being has have had do does did this that these those it its it's he she they them his
+    her their our we you i me my your there here which who whom whose what when where why how than then so
+    such also only just very can could would should will shall may might must not no nor all any both each
+    few more most other some own same too s t also after before during while since until up down out off
+    again further once one said says say according reported report reports per via
+    der die das den dem des ein eine einer eines einem einen und oder aber wenn als wie im in am an auf aus
+    bei mit nach von vom zu zum zur ist sind war waren wird werden wurde wurden hat haben hatte sein seine
+    ihr ihre es er sie wir man sich nicht kein keine auch noch nur schon sehr so dass daß laut zufolge
+    über ueber unter für fuer durch gegen ohne um bis seit dies diese dieser dieses jener""".split()
+)
+
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "s", "ly",
+             "en", "e")
+
+
+def normalise(text: str) -> str:
+    """Folded, punctuation-free, single-spaced text: the form every fuzzy comparison uses."""
+    t = fold(text)
+    t = re.sub(r"(?<=\d)[.,](?=\d)", "", t)
+    return re.sub(r"[^a-z0-9]+", " ", t).strip()
+
+
+def stem(word: str) -> str:
+    """A crude, language-agnostic stem: strip one common suffix, cap the length (cheap and predictable)."""
+    if word.isdigit() or len(word) <= 4:
+        return word
+    for suf in _SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= 4:
+            word = word[: -len(suf)] + ("y" if suf in ("ies", "ied") else "")
+            break
+    if word.endswith("y") and len(word) > 4:
+        word = word[:-1] + "i"  # county / counties, study / studied
+    return word[:7]
+
+
+def content_stems(text: str) -> list[str]:
+    """Distinct stems of the content words of text, in order of appearance."""
+    seen: dict[str, None] = {}
+    for w in normalise(text).split():
+        if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+            continue
+        seen.setdefault(stem(w), None)
+    return list(seen)
+
+
+def _stem_set(text: str) -> set[str]:
+    return {stem(w) for w in normalise(text).split() if w not in STOPWORDS}
+
+
+def name_found(name: str, folded_text: str) -> bool:
+    """Every significant word of a name appears as a word in the (normalised) text."""
+    words = [w for w in normalise(name).split() if w not in STOPWORDS]
+    return bool(words) and all(re.search(r"\b" + re.escape(w) + r"\b", folded_text) for w in words)
+
+
+def _overall(states: Iterable[str]) -> str:
+    states = list(states)
+    if not states:
+        return "absent"
+    if "disagree" in states:
+        return "disagree"
+    if all(s == "agree" for s in states):
+        return "agree"
+    return "absent"
+
+
+def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> dict[str, str]:
+    """Per anchor type: 'agree' when every claim anchor of that type is in the evidence, 'disagree' when
+    the evidence states a different value of the same kind instead, 'absent' otherwise (or no anchor).
+
+    Types without anchors in the claim are left out, except negation, which is always compared.
+    """
+    out: dict[str, str] = {}
+    if claim.quantities:
+        states = []
+        for q in claim.quantities:
+            if any(quantities_match(q, e) for e in evidence.quantities):
+                states.append("agree")
+            elif any(
+                e.unit == q.unit and (e.value != q.value or e.qualifier != q.qualifier)
+                # bare numbers contradict only when they count the same thing ("600 employees" vs
+                # "400 employees"), not any other number nearby ("20 July" vs "298 people")
+                and (q.unit is not None or (q.noun is not None and e.noun == q.noun))
+                for e in evidence.quantities
+            ):
+                states.append("disagree")
+            else:
+                states.append("absent")
+        out["quantities"] = _overall(states)
+    if claim.years:
+        if claim.years <= evidence.years:
+            out["years"] = "agree"
+        elif evidence.years and not (claim.years & evidence.years):
+            out["years"] = "disagree"
+        else:
+            out["years"] = "absent"
+    if claim.dates:
+        states = []
+        for d in claim.dates:
+            if any(e.startswith(d) for e in evidence.dates):
+                states.append("agree")
+            elif any(len(e) >= len(d) and e[:4] == d[:4] for e in evidence.dates):
+                states.append("disagree")
+            else:
+                states.append("absent")
+        out["dates"] = _overall(states)
+    if claim.names:
+        folded = normalise(evidence_text)
+        out["names"] = "agree" if all(name_found(n, folded) for n in claim.names) else "absent"
+    out["negation"] = "agree" if claim.negated == evidence.negated else "disagree"
+    if claim.ranks:
+        states = []
+        for concepts in RANK_FAMILIES.values():
+            mine = claim.ranks & concepts
+            if not mine:
+                continue
+            theirs = evidence.ranks & concepts
+            if mine & theirs:
+                states.append("agree")
+            elif theirs:
+                states.append("disagree")
+            else:
+                states.append("absent")
+        out["ranks"] = _overall(states)
+    return out
+
+
+def claim_anchors(claim_texts: list[str]) -> list[Anchors]:
+    return [extract_anchors(t, detect_language(t)) for t in claim_texts]
+
+
+def score_passages(
+    claim_texts: list[str], candidates: list[Candidate], *, top_k: int = 5, workers: int = 1
+) -> list[ScoredPassage]:
+    """The top_k candidates by relevance to any of claim_texts, each with its anchor agreement.
+
+    Relevance mixes coverage of the claim's content words (what a fact-checker looks for first), the
+    rapidfuzz token-set similarity of the whole strings, and agreement of anchors.
+    """
+    texts = [t for t in claim_texts if t and t.strip()]
+    if not texts or not candidates:
+        return []
+    norm_claims = [normalise(t) for t in texts]
+    norm_passages = [normalise(c.text) for c in candidates]
+    fuzzy = process.cdist(
+        norm_claims, norm_passages, scorer=fuzz.token_set_ratio, processor=None, workers=workers
+    )
+    claim_stems = [content_stems(t) for t in texts]
+    anchors = claim_anchors(texts)
+
+    def one(i: int) -> ScoredPassage:
+        cand = candidates[i]
+        pstems = _stem_set(cand.text)
+        best: ScoredPassage | None = None
+        for j, stems in enumerate(claim_stems):
+            hit = [s for s in stems if s in pstems]
+            cov = len(hit) / len(stems) if stems else 0.0
+            score = 0.7 * cov + 0.3 * float(fuzzy[j][i]) / 100.0
+            if best is None or score > best.score:
+                best = ScoredPassage(cand, score, {}, hit, cov, j)
+        assert best is not None
+        ev = extract_anchors(cand.text, detect_language(cand.text))
+        best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
+        best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
+        return best
+
+    if workers > 1 and len(candidates) > 200:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            scored = list(pool.map(one, range(len(candidates))))
+    else:
+        # anchors are costly; only the passages that can make the top list need them
+        prelim = []
+        for i in range(len(candidates)):
+            pstems = _stem_set(candidates[i].text)
+            cov = max(
+                (sum(s in pstems for s in st) / len(st) if st else 0.0) for st in claim_stems
+            )
+            prelim.append((0.7 * cov + 0.3 * max(float(fuzzy[j][i]) for j in range(len(texts))) / 100.0, i))
+        prelim.sort(reverse=True)
+        scored = [one(i) for _, i in prelim[: max(top_k * 3, top_k)]]
+    scored.sort(key=lambda s: (-s.score, s.candidate.start))
+    return scored[:top_k]
+
+
+def _surface_terms(text: str, stems: set[str]) -> list[str]:
+    """The words of text whose stems matched, as written (for highlighting)."""
+    out: list[str] = []
+    for m in re.finditer(r"[\w'’-]+", text):
+        w = m.group()
+        n = normalise(w)
+        if n and n not in STOPWORDS and stem(n) in stems and w not in out:
+            out.append(w)
+    return out

@@ -1,0 +1,625 @@
+"""Verdict rules: verified / unverified / contested, with a confidence, a plain-words rationale and quotes.
+
+The rules follow DESIGN.md. Calling something verified that is not is the costliest error, so
+*verified* needs all of: passages (from the cited source, or a report naming it) that state nearly all
+of the claim's content words, every checkable anchor found and agreeing, and the attribution consistent.
+*contested* needs a passage that clearly addresses the claim and disagrees on an anchor (number, year,
+date, negation, rank/direction, who said it). Everything else is *unverified*, with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from factcheck.judge import reader as entail
+from factcheck.judge import semantic
+from factcheck.judge.match import (
+    Candidate,
+    ScoredPassage,
+    compare_anchors,
+    content_stems,
+    name_found,
+    normalise,
+    score_passages,
+    stem,
+)
+from factcheck.text.anchors import Anchors, detect_language, extract_anchors, quantities_match
+from factcheck.text.display import shorten as _short
+from factcheck.text.passages import sentence_spans
+
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
+
+LABELS = ("verified", "unverified", "contested")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "top_k": 5,
+    # share of the claim's (rarity-weighted) content words the best passage must state to "address" it
+    "address_coverage": 0.6,
+    # share the supporting passages together must state for "verified"
+    "verify_coverage": 0.6,
+    # share the single best passage must state for "verified" (support must not be scattered)
+    "verify_best_coverage": 0.4,
+    # how many top passages may be combined as support (a claim can span two sentences)
+    "support_passages": 3,
+    # anchor types whose disagreement makes a claim contested
+    "contest_on": ("quantities", "years", "dates", "negation", "ranks", "attribution"),
+    # anchor types that need a stronger match before their disagreement counts (they are noisier)
+    "strict_contest_types": ("negation", "ranks"),
+    "strict_contest_coverage": 0.7,
+    # how tightly the best sentence must state the claim before any of its anchors can contest it
+    "contest_coverage": 0.7,
+    # "window": support is the best sentence with its neighbours; "top": the top passages anywhere on the page
+    "support_mode": "window",
+    # where the claim's anchors may be confirmed in window mode: "window" (the supporting window only) or
+    # "top" (also the windows of the other passages that address the claim)
+    "anchors_scope": "top",
+    # where a claim's names may be found: "support" (the supporting passages and their neighbours) or
+    # "snapshot" (anywhere on the same page: a sentence often says "he" where the page named him)
+    "names_scope": "pronoun",
+    # judge only the passages tied to the claim when there are any (see judge())
+    "tied_first": True,
+    # record the claim/passage embedding similarity (factcheck[semantic], or FACTCHECK_SEMANTIC=1) as a
+    # signal for reviewers; None = follow the environment. It does not change the label: measured on the
+    # bench halves it did not separate verified from contested and its gains on one half did not hold on
+    # the other
+    "semantic": None,
+    # the entailment model (factcheck[nli] + `factcheck nli build`; setting nli = auto/on/off, None = the
+    # environment's FACTCHECK_NLI, default auto). It reads the best passages and can support a paraphrase,
+    # or contradict a claim, where word overlap cannot; anchors still veto: it never verifies a claim whose
+    # number, year, date, negation or attribution disagrees, or whose number is not in what it reads.
+    # The values below were chosen on bench half A and held on half B (see the closing notes); the model is
+    # trained on SNLI only, so its probabilities are modest on news and encyclopaedia text
+    "nli": None,
+    # how many of the best passages (by coverage) it reads
+    "nli_windows": 5,
+    # what it reads of each: "passage" (the sentence; closest to what it was trained on), "window" (with its
+    # neighbours) or "both"
+    "nli_premise": "passage",
+    # entailment probability that counts as support, contradiction probability that counts as contesting
+    "nli_support": 0.7,
+    "nli_contradict": 0.9,
+    # how much of the claim a passage must state before its contradiction counts (a contradiction of
+    # something else on the page is not one)
+    "nli_contest_coverage": 0.3,
+}
+
+
+@dataclass
+class Quote:
+    url: str
+    snapshot_sha256: str
+    quote: str
+    start: int
+    end: int
+    source: str | None
+    role: str  # "supports" | "contradicts" | "context"
+
+
+@dataclass
+class Judgement:
+    label: str  # "verified" | "unverified" | "contested"
+    confidence: float
+    rationale: str
+    quotes: list[Quote] = field(default_factory=list)
+    first_hand: bool | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- attribution
+
+# generic speakers a claim or a passage can attribute a statement to
+_SPEAKERS: dict[str, str] = {
+    "document": r"\b(?:document|documents|memo|memos|internal\s+paper|slide\s+deck|dokument\w*|papier|unterlagen)\b",
+    "recruiters": r"\b(?:recruiter\w*|headhunter\w*|personalvermittler\w*|talent\s+scouts?)\b",
+    "analysis": r"\b(?:analysis|analyses|data|study|studie|auswertung|analyse|daten|survey|umfrage)\b",
+    "spokesperson": r"\b(?:spokes(?:person|man|woman)|sprecher\w*)\b",
+    "executives": r"\b(?:executives?|managers?|führungskräfte|manager)\b",
+    "employees": r"\b(?:employees|staff(?:ers)?|workers|mitarbeiter\w*|beschäftigte\w*)\b",
+    "sources": r"\b(?:people\s+familiar|sources?\s+familiar|(?<!business\s)insiders?|informed\s+sources?|kreise\w*|insidern)\b",
+}
+_SPEAKER_RE = {k: re.compile(v, re.IGNORECASE) for k, v in _SPEAKERS.items()}
+_REPORTING = re.compile(
+    r"\b(?:according\s+to|laut|zufolge|said|says|say|told|tell|reported|reports|report|found|finds|shows?|"
+    r"showed|states?|stated|lists?|listed|names?|named|cites?|cited|describes?|described|notes?|noted|"
+    r"warns?|warned|argues?|argued|viewed|seen\s+by|obtained\s+by|reviewed\s+by|sagte\w*|sagen|berichte\w*|"
+    r"zeigt|zeigen|nennt|nennen|weist|vorliegt|heißt|heisst|schreibt|erklärt\w*|bestätig\w*)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(
+    r"(?:\b(?:laut|according\s+to)\b[^,.;:]{0,80})|(?:[^,.;:]{0,60}\bzufolge\b)", re.IGNORECASE
+)
+
+
+def speakers(text: str) -> set[str]:
+    """Generic speakers named in text (document, recruiters, analysis, ...)."""
+    return {k for k, rx in _SPEAKER_RE.items() if rx.search(text)}
+
+
+def _attribution_clause(text: str) -> str | None:
+    m = _CLAUSE.search(text)
+    return m.group(0) if m else None
+
+
+def _reported_speakers(passage: str) -> set[str]:
+    """Speakers a passage attributes its statement to (only counted when a reporting verb is present)."""
+    if not _REPORTING.search(passage):
+        return set()
+    return speakers(passage)
+
+
+def _mentions(text: str, name: str) -> bool:
+    return name_found(name, normalise(text))
+
+
+def _naming_source(c: Candidate, cited_names: Sequence[str]) -> str | None:
+    """The first cited source a passage (or the text around it) names: support from it is second-hand."""
+    return next((n for n in cited_names if _mentions(c.text + " " + (c.context or ""), n)), None)
+
+
+def _attribution_state(claim_speakers: set[str], ev_speakers: set[str]) -> str | None:
+    """"agree"/"disagree" when both the claim and the passage say who said it, else None."""
+    if claim_speakers and ev_speakers:
+        return "agree" if claim_speakers & ev_speakers else "disagree"
+    return None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    cfg = dict(DEFAULT_SETTINGS)
+    if settings:
+        cfg.update({k: v for k, v in settings.items() if k in DEFAULT_SETTINGS})
+    return cfg
+
+
+def _merged_claim_anchors(claim_text: str, statement: str | None) -> Anchors:
+    """Anchors of the claim: numbers from either text, names and polarity from the (English) statement."""
+    a = extract_anchors(claim_text, detect_language(claim_text))
+    if not statement:
+        return a
+    s = extract_anchors(statement, detect_language(statement))
+    return Anchors(
+        quantities=s.quantities or a.quantities,
+        years=a.years | s.years,
+        dates=a.dates | s.dates,
+        names=s.names or a.names,
+        negated=s.negated,
+        ranks=s.ranks | a.ranks,
+    )
+
+
+def _fmt_date(published: str | None) -> str | None:
+    if not published:
+        return None
+    try:
+        d = date.fromisoformat(published[:10])
+    except ValueError:
+        return published
+    return f"{d.day} {d.strftime('%b')} {d.year}"
+
+
+def _cite(c: Candidate) -> str:
+    parts = [c.source or c.url]
+    when = _fmt_date(c.published)
+    if when:
+        parts.append(when)
+    parts.append(f"snapshot {c.snapshot_sha256[:4]}…")
+    return ", ".join(parts)
+
+
+_WORDS = {
+    "quantities": "number", "years": "year", "dates": "date", "names": "names", "negation": "negation",
+    "ranks": "rank/direction", "attribution": "attribution",
+}
+
+
+def _weights(claim_stems: list[list[str]], candidates: Sequence[Candidate]) -> dict[str, float]:
+    """Rarity weights of claim stems over the candidate pool: a word every passage has proves little."""
+    n = len(candidates)
+    wanted = {s for stems in claim_stems for s in stems}
+    df = dict.fromkeys(wanted, 0)
+    for c in candidates:
+        seen = {stem(w) for w in normalise(c.text).split()} & wanted
+        for s in seen:
+            df[s] += 1
+    return {s: 1.0 + math.log((n + 1) / (df[s] + 1)) for s in wanted}
+
+
+def _coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> float:
+    if not stems:
+        return 0.0
+    have = {stem(w) for w in normalise(text).split()}
+    total = sum(weights.get(s, 1.0) for s in stems)
+    return sum(weights.get(s, 1.0) for s in stems if s in have) / total
+
+
+_PRONOUN = re.compile(r"\b(?:he|she|his|her|him|they|their|them|it|its|er|sie|ihr|ihm|ihn|sein|seine)\b",
+                      re.IGNORECASE)
+
+
+def _window(c: Candidate) -> str:
+    """The passage with the sentence before and after it (cut from Candidate.context), where a claim's
+    second half often is; more than one sentence either side would let scattered words add up."""
+    ctx = c.context or ""
+    at = ctx.find(c.text)
+    if at < 0:
+        return c.text + " " + ctx
+    before = sentence_spans(ctx, 0, at)
+    after = sentence_spans(ctx, at + len(c.text))
+    parts = [ctx[s:e] for s, e in before[-1:]] + [c.text] + [ctx[s:e] for s, e in after[:1]]
+    return " ".join(parts)
+
+
+def _last_word(name: str) -> str:
+    words = name.split()
+    return words[-1] if words else name
+
+
+def _compact_coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> float:
+    """Coverage of the claim within the best stretch of text about twice the claim's length."""
+    if not stems:
+        return 0.0
+    toks = [stem(w) for w in normalise(text).split()]
+    wanted = set(stems)
+    span = max(12, 2 * len(stems) + 4)
+    total = sum(weights.get(s, 1.0) for s in stems)
+    if len(toks) <= span:
+        return sum(weights.get(s, 1.0) for s in wanted & set(toks)) / total
+    best = 0.0
+    for i in range(0, len(toks) - span + 1):
+        got = wanted & set(toks[i : i + span])
+        if got:
+            best = max(best, sum(weights.get(s, 1.0) for s in got) / total)
+    return best
+
+
+def _value_on_page(kind: str, claim: Anchors, page: Anchors) -> bool:
+    """The claim's own number/year/date is stated somewhere on the same page."""
+    if kind == "years":
+        return bool(claim.years) and claim.years <= page.years
+    if kind == "dates":
+        return bool(claim.dates) and all(any(e.startswith(d) for e in page.dates) for d in claim.dates)
+    return bool(claim.quantities) and all(
+        any(quantities_match(q, e) for e in page.quantities) for q in claim.quantities
+    )
+
+
+# ---------------------------------------------------------------- judge
+
+
+def judge(
+    claim_text: str,
+    statement: str | None,
+    cited: list[str],
+    candidates: list[Candidate],
+    *,
+    attribution: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Judgement:
+    """Judge one claim against candidate passages (already retrieved) and explain the verdict."""
+    cfg = _settings(settings)
+    texts = [claim_text] + ([statement] if statement and statement.strip() else [])
+    if not candidates:
+        return Judgement(
+            "unverified", 0.9,
+            "No evidence passage was available for this claim (nothing captured from the cited source).",
+            [], None, {"candidates": 0},
+        )
+
+    # The evidence the case ties to the claim speaks for it. Passages retrieved from elsewhere on the desk
+    # (other pages of the same source, other claims' evidence) are consulted only when nothing is tied:
+    # letting them support a claim whose own evidence does not is how unrelated pages of a shared source
+    # turned false claims into "verified" (wice-dev through the desk: verified precision 0.84 -> 0.72).
+    tied = [c for c in candidates if c.tied]
+    if tied and cfg["tied_first"]:
+        candidates = tied
+    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    claim = _merged_claim_anchors(claim_text, statement)
+    stems_per_text = [content_stems(t) for t in texts]
+    weights = _weights(stems_per_text, candidates)
+    cited_names = [c for c in cited if c]
+
+    # coverage by passage, with the better of text/statement
+    def cov(text: str) -> float:
+        return max(_coverage(st, text, weights) for st in stems_per_text)
+
+    ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
+    best_cov, best = ranked[0]
+    best_c = best.candidate
+    if cfg["support_mode"] == "window":
+        # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
+        # second says "he" or "the club"); sentences scattered over the page do not add up to support
+        windowed = [(cov(_window(s.candidate)), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
+        windowed.sort(key=lambda t: (-t[0], -t[1]))
+        if windowed and windowed[0][0] > cov(_window(best_c)) and windowed[0][1] >= cfg["verify_best_coverage"]:
+            support_cov, best_cov, best = windowed[0]
+            best_c = best.candidate
+        else:
+            support_cov = cov(_window(best_c))
+        support = [best]
+        anchor_text = _window(best_c)
+        if cfg["anchors_scope"] == "top":
+            # anchors (names, numbers, years) may be confirmed by the other passages that address the claim
+            anchor_text += " " + " ".join(_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
+                                          if c >= cfg["address_coverage"] / 2 and s is not best)
+    else:
+        support = [s for c, s in ranked[: cfg["support_passages"]]
+                   if c >= cfg["address_coverage"] / 2 or s is best]
+        support_cov = cov(" ".join(s.candidate.text for s in support))
+        anchor_text = " ".join(_window(s.candidate) for s in support)
+    ev_anchors = extract_anchors(anchor_text, detect_language(anchor_text))
+    agreement = compare_anchors(claim, ev_anchors, anchor_text)
+    page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best_c.snapshot_sha256)
+    if agreement.get("names") == "absent" and claim.names:
+        folded_page, folded_window = normalise(page), normalise(anchor_text)
+        scope = cfg["names_scope"]
+        if scope == "snapshot" or (scope == "pronoun" and _PRONOUN.search(anchor_text)):
+            found = all(name_found(n, folded_page) for n in claim.names)
+        else:
+            found = False
+        if scope == "pronoun" and not found:
+            # "Richard Amardi" on the page and "Amardi" in the window: the window names him
+            found = all(name_found(n, folded_window) or (name_found(n, folded_page) and
+                                                         name_found(_last_word(n), folded_window))
+                        for n in claim.names)
+        if found:
+            agreement["names"] = "agree"
+    # negation and ranks are judged on the best passage alone (context would blur polarity)
+    best_anchors = extract_anchors(best_c.text, detect_language(best_c.text))
+    best_agreement = compare_anchors(claim, best_anchors, best_c.text)
+    agreement["negation"] = best_agreement["negation"]
+    if "ranks" in best_agreement:
+        agreement["ranks"] = best_agreement["ranks"] if best_agreement["ranks"] != "absent" else agreement.get(
+            "ranks", "absent"
+        )
+
+    # attribution: who the claim says said it vs who the evidence says said it
+    claim_clause = attribution or _attribution_clause(claim_text) or (
+        _attribution_clause(statement) if statement else None
+    )
+    claim_speakers = speakers(claim_clause) if claim_clause else set()
+    ev_speakers = _reported_speakers(best_c.text)
+    attribution_state = _attribution_state(claim_speakers, ev_speakers)
+    if attribution_state:
+        agreement["attribution"] = attribution_state
+        best_agreement["attribution"] = attribution_state
+
+    # first- or second-hand
+    second_hand_from = None if best_c.cited else _naming_source(best_c, cited_names)
+    credible = best_c.cited or second_hand_from is not None
+
+    # how tightly the best sentence states the claim: its content words close together, not scattered
+    # over a long block of page furniture
+    tight_cov = max(_compact_coverage(st, best_c.text, weights) for st in stems_per_text)
+    signals: dict[str, Any] = {
+        "candidates": len(candidates),
+        "best_score": round(best.score, 3),
+        "best_coverage": round(best_cov, 3),
+        "tight_coverage": round(tight_cov, 3),
+        "support_coverage": round(support_cov, 3),
+        "anchors": dict(agreement),
+        "claim_speakers": sorted(claim_speakers),
+        "evidence_speakers": sorted(ev_speakers),
+        "second_hand_from": second_hand_from,
+        "credible": credible,
+    }
+
+    if semantic.enabled(cfg["semantic"]):
+        signals["semantic_similarity"] = round(semantic.similarities(texts[-1], [_window(best_c)])[0], 3)
+
+    addresses = best_cov >= cfg["address_coverage"]
+    # A contradiction must be in the sentence that states the claim (a year or number elsewhere on the page,
+    # or in the neighbouring text, is not one), that sentence must state the claim tightly, and the claim's
+    # own value must not be stated anywhere on the page.
+    page_anchors = extract_anchors(page, detect_language(page)) if page else Anchors()
+    page_agreement = compare_anchors(claim, page_anchors, page)
+    disagreeing = [
+        t for t in cfg["contest_on"]
+        if best_agreement.get(t) == "disagree"
+        and tight_cov >= cfg["contest_coverage"]
+        and (t not in cfg["strict_contest_types"] or tight_cov >= cfg["strict_contest_coverage"])
+        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, page_anchors))
+    ]
+    # a disagreement only counts when no other strong passage states the claim's anchor correctly
+    if disagreeing:
+        for _c, s in ranked:
+            if _c < cfg["address_coverage"] or s is best:
+                continue
+            other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
+            disagreeing = [t for t in disagreeing if other.get(t) != "agree" or t == "attribution"]
+    signals["page_anchors"] = {k: v for k, v in page_agreement.items() if k != "negation"}
+    # any disagreement, strong or loose, rules out "verified" (a distorted number, a wrong attribution or a
+    # negation must never end verified)
+    any_disagreement = [t for t, v in agreement.items() if v == "disagree"] + [
+        t for t, v in best_agreement.items() if v == "disagree" and t not in agreement
+    ]
+
+    def quote(s: ScoredPassage, role: str) -> Quote:
+        c = s.candidate
+        return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
+
+    # the entailment model reads the best passages (optional; see factcheck.judge.reader)
+    nli_rows: list[_NliRow] = []
+    if entail.enabled(cfg["nli"]):
+        nli_rows = _read_premises(claim_text, statement, ranked, cov, cfg["nli_windows"], cfg["nli_premise"])
+        signals["nli"] = [{"start": r.passage.candidate.start, "coverage": round(r.coverage, 3),
+                           "entailment": round(r.scores.entailment, 3),
+                           "contradiction": round(r.scores.contradiction, 3)} for r in nli_rows]
+    contra = max((r for r in nli_rows if r.coverage >= cfg["nli_contest_coverage"]),
+                 key=lambda r: r.scores.contradiction, default=None)
+    if contra is not None and contra.scores.contradiction < cfg["nli_contradict"]:
+        contra = None
+    nli_support: _NliRow | None = None
+    nli_via: str | None = None
+    if contra is None:
+        for r in sorted(nli_rows, key=lambda r: -r.scores.entailment):
+            if r.scores.entailment < cfg["nli_support"]:
+                break
+            ok, via = _nli_support_ok(r, claim, claim_speakers, cited_names)
+            if ok:
+                nli_support, nli_via = r, via
+                break
+
+    if contra is not None and not (addresses and disagreeing):
+        conf = round(min(0.95, 0.5 + 0.45 * contra.scores.contradiction), 2)
+        c = contra.passage.candidate
+        rationale = (f"{_cite(c)}: '{_short(c.text)}' — the entailment model reads this passage as contradicting "
+                     f"the claim (p {contra.scores.contradiction:.2f}); check it against the claim's wording.")
+        return Judgement("contested", conf, rationale, [quote(contra.passage, "contradicts")], None, signals)
+
+    agreeing = [_WORDS[t] for t, v in agreement.items() if v == "agree" and t != "negation"]
+    missing = [_WORDS[t] for t, v in agreement.items() if v == "absent"]
+
+    if addresses and disagreeing:
+        conf = round(min(0.95, 0.5 + 0.4 * best_cov), 2)
+        what = ", ".join(_WORDS[t] for t in disagreeing)
+        detail = _disagreement_detail(disagreeing, claim, best_anchors, claim_speakers, ev_speakers)
+        rationale = (
+            f"{_cite(best_c)}: '{_short(best_c.text)}' — addresses the claim but disagrees on {what}"
+            f"{': ' + detail if detail else ''}."
+        )
+        return Judgement("contested", conf, rationale, [quote(best, "contradicts")], None, signals)
+
+    all_agree = not missing
+    verified = (
+        credible
+        and best_cov >= cfg["verify_best_coverage"]
+        and support_cov >= cfg["verify_coverage"]
+        and all_agree
+        and not disagreeing
+        and not any_disagreement
+    )
+    if not verified and nli_support is not None:
+        c = nli_support.passage.candidate
+        agree = nli_support.agreement
+        agreeing_n = [_WORDS[t] for t, v in agree.items() if v == "agree" and t != "negation"]
+        parts = [f"the entailment model reads it as stating the claim (p {nli_support.scores.entailment:.2f})"]
+        if agreeing_n:
+            parts.append(", ".join(agreeing_n) + " agree")
+        parts.append(f"reported second-hand from {nli_via}" if nli_via else "first-hand from the cited source")
+        conf = round(min(0.95, 0.4 + 0.5 * nli_support.scores.entailment), 2)
+        rationale = f"{_cite(c)}: '{_short(c.text)}' — {'; '.join(parts)}."
+        signals["verified_by"] = "entailment"
+        return Judgement("verified", conf, rationale, [quote(nli_support.passage, "supports")], nli_via is None,
+                         signals)
+    if verified:
+        conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
+        joined = ", ".join(agreeing[:-1]) + " and " + agreeing[-1] if len(agreeing) > 1 else "".join(agreeing)
+        parts = [f"{joined} agree" if agreeing else "states the claim"]
+        if second_hand_from:
+            parts.append(f"reported second-hand from {second_hand_from}")
+        elif best_c.cited:
+            parts.append("first-hand from the cited source")
+        quotes = [quote(best, "supports")] + [quote(s, "supports") for s in support if s is not best]
+        extra = ""
+        if len(quotes) > 1:
+            extra = " (with the next passage: '" + _short(quotes[1].quote, 120) + "')"
+        rationale = f"{_cite(best_c)}: '{_short(best_c.text)}'{extra} — {'; '.join(parts)}."
+        return Judgement("verified", conf, rationale, quotes, second_hand_from is None, signals)
+
+    # unverified: say what is missing
+    reasons = []
+    if best_cov < cfg["address_coverage"]:
+        reasons.append(f"no passage states the claim (best covers {best_cov:.0%} of its content words)")
+    elif support_cov < cfg["verify_coverage"] or best_cov < cfg["verify_best_coverage"]:
+        reasons.append(f"only part of the claim is stated ({support_cov:.0%} of its content words)")
+    if missing:
+        reasons.append(f"{', '.join(missing)} not found in the evidence")
+    if not credible:
+        reasons.append("the passage is not from the cited source and does not name it" if cited_names
+                       else "the claim cites no source")
+    loose = [t for t in dict.fromkeys(any_disagreement) if t not in disagreeing]
+    if loose:
+        reasons.append(f"{', '.join(_WORDS[t] for t in loose)} differ, but not in a passage that states the claim")
+    if not reasons:
+        reasons.append("the evidence does not settle it")
+    conf = round(min(0.9, 0.5 + 0.4 * (1 - best_cov)), 2)
+    rationale = f"Closest: {_cite(best_c)}: '{_short(best_c.text, 160)}' — " + "; ".join(reasons) + "."
+    return Judgement("unverified", conf, rationale, [quote(best, "context")], None, signals)
+
+
+@dataclass
+class _NliRow:
+    passage: ScoredPassage
+    premise: str  # what the model read: the passage, or its window
+    coverage: float
+    scores: entail.Scores
+    agreement: dict[str, str] = field(default_factory=dict)  # anchors of premise vs claim, once checked
+
+
+def _read_premises(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
+                   cov: Any, limit: int, premise: str) -> list[_NliRow]:
+    """Entailment scores of the claim (its English statement when there is one) against the best passages
+    by coverage: their windows, the passages alone, or both."""
+    hypothesis = statement if statement and statement.strip() else claim_text
+    rows: list[_NliRow] = []
+    seen: set[str] = set()
+    taken = 0
+    for _c, s in ranked:
+        texts = {"window": [_window(s.candidate)], "passage": [s.candidate.text],
+                 "both": [_window(s.candidate), s.candidate.text]}[premise]
+        fresh = [t for t in dict.fromkeys(texts) if t not in seen]
+        if not fresh:
+            continue
+        for t in fresh:
+            seen.add(t)
+            rows.append(_NliRow(s, t, cov(t), entail.Scores(0.0, 0.0, 0.0)))
+        taken += 1
+        if taken >= limit:
+            break
+    for r, sc in zip(rows, entail.score([(r.premise, hypothesis) for r in rows]), strict=True):
+        r.scores = sc
+    return rows
+
+
+def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
+                    cited_names: Sequence[str]) -> tuple[bool, str | None]:
+    """Whether a premise the model reads as entailing the claim may verify it: from the cited source (or
+    naming it), no anchor disagreeing, and every number, year and date of the claim in the premise (the
+    model is not trusted with figures it cannot see). Returns (ok, second-hand source)."""
+    c = row.passage.candidate
+    via = None
+    if not c.cited:
+        via = _naming_source(c, cited_names)
+        if via is None:
+            return False, None
+    ev = extract_anchors(row.premise, detect_language(row.premise))
+    row.agreement = compare_anchors(claim, ev, row.premise)
+    if any(v == "disagree" for v in row.agreement.values()):
+        return False, via
+    if any(row.agreement.get(t) == "absent" for t in ("quantities", "years", "dates")):
+        return False, via
+    if _attribution_state(claim_speakers, _reported_speakers(c.text)) == "disagree":
+        return False, via
+    return True, via
+
+
+def _disagreement_detail(
+    types: list[str], claim: Anchors, ev: Anchors, claim_speakers: set[str], ev_speakers: set[str]
+) -> str:
+    bits = []
+    if "quantities" in types and claim.quantities and ev.quantities:
+        bits.append(f"claim {_q(claim.quantities[0])} vs evidence {', '.join(_q(q) for q in ev.quantities[:3])}")
+    if "years" in types:
+        bits.append(f"claim {sorted(claim.years)} vs evidence {sorted(ev.years)}")
+    if "attribution" in types:
+        bits.append(f"claim attributes it to {', '.join(sorted(claim_speakers))}, "
+                    f"the evidence to {', '.join(sorted(ev_speakers))}")
+    if "negation" in types:
+        bits.append("one states it, the other denies it")
+    if "ranks" in types:
+        bits.append(f"claim {', '.join(sorted(claim.ranks))} vs evidence {', '.join(sorted(ev.ranks)) or 'none'}")
+    return "; ".join(bits)
+
+
+def _q(q: Any) -> str:
+    qual = {"more_than": "more than ", "less_than": "less than ", "about": "about ", "at_least": "at least ",
+            "at_most": "at most "}.get(q.qualifier or "", "")
+    v = int(q.value) if float(q.value).is_integer() else q.value
+    return f"{qual}{v}{' ' + q.unit if q.unit else ''}"
