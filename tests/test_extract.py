@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from factcheck.text.language import detect_language
 from factcheck.documents.extract import (
     MAX_INPUT_BYTES,
     Extracted,
     ExtractionError,
     decode_bytes,
-    detect_language,
     extract_bytes,
     extract_path,
 )

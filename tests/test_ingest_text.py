@@ -13,12 +13,12 @@ from factcheck.claimfinding.analysis import (
     SourceRef,
     analyse_article,
     article_provenance,
-    detect_language,
     link_source,
     split_sentences,
     text_and_links_from_html,
 )
 from factcheck.errors import FactcheckError
+from factcheck.text.language import de_or_en
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures" / "ingest"
@@ -114,9 +114,9 @@ def test_link_source_unknown_and_short_names() -> None:
     assert link_source("„Meta“", REGISTRY) == ("Meta", False)
 
 
-def test_detect_language() -> None:
-    assert detect_language(seed_text()) == "de"
-    assert detect_language((FIX / "english_article.txt").read_text(encoding="utf-8")) == "en"
+def test_de_or_en() -> None:
+    assert de_or_en(seed_text()) == "de"
+    assert de_or_en((FIX / "english_article.txt").read_text(encoding="utf-8")) == "en"
 
 
 # ---------------------------------------------------------------- the real German article

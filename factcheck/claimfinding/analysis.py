@@ -24,6 +24,7 @@ from factcheck.claimfinding.attribution import (
     link_source,
 )
 from factcheck.errors import FactcheckError
+from factcheck.text.language import de_or_en
 from factcheck.text.sentences import MONTHS, Unit, segment, split_sentences
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "SourceRef",
     "analyse_article",
     "article_provenance",
-    "detect_language",
     "link_source",
     "split_sentences",
     "text_and_links_from_html",
@@ -62,20 +62,6 @@ class ClaimCandidate:
 
 
 # ---------------------------------------------------------------- language
-
-_STOP_DE = set("der die das und ist nicht ein eine einen mit von zu den im auf für sich dem des auch als "
-               "bei nach wird werden hat sind noch wie aus oder aber nur vom zum zur über dass laut".split())
-_STOP_EN = set("the and is are not a an with of to in on for that this was were it its as by from at has "
-               "have had said but or be will would than which who according".split())
-
-
-def detect_language(text: str) -> str:
-    """"de" or "en" by counting frequent function words (ties go to English)."""
-    words = re.findall(r"[a-zäöüß]+", text.lower())
-    de = sum(w in _STOP_DE for w in words)
-    en = sum(w in _STOP_EN for w in words)
-    return "de" if de > en else "en"
-
 
 # ---------------------------------------------------------------- block-level context
 
@@ -346,7 +332,7 @@ def analyse_article(
         raise IngestError("article text contains NUL bytes (binary input?)")
     if len(text) > MAX_TEXT_CHARS:
         raise IngestError(f"article text is {len(text):,} characters; more than {MAX_TEXT_CHARS:,} is not one article")
-    lang = (language or detect_language(text)).lower()[:2]
+    lang = (language or de_or_en(text)).lower()[:2]
     if lang not in {"de", "en"}:
         lang = "en"
     units = segment(text)

@@ -13,19 +13,18 @@ import io
 import logging
 import re
 import zlib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from factcheck.errors import FactcheckError
+from factcheck.text.language import detect_language
 
 __all__ = [
     "MAX_INPUT_BYTES",
     "Extracted",
     "ExtractionError",
     "decode_bytes",
-    "detect_language",
     "extract_bytes",
     "extract_path",
 ]
@@ -165,45 +164,6 @@ def decode_bytes(raw: bytes, content_type: str | None = None) -> tuple[str, str]
 
 
 # --------------------------------------------------------------------------- language
-
-def _words(spaced: str) -> frozenset[str]:
-    return frozenset(spaced.split())
-
-
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": _words("the and of to in is that for it was on with as are by this be at from have has but not "
-                 "they which were their said will would an or been"),
-    "de": _words("der die das und ist nicht ein eine zu den von mit sich auf für dem des im auch es "
-                 "wird sind wurde werden bei nach aus noch wie einer oder hat dass laut"),
-    "fr": _words("le la les et des est une pour dans que qui pas sur au avec du ce sont par plus "
-                 "mais ont été cette aux leur selon"),
-    "es": _words("el la los las y de que en un una es por con para del se al lo como más pero sus "
-                 "fue han según este esta"),
-    "it": _words("il di che è la le per un una del della non con sono gli nel alla anche ha come "
-                 "più dei delle secondo"),
-    "nl": _words("de het een en van is dat op te in voor niet met zijn er aan ook als bij door maar "
-                 "wordt werd naar volgens"),
-    "pt": _words("o a os as e de que em um uma do da dos das para com não por mais foi são ao pelo "
-                 "segundo também"),
-}
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def detect_language(text: str) -> str | None:
-    """Cheap language guess by stopword counts; None when the text is too short to tell.
-
-    Only a tie-breaker for pages that do not declare their language: seven languages, no model.
-    """
-    words = [w.lower() for w in _WORD.findall(text[:20_000])]
-    if len(words) < 5:
-        return None
-    scores = Counter({lang: sum(1 for w in words if w in stops) for lang, stops in _STOPWORDS.items()})
-    (best, top), *rest = [*scores.most_common(2), ("", 0)][:2]
-    second = rest[0][1] if rest else 0
-    if top < 2 or top < 0.05 * len(words) or top <= second * 1.2:
-        return None
-    return best
-
 
 def _normalise_lang(value: str | None) -> str | None:
     if not value:

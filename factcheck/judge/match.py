@@ -18,11 +18,11 @@ from rapidfuzz import fuzz, process
 from factcheck.text.anchors import (
     RANK_FAMILIES,
     Anchors,
-    detect_language,
     extract_anchors,
     fold,
     quantities_match,
 )
+from factcheck.text.language import de_or_en
 
 __all__ = [
     "Candidate",
@@ -191,7 +191,7 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
 
 
 def claim_anchors(claim_texts: list[str]) -> list[Anchors]:
-    return [extract_anchors(t, detect_language(t)) for t in claim_texts]
+    return [extract_anchors(t, de_or_en(t)) for t in claim_texts]
 
 
 def score_passages(
@@ -224,7 +224,7 @@ def score_passages(
             if best is None or score > best.score:
                 best = ScoredPassage(cand, score, {}, hit, cov, j)
         assert best is not None
-        ev = extract_anchors(cand.text, detect_language(cand.text))
+        ev = extract_anchors(cand.text, de_or_en(cand.text))
         best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
         best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
         return best

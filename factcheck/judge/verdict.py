@@ -28,8 +28,9 @@ from factcheck.judge.match import (
     score_passages,
     stem,
 )
-from factcheck.text.anchors import Anchors, detect_language, extract_anchors, quantities_match
+from factcheck.text.anchors import Anchors, extract_anchors, quantities_match
 from factcheck.text.display import shorten as _short
+from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
 
 __all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
@@ -180,10 +181,10 @@ def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _merged_claim_anchors(claim_text: str, statement: str | None) -> Anchors:
     """Anchors of the claim: numbers from either text, names and polarity from the (English) statement."""
-    a = extract_anchors(claim_text, detect_language(claim_text))
+    a = extract_anchors(claim_text, de_or_en(claim_text))
     if not statement:
         return a
-    s = extract_anchors(statement, detect_language(statement))
+    s = extract_anchors(statement, de_or_en(statement))
     return Anchors(
         quantities=s.quantities or a.quantities,
         years=a.years | s.years,
@@ -353,7 +354,7 @@ def judge(
                    if c >= cfg["address_coverage"] / 2 or s is best]
         support_cov = cov(" ".join(s.candidate.text for s in support))
         anchor_text = " ".join(_window(s.candidate) for s in support)
-    ev_anchors = extract_anchors(anchor_text, detect_language(anchor_text))
+    ev_anchors = extract_anchors(anchor_text, de_or_en(anchor_text))
     agreement = compare_anchors(claim, ev_anchors, anchor_text)
     page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best_c.snapshot_sha256)
     if agreement.get("names") == "absent" and claim.names:
@@ -371,7 +372,7 @@ def judge(
         if found:
             agreement["names"] = "agree"
     # negation and ranks are judged on the best passage alone (context would blur polarity)
-    best_anchors = extract_anchors(best_c.text, detect_language(best_c.text))
+    best_anchors = extract_anchors(best_c.text, de_or_en(best_c.text))
     best_agreement = compare_anchors(claim, best_anchors, best_c.text)
     agreement["negation"] = best_agreement["negation"]
     if "ranks" in best_agreement:
@@ -417,7 +418,7 @@ def judge(
     # A contradiction must be in the sentence that states the claim (a year or number elsewhere on the page,
     # or in the neighbouring text, is not one), that sentence must state the claim tightly, and the claim's
     # own value must not be stated anywhere on the page.
-    page_anchors = extract_anchors(page, detect_language(page)) if page else Anchors()
+    page_anchors = extract_anchors(page, de_or_en(page)) if page else Anchors()
     page_agreement = compare_anchors(claim, page_anchors, page)
     disagreeing = [
         t for t in cfg["contest_on"]
@@ -589,7 +590,7 @@ def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
         via = _naming_source(c, cited_names)
         if via is None:
             return False, None
-    ev = extract_anchors(row.premise, detect_language(row.premise))
+    ev = extract_anchors(row.premise, de_or_en(row.premise))
     row.agreement = compare_anchors(claim, ev, row.premise)
     if any(v == "disagree" for v in row.agreement.values()):
         return False, via

@@ -15,11 +15,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from factcheck.text.language import de_or_en
+
 __all__ = [
     "RANK_FAMILIES",
     "Anchors",
     "Quantity",
-    "detect_language",
     "extract_anchors",
     "names_in",
     "quantities_match",
@@ -49,25 +50,6 @@ class Anchors:
 
 
 # ---------------------------------------------------------------- language
-
-_DE_WORDS = {
-    "der", "die", "das", "und", "ist", "nicht", "mit", "von", "laut", "über", "für", "auf", "dem", "den",
-    "ein", "eine", "einem", "einen", "sich", "auch", "bei", "wird", "hat", "sind", "zu", "im", "des",
-    "als", "nach", "wie", "oder", "aber", "noch", "kein", "keine", "mehr", "weniger", "unter", "seit",
-}
-_EN_WORDS = {
-    "the", "and", "is", "not", "with", "of", "to", "in", "for", "on", "a", "an", "that", "was", "by",
-    "according", "has", "have", "are", "were", "be", "from", "as", "than", "this", "it", "its", "at",
-}
-
-
-def detect_language(text: str) -> str:
-    """'de' or 'en' by counting frequent function words; English when unsure."""
-    words = re.findall(r"[a-zäöüß]+", text.lower())
-    de = sum(w in _DE_WORDS for w in words)
-    en = sum(w in _EN_WORDS for w in words)
-    return "de" if de > en else "en"
-
 
 def fold(text: str) -> str:
     """Casefold and fold German umlauts/ß so 'Über' == 'ueber' style variants compare equal."""
@@ -438,7 +420,7 @@ def names_in(text: str, language: str) -> set[str]:
 
 def extract_anchors(text: str, language: str | None = None) -> Anchors:
     """All anchors of text; language ('de'/'en') decides number separators and number words."""
-    lang = (language or detect_language(text)).lower()[:2]
+    lang = (language or de_or_en(text)).lower()[:2]
     dates, date_spans = _find_dates(text)
     quantities, years = _find_quantities(text, lang, date_spans)
     for d in dates:

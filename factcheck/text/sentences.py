@@ -1,8 +1,10 @@
 """Sentence units of German and English news text, with offsets.
 
-Ingest needs more than `passages.sentence_spans`: it must know which units are headings, captions or
-kicker lines (so they never become claims), and it must not cut inside „quoted“ speech, after "z. B.",
-"Dr.", "U.S." or an ordinal date ("01. September 2025").
+The one sentence splitter: claims (ingest) and evidence passages are cut by the same rules, so a claim
+and the passage that states it are comparable units. It never cuts inside „quoted“ speech, after "z. B.",
+"Dr.", "U.S." or an ordinal date ("01. September 2025"). Ingest also needs to know which units are
+headings, captions or kicker lines (so they never become claims): `segment`; passages need only the
+sentence spans of running text: `sentence_spans`.
 """
 
 from __future__ import annotations
@@ -229,3 +231,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) of German or English news text; headings and captions are their own
     units, quoted speech is never cut, abbreviations, ordinals and numbers do not end a sentence."""
     return [(u.start, u.end) for u in segment(text)]
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence boundaries inside text[start:end] (running text), absolute offsets, whitespace trimmed."""
+    end = len(text) if end is None else end
+    out = []
+    for s, e in _split_line_group(text, start, end):
+        s, e = _trim(text, s, e)
+        if e > s:
+            out.append((s, e))
+    return out

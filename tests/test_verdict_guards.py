@@ -1,0 +1,101 @@
+"""The guards on the way to *verified* and *contested*, each pinned by a case that fails when the guard is
+removed or loosened (checked by mutating them one at a time; see the closing notes of the reader issue).
+
+Calling a false claim verified is the worst failure the desk can have, so near misses matter most: a
+number that is off by one percent, a year that is off by one, a disagreement sitting next to the sentence
+that states the claim.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_verdict import _cands, _page
+
+from factcheck.judge.verdict import judge
+from factcheck.text.anchors import Quantity, extract_anchors, quantities_match
+
+
+def _q(text: str) -> Quantity:
+    qs = extract_anchors(text, "en").quantities
+    assert len(qs) == 1, qs
+    return qs[0]
+
+
+@pytest.mark.parametrize(("claim", "evidence"), [
+    ("600 engineers", "605 engineers"),
+    ("45 percent", "46 percent"),
+    ("1.5 million dollars", "1.6 million dollars"),
+    ("96 employees", "97 employees"),
+])
+def test_near_miss_numbers_do_not_match(claim: str, evidence: str) -> None:
+    assert not quantities_match(_q(claim), _q(evidence))
+
+
+@pytest.mark.parametrize(("claim", "evidence"), [
+    ("1.5 million dollars", "1,500,000 dollars"),
+    ("600 engineers", "600 engineers"),
+    ("600 engineers", "about 600 engineers"),  # a bare claim may report a hedged figure
+])
+def test_same_numbers_match(claim: str, evidence: str) -> None:
+    assert quantities_match(_q(claim), _q(evidence))
+
+
+@pytest.mark.parametrize(("evidence", "claim"), [
+    ("Oracle has hired 605 former Amazon employees over the past two years.",
+     "Oracle has hired 600 former Amazon employees over the past two years."),
+    ("Exactly 46 percent of the engineers left the company within two years.",
+     "45 percent of the engineers left the company within two years."),
+    ("The robotics vice president left the company in 2019 after a dispute over his pay band.",
+     "The robotics vice president left the company in 2020 after a dispute over his pay band."),
+])
+def test_near_miss_in_the_stating_sentence_is_contested(evidence: str, claim: str) -> None:
+    j = judge(claim, None, ["Example News"], _cands(evidence))
+    assert j.label == "contested", j.rationale
+    assert j.quotes[0].role == "contradicts"
+
+
+def test_a_disagreement_beside_the_stating_sentence_blocks_verified() -> None:
+    """The sentence states the claim without its year; the next sentence gives another year. Not verified
+    (the anchors disagree), not contested (the disagreement is not in the sentence that states the claim)."""
+    ev = _page("The robotics vice president left after a dispute over pay.", "That was in 2019, the company said.")
+    j = judge("The robotics vice president left after a dispute over pay in 2020.", None, ["Example News"], ev)
+    assert j.signals["anchors"]["years"] == "disagree"
+    assert j.label == "unverified", j.rationale
+
+
+def test_the_claims_own_value_elsewhere_on_the_page_is_not_a_contradiction() -> None:
+    """The stating sentence has another number, but the page also states the claim's figure: the page
+    disagrees with itself, which is not grounds to call the claim contested."""
+    ev = _page("Some 298 people were on board the flight to the energy conference in Lisbon.",
+               "The weather over the Atlantic was calm that morning.",
+               "Tickets for the summer season go on sale in May.",
+               "Breakfast was served at the hotel from seven.",
+               "A later count by the airline gave 410 as the figure.")
+    claim = "Some 410 people were on board the flight to the energy conference in Lisbon."
+    j = judge(claim, None, ["Example News"], ev)
+    assert j.label == "unverified", j.rationale
+    # the same page without the later count does contest it
+    assert judge(claim, None, ["Example News"], ev[:4]).label == "contested"
+
+
+@pytest.mark.parametrize(("evidence", "claim"), [
+    ("Oracle has hired former Amazon employees over the past two years.",
+     "Oracle has hired 600 former Amazon employees over the past two years."),
+    ("The vice president left the company after a dispute over his pay band.",
+     "Jeff Wilke left the company after a dispute over his pay band."),
+])
+def test_a_claim_anchor_missing_from_the_evidence_blocks_verified(evidence: str, claim: str) -> None:
+    j = judge(claim, None, ["Example News"], _cands(evidence))
+    assert j.label == "unverified", j.rationale
+    assert "not found in the evidence" in j.rationale
+
+
+def test_a_number_in_a_loose_match_does_not_contest() -> None:
+    """A long sentence that shares the claim's words only here and there is not a statement of the claim,
+    so its different year is no contradiction."""
+    ev = _page("The robotics vice president, who had run the warehouse automation group for many years and "
+               "built its lab in Boston with a large team of engineers and scientists, left in 2019 after a "
+               "dispute over pay.")
+    j = judge("The robotics vice president left in 2020 after a dispute over pay.", None, ["Example News"], ev)
+    assert j.signals["tight_coverage"] < 0.7
+    assert j.label == "unverified", j.rationale
