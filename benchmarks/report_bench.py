@@ -21,7 +21,7 @@ from factcheck.desk.cases import import_case
 from factcheck.desk.claims import claim_dict, list_claims
 from factcheck.desk.db import Desk, upgrade
 from factcheck.desk.verify import verify
-from factcheck.report.core import TEXT_FORMATS, build_report, render
+from factcheck.report import TEXT_FORMATS, build_report, render
 from factcheck.settings import load_settings
 
 CASE_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "cases"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from factcheck.desk.models import Snapshot
 from factcheck.desk.verify import verify
-from factcheck.report.core import (
+from factcheck.report import (
     BEST_RATING,
     RATING_SCALE,
     WORST_RATING,
@@ -91,9 +91,11 @@ def test_schema_rejects_a_broken_report(test_desk):
 
 
 def test_schema_is_shipped_as_package_data():
-    import factcheck
+    import factcheck.report
+    from factcheck.resources import report_schema
 
-    assert (Path(factcheck.__file__).parent / "report_schema.json").is_file()
+    shipped = Path(factcheck.report.__file__).parent / "schema.json"
+    assert shipped.is_file() and report_schema().resolve() == shipped.resolve()
     jsonschema.Draft202012Validator.check_schema(load_schema())
 
 
@@ -363,7 +365,7 @@ def test_cli_report_formats_and_errors(cli, tmp_path):
 
 
 def test_pdf_without_chromium_is_a_clear_error(memory_desk, tmp_path, monkeypatch):
-    from factcheck.report.core import ChromiumMissing
+    from factcheck.report import ChromiumMissing
 
     build_test_desk(memory_desk, tmp_path, review=False)
     monkeypatch.setenv("FACTCHECK_CHROMIUM", str(tmp_path / "no-such-chromium"))

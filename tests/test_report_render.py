@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 from report_util import build_hostile_desk, build_test_desk
 
-from factcheck.report.core import chromium_args, find_chromium, write_report
+from factcheck.report import chromium_args, find_chromium, write_report
 
 PIL = pytest.importorskip("PIL.Image", reason="Pillow (dev extra) reads the screenshot")
 

@@ -445,7 +445,7 @@ def demo(app: App, as_json: bool) -> None:
     with desk.session() as s:
         summary = import_case(s, app.settings, case_file, actor=actor)
     rows = run_verify(app, case=summary.case, actor=actor, quiet=as_json)
-    from factcheck.report.core import write_report
+    from factcheck.report import write_report
 
     path = write_report(desk, app.settings, "html", app.settings.desk_dir / "factcheck-report.html",
                         case=summary.case)

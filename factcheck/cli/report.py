@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from factcheck.cli.app import App
-from factcheck.report.core import FORMATS, check_target, make_report, render, report_bytes, write_atomic
+from factcheck.report import FORMATS, check_target, make_report, render, report_bytes, write_atomic
 
 HELP = """Write the audit report: what was checked, what was found, and how.
 
@@ -15,7 +15,7 @@ HELP = """Write the audit report: what was checked, what was found, and how.
 Formats:
   html         one self-contained page (inline CSS, no scripts), for screen and print
   md           Markdown for tickets and CMS notes
-  json         machine-readable; schema in factcheck/report_schema.json
+  json         machine-readable; schema in factcheck/report/schema.json
   csv          one row per claim, UTF-8 with BOM (opens in Excel/LibreOffice)
   claimreview  schema.org ClaimReview JSON-LD, one per claim with a verdict;
                ratingValue: contested 1, unverified 2, verified 3 (worst 1, best 3)

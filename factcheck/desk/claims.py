@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -15,16 +16,53 @@ class UnknownClaim(FactcheckError):
     pass
 
 
+class VerdictRef(Protocol):
+    """What the current-verdict rule looks at: a `Verdict` row, a report's `ReportVerdict`, a query row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+V = TypeVar("V", bound=VerdictRef)
+
+VERDICT_PRECEDENCE = {"human": 1, "machine": 0}
+"""Verdict kinds that can be a claim's current verdict, the higher outranking the lower."""
+
+
+def verdict_precedence(v: VerdictRef) -> tuple[int, int] | None:
+    """Sort key of the one rule for a claim's current verdict (greatest wins), None for a kind that never counts.
+
+    A reviewer's verdict stands over every machine verdict, also over machine runs made after the review
+    (a changed source puts the claim back in the triage queue; it does not undo the review); among
+    verdicts of the same kind the newest (highest id: verdicts are append-only) wins.
+    """
+    rank = VERDICT_PRECEDENCE.get(v.kind)
+    return None if rank is None else (rank, v.id)
+
+
+def pick_current(verdicts: Iterable[V]) -> V | None:
+    """The claim's current verdict among `verdicts` (all of one claim, any order), or None when none counts.
+
+    The only place the rule is applied: `current_verdict`, triage's `current_verdicts` and the report's
+    model all call this.
+    """
+    best: V | None = None
+    best_key: tuple[int, int] | None = None
+    for v in verdicts:
+        key = verdict_precedence(v)
+        if key is not None and (best_key is None or key > best_key):
+            best, best_key = v, key
+    return best
+
+
 def current_verdict(session: Session, claim_id: int) -> Verdict | None:
-    """The newest human verdict wins; otherwise the newest machine verdict."""
-    for kind in ("human", "machine"):
-        v = session.execute(
-            select(Verdict).where(Verdict.claim_id == claim_id, Verdict.kind == kind)
-            .order_by(Verdict.id.desc()).limit(1)
-        ).scalar()
-        if v is not None:
-            return v
-    return None
+    """The claim's current verdict (see `pick_current`): the newest human one, else the newest machine one."""
+    rows = session.execute(select(Verdict.id, Verdict.kind).where(Verdict.claim_id == claim_id)).all()
+    chosen = pick_current(rows)
+    return session.get(Verdict, chosen.id) if chosen is not None else None
 
 
 def verdict_history(session: Session, claim_id: int) -> list[Verdict]:

@@ -21,7 +21,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
-from factcheck.desk.claims import claim_dict, claim_evidence_urls, current_verdict, find_claim, verdict_dict
+from factcheck.desk.claims import (
+    claim_dict,
+    claim_evidence_urls,
+    current_verdict,
+    find_claim,
+    pick_current,
+    verdict_dict,
+)
 from factcheck.desk.models import (
     VERDICT_LABELS,
     Article,
@@ -176,15 +183,15 @@ def lock_for_writing(session: Session) -> None:
 
 
 def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> dict[int, Verdict]:
-    """Each claim's current verdict in two queries: newest human verdict, else newest machine verdict."""
-    q = select(Verdict.claim_id, Verdict.kind, func.max(Verdict.id)).group_by(Verdict.claim_id, Verdict.kind)
+    """Each claim's current verdict (the rule of `claims.pick_current`) in two queries."""
+    q = select(Verdict.claim_id, Verdict.id, Verdict.kind)
     if claim_ids is not None:
         q = q.where(Verdict.claim_id.in_(claim_ids))
-    newest: dict[int, dict[str, int]] = {}
-    for cid, kind, vid in session.execute(q):
-        newest.setdefault(cid, {})[kind] = vid
-    wanted = [kinds.get("human") or kinds.get("machine") for kinds in newest.values()]
-    ids = [v for v in wanted if v is not None]
+    by_claim: dict[int, list[Any]] = {}
+    for row in session.execute(q):
+        by_claim.setdefault(row.claim_id, []).append(row)
+    wanted = [pick_current(rows) for rows in by_claim.values()]
+    ids = [v.id for v in wanted if v is not None]
     out: dict[int, Verdict] = {}
     for i in range(0, len(ids), 500):
         for v in session.execute(select(Verdict).where(Verdict.id.in_(ids[i : i + 500]))).scalars():

@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from factcheck import report as report_mod
 from factcheck.desk import sources as sources_mod
 from factcheck.desk import triage, users
 from factcheck.desk.claims import UnknownClaim, claim_dict, verdict_history
 from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
 from factcheck.errors import FactcheckError
-from factcheck.report import core as report_mod
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 

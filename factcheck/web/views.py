@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from factcheck.desk.claims import claim_evidence_urls
 from factcheck.desk.evidence import latest_snapshot
 from factcheck.desk.models import Claim, Passage, Snapshot
-from factcheck.report.core import highlight_spans
+from factcheck.report import highlight_spans
 
 CANDIDATES_PER_CAPTURE = 6
 """Passages offered as quotes per capture in the review form (best word overlap with the claim first)."""
