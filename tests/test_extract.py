@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from factcheck.text.language import detect_language
 from factcheck.documents.extract import (
     MAX_INPUT_BYTES,
     Extracted,
@@ -18,6 +17,7 @@ from factcheck.documents.extract import (
     extract_path,
 )
 from factcheck.errors import FactcheckError
+from factcheck.text.language import detect_language
 from factcheck.text.passages import split_passages
 
 FIX = Path(__file__).parent / "fixtures" / "extract"

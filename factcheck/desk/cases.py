@@ -15,17 +15,14 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from factcheck.desk import audit
+from factcheck.desk import audit, records
 from factcheck.desk.evidence import EvidenceError, read_file_capped, store_capture
 from factcheck.desk.models import (
     VERDICT_LABELS,
     Article,
     Case,
-    Citation,
     Claim,
-    ClaimEvidence,
     EvidenceUrl,
-    utcnow,
 )
 from factcheck.desk.sources import find_source, merge_source
 from factcheck.errors import FactcheckError
@@ -34,6 +31,9 @@ from factcheck.settings import Settings
 
 class CaseFileError(FactcheckError):
     pass
+
+
+VIA = "import"  # how records written by case import name their path in the audit trail
 
 
 # ---------------------------------------------------------------- parsing with line numbers
@@ -308,7 +308,7 @@ class ImportSummary:
 
 
 def claim_fields(c: Claim, session: Session) -> dict[str, Any]:
-    """The editable content of a claim, for change detection and audit before/after."""
+    """A claim as a case file states it (what `export_case` writes)."""
     return {
         "text": c.text, "statement": c.statement, "expected": c.expected, "language": c.language,
         "checkworthiness": c.checkworthiness,
@@ -339,13 +339,7 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
                     "or mark an unnamed source `kind: anonymous`)"
                 )
 
-    case = session.execute(select(Case).where(Case.key == spec.key)).scalar()
-    if case is None:
-        case = Case(key=spec.key, title=spec.title, path=str(spec.path))
-        session.add(case)
-        session.flush()
-        audit.record(session, actor=actor, action="case.create", entity="case", entity_id=case.id,
-                     after={"key": spec.key, "path": str(spec.path)})
+    case, _ = records.ensure_case(session, spec.key, spec.title, actor, path=str(spec.path), via=VIA)
     for s in spec.sources:
         _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor)
         summary.sources[outcome] += 1
@@ -355,7 +349,7 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
 
     for e in spec.evidence:
         src = find_source(session, e.source) if e.source else None
-        eu = _evidence_url(session, e.url, src.id if src else None, e.file)
+        eu = records.queue_evidence_url(session, e.url, src.id if src else None, actor, e.file, via=VIA)
         if e.path is not None:
             try:
                 body = read_file_capped(e.path, settings.max_bytes)
@@ -381,23 +375,8 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
     return summary
 
 
-def _evidence_url(session: Session, url: str, source_id: int | None, file: str | None) -> EvidenceUrl:
-    eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
-    if eu is None:
-        eu = EvidenceUrl(url=url, source_id=source_id, file=file, status="queued")
-        session.add(eu)
-        session.flush()
-    else:
-        if source_id is not None and eu.source_id != source_id:
-            eu.source_id = source_id
-        if file and eu.file != file:
-            eu.file = file
-    return eu
-
-
 def _import_article(session: Session, case: Case, spec: CaseSpec, actor: str) -> None:
     a = spec.article or {}
-    art = session.execute(select(Article).where(Article.case_id == case.id)).scalar()
     text = None
     if a.get("file"):
         p = resolve_file(spec.path, a["file"], None)
@@ -407,70 +386,21 @@ def _import_article(session: Session, case: Case, spec: CaseSpec, actor: str) ->
             raise CaseFileError(f"{spec.path}: article file {a['file']!r} is not UTF-8 text") from None
     values = {k: a.get(k) for k in ("url", "title", "outlet", "language", "published", "file")}
     values["text"] = text
-    if art is None:
-        art = Article(case_id=case.id, **values)
-        session.add(art)
-        session.flush()
-        audit.record(session, actor=actor, action="article.create", entity="article", entity_id=art.id,
-                     after={k: v for k, v in values.items() if k != "text"})
-        return
-    before = {k: getattr(art, k) for k in values}
-    if before != values:
-        for k, v in values.items():
-            setattr(art, k, v)
-        audit.record(session, actor=actor, action="article.update", entity="article", entity_id=art.id,
-                     before={k: v for k, v in before.items() if k != "text"},
-                     after={k: v for k, v in values.items() if k != "text"})
+    records.upsert_article(session, case, values, actor)  # the case's article
 
 
 def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> str:
-    claim = session.execute(
-        select(Claim).where(Claim.case_id == case.id, Claim.key == cs.key)
-        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
-    ).scalar()
-    article_id = session.execute(select(Article.id).where(Article.case_id == case.id)).scalar()
+    article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
     cited = []
     for cit in cs.cited:
         src = find_source(session, cit.name) if cit.kind != "anonymous" else None
-        cited.append(CitationSpec(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
-                                  cit.via).as_dict())
-    wanted = {
-        "text": cs.text, "statement": cs.statement, "expected": cs.expected, "language": cs.language,
-        "checkworthiness": cs.checkworthiness, "cited": cited, "evidence": cs.evidence,
-    }
-    created = claim is None
-    if claim is None:
-        claim = Claim(case_id=case.id, key=cs.key, text=cs.text, article_id=article_id)
-        session.add(claim)
-        session.flush()
-        before = None
-    else:
-        before = claim_fields(claim, session)
-        if before == wanted:
-            return "unchanged"
-    claim.text, claim.statement, claim.expected = cs.text, cs.statement, cs.expected
-    claim.language, claim.checkworthiness = cs.language, cs.checkworthiness
-    claim.article_id = claim.article_id or article_id
-    if before is None or before["cited"] != cited:
-        claim.citations.clear()
-        session.flush()
-        for entry in cited:
-            src = find_source(session, entry["name"]) if entry["kind"] != "anonymous" else None
-            claim.citations.append(Citation(source_id=src.id if src else None, **entry))
-    if before is None or before["evidence"] != cs.evidence:
-        claim.evidence_links.clear()
-        session.flush()
-        for url in cs.evidence:
-            eu = _evidence_url(session, url, None, None)
-            claim.evidence_links.append(ClaimEvidence(evidence_url_id=eu.id))
-    claim.updated_at = utcnow()
-    if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
-        claim.revision = Claim.revision + 1  # type: ignore[assignment]
-    session.flush()
-    session.refresh(claim, ["revision"])
-    audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
-                 entity_id=claim.id, claim_id=claim.id, before=before, after=claim_fields(claim, session))
-    return "created" if created else "updated"
+        cited.append(records.citation_row(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
+                                          cit.via, source_id=src.id if src else None))
+    _, created, changed = records.upsert_claim(
+        session, case, cs.key, cs.text, actor=actor, article_id=article_id, statement=cs.statement,
+        expected=cs.expected, language=cs.language, checkworthiness=cs.checkworthiness, citations=cited,
+        evidence_urls=cs.evidence, via=VIA)
+    return "created" if created else "updated" if changed else "unchanged"
 
 
 # ---------------------------------------------------------------- export

@@ -3,7 +3,8 @@
 `factcheck.claimfinding.analysis` reads text; this module decides what the desk keeps. The article goes through the
 evidence stage (fetcher politeness and limits for URLs, `store_capture` for every input) so it has its
 own immutable snapshot, then one transaction stores the case, article, claims, citations, new
-(unreviewed) sources and queued evidence URLs, with an audit event for every change.
+(unreviewed) sources and queued evidence URLs, with an audit event for every change. Cases, articles,
+claims and evidence URLs are written through `factcheck.desk.records`, the write API case import uses too.
 
 Claim keys are "c-" + a short hash of the sentence, so re-ingesting an article (even after edits that
 shift sentences around) updates the claims it still makes and never duplicates them; claims that are no
@@ -30,27 +31,23 @@ from factcheck.claimfinding.analysis import (
     SourceRef,
     analyse_article,
     article_provenance,
-    detect_language,
     link_source,
     text_and_links_from_html,
 )
-from factcheck.desk import audit
+from factcheck.desk import audit, records
 from factcheck.desk.db import Desk
 from factcheck.desk.evidence import EvidenceError, store_capture
 from factcheck.desk.models import (
     Article,
     Case,
-    Citation,
     Claim,
-    ClaimEvidence,
-    EvidenceUrl,
     Source,
-    utcnow,
 )
 from factcheck.desk.sources import find_source, merge_source, source_for_domain
 from factcheck.documents.extract import Extracted, ExtractionError, decode_bytes, extract_bytes
 from factcheck.documents.fetch import Fetcher, FetchResult
 from factcheck.settings import Settings
+from factcheck.text.language import de_or_en
 from factcheck.text.sentences import segment
 
 __all__ = [
@@ -67,6 +64,7 @@ __all__ = [
 ]
 
 LANGUAGES = ("de", "en")
+VIA = "ingest"  # how records written by ingest name their path in the audit trail
 
 
 # ---------------------------------------------------------------- input
@@ -381,7 +379,7 @@ def ingest_input(
         raise IngestError(f"threshold must be between 0 and 1, not {thr}")
     prep = _prepare(inp)
     ex = prep.extracted
-    lang = language or (ex.language if ex.language in LANGUAGES else None) or detect_language(prep.text)
+    lang = language or (ex.language if ex.language in LANGUAGES else None) or de_or_en(prep.text)
     registry = _registry(session)
     cands = _analyse(prep, lang, registry, thr)
 
@@ -427,35 +425,12 @@ def ingest_input(
         case_row = session.get(Case, art[0].case_id) if art[0].case_id else None
     if case_row is None:
         key = (case or title or page_url or Path(inp.file or "article").stem).strip()[:200]
-        case_row = session.execute(select(Case).where(Case.key == key)).scalar()
-        if case_row is None:
-            case_row = Case(key=key, title=case or title,
-                            path=page_url or inp.file)
-            session.add(case_row)
-            session.flush()
-            audit.record(session, actor=actor, action="case.create", entity="case", entity_id=case_row.id,
-                         after={"key": key, "path": case_row.path, "via": "ingest"})
-    article = next((a for a in art if a.case_id == case_row.id), None)
+        case_row, _ = records.ensure_case(session, key, case or title, actor, path=page_url or inp.file, via=VIA)
     values: dict[str, Any] = {"url": page_url, "file": inp.file, "title": title, "outlet": outlet_v,
-                              "language": lang, "published": published, "snapshot_id": snap.id}
-    if article is None:
-        article = Article(case_id=case_row.id, text=prep.text, **values)
-        session.add(article)
-        session.flush()
-        audit.record(session, actor=actor, action="article.create", entity="article", entity_id=article.id,
-                     after={**values, "case": case_row.key})
-        article_outcome = "created"
-    else:
-        before = {k: getattr(article, k) for k in values}
-        if before != values or article.text != prep.text:
-            for k, v in values.items():
-                setattr(article, k, v)
-            article.text = prep.text
-            audit.record(session, actor=actor, action="article.update", entity="article", entity_id=article.id,
-                         before=before, after=values)
-            article_outcome = "updated"
-        else:
-            article_outcome = "unchanged"
+                              "language": lang, "published": published, "snapshot_id": snap.id,
+                              "text": prep.text}
+    article, article_outcome = records.upsert_article(
+        session, case_row, values, actor, article=next((a for a in art if a.case_id == case_row.id), None))
 
     summary = IngestSummary(
         case=case_row.key, article_id=article.id, article=article_outcome, title=title, outlet=outlet_v,
@@ -538,30 +513,6 @@ def _citations(cand: ClaimCandidate, linker: _SourceLinker, anonymous: set[str])
     return out
 
 
-def _claim_state(c: Claim, session: Session) -> dict[str, Any]:
-    return {
-        "text": c.text, "language": c.language, "checkworthiness": c.checkworthiness, "start": c.start,
-        "end": c.end, "article_id": c.article_id,
-        "citations": [{"source_id": ci.source_id, "name": ci.name, "kind": ci.kind, "phrase": ci.phrase,
-                       "second_hand": ci.second_hand, "via": ci.via, "url": ci.url} for ci in c.citations],
-        "evidence": sorted(eu.url for link in c.evidence_links
-                           if (eu := session.get(EvidenceUrl, link.evidence_url_id)) is not None),
-    }
-
-
-def _evidence_url(session: Session, url: str, source_id: int | None, actor: str,
-                  summary: IngestSummary) -> EvidenceUrl:
-    eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
-    if eu is None:
-        eu = EvidenceUrl(url=url, source_id=source_id, status="queued")
-        session.add(eu)
-        session.flush()
-        summary.evidence_queued.append(url)
-        audit.record(session, actor=actor, action="evidence.queue", entity="evidence_url", entity_id=eu.id,
-                     after={"url": url, "source_id": source_id, "via": "ingest"})
-    return eu
-
-
 def _store_claim(session: Session, case: Case, article: Article, key: str, cand: ClaimCandidate, lang: str,
                  linker: _SourceLinker, anonymous: set[str], existing: dict[str, Claim],
                  actor: str) -> IngestedClaim:
@@ -574,45 +525,13 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, cand:
         by_domain = source_for_domain(session, host) if host else None
         sid = by_domain.id if by_domain else (None if ci["second_hand"] else ci["source_id"])
         urls.append((ci["url"], sid))
-    wanted: dict[str, Any] = {"text": cand.text, "language": lang, "checkworthiness": cand.checkworthiness,
-              "start": cand.start, "end": cand.end, "article_id": article.id, "citations": cits,
-              "evidence": sorted(u for u, _ in urls)}
-    claim = existing.get(key)
-    created = claim is None
-    before: dict[str, Any] | None = None
-    if claim is None:
-        claim = Claim(case_id=case.id, key=key, text=cand.text, article_id=article.id)
-        session.add(claim)
-        session.flush()
-        existing[key] = claim
-    else:
-        before = _claim_state(claim, session)
-        wanted_ev = sorted(set(before["evidence"]) | set(wanted["evidence"]))  # links are never dropped
-        wanted["evidence"] = wanted_ev
-    if before == wanted:
-        outcome = "unchanged"
-    else:
-        claim.text, claim.language, claim.checkworthiness = cand.text, lang, cand.checkworthiness
-        claim.start, claim.end, claim.article_id = cand.start, cand.end, article.id
-        if before is None or before["citations"] != cits:
-            claim.citations.clear()
-            session.flush()
-            for ci in cits:
-                claim.citations.append(Citation(**ci))
-        have = {link.evidence_url_id for link in claim.evidence_links}
-        for url, sid in urls:
-            eu = _evidence_url(session, url, sid, actor, linker.summary)
-            if eu.id not in have:
-                claim.evidence_links.append(ClaimEvidence(evidence_url_id=eu.id))
-                have.add(eu.id)
-        claim.updated_at = utcnow()
-        if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
-            claim.revision = Claim.revision + 1  # type: ignore[assignment]
-        session.flush()
-        session.refresh(claim, ["revision"])
-        audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
-                     entity_id=claim.id, claim_id=claim.id, before=before, after=_claim_state(claim, session))
-        outcome = "created" if created else "updated"
+    claim, created, changed = records.upsert_claim(
+        session, case, key, cand.text, actor=actor, article_id=article.id, language=lang,
+        checkworthiness=cand.checkworthiness, start=cand.start, end=cand.end, citations=cits,
+        evidence_urls=[records.EvidenceRef(u, sid) for u, sid in urls], via=VIA,
+        queued=linker.summary.evidence_queued)
+    existing[key] = claim
+    outcome = "created" if created else "updated" if changed else "unchanged"
     return IngestedClaim(
         id=key, text=cand.text, cited=[ci["name"] for ci in cits], attribution=[ci["phrase"] for ci in cits],
         second_hand=any(ci["second_hand"] for ci in cits), checkworthiness=cand.checkworthiness,

@@ -1,0 +1,269 @@
+"""One write API for cases, articles, claims, citations and evidence URLs.
+
+Case import (`factcheck.desk.cases`) and article ingest (`factcheck.desk.ingest`) both store their results
+through these functions, so the same change writes the same rows and the same audit events whichever path
+made it:
+
+- `ensure_case`: find a case by key or create it (`case.create`).
+- `upsert_article`: create (`article.create`) or update (`article.update`, before → after) an article.
+- `queue_evidence_url`: a new URL is queued (`evidence.queue`); a known one keeps its status and captures
+  and only gains a source or a file it lacked (`evidence.update`).
+- `upsert_claim`: create (`claim.create`) or update (`claim.update`, before → after in the `claim_state`
+  shape) a claim, replacing its citations and evidence links when they differ. An unchanged claim writes
+  nothing.
+
+Every function works inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from factcheck.desk import audit
+from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
+
+__all__ = [
+    "ARTICLE_FIELDS",
+    "CITATION_FIELDS",
+    "UNSET",
+    "EvidenceRef",
+    "article_state",
+    "citation_row",
+    "claim_state",
+    "ensure_case",
+    "queue_evidence_url",
+    "upsert_article",
+    "upsert_claim",
+]
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset.UNSET
+"""A claim or article field left out: the stored value is kept (a new row gets the column default)."""
+
+ARTICLE_FIELDS = ("url", "file", "title", "outlet", "language", "published", "snapshot_id")
+CITATION_FIELDS = ("name", "kind", "phrase", "second_hand", "via", "source_id", "url")
+
+
+# ---------------------------------------------------------------- cases
+
+
+def ensure_case(
+    session: Session, key: str, title: str | None, actor: str, *, path: str | None = None, via: str,
+) -> tuple[Case, bool]:
+    """The case with this key, created (and audited) when the desk has none. An existing case is not changed."""
+    case = session.execute(select(Case).where(Case.key == key)).scalar()
+    if case is not None:
+        return case, False
+    case = Case(key=key, title=title, path=path)
+    session.add(case)
+    session.flush()
+    audit.record(session, actor=actor, action="case.create", entity="case", entity_id=case.id,
+                 after={"key": key, "path": path, "via": via})
+    return case, True
+
+
+# ---------------------------------------------------------------- articles
+
+
+def article_state(art: Article) -> dict[str, Any]:
+    """An article's fields as the audit trail records them (the text itself is left out)."""
+    return {k: getattr(art, k) for k in ARTICLE_FIELDS}
+
+
+def upsert_article(
+    session: Session, case: Case, values: Mapping[str, Any], actor: str, *,
+    article: Article | _Unset | None = UNSET,
+) -> tuple[Article, str]:
+    """Create or update an article of `case` from `values` (ARTICLE_FIELDS and `text`; keys left out keep
+    their stored value). `article` is the row to update (None: create one); left out, it is the case's
+    article. Returns (article, "created" | "updated" | "unchanged")."""
+    unknown = set(values) - {*ARTICLE_FIELDS, "text"}
+    if unknown:
+        raise ValueError(f"unknown article fields: {', '.join(sorted(unknown))}")
+    if isinstance(article, _Unset):
+        article = session.execute(select(Article).where(Article.case_id == case.id).order_by(Article.id)).scalar()
+    if article is None:
+        article = Article(case_id=case.id, **values)
+        session.add(article)
+        session.flush()
+        audit.record(session, actor=actor, action="article.create", entity="article", entity_id=article.id,
+                     after={**article_state(article), "case": case.key})
+        return article, "created"
+    if all(getattr(article, k) == v for k, v in values.items()):
+        return article, "unchanged"
+    before = article_state(article)
+    for k, v in values.items():
+        setattr(article, k, v)
+    session.flush()
+    audit.record(session, actor=actor, action="article.update", entity="article", entity_id=article.id,
+                 before=before, after=article_state(article))
+    return article, "updated"
+
+
+# ---------------------------------------------------------------- evidence URLs
+
+
+def queue_evidence_url(
+    session: Session, url: str, source_id: int | None, actor: str, file: str | None = None, *,
+    via: str, queued: list[str] | None = None,
+) -> EvidenceUrl:
+    """The evidence row for `url`. A new URL is stored with status "queued" and audited ("evidence.queue";
+    its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
+    a source or a file it did not have ("evidence.update"), never loses or swaps one."""
+    eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
+    if eu is None:
+        eu = EvidenceUrl(url=url, source_id=source_id, file=file or None, status="queued")
+        session.add(eu)
+        session.flush()
+        audit.record(session, actor=actor, action="evidence.queue", entity="evidence_url", entity_id=eu.id,
+                     after={"url": url, "source_id": source_id, "file": eu.file, "via": via})
+        if queued is not None:
+            queued.append(url)
+        return eu
+    gain: dict[str, Any] = {}
+    if source_id is not None and eu.source_id is None:
+        gain["source_id"] = source_id
+    if file and not eu.file:
+        gain["file"] = file
+    if gain:
+        before = {"source_id": eu.source_id, "file": eu.file}
+        for k, v in gain.items():
+            setattr(eu, k, v)
+        session.flush()
+        audit.record(session, actor=actor, action="evidence.update", entity="evidence_url", entity_id=eu.id,
+                     before=before, after={"source_id": eu.source_id, "file": eu.file, "via": via})
+    return eu
+
+
+class EvidenceRef(NamedTuple):
+    """An evidence URL a claim points at, with the source (and saved file) to record if the URL is new."""
+
+    url: str
+    source_id: int | None = None
+    file: str | None = None
+
+
+# ---------------------------------------------------------------- claims
+
+
+def citation_row(
+    name: str, kind: str = "named", phrase: str | None = None, second_hand: bool = False, via: str | None = None,
+    source_id: int | None = None, url: str | None = None,
+) -> dict[str, Any]:
+    """One citation as `upsert_claim` takes it and `claim_state` shows it."""
+    return {"name": name, "kind": kind, "phrase": phrase, "second_hand": bool(second_hand), "via": via,
+            "source_id": source_id, "url": url}
+
+
+def claim_state(c: Claim, session: Session) -> dict[str, Any]:
+    """A claim's stored content: what change detection compares and what claim.create / claim.update record
+    as before → after, whichever path wrote the claim."""
+    evidence = []
+    for link in c.evidence_links:
+        eu = session.get(EvidenceUrl, link.evidence_url_id)
+        if eu is not None:
+            evidence.append(eu.url)
+    return {
+        "text": c.text, "statement": c.statement, "expected": c.expected, "language": c.language,
+        "checkworthiness": c.checkworthiness, "start": c.start, "end": c.end, "article_id": c.article_id,
+        "cited": [citation_row(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via, ci.source_id, ci.url)
+                  for ci in c.citations],
+        "evidence": evidence,
+    }
+
+
+_SCALARS = ("statement", "expected", "language", "checkworthiness", "start", "end")
+
+
+def upsert_claim(
+    session: Session,
+    case: Case,
+    key: str,
+    text: str,
+    *,
+    actor: str,
+    article_id: int | None = None,
+    statement: str | _Unset | None = UNSET,
+    expected: str | _Unset | None = UNSET,
+    language: str | _Unset | None = UNSET,
+    checkworthiness: float | _Unset | None = UNSET,
+    start: int | _Unset | None = UNSET,
+    end: int | _Unset | None = UNSET,
+    citations: Sequence[Mapping[str, Any]] = (),
+    evidence_urls: Sequence[str | EvidenceRef] = (),
+    via: str,
+    queued: list[str] | None = None,
+) -> tuple[Claim, bool, bool]:
+    """Create or update the claim `key` of `case`. Returns (claim, created, changed).
+
+    Fields passed as UNSET keep their stored value (a case file has no offsets; an article has no
+    `expected` verdict). `article_id` is filled in when the claim has none, never moved to another article.
+    `citations` (rows as `citation_row` makes them) and `evidence_urls` (in order) replace the claim's
+    citations and evidence links when they differ; evidence URLs go through `queue_evidence_url`.
+    An unchanged claim writes nothing; a changed one bumps its revision and writes one audit event."""
+    claim = session.execute(
+        select(Claim).where(Claim.case_id == case.id, Claim.key == key)
+        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
+    ).scalar()
+    refs = [EvidenceRef(r) if isinstance(r, str) else r for r in evidence_urls]
+    urls: list[str] = []
+    for r in refs:
+        if r.url not in urls:
+            urls.append(r.url)
+    cited = [citation_row(row["name"], row.get("kind") or "named", row.get("phrase"), bool(row.get("second_hand")),
+                          row.get("via"), row.get("source_id"), row.get("url")) for row in citations]
+    given: dict[str, Any] = {"statement": statement, "expected": expected, "language": language,
+                             "checkworthiness": checkworthiness, "start": start, "end": end}
+
+    created = claim is None
+    before: dict[str, Any] | None = None
+    if claim is None:
+        claim = Claim(case_id=case.id, key=key, text=text, article_id=article_id)
+        session.add(claim)
+        session.flush()
+    else:
+        before = claim_state(claim, session)
+        wanted = {"text": text, "article_id": before["article_id"] or article_id, "cited": cited, "evidence": urls}
+        wanted |= {k: before[k] if v is UNSET else v for k, v in given.items()}
+        if wanted == before:
+            return claim, False, False
+
+    claim.text = text
+    claim.article_id = claim.article_id or article_id
+    for k in _SCALARS:
+        if given[k] is not UNSET:
+            setattr(claim, k, given[k])
+    if before is None or before["cited"] != cited:
+        claim.citations.clear()
+        session.flush()
+        for row in cited:
+            claim.citations.append(Citation(**row))
+    eus = {}
+    for r in refs:
+        if r.url not in eus:
+            eus[r.url] = queue_evidence_url(session, r.url, r.source_id, actor, r.file, via=via, queued=queued)
+    if before is None or before["evidence"] != urls:
+        claim.evidence_links.clear()
+        session.flush()
+        for url in urls:
+            claim.evidence_links.append(ClaimEvidence(evidence_url_id=eus[url].id))
+    claim.updated_at = utcnow()
+    if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
+        claim.revision = Claim.revision + 1  # type: ignore[assignment]
+    session.flush()
+    session.refresh(claim, ["revision"])
+    audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
+                 entity_id=claim.id, claim_id=claim.id, before=before, after=claim_state(claim, session))
+    return claim, created, True
