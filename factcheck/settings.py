@@ -25,6 +25,7 @@ class Setting:
     default: Any
     kind: type
     help: str
+    group: str = "desk"  # "verdict": read by the verdict rules (judge) and stored whole with every run
 
 
 _SETTINGS: list[Setting] = [
@@ -49,16 +50,55 @@ _SETTINGS: list[Setting] = [
     Setting("stale_after_days", 30, int, "captures older than this are re-fetched by `fetch --refresh`"),
     Setting("checkworthiness_threshold", 0.5, float, "sentences at or above this become claims on ingest"),
     Setting("assignment_minutes", 60, int, "how long a `triage next` assignment holds"),
-    Setting("top_k", 5, int, "passages kept per claim when judging"),
+    Setting("top_k", 5, int, "passages kept per claim when judging", "verdict"),
     Setting("web_hosts", "", str, "host names the web desk answers to besides localhost (comma-separated)"),
-    Setting("nli", "auto", str, "entailment model in verdicts: auto (when built), on (required), off"),
+    Setting("chromium", "", str, "Chromium used for PDF reports (default: found on PATH)"),
+    # ---- the verdict: what judge() reads; a run stores all of them
+    Setting("nli", "auto", str, "the reader (entailment model) in verdicts: auto (when one is installed), on, off",
+            "verdict"),
+    Setting("nli_model", "", str, "reader folder (ONNX or Hugging Face NLI model); empty = the shipped reader",
+            "verdict"),
+    Setting("semantic", False, bool, "record claim/passage embedding similarity as a reviewer signal", "verdict"),
+    Setting("gloss", True, bool, "read a German claim without statement through an English word gloss", "verdict"),
+    Setting("gloss_dictionary", "/usr/share/trans/de-en", str,
+            "German-English word list for the gloss (Debian trans-de-en)", "verdict"),
+    Setting("address_coverage", 0.6, float, "share of the claim's weighted content words a passage must state "
+            "to address it", "verdict"),
+    Setting("verify_coverage", 0.6, float, "share the supporting passages together must state for verified",
+            "verdict"),
+    Setting("verify_best_coverage", 0.4, float, "share the single best passage must state for verified", "verdict"),
+    Setting("support_passages", 3, int, "top passages that may be combined as support", "verdict"),
+    Setting("contest_on", ("quantities", "years", "dates", "negation", "ranks", "attribution"), tuple,
+            "anchor types whose disagreement makes a claim contested", "verdict"),
+    Setting("strict_contest_types", ("negation", "ranks"), tuple,
+            "noisier anchor types that need a tighter match before they contest", "verdict"),
+    Setting("strict_contest_coverage", 0.7, float, "tightness those types need", "verdict"),
+    Setting("contest_coverage", 0.7, float, "how tightly the best sentence must state the claim before its "
+            "anchors can contest it", "verdict"),
+    Setting("support_mode", "window", str, "window (best sentence and neighbours) or top (top passages)", "verdict"),
+    Setting("anchors_scope", "top", str, "where anchors may be confirmed: window or top", "verdict"),
+    Setting("names_scope", "pronoun", str, "where names may be found: support, snapshot or pronoun", "verdict"),
+    Setting("tied_first", True, bool, "judge only the evidence tied to the claim when there is any", "verdict"),
+    Setting("nli_windows", 5, int, "best passages the reader reads", "verdict"),
+    Setting("nli_premise", "passage", str, "what the reader reads of each: passage, window or both", "verdict"),
+    Setting("nli_support", 0.7, float, "reader entailment probability that counts as support", "verdict"),
+    Setting("nli_contradict", 0.9, float, "reader contradiction probability that counts as contesting",
+            "verdict"),
+    Setting("nli_contest_coverage", 0.3, float, "share of the claim a passage must state before its "
+            "contradiction counts", "verdict"),
 ]
 DEFINITIONS: dict[str, Setting] = {s.name: s for s in _SETTINGS}
+VERDICT_DEFAULTS: dict[str, Any] = {s.name: s.default for s in _SETTINGS if s.group == "verdict"}
 ENV_PREFIX = "FACTCHECK_"
 CONFIG_FILE = "factcheck.toml"
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.kind is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise SettingsError(f"{origin}: {setting.name} must be a comma-separated list, not {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if setting.kind is bool:
         if isinstance(value, bool):
             return value
@@ -94,6 +134,10 @@ class Settings:
     def evidence_path(self) -> Path:
         p = Path(self.values["evidence_dir"])
         return p if p.is_absolute() else self.desk_dir / p
+
+    def verdict_settings(self) -> dict[str, Any]:
+        """What judge() reads, as resolved here (stored whole with every run)."""
+        return {n: self.values[n] for n in VERDICT_DEFAULTS}
 
     def as_rows(self) -> list[dict[str, Any]]:
         return [
@@ -143,3 +187,39 @@ def load_settings(
         values[key] = _coerce(DEFINITIONS[key], value, f"flag --{key}")
         origins[key] = "flag"
     return Settings(values=values, origins=origins, desk_dir=desk_dir)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def save_setting(desk_dir: Path, name: str, value: Any) -> Path:
+    """Set one setting in the desk's factcheck.toml (created if missing), keeping the file's other lines
+    and comments. The value is checked as load_settings would check it, and the file must still parse."""
+    import re
+
+    if name not in DEFINITIONS:
+        raise SettingsError(f"unknown setting {name!r}")
+    value = _coerce(DEFINITIONS[name], value, f"setting {name}")
+    cfg = Path(desk_dir) / CONFIG_FILE
+    text = cfg.read_text(encoding="utf-8") if cfg.is_file() else ""
+    line = f"{name} = {_toml_value(value)}"
+    pattern = re.compile(rf"^[ \t]*{re.escape(name)}[ \t]*=.*$", re.MULTILINE)
+    if pattern.search(text):
+        new = pattern.sub(lambda _m: line, text, count=1)
+    else:
+        new = text + ("" if not text or text.endswith("\n") else "\n") + line + "\n"
+    try:
+        tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{cfg}: would not be valid TOML after the change: {exc}") from None
+    tmp = cfg.with_name(cfg.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(cfg)
+    return cfg

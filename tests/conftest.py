@@ -33,9 +33,12 @@ FIXTURE_ARTICLE = Path(
 
 @pytest.fixture(autouse=True)
 def _no_entailment_model_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Verdicts in tests are those of the rules alone, whether or not this machine has built the optional
-    entailment model; the tests of the model turn it on themselves."""
+    """Verdicts in tests are those of the rules alone (the library's default and the CLI's), whether or not
+    a reader ships in this checkout; the tests of the reader turn it on themselves."""
+    from factcheck.judge import verdict
+
     monkeypatch.setenv("FACTCHECK_NLI", "off")
+    monkeypatch.setitem(verdict.DEFAULT_SETTINGS, "nli", "off")
 
 
 def _pg_available() -> str | None:

@@ -63,18 +63,16 @@ def test_read_pairs_from_an_archive_picks_the_split(tmp_path: Path) -> None:
         list(entail.read_pairs(junk))
 
 
-def test_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("FACTCHECK_NLI_MODEL", str(tmp_path / "none"))
-    assert entail.available() is False
-    assert entail.enabled("off") is False
-    assert entail.enabled(False) is False
-    assert entail.enabled("auto") is False  # auto = when built
-    with pytest.raises(entail.EntailmentUnavailable, match="nli is on but"):
-        entail.enabled("on")
+def test_switch(tmp_path: Path) -> None:
+    none = tmp_path / "none"
+    assert entail.available(none) is False
+    assert entail.enabled("off", none) is False
+    assert entail.enabled(False, none) is False
+    assert entail.enabled("auto", none) is False  # auto = when a reader is there
+    with pytest.raises(entail.EntailmentUnavailable, match="nli is on but there is no reader"):
+        entail.enabled("on", none)
     with pytest.raises(entail.EntailmentUnavailable, match="auto, on or off"):
-        entail.enabled("sometimes")
-    monkeypatch.setenv("FACTCHECK_NLI", "off")
-    assert entail.enabled() is False
+        entail.enabled("sometimes", none)
 
 
 def test_cli_without_model_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +81,7 @@ def test_cli_without_model_says_so(cli, tmp_path: Path) -> None:  # type: ignore
     assert r.code == 0, r.stderr
     info = json.loads(r.stdout)
     assert info["built"] is False and info["available"] is False and info["enabled"] is False
+    assert info["setting"]["origin"] == "environment FACTCHECK_NLI_MODEL"
     r = cli("nli", "check", "It rains.", "It is dry.", env=env)
     assert r.code == 1 and r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
     r = cli("nli", "build", "--data", str(tmp_path / "missing.jsonl"), env=env)
@@ -212,10 +211,33 @@ def test_tiny_build_loads_and_scores(tmp_path: Path) -> None:
     f.write_text(_jsonl([r for r in SNLI_ROWS if r["gold_label"] != "-"] * 12), encoding="utf-8")
     out = tmp_path / "model"
     report = entail.build(f, out, test_file=f, examples=36)
-    assert report.steps == 1 and report.examples == 36 and report.heldout_accuracy is not None
+    premises = [p for p, _, _ in entail.read_pairs(f, 36)]
+    made = entail.synthetic_pairs(premises, entail.RECIPE["synthetic"])
+    assert report.steps == 1 and report.examples == 36 + len(made) and report.heldout_accuracy is not None
     assert entail.available(out)
     meta = json.loads((out / "factcheck-nli.json").read_text())
     assert meta["recipe"]["name"] == entail.RECIPE["name"]
     s = entail.score([("A woman is sleeping.", "A woman is running."), ("x", "y")], folder=out)
     assert len(s) == 2 and all(abs(sum(x) - 1.0) < 1e-4 for x in s)
     assert not list(tmp_path.glob("model.tmp-*"))  # written aside, then renamed
+    # what the default install runs: int8 ONNX with its tokenizer, no torch at inference
+    assert entail.model_format(out) == "onnx" and meta["quantization"] == "int8"
+    # the Hugging Face weights beside it are a reader too (bring your own reader), and read the same
+    hf = out / "transformers"
+    assert entail.model_format(hf) == "transformers" and entail.available(hf)
+    s_hf = entail.score([("A woman is sleeping.", "A woman is running."), ("x", "y")], folder=hf)
+    assert all(abs(a - b) < 0.05 for x, y in zip(s, s_hf, strict=True) for a, b in zip(x, y, strict=True))
+
+
+def test_synthetic_pairs_are_distortions_of_their_premise() -> None:
+    premises = ["Two men are standing on a ladder near the old church.", "A woman is not riding a bike.",
+                "The girl won the first race of the day.", "A dog runs."]
+    pairs = entail.synthetic_pairs(premises * 3, 10, seed=0)
+    assert len(pairs) == 3  # distinct premises only; "A dog runs." offers no distortion
+    for premise, hyp, label in pairs:
+        assert premise in premises and hyp != premise
+        assert label in (0, 2)  # a cut-back main clause entails, a distortion contradicts
+        if label == 0:
+            assert premise.startswith(hyp.rstrip("."))
+    assert entail.synthetic_pairs(premises, 10, seed=0) == entail.synthetic_pairs(premises, 10, seed=0)
+

@@ -368,7 +368,8 @@ def test_pdf_without_chromium_is_a_clear_error(memory_desk, tmp_path, monkeypatc
     from factcheck.report import ChromiumMissing
 
     build_test_desk(memory_desk, tmp_path, review=False)
-    monkeypatch.setenv("FACTCHECK_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    settings = memory_desk.settings
+    settings.values["chromium"] = str(tmp_path / "no-such-chromium")  # the setting, as FACTCHECK_CHROMIUM sets it
     with pytest.raises(ChromiumMissing, match="apt-get install chromium"):
-        write_report(memory_desk.desk, memory_desk.settings, "pdf", tmp_path / "r.pdf")
+        write_report(memory_desk.desk, settings, "pdf", tmp_path / "r.pdf")
     assert not (tmp_path / "r.pdf").exists()

@@ -14,16 +14,19 @@ CLAIM = "They were towed back to England by the AA."
 
 
 def test_disabled_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FACTCHECK_SEMANTIC", raising=False)
+    monkeypatch.setenv("FACTCHECK_SEMANTIC", "1")  # the library reads settings, never the environment
     assert semantic.enabled() is False
     assert semantic.enabled(False) is False
     j = judge(CLAIM, None, ["Example News"], EV)
     assert "semantic_similarity" not in j.signals
 
 
-def test_enabled_only_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACTCHECK_SEMANTIC", "1")
-    assert semantic.enabled() is semantic.available()
+def test_enabled_only_when_installed(tmp_path) -> None:
+    from factcheck.settings import load_settings
+
+    s = load_settings(environ={"FACTCHECK_SEMANTIC": "1"}, desk_dir=tmp_path)
+    assert s.verdict_settings()["semantic"] is True
+    assert semantic.enabled(s.semantic) is semantic.available()
 
 
 @pytest.mark.skipif(not semantic.available(), reason="semantic extra not installed (pip install factcheck[semantic])")

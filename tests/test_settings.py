@@ -52,3 +52,34 @@ def test_bad_settings_are_named(tmp_path, toml, env, message):
 def test_evidence_path_relative_to_desk(tmp_path):
     s = load_settings(environ={}, desk_dir=tmp_path)
     assert s.evidence_path == tmp_path / "evidence"
+
+
+def test_every_verdict_setting_is_a_setting_and_reaches_judge(tmp_path):
+    """The verdict's tuning values live in settings.py: shown by `config`, overridden in the stated order."""
+    from factcheck.judge.verdict import DEFAULT_SETTINGS
+    from factcheck.settings import DEFINITIONS, VERDICT_DEFAULTS
+
+    assert set(DEFAULT_SETTINGS) == set(VERDICT_DEFAULTS) <= set(DEFINITIONS)
+    (tmp_path / "factcheck.toml").write_text('contest_coverage = 0.8\ncontest_on = ["years"]\n')
+    s = load_settings(environ={"FACTCHECK_NLI_WINDOWS": "3"}, desk_dir=tmp_path, flags={"top_k": 7})
+    v = s.verdict_settings()
+    assert (v["contest_coverage"], v["contest_on"], v["nli_windows"], v["top_k"]) == (0.8, ("years",), 3, 7)
+    assert load_settings(environ={"FACTCHECK_CONTEST_ON": "years, dates"}, desk_dir=tmp_path).contest_on == (
+        "years", "dates")
+
+
+def test_save_setting_keeps_the_rest_of_the_file(tmp_path):
+    from factcheck.settings import save_setting
+
+    cfg = tmp_path / "factcheck.toml"
+    cfg.write_text("# our desk\nper_host_delay = 2.0\nnli_model = \"/old\"\n")
+    save_setting(tmp_path, "nli_model", "/models/reader")
+    save_setting(tmp_path, "top_k", 9)
+    text = cfg.read_text()
+    assert text.startswith("# our desk\nper_host_delay = 2.0\n")
+    s = load_settings(desk_dir=tmp_path, environ={})
+    assert (s.nli_model, s.top_k, s.per_host_delay) == ("/models/reader", 9, 2.0)
+    with pytest.raises(SettingsError, match="unknown setting"):
+        save_setting(tmp_path, "nope", 1)
+    with pytest.raises(SettingsError, match="top_k must be int"):
+        save_setting(tmp_path, "top_k", "many")

@@ -53,7 +53,8 @@ def report(app: App, fmt: str, output: Path | None, case: str | None, article: s
         # stdout gets the text without a BOM; a BOM belongs in files only.
         click.echo(text, nl=False)
         return
-    data = report_bytes(rep, fmt, base_url=base_url, reviewed_only=reviewed_only)
+    data = report_bytes(rep, fmt, base_url=base_url, reviewed_only=reviewed_only,
+                        chromium=app.settings.chromium or None)
     for w in rep.warnings:
         click.echo(f"Warning: {w}", err=True)
     path = write_atomic(output, data)

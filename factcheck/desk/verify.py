@@ -23,8 +23,7 @@ from factcheck.desk.retrieve import RetrievalLimits, candidates_for
 from factcheck.judge import reader as entail
 from factcheck.judge.verdict import judge
 from factcheck.settings import Settings
-
-RUN_SETTINGS = ("top_k", "nli")
+from factcheck.text import gloss
 
 
 @dataclass
@@ -50,22 +49,25 @@ def verify(
     limits: RetrievalLimits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    # decided once per run (and "on" without a model fails here, before anything is written)
-    use_nli = entail.enabled(settings.nli)
+    # decided once per run (and "on" without a reader fails here, before anything is written)
+    judge_settings = settings.verdict_settings()
+    reader = settings.nli_model or None
+    use_nli = entail.enabled(settings.nli, reader)
+    judge_settings["nli"] = use_nli
     with desk.session() as s:
         if claim_refs:
             ids = [find_claim(s, ref).id for ref in claim_refs]
         else:
             ids = [c.id for c in list_claims(s, case=case)]
         run = Run(version=__version__, actor=actor,
-                  settings={k: settings.values[k] for k in RUN_SETTINGS}
-                  | {"claims": len(ids), "case": case, "nli_model": entail.model_id() if use_nli else None})
+                  settings=_jsonable(judge_settings)
+                  | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
+                     "gloss": gloss.available(settings.gloss_dictionary) if settings.gloss else False})
         s.add(run)
         s.flush()
         run_id = run.id
     result = RunResult(run_id=run_id, claim_ids=ids,
                        counts={"verified": 0, "unverified": 0, "contested": 0})
-    judge_settings = {"top_k": settings.top_k, "nli": use_nli}
     for i in range(0, len(ids), batch_size):
         with desk.session() as s:
             claims = s.execute(

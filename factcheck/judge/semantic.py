@@ -1,7 +1,7 @@
 """Optional semantic similarity (the `semantic` extra): a locally installed sentence-embedding model.
 
 Lexical coverage misses paraphrase ("towed back to England by the AA" vs "we were towed all the way back
-to England"). When the extra is installed and enabled (setting `semantic` or FACTCHECK_SEMANTIC=1), the
+to England"). When the extra is installed and enabled (setting `semantic`), the
 verdict rules may use the cosine similarity between the claim and its best passages as one more signal
 that a passage *addresses* the claim. It never decides anchors: numbers, names, dates, negation and
 attribution are still compared exactly, so a distorted number can never be verified by similarity.
@@ -31,11 +31,9 @@ _model: Any = None
 _failed: str | None = None
 
 
-def enabled(setting: bool | None = None) -> bool:
-    """Semantic similarity is used when asked for (setting, else FACTCHECK_SEMANTIC) and installed."""
-    want = setting if setting is not None else os.environ.get("FACTCHECK_SEMANTIC", "").strip().lower() in {
-        "1", "true", "yes", "on"}
-    return bool(want) and available()
+def enabled(setting: bool = False) -> bool:
+    """Semantic similarity is used when asked for (setting `semantic`) and installed."""
+    return bool(setting) and available()
 
 
 def available() -> bool:

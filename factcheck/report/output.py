@@ -81,10 +81,11 @@ def make_report(desk: Desk, settings: Settings, *, case: str | None = None, arti
         return build_report(s, settings, case=case, article=article, run=run)
 
 
-def report_bytes(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False) -> bytes:
-    """The file content for any format, PDF included."""
+def report_bytes(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False,
+                 chromium: str | None = None) -> bytes:
+    """The file content for any format, PDF included (printed by `chromium`, else the one found)."""
     if fmt == "pdf":
-        return html_to_pdf(render_html(report))
+        return html_to_pdf(render_html(report), chromium=chromium)
     return encode(render(report, fmt, base_url=base_url, reviewed_only=reviewed_only), fmt)
 
 
@@ -105,4 +106,5 @@ def write_report(
     target = Path(path)
     check_target(target)  # fail before the work, not after
     report = make_report(desk, settings, case=case, article=article, run=run)
-    return write_atomic(target, report_bytes(report, fmt, base_url=base_url)).resolve()
+    return write_atomic(target, report_bytes(report, fmt, base_url=base_url,
+                                             chromium=settings.chromium or None)).resolve()

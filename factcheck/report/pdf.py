@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -13,11 +12,11 @@ from factcheck.report.model import ChromiumMissing, ReportError
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
-def find_chromium() -> str | None:
-    """Path of a headless-capable Chromium, or None. FACTCHECK_CHROMIUM overrides the search."""
-    env = os.environ.get("FACTCHECK_CHROMIUM")
-    if env:
-        return env if Path(env).is_file() else shutil.which(env)
+def find_chromium(configured: str | None = None) -> str | None:
+    """Path of a headless-capable Chromium, or None. The `chromium` setting (a path or a command name)
+    overrides the search."""
+    if configured:
+        return configured if Path(configured).is_file() else shutil.which(configured)
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
@@ -32,9 +31,9 @@ def chromium_args(chromium: str, profile: Path, *extra: str) -> list[str]:
             f"--user-data-dir={profile}", *extra]
 
 
-def html_to_pdf(html_text: str, *, timeout: float = 120) -> bytes:
+def html_to_pdf(html_text: str, *, timeout: float = 120, chromium: str | None = None) -> bytes:
     """Print the HTML report to PDF in headless Chromium (A4, the report's print stylesheet)."""
-    chromium = find_chromium()
+    chromium = find_chromium(chromium)
     if chromium is None:
         raise ChromiumMissing("PDF needs headless Chromium (Debian: `apt-get install chromium`); "
                               "use --format html and print it from a browser instead")
