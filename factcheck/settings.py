@@ -62,6 +62,10 @@ _SETTINGS: list[Setting] = [
     Setting("gloss", True, bool, "read a German claim without statement through an English word gloss", "verdict"),
     Setting("gloss_dictionary", "/usr/share/trans/de-en", str,
             "German-English word list for the gloss (Debian trans-de-en)", "verdict"),
+    Setting("crosslingual", True, bool, "a German claim without statement may be matched to English passages "
+            "by multilingual sentence similarity", "verdict"),
+    Setting("crosslingual_low", 0.35, float, "similarity that counts as no coverage at all", "verdict"),
+    Setting("crosslingual_high", 0.75, float, "similarity that counts as full coverage", "verdict"),
     Setting("address_coverage", 0.6, float, "share of the claim's weighted content words a passage must state "
             "to address it", "verdict"),
     Setting("verify_coverage", 0.6, float, "share the supporting passages together must state for verified",

