@@ -64,7 +64,7 @@ _SETTINGS: list[Setting] = [
             "German-English word list for the gloss (Debian trans-de-en)", "verdict"),
     Setting("crosslingual", True, bool, "a German claim without statement may be matched to English passages "
             "by multilingual sentence similarity", "verdict"),
-    Setting("crosslingual_low", 0.35, float, "similarity that counts as no coverage at all", "verdict"),
+    Setting("crosslingual_low", 0.45, float, "similarity that counts as no coverage at all", "verdict"),
     Setting("crosslingual_high", 0.75, float, "similarity that counts as full coverage", "verdict"),
     Setting("address_coverage", 0.6, float, "share of the claim's weighted content words a passage must state "
             "to address it", "verdict"),

@@ -73,7 +73,7 @@ def test_german_article_against_english_sources(cli, tmp_path: Path, served: str
     wrong = {k: (got[k]["verdict"], got[k]["rationale"]) for k, want in EXPECTED.items()
              if got[k]["verdict"] != want}
     assert not wrong, json.dumps(wrong, indent=1, ensure_ascii=False)
-    for key, row in got.items():
+    for row in got.values():
         assert row["rationale"]
         if row["verdict"] != "unverified":  # the quote is there, with its snapshot and offsets
             q = row["evidence"][0]
