@@ -36,7 +36,7 @@ from factcheck.judge.verdict import LABELS, judge
 from factcheck.text.passages import split_passages
 
 REPO = Path(__file__).resolve().parent.parent
-SETS = ("wice-dev", "climate-fever-even")
+SETS = ("wice-dev", "wice-dev-de", "climate-fever-even")
 
 
 def bench_dir() -> Path:
@@ -165,14 +165,52 @@ def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None,
             t2 = time.perf_counter()
             with desk.session() as s:
                 rows = s.execute(
-                    select(Claim.key, Verdict.label).join(Verdict, Verdict.claim_id == Claim.id)
+                    select(Claim.key, Verdict.label, Verdict.quotes).join(Verdict, Verdict.claim_id == Claim.id)
                     .join(Case, Case.id == Claim.case_id).where(Case.key == summary.case)
                     .order_by(Verdict.id)
                 ).all()
         finally:
             desk.dispose()
-    latest = {key: label for key, label in rows}  # newest verdict per claim wins
+    latest = {key: label for key, label, _q in rows}  # newest verdict per claim wins
+    LAST_QUOTES.clear()
+    LAST_QUOTES.update({key: [q["quote"] for q in (quotes or [])] for key, _l, quotes in rows})
     return [latest.get(c.id, "unverified") for c in claims], t1 - t0, t2 - t1
+
+
+LAST_QUOTES: dict[str, list[str]] = {}  # claim id -> quotes of its verdict, from the last run
+
+
+def quote_hits(name: str, claims: Sequence[BenchClaim], preds: Sequence[str],
+               quotes: dict[str, list[str]]) -> dict[str, Any] | None:
+    """Of the claims called verified, how many show a gold supporting line (annotators' sets, WiCE's
+    gold-lines.json) as their first quote. None for sets without gold lines."""
+    gold_file = bench_dir() / "verdicts" / name / "gold-lines.json"
+    if not gold_file.is_file():
+        gold_file = bench_dir() / "verdicts" / name.removesuffix("-de") / "gold-lines.json"
+    if not gold_file.is_file():
+        return None
+    import json
+
+    gold = json.loads(gold_file.read_text(encoding="utf-8"))
+    root = bench_dir() / "verdicts" / name
+    data = yaml.safe_load((root / "case.yaml").read_text(encoding="utf-8"))
+    files = {ev["url"]: root / ev["file"] for ev in data.get("evidence") or [] if ev.get("file")}
+    evidence = {str(c["id"]): list(c.get("evidence") or []) for c in data.get("claims") or []}
+    hit = total = 0
+    for c, p in zip(claims, preds, strict=True):
+        if p != "verified" or not quotes.get(c.id):
+            continue
+        total += 1
+        wanted = {i for group in gold.get(c.id, []) for i in group}
+        lines: list[str] = []
+        for url in evidence.get(c.id, []):
+            if url in files:
+                lines = files[url].read_text(encoding="utf-8").splitlines()
+                break
+        q = quotes[c.id][0].strip()
+        at = {i for i, line in enumerate(lines) if q and (q in line or (line.strip() and line.strip() in q))}
+        hit += bool(at & wanted)
+    return {"verified": total, "gold_quote": hit, "share": hit / total if total else None}
 
 
 def baseline_scores(claims: Sequence[BenchClaim]) -> tuple[list[float], float]:
@@ -220,6 +258,7 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
         preds, secs = run_judge(claims, {"nli": use_nli} | (settings or {}))
     else:
         preds, import_secs, secs = run_desk(name, claims, nli="on" if use_nli else "off")
+    quotes = quote_hits(name, claims, preds, LAST_QUOTES) if not direct else None
     scores, bsecs = baseline_scores(claims)
     t, bpred = best_threshold(gold, scores)
     halves = {}
@@ -238,6 +277,7 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
         "baseline_threshold": t,
         "baseline_cps": len(claims) / bsecs if bsecs else float("inf"),
         "halves": halves,
+        "quotes": quotes,
         "predictions": dict(zip((c.id for c in claims), preds, strict=True)),
     }
 
@@ -265,6 +305,10 @@ def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
     out(f"{'':14}" + "".join(f"{p:>12}" for p in LABELS))
     for g in LABELS:
         out(f"{g:14}" + "".join(f"{o['confusion'][g][p]:>12}" for p in LABELS))
+    if r.get("quotes"):
+        q = r["quotes"]
+        out(f"quotes: {q['gold_quote']} of {q['verified']} verified claims show a gold supporting line"
+            + (f" ({q['share']:.2f})" if q["share"] is not None else ""))
     for h, m in r["halves"].items():
         out(f"half {h} ({m['n']}): accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
             f"verified precision {m['verified_precision']:.3f}  contested recall {_fmt(m['contested_recall'])}")

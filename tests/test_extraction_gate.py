@@ -52,6 +52,8 @@ def test_metric_on_known_values() -> None:
 def test_extraction_benchmark_gate() -> None:
     bench_dir = _bench_dir()
     if not (bench_dir / "extraction" / "ground-truth.json").exists():
+        if os.environ.get("FACTCHECK_REQUIRE_BENCH") == "1":
+            pytest.fail(f"extraction benchmark required (FACTCHECK_REQUIRE_BENCH=1) but not under {bench_dir}")
         pytest.skip(f"extraction benchmark not found under {bench_dir} (set FACTCHECK_BENCH_DIR)")
     res = bench.run(bench_dir)
     ours, base = res["factcheck"], res["baseline_bs4_get_text"]

@@ -123,7 +123,7 @@ def test_de_or_en() -> None:
 
 
 def seed_text() -> str:
-    """The real German article from ../shared/fixtures; skipped where it is not beside the repo, unless
+    """The real German article (FACTCHECK_FIXTURES_DIR); skipped where it is not there, unless
     FACTCHECK_FIXTURES_DIR names where it must be (as CI does)."""
     if not SEED.is_file():
         if os.environ.get("FACTCHECK_FIXTURES_DIR"):
