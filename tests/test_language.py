@@ -26,3 +26,9 @@ def test_anchors_use_the_shared_detector(monkeypatch) -> None:
     de = anchors.extract_anchors("Der Umsatz stieg auf 1.500 Euro")
     assert [q.value for q in de.quantities] != [q.value for q in en.quantities]
     assert language.de_or_en("Der Umsatz stieg auf 1.500 Euro") == "de"
+
+
+def test_a_tie_of_function_words_goes_by_word_shape() -> None:
+    # "im", "hat" against "in", "an": German past participles and umlauts decide
+    assert de_or_en("Kestrel Robotics hat im vergangenen Jahr 500 Roboter an Kunden in Japan geliefert.") == "de"
+    assert de_or_en("Kestrel is in Japan, an island nation, selling robots.") == "en"

@@ -325,19 +325,24 @@ def judge(
     def cov(text: str) -> float:
         return max(max(_coverage(st, text, weights) for st in stems_per_text), sim_cov(text))
 
+    def wcov(c: Candidate) -> float:
+        """Coverage by a passage's window; similarity is asked of the passage itself too, since the
+        neighbours a window adds dilute a sentence embedding where they add words to a word count."""
+        return max(cov(_window(c)), sim_cov(c.text))
+
     ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     best_cov, best = ranked[0]
     best_c = best.candidate
     if cfg["support_mode"] == "window":
         # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
         # second says "he" or "the club"); sentences scattered over the page do not add up to support
-        windowed = [(cov(_window(s.candidate)), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
+        windowed = [(wcov(s.candidate), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
         windowed.sort(key=lambda t: (-t[0], -t[1]))
-        if windowed and windowed[0][0] > cov(_window(best_c)) and windowed[0][1] >= cfg["verify_best_coverage"]:
+        if windowed and windowed[0][0] > wcov(best_c) and windowed[0][1] >= cfg["verify_best_coverage"]:
             support_cov, best_cov, best = windowed[0]
             best_c = best.candidate
         else:
-            support_cov = cov(_window(best_c))
+            support_cov = wcov(best_c)
         if claim.quantities and not _states_figures(claim, best_c.text):
             # the quote should be the sentence that carries the claim's figures when a neighbour of the
             # best sentence does ("The company intends to create 1,200 new jobs" beside the sentence

@@ -52,7 +52,14 @@ def detect_language(text: str) -> str | None:
     return best
 
 
+_DE_SHAPE = re.compile(r"[äöüß]|\w(?:ung|ungen|keit|heit|schaft|lichen|ischen)\b|\bge\w{3,}(?:t|en)\b", re.IGNORECASE)
+_EN_SHAPE = re.compile(r"\w(?:ing|tion|tions|ly)\b", re.IGNORECASE)
+
+
 def de_or_en(text: str) -> str:
-    """'de' or 'en' for a claim or passage: German only when German function words outnumber English."""
+    """'de' or 'en' for a claim or passage: German when German function words outnumber English ones; on a
+    tie (short sentences: "in", "an" are both), umlauts and German word endings decide."""
     scores, _ = _counts(text, ("de", "en"))
-    return "de" if scores["de"] > scores["en"] else "en"
+    if scores["de"] != scores["en"]:
+        return "de" if scores["de"] > scores["en"] else "en"
+    return "de" if len(_DE_SHAPE.findall(text)) > len(_EN_SHAPE.findall(text)) else "en"
