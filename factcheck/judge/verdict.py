@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -262,7 +262,91 @@ def _value_on_page(kind: str, claim: Anchors, page: Anchors) -> bool:
     )
 
 
-# ---------------------------------------------------------------- judge
+# ---------------------------------------------------------------- judge: gather -> signals -> decide
+
+# What judge() does, as a pipeline. `_gather` reads the claim and ranks its passages; each function in
+# SIGNALS works out one thing about them (which passage supports, do the anchors agree, who said it, ...)
+# and leaves it on the Reading; the RULES are asked in order, and the first that decides gives the verdict
+# with its rationale. A new signal or rule is one more function in a list, not an edit in the middle.
+
+
+@dataclass
+class Reading:
+    """One claim and its passages, and everything the signals have found out about them."""
+
+    cfg: dict[str, Any]
+    claim_text: str
+    statement: str | None
+    glossed: str | None
+    texts: list[str]  # the claim as written, and its English form when it has one
+    cited_names: list[str]
+    attribution: str | None
+    candidates: list[Candidate]
+    claim: Anchors
+    stems_per_text: list[list[str]]
+    weights: dict[str, float]
+    foreign: bool  # a German claim without English wording: similarity counts as coverage
+    ranked: list[tuple[float, ScoredPassage]] = field(default_factory=list)
+    best: ScoredPassage | None = None
+    best_cov: float = 0.0
+    support: list[ScoredPassage] = field(default_factory=list)
+    support_cov: float = 0.0
+    anchor_text: str = ""
+    page: str = ""
+    agreement: dict[str, str] = field(default_factory=dict)  # anchors of the support vs the claim
+    best_anchors: Anchors = field(default_factory=Anchors)
+    best_agreement: dict[str, str] = field(default_factory=dict)  # anchors of the best sentence alone
+    page_anchors: Anchors = field(default_factory=Anchors)
+    claim_speakers: set[str] = field(default_factory=set)
+    ev_speakers: set[str] = field(default_factory=set)
+    second_hand_from: str | None = None
+    credible: bool = False
+    tight_cov: float = 0.0
+    disagreeing: list[str] = field(default_factory=list)  # disagreements strong enough to contest
+    any_disagreement: list[str] = field(default_factory=list)  # any at all: they rule out verified
+    nli_rows: list[_NliRow] = field(default_factory=list)
+    contra: _NliRow | None = None
+    nli_support: _NliRow | None = None
+    nli_via: str | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_c(self) -> Candidate:
+        assert self.best is not None
+        return self.best.candidate
+
+    def sim_cov(self, text: str) -> float:
+        if not self.foreign:
+            return 0.0
+        lo, hi = self.cfg["crosslingual_low"], self.cfg["crosslingual_high"]
+        return min(1.0, max(0.0, (semantic.similarities(self.claim_text, [text])[0] - lo) / (hi - lo)))
+
+    def cov(self, text: str) -> float:
+        """Coverage of the claim by a text, with the better of its wordings (and, for a German claim
+        without English wording, its similarity)."""
+        return max(max(_coverage(st, text, self.weights) for st in self.stems_per_text), self.sim_cov(text))
+
+    def wcov(self, c: Candidate) -> float:
+        """Coverage by a passage's window; similarity is asked of the passage itself too, since the
+        neighbours a window adds dilute a sentence embedding where they add words to a word count."""
+        return max(self.cov(_window(c)), self.sim_cov(c.text))
+
+    @property
+    def addresses(self) -> bool:
+        return self.best_cov >= self.cfg["address_coverage"]
+
+    @property
+    def missing(self) -> list[str]:
+        return [t for t, v in self.agreement.items() if v == "absent"]
+
+    @property
+    def rules_verify(self) -> bool:
+        """The rules' verified: the cited source (or a report naming it) states enough of the claim, in
+        one place, with every anchor found and none disagreeing anywhere."""
+        cfg = self.cfg
+        return (self.credible and self.best_cov >= cfg["verify_best_coverage"]
+                and self.support_cov >= cfg["verify_coverage"] and not self.missing
+                and not self.disagreeing and not self.any_disagreement)
 
 
 def judge(
@@ -276,19 +360,31 @@ def judge(
 ) -> Judgement:
     """Judge one claim against candidate passages (already retrieved) and explain the verdict."""
     cfg = _settings(settings)
-    statement = statement if statement and statement.strip() else None
-    glossed = None
-    if statement is None and cfg["gloss"] and de_or_en(claim_text) == "de":
-        glossed = gloss.gloss(claim_text, cfg["gloss_dictionary"])
-    reading = statement or glossed  # the claim's English form, when it has one
-    texts = [claim_text] + ([reading] if reading else [])
     if not candidates:
         return Judgement(
             "unverified", 0.9,
             "No evidence passage was available for this claim (nothing captured from the cited source).",
             [], None, {"candidates": 0},
         )
+    r = _gather(claim_text, statement, cited, candidates, attribution, cfg)
+    for signal in SIGNALS:
+        signal(r)
+    for rule in RULES:
+        j = rule(r)
+        if j is not None:
+            return j
+    raise AssertionError("the last rule always decides")
 
+
+def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
+            attribution: str | None, cfg: dict[str, Any]) -> Reading:
+    """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
+    statement = statement if statement and statement.strip() else None
+    glossed = None
+    if statement is None and cfg["gloss"] and de_or_en(claim_text) == "de":
+        glossed = gloss.gloss(claim_text, cfg["gloss_dictionary"])
+    reading = statement or glossed  # the claim's English form, when it has one
+    texts = [claim_text] + ([reading] if reading else [])
     # The evidence the case ties to the claim speaks for it. Passages retrieved from elsewhere on the desk
     # (other pages of the same source, other claims' evidence) are consulted only when nothing is tied:
     # letting them support a claim whose own evidence does not is how unrelated pages of a shared source
@@ -296,81 +392,76 @@ def judge(
     tied = [c for c in candidates if c.tied]
     if tied and cfg["tied_first"]:
         candidates = tied
-    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
     claim = _merged_claim_anchors(claim_text, statement)
     # who is cited is checked as attribution and credibility; the cited outlets' names are not part of
     # what the claim says ("Laut Bloomberg hat Oracle …": Oracle is a name to find, Bloomberg is not)
     said_by = normalise(" ".join([*cited, attribution or ""]))
     claim = dataclasses.replace(claim, names={n for n in claim.names if not name_found(n, said_by)})
     stems_per_text = [content_stems(t) for t in texts]
-    weights = _weights(stems_per_text, candidates)
-    cited_names = [c for c in cited if c]
-
     # A German claim with no English wording meets English passages that share none of its words, and
     # its gloss shares only some: there, how close the passage is in meaning (multilingual sentence
     # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
     # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
     foreign = statement is None and cfg["crosslingual"] and de_or_en(claim_text) == "de" and semantic.available()
-
-    def sim_cov(text: str) -> float:
-        if not foreign:
-            return 0.0
-        lo, hi = cfg["crosslingual_low"], cfg["crosslingual_high"]
-        return min(1.0, max(0.0, (semantic.similarities(claim_text, [text])[0] - lo) / (hi - lo)))
-
     if foreign:
         semantic.embed([claim_text, *(c.text for c in candidates)])  # one batch; windows come later
+    r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
+                claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
+    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    r.ranked = sorted(((r.cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
+    r.best_cov, r.best = r.ranked[0]
+    return r
 
-    # coverage by passage, with the better of text/statement
-    def cov(text: str) -> float:
-        return max(max(_coverage(st, text, weights) for st in stems_per_text), sim_cov(text))
 
-    def wcov(c: Candidate) -> float:
-        """Coverage by a passage's window; similarity is asked of the passage itself too, since the
-        neighbours a window adds dilute a sentence embedding where they add words to a word count."""
-        return max(cov(_window(c)), sim_cov(c.text))
+# ---------------------------------------------------------------- signals
 
-    ranked = sorted(((cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
-    best_cov, best = ranked[0]
-    best_c = best.candidate
-    if cfg["support_mode"] == "window":
-        # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
-        # second says "he" or "the club"); sentences scattered over the page do not add up to support
-        windowed = [(wcov(s.candidate), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
-        windowed.sort(key=lambda t: (-t[0], -t[1]))
-        if windowed and windowed[0][0] > wcov(best_c) and windowed[0][1] >= cfg["verify_best_coverage"]:
-            support_cov, best_cov, best = windowed[0]
-            best_c = best.candidate
-        else:
-            support_cov = wcov(best_c)
-        if claim.quantities and not _states_figures(claim, best_c.text):
-            # the quote should be the sentence that carries the claim's figures when a neighbour of the
-            # best sentence does ("The company intends to create 1,200 new jobs" beside the sentence
-            # that names the plant): same window, but the reader is shown the number
-            for wc, c, s in windowed:
-                if s is not best and _states_figures(claim, s.candidate.text) and wc >= cfg["verify_coverage"] \
-                        and c >= cfg["verify_best_coverage"]:
-                    support_cov, best_cov, best = wc, c, s
-                    best_c = best.candidate
-                    break
-        support = [best]
-        anchor_text = _window(best_c)
-        if cfg["anchors_scope"] == "top":
-            # anchors (names, numbers, years) may be confirmed by the other passages that address the claim
-            anchor_text += " " + " ".join(_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
-                                          if c >= cfg["address_coverage"] / 2 and s is not best)
+
+def _support(r: Reading) -> None:
+    """Which passage supports the claim, how much of it the support states, and the text whose anchors
+    are compared."""
+    cfg, ranked = r.cfg, r.ranked
+    if cfg["support_mode"] != "window":
+        r.support = [s for c, s in ranked[: cfg["support_passages"]]
+                     if c >= cfg["address_coverage"] / 2 or s is r.best]
+        r.support_cov = r.cov(" ".join(s.candidate.text for s in r.support))
+        r.anchor_text = " ".join(_window(s.candidate) for s in r.support)
+        return
+    # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
+    # second says "he" or "the club"); sentences scattered over the page do not add up to support
+    windowed = [(r.wcov(s.candidate), c, s) for c, s in ranked if c >= cfg["address_coverage"] / 2]
+    windowed.sort(key=lambda t: (-t[0], -t[1]))
+    if windowed and windowed[0][0] > r.wcov(r.best_c) and windowed[0][1] >= cfg["verify_best_coverage"]:
+        r.support_cov, r.best_cov, r.best = windowed[0]
     else:
-        support = [s for c, s in ranked[: cfg["support_passages"]]
-                   if c >= cfg["address_coverage"] / 2 or s is best]
-        support_cov = cov(" ".join(s.candidate.text for s in support))
-        anchor_text = " ".join(_window(s.candidate) for s in support)
-    ev_anchors = extract_anchors(anchor_text, de_or_en(anchor_text))
-    agreement = compare_anchors(claim, ev_anchors, anchor_text)
-    page = " ".join(c.text for c in candidates if c.snapshot_sha256 == best_c.snapshot_sha256)
+        r.support_cov = r.wcov(r.best_c)
+    if r.claim.quantities and not _states_figures(r.claim, r.best_c.text):
+        # the quote should be the sentence that carries the claim's figures when a neighbour of the
+        # best sentence does ("The company intends to create 1,200 new jobs" beside the sentence
+        # that names the plant): same window, but the reader is shown the number
+        for wc, c, s in windowed:
+            if s is not r.best and _states_figures(r.claim, s.candidate.text) and wc >= cfg["verify_coverage"] \
+                    and c >= cfg["verify_best_coverage"]:
+                r.support_cov, r.best_cov, r.best = wc, c, s
+                break
+    r.support = [r.best]
+    r.anchor_text = _window(r.best_c)
+    if cfg["anchors_scope"] == "top":
+        # anchors (names, numbers, years) may be confirmed by the other passages that address the claim
+        r.anchor_text += " " + " ".join(_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
+                                        if c >= cfg["address_coverage"] / 2 and s is not r.best)
+
+
+def _anchors(r: Reading) -> None:
+    """Numbers, years, dates, names, negation and ranks of the claim against the support and against the
+    best sentence alone (negation and ranks: context would blur polarity)."""
+    claim, cfg = r.claim, r.cfg
+    ev_anchors = extract_anchors(r.anchor_text, de_or_en(r.anchor_text))
+    r.agreement = agreement = compare_anchors(claim, ev_anchors, r.anchor_text)
+    r.page = page = " ".join(c.text for c in r.candidates if c.snapshot_sha256 == r.best_c.snapshot_sha256)
     if agreement.get("names") == "absent" and claim.names:
-        folded_page, folded_window = normalise(page), normalise(anchor_text)
+        folded_page, folded_window = normalise(page), normalise(r.anchor_text)
         scope = cfg["names_scope"]
-        if scope == "snapshot" or (scope == "pronoun" and _PRONOUN.search(anchor_text)):
+        if scope == "snapshot" or (scope == "pronoun" and _PRONOUN.search(r.anchor_text)):
             found = all(name_found(n, folded_page) for n in claim.names)
         else:
             found = False
@@ -379,190 +470,224 @@ def judge(
             found = all(name_found(n, folded_window) or (name_found(n, folded_page) and
                                                          name_found(_last_word(n), folded_window))
                         for n in claim.names)
-        if not found and foreign:
+        if not found and r.foreign:
             # German capitalises nouns, so a German "name" may be a name and a noun ("Amazons Angebote"):
             # it is found when one of its words (without a genitive s) is in the window
             found = all(any(name_found(w, folded_window) for w in _name_words(n)) for n in claim.names)
         if found:
             agreement["names"] = "agree"
-    # negation and ranks are judged on the best passage alone (context would blur polarity)
-    best_anchors = extract_anchors(best_c.text, de_or_en(best_c.text))
-    best_agreement = compare_anchors(claim, best_anchors, best_c.text)
-    agreement["negation"] = best_agreement["negation"]
-    if "ranks" in best_agreement:
-        agreement["ranks"] = best_agreement["ranks"] if best_agreement["ranks"] != "absent" else agreement.get(
+    r.best_anchors = extract_anchors(r.best_c.text, de_or_en(r.best_c.text))
+    r.best_agreement = compare_anchors(claim, r.best_anchors, r.best_c.text)
+    agreement["negation"] = r.best_agreement["negation"]
+    if "ranks" in r.best_agreement:
+        agreement["ranks"] = r.best_agreement["ranks"] if r.best_agreement["ranks"] != "absent" else agreement.get(
             "ranks", "absent"
         )
+    r.page_anchors = extract_anchors(page, de_or_en(page)) if page else Anchors()
 
-    # attribution: who the claim says said it vs who the evidence says said it
+
+def _who_said_it(r: Reading) -> None:
+    """Attribution (who the claim says said it vs who the passage says said it), and whether the support
+    is first-hand (the cited source) or second-hand (a passage naming it)."""
     # every way the claim says who said it: the citation's phrase and the "laut …" clause in its text
     # ("Laut dem internen Bericht …, schreibt die Harbor Times": the document is who said it)
-    clauses = [attribution, _attribution_clause(claim_text), _attribution_clause(statement) if statement else None]
-    claim_speakers = set().union(*(speakers(c) for c in clauses if c))
-    ev_speakers = _reported_speakers(best_c.text)
-    attribution_state = _attribution_state(claim_speakers, ev_speakers)
-    if attribution_state:
-        agreement["attribution"] = attribution_state
-        best_agreement["attribution"] = attribution_state
+    clauses = [r.attribution, _attribution_clause(r.claim_text),
+               _attribution_clause(r.statement) if r.statement else None]
+    r.claim_speakers = set().union(*(speakers(c) for c in clauses if c))
+    r.ev_speakers = _reported_speakers(r.best_c.text)
+    state = _attribution_state(r.claim_speakers, r.ev_speakers)
+    if state:
+        r.agreement["attribution"] = state
+        r.best_agreement["attribution"] = state
+    r.second_hand_from = None if r.best_c.cited else _naming_source(r.best_c, r.cited_names)
+    r.credible = r.best_c.cited or r.second_hand_from is not None
 
-    # first- or second-hand
-    second_hand_from = None if best_c.cited else _naming_source(best_c, cited_names)
-    credible = best_c.cited or second_hand_from is not None
 
-    # how tightly the best sentence states the claim: its content words close together, not scattered
-    # over a long block of page furniture
-    tight_cov = max(max(_compact_coverage(st, best_c.text, weights) for st in stems_per_text),
-                    sim_cov(best_c.text))
-    signals: dict[str, Any] = {
-        "candidates": len(candidates),
-        "best_score": round(best.score, 3),
-        "best_coverage": round(best_cov, 3),
-        "tight_coverage": round(tight_cov, 3),
-        "support_coverage": round(support_cov, 3),
-        "anchors": dict(agreement),
-        "claim_speakers": sorted(claim_speakers),
-        "evidence_speakers": sorted(ev_speakers),
-        "second_hand_from": second_hand_from,
-        "credible": credible,
-    }
-    if glossed:
-        signals["gloss"] = glossed
-    if foreign:
-        signals["crosslingual_similarity"] = round(semantic.similarities(claim_text, [best_c.text])[0], 3)
+def _tightness(r: Reading) -> None:
+    """How tightly the best sentence states the claim: its content words close together, not scattered
+    over a long block of page furniture."""
+    r.tight_cov = max(max(_compact_coverage(st, r.best_c.text, r.weights) for st in r.stems_per_text),
+                      r.sim_cov(r.best_c.text))
 
-    if semantic.enabled(bool(cfg["semantic"])):
-        signals["semantic_similarity"] = round(semantic.similarities(texts[-1], [_window(best_c)])[0], 3)
 
-    addresses = best_cov >= cfg["address_coverage"]
-    # A contradiction must be in the sentence that states the claim (a year or number elsewhere on the page,
-    # or in the neighbouring text, is not one), that sentence must state the claim tightly, and the claim's
-    # own value must not be stated anywhere on the page.
-    page_anchors = extract_anchors(page, de_or_en(page)) if page else Anchors()
-    page_agreement = compare_anchors(claim, page_anchors, page)
-    disagreeing = [
+def _disagreements(r: Reading) -> None:
+    """Which disagreements contest the claim, and which only rule out verified. A contradiction must be
+    in the sentence that states the claim (a year or number elsewhere on the page, or in the neighbouring
+    text, is not one), that sentence must state the claim tightly, and the claim's own value must not be
+    stated anywhere on the page."""
+    cfg, claim = r.cfg, r.claim
+    r.disagreeing = [
         t for t in cfg["contest_on"]
-        if best_agreement.get(t) == "disagree"
-        and tight_cov >= cfg["contest_coverage"]
-        and (t not in cfg["strict_contest_types"] or tight_cov >= cfg["strict_contest_coverage"])
-        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, page_anchors))
+        if r.best_agreement.get(t) == "disagree"
+        and r.tight_cov >= cfg["contest_coverage"]
+        and (t not in cfg["strict_contest_types"] or r.tight_cov >= cfg["strict_contest_coverage"])
+        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, r.page_anchors))
     ]
     # a disagreement only counts when no other strong passage states the claim's anchor correctly
-    if disagreeing:
-        for _c, s in ranked:
-            if _c < cfg["address_coverage"] or s is best:
+    if r.disagreeing:
+        for _c, s in r.ranked:
+            if _c < cfg["address_coverage"] or s is r.best:
                 continue
             other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
-            disagreeing = [t for t in disagreeing if other.get(t) != "agree" or t == "attribution"]
-    signals["page_anchors"] = {k: v for k, v in page_agreement.items() if k != "negation"}
+            r.disagreeing = [t for t in r.disagreeing if other.get(t) != "agree" or t == "attribution"]
     # any disagreement, strong or loose, rules out "verified" (a distorted number, a wrong attribution or a
     # negation must never end verified)
-    any_disagreement = [t for t, v in agreement.items() if v == "disagree"] + [
-        t for t, v in best_agreement.items() if v == "disagree" and t not in agreement
+    r.any_disagreement = [t for t, v in r.agreement.items() if v == "disagree"] + [
+        t for t, v in r.best_agreement.items() if v == "disagree" and t not in r.agreement
     ]
 
-    def quote(s: ScoredPassage, role: str) -> Quote:
-        c = s.candidate
-        return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
 
-    # the entailment model reads the best passages (optional; see factcheck.judge.reader)
-    nli_rows: list[_NliRow] = []
-    if entail.enabled(cfg["nli"], cfg["nli_model"] or None):
-        nli_rows = _read_premises(claim_text, reading, ranked, cov, cfg["nli_windows"], cfg["nli_premise"],
-                                  cfg["nli_model"] or None)
-        signals["nli"] = [{"start": r.passage.candidate.start, "coverage": round(r.coverage, 3),
-                           "entailment": round(r.scores.entailment, 3),
-                           "contradiction": round(r.scores.contradiction, 3)} for r in nli_rows]
-    contra = max((r for r in nli_rows if r.coverage >= cfg["nli_contest_coverage"]),
-                 key=lambda r: r.scores.contradiction, default=None)
-    if contra is not None and contra.scores.contradiction < cfg["nli_contradict"]:
-        contra = None
-    nli_support: _NliRow | None = None
-    nli_via: str | None = None
-    if contra is None:
-        for r in sorted(nli_rows, key=lambda r: -r.scores.entailment):
-            if r.scores.entailment < cfg["nli_support"]:
+def _reader(r: Reading) -> None:
+    """The reader (entailment model) reads the best passages: a contradiction of a passage that states
+    a good part of the claim, or support that the anchors allow (see _nli_support_ok)."""
+    cfg = r.cfg
+    if not entail.enabled(cfg["nli"], cfg["nli_model"] or None):
+        return
+    r.nli_rows = _read_premises(r.claim_text, r.statement or r.glossed, r.ranked, r.cov, cfg["nli_windows"],
+                                cfg["nli_premise"], cfg["nli_model"] or None)
+    contra = max((x for x in r.nli_rows if x.coverage >= cfg["nli_contest_coverage"]),
+                 key=lambda x: x.scores.contradiction, default=None)
+    r.contra = contra if contra is not None and contra.scores.contradiction >= cfg["nli_contradict"] else None
+    if r.contra is None:
+        for x in sorted(r.nli_rows, key=lambda x: -x.scores.entailment):
+            if x.scores.entailment < cfg["nli_support"]:
                 break
-            ok, via = _nli_support_ok(r, claim, claim_speakers, cited_names)
+            ok, via = _nli_support_ok(x, r.claim, r.claim_speakers, r.cited_names)
             if ok:
-                nli_support, nli_via = r, via
+                r.nli_support, r.nli_via = x, via
                 break
 
-    if contra is not None and not (addresses and disagreeing):
-        conf = round(min(0.95, 0.5 + 0.45 * contra.scores.contradiction), 2)
-        c = contra.passage.candidate
-        rationale = (f"{_cite(c)}: '{_short(c.text)}' — the entailment model reads this passage as contradicting "
-                     f"the claim (p {contra.scores.contradiction:.2f}); check it against the claim's wording.")
-        return Judgement("contested", conf, rationale, [quote(contra.passage, "contradicts")], None, signals)
 
-    agreeing = [_WORDS[t] for t, v in agreement.items() if v == "agree" and t != "negation"]
-    missing = [_WORDS[t] for t, v in agreement.items() if v == "absent"]
+def _record(r: Reading) -> None:
+    """What a reviewer sees of the signals, stored with the verdict."""
+    r.signals = {
+        "candidates": len(r.candidates),
+        "best_score": round(r.best.score if r.best else 0.0, 3),
+        "best_coverage": round(r.best_cov, 3),
+        "tight_coverage": round(r.tight_cov, 3),
+        "support_coverage": round(r.support_cov, 3),
+        "anchors": dict(r.agreement),
+        "claim_speakers": sorted(r.claim_speakers),
+        "evidence_speakers": sorted(r.ev_speakers),
+        "second_hand_from": r.second_hand_from,
+        "credible": r.credible,
+    }
+    if r.glossed:
+        r.signals["gloss"] = r.glossed
+    if r.foreign:
+        r.signals["crosslingual_similarity"] = round(semantic.similarities(r.claim_text, [r.best_c.text])[0], 3)
+    if semantic.enabled(bool(r.cfg["semantic"])):
+        r.signals["semantic_similarity"] = round(semantic.similarities(r.texts[-1], [_window(r.best_c)])[0], 3)
+    page_agreement = compare_anchors(r.claim, r.page_anchors, r.page)
+    r.signals["page_anchors"] = {k: v for k, v in page_agreement.items() if k != "negation"}
+    if r.nli_rows:
+        r.signals["nli"] = [{"start": x.passage.candidate.start, "coverage": round(x.coverage, 3),
+                             "entailment": round(x.scores.entailment, 3),
+                             "contradiction": round(x.scores.contradiction, 3)} for x in r.nli_rows]
 
-    if addresses and disagreeing:
-        conf = round(min(0.95, 0.5 + 0.4 * best_cov), 2)
-        what = ", ".join(_WORDS[t] for t in disagreeing)
-        detail = _disagreement_detail(disagreeing, claim, best_anchors, claim_speakers, ev_speakers)
-        rationale = (
-            f"{_cite(best_c)}: '{_short(best_c.text)}' — addresses the claim but disagrees on {what}"
-            f"{': ' + detail if detail else ''}."
-        )
-        return Judgement("contested", conf, rationale, [quote(best, "contradicts")], None, signals)
 
-    all_agree = not missing
-    verified = (
-        credible
-        and best_cov >= cfg["verify_best_coverage"]
-        and support_cov >= cfg["verify_coverage"]
-        and all_agree
-        and not disagreeing
-        and not any_disagreement
+SIGNALS: list[Callable[[Reading], None]] = [_support, _anchors, _who_said_it, _tightness, _disagreements,
+                                            _reader, _record]
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _quote(s: ScoredPassage, role: str) -> Quote:
+    c = s.candidate
+    return Quote(c.url, c.snapshot_sha256, c.text, c.start, c.end, c.source, role)
+
+
+def _reader_contradicts(r: Reading) -> Judgement | None:
+    if r.contra is None or (r.addresses and r.disagreeing):
+        return None
+    conf = round(min(0.95, 0.5 + 0.45 * r.contra.scores.contradiction), 2)
+    c = r.contra.passage.candidate
+    rationale = (f"{_cite(c)}: '{_short(c.text)}' — the entailment model reads this passage as contradicting "
+                 f"the claim (p {r.contra.scores.contradiction:.2f}); check it against the claim's wording.")
+    return Judgement("contested", conf, rationale, [_quote(r.contra.passage, "contradicts")], None, r.signals)
+
+
+def _anchors_contradict(r: Reading) -> Judgement | None:
+    if not (r.addresses and r.disagreeing):
+        return None
+    assert r.best is not None
+    conf = round(min(0.95, 0.5 + 0.4 * r.best_cov), 2)
+    what = ", ".join(_WORDS[t] for t in r.disagreeing)
+    detail = _disagreement_detail(r.disagreeing, r.claim, r.best_anchors, r.claim_speakers, r.ev_speakers)
+    rationale = (
+        f"{_cite(r.best_c)}: '{_short(r.best_c.text)}' — addresses the claim but disagrees on {what}"
+        f"{': ' + detail if detail else ''}."
     )
-    if not verified and nli_support is not None:
-        c = nli_support.passage.candidate
-        agree = nli_support.agreement
-        agreeing_n = [_WORDS[t] for t, v in agree.items() if v == "agree" and t != "negation"]
-        parts = [f"the entailment model reads it as stating the claim (p {nli_support.scores.entailment:.2f})"]
-        if agreeing_n:
-            parts.append(", ".join(agreeing_n) + " agree")
-        parts.append(f"reported second-hand from {nli_via}" if nli_via else "first-hand from the cited source")
-        conf = round(min(0.95, 0.4 + 0.5 * nli_support.scores.entailment), 2)
-        rationale = f"{_cite(c)}: '{_short(c.text)}' — {'; '.join(parts)}."
-        signals["verified_by"] = "entailment"
-        return Judgement("verified", conf, rationale, [quote(nli_support.passage, "supports")], nli_via is None,
-                         signals)
-    if verified:
-        conf = round(min(0.97, 0.45 + 0.5 * support_cov), 2)
-        joined = ", ".join(agreeing[:-1]) + " and " + agreeing[-1] if len(agreeing) > 1 else "".join(agreeing)
-        parts = [f"{joined} agree" if agreeing else "states the claim"]
-        if second_hand_from:
-            parts.append(f"reported second-hand from {second_hand_from}")
-        elif best_c.cited:
-            parts.append("first-hand from the cited source")
-        quotes = [quote(best, "supports")] + [quote(s, "supports") for s in support if s is not best]
-        extra = ""
-        if len(quotes) > 1:
-            extra = " (with the next passage: '" + _short(quotes[1].quote, 120) + "')"
-        rationale = f"{_cite(best_c)}: '{_short(best_c.text)}'{extra} — {'; '.join(parts)}."
-        return Judgement("verified", conf, rationale, quotes, second_hand_from is None, signals)
+    return Judgement("contested", conf, rationale, [_quote(r.best, "contradicts")], None, r.signals)
 
-    # unverified: say what is missing
+
+def _reader_supports(r: Reading) -> Judgement | None:
+    if r.rules_verify or r.nli_support is None:
+        return None
+    c = r.nli_support.passage.candidate
+    agree = r.nli_support.agreement
+    agreeing_n = [_WORDS[t] for t, v in agree.items() if v == "agree" and t != "negation"]
+    parts = [f"the entailment model reads it as stating the claim (p {r.nli_support.scores.entailment:.2f})"]
+    if agreeing_n:
+        parts.append(", ".join(agreeing_n) + " agree")
+    parts.append(f"reported second-hand from {r.nli_via}" if r.nli_via else "first-hand from the cited source")
+    conf = round(min(0.95, 0.4 + 0.5 * r.nli_support.scores.entailment), 2)
+    rationale = f"{_cite(c)}: '{_short(c.text)}' — {'; '.join(parts)}."
+    r.signals["verified_by"] = "entailment"
+    return Judgement("verified", conf, rationale, [_quote(r.nli_support.passage, "supports")], r.nli_via is None,
+                     r.signals)
+
+
+def _rules_support(r: Reading) -> Judgement | None:
+    if not r.rules_verify:
+        return None
+    assert r.best is not None
+    conf = round(min(0.97, 0.45 + 0.5 * r.support_cov), 2)
+    agreeing = [_WORDS[t] for t, v in r.agreement.items() if v == "agree" and t != "negation"]
+    joined = ", ".join(agreeing[:-1]) + " and " + agreeing[-1] if len(agreeing) > 1 else "".join(agreeing)
+    parts = [f"{joined} agree" if agreeing else "states the claim"]
+    if r.second_hand_from:
+        parts.append(f"reported second-hand from {r.second_hand_from}")
+    elif r.best_c.cited:
+        parts.append("first-hand from the cited source")
+    if r.foreign:
+        parts.append(f"read across languages (similarity {r.signals['crosslingual_similarity']:.2f})")
+    quotes = [_quote(r.best, "supports")] + [_quote(s, "supports") for s in r.support if s is not r.best]
+    extra = ""
+    if len(quotes) > 1:
+        extra = " (with the next passage: '" + _short(quotes[1].quote, 120) + "')"
+    rationale = f"{_cite(r.best_c)}: '{_short(r.best_c.text)}'{extra} — {'; '.join(parts)}."
+    return Judgement("verified", conf, rationale, quotes, r.second_hand_from is None, r.signals)
+
+
+def _unverified(r: Reading) -> Judgement:
+    """Everything else, saying what is missing."""
+    assert r.best is not None
+    cfg = r.cfg
     reasons = []
-    if best_cov < cfg["address_coverage"]:
-        reasons.append(f"no passage states the claim (best covers {best_cov:.0%} of its content words)")
-    elif support_cov < cfg["verify_coverage"] or best_cov < cfg["verify_best_coverage"]:
-        reasons.append(f"only part of the claim is stated ({support_cov:.0%} of its content words)")
-    if missing:
-        reasons.append(f"{', '.join(missing)} not found in the evidence")
-    if not credible:
-        reasons.append("the passage is not from the cited source and does not name it" if cited_names
+    if r.best_cov < cfg["address_coverage"]:
+        reasons.append(f"no passage states the claim (best covers {r.best_cov:.0%} of its content words)")
+    elif r.support_cov < cfg["verify_coverage"] or r.best_cov < cfg["verify_best_coverage"]:
+        reasons.append(f"only part of the claim is stated ({r.support_cov:.0%} of its content words)")
+    if r.missing:
+        reasons.append(f"{', '.join(_WORDS[t] for t in r.missing)} not found in the evidence")
+    if not r.credible:
+        reasons.append("the passage is not from the cited source and does not name it" if r.cited_names
                        else "the claim cites no source")
-    loose = [t for t in dict.fromkeys(any_disagreement) if t not in disagreeing]
+    loose = [t for t in dict.fromkeys(r.any_disagreement) if t not in r.disagreeing]
     if loose:
         reasons.append(f"{', '.join(_WORDS[t] for t in loose)} differ, but not in a passage that states the claim")
     if not reasons:
         reasons.append("the evidence does not settle it")
-    conf = round(min(0.9, 0.5 + 0.4 * (1 - best_cov)), 2)
-    rationale = f"Closest: {_cite(best_c)}: '{_short(best_c.text, 160)}' — " + "; ".join(reasons) + "."
-    return Judgement("unverified", conf, rationale, [quote(best, "context")], None, signals)
+    conf = round(min(0.9, 0.5 + 0.4 * (1 - r.best_cov)), 2)
+    rationale = f"Closest: {_cite(r.best_c)}: '{_short(r.best_c.text, 160)}' — " + "; ".join(reasons) + "."
+    return Judgement("unverified", conf, rationale, [_quote(r.best, "context")], None, r.signals)
+
+
+RULES: list[Callable[[Reading], Judgement | None]] = [
+    _reader_contradicts, _anchors_contradict, _reader_supports, _rules_support, _unverified,
+]
 
 
 @dataclass
