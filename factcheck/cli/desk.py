@@ -40,7 +40,8 @@ def config(app: App, as_json: bool) -> None:
         return
     t = Table("setting", "value", "from", title="Effective settings (defaults < factcheck.toml < environment < flags)")
     for r in rows:
-        t.add_row(r["name"], str(r["value"]), r["origin"])
+        value = ", ".join(r["value"]) if isinstance(r["value"], tuple) else str(r["value"])
+        t.add_row(r["name"], value, r["origin"])
     out.print(t)
 
 
