@@ -11,10 +11,14 @@ SQLite desk (factcheck.desk.cases.import_case), `factcheck.desk.verify.verify` r
 and the stored machine verdicts are compared with `expected`. `--direct` instead feeds each claim's own
 pages straight to judge() (faster, for iteration; no retrieval from the rest of the desk).
 
-With the entailment model built (`factcheck nli build`, see README) it is used unless `--nli=off`;
+With a reader installed (one ships with the package) it is used unless `--nli=off`;
 `--nli=on` fails when it is missing. Run both to see what the model adds, beside the same baseline.
 
-    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [--direct] [--nli=auto|on|off] [set ...]
+    FACTCHECK_BENCH_DIR=/path/to/bench .venv/bin/python benchmarks/verdict_bench.py [--direct]
+        [--nli=auto|on|off|both] [--reader=FOLDER ...] [set ...]
+
+`--nli=both` measures rules only and the shipped reader in the same run (plus every --reader folder, e.g.
+a previous build) and prints them side by side, full set and held-out half B.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def run_judge(claims: Sequence[BenchClaim], settings: dict[str, Any] | None = No
 
 
 def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None,
-             nli: str = "auto") -> tuple[list[str], float, float]:
+             nli: str = "auto", reader: str | None = None) -> tuple[list[str], float, float]:
     """The real pipeline: import the case into an in-memory SQLite desk, run verify(), read the verdicts.
 
     Returns the predictions (in the order of claims), the import time and the verify time (seconds).
@@ -151,8 +155,8 @@ def run_desk(name: str, claims: Sequence[BenchClaim], base: Path | None = None,
     case_path = (base or bench_dir()) / "verdicts" / name / "case.yaml"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = load_settings({"db": "sqlite://", "evidence_dir": str(folder / "evidence"), "nli": nli},
-                                 environ={}, desk_dir=folder)
+        settings = load_settings({"db": "sqlite://", "evidence_dir": str(folder / "evidence"), "nli": nli,
+                                  "nli_model": reader}, environ={}, desk_dir=folder)
         desk = Desk("sqlite://", check=False)
         try:
             upgrade(desk.engine)
@@ -242,7 +246,7 @@ def best_threshold(gold: Sequence[str], scores: Sequence[float]) -> tuple[float,
 
 
 def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool = False,
-             nli: str = "auto") -> dict[str, Any]:
+             nli: str = "auto", reader: str | None = None) -> dict[str, Any]:
     """Load a set, run factcheck (desk pipeline, or judge() directly) and the baseline; all figures.
 
     Used by the test gate too. `settings` only applies to the direct path. `nli` is the entailment-model
@@ -253,11 +257,11 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
     claims = load_cases(name)
     gold = [c.expected for c in claims]
     import_secs = None
-    use_nli = entail.enabled(nli)
+    use_nli = entail.enabled(nli, reader)
     if direct:
-        preds, secs = run_judge(claims, {"nli": use_nli} | (settings or {}))
+        preds, secs = run_judge(claims, {"nli": use_nli, "nli_model": reader or ""} | (settings or {}))
     else:
-        preds, import_secs, secs = run_desk(name, claims, nli="on" if use_nli else "off")
+        preds, import_secs, secs = run_desk(name, claims, nli="on" if use_nli else "off", reader=reader)
     quotes = quote_hits(name, claims, preds, LAST_QUOTES) if not direct else None
     scores, bsecs = baseline_scores(claims)
     t, bpred = best_threshold(gold, scores)
@@ -268,8 +272,8 @@ def evaluate(name: str, settings: dict[str, Any] | None = None, *, direct: bool 
     return {
         "set": name,
         "mode": ("direct judge()" if direct else "desk pipeline (import_case + verify)")
-        + (f", entailment model {entail.model_id()}" if use_nli else ", rules only (no entailment model)"),
-        "nli": entail.model_id() if use_nli else None,
+        + (f", reader {entail.model_id(reader)}" if use_nli else ", rules only (no reader)"),
+        "nli": entail.model_id(reader) if use_nli else None,
         "import_seconds": import_secs,
         "ours": metrics(gold, preds),
         "ours_cps": len(claims) / secs if secs else float("inf"),
@@ -314,16 +318,42 @@ def print_report(r: dict[str, Any], out: Callable[[str], None] = print) -> None:
             f"verified precision {m['verified_precision']:.3f}  contested recall {_fmt(m['contested_recall'])}")
 
 
+def print_side_by_side(results: Sequence[dict[str, Any]], out: Callable[[str], None] = print) -> None:
+    """One set's figures for every system measured in this run, side by side (half B: the held-out half)."""
+    name = results[0]["set"]
+    cols = ["baseline"] + [r["nli"] or "rules only" for r in results]
+    out(f"\n-- {name}: side by side (full set | half B)")
+    out(f"{'':22}" + "".join(f"{c[:22]:>24}" for c in cols))
+    for key in ("accuracy", "macro_f1", "verified_precision", "contested_recall"):
+        cells = [f"{_fmt(results[0]['baseline'][key])}      -"]
+        cells += [f"{_fmt(r['ours'][key])} | {_fmt(r['halves']['B'][key])}" for r in results]
+        out(f"{key:22}" + "".join(f"{c:>24}" for c in cells))
+    out(f"{'claims/second':22}" + f"{results[0]['baseline_cps']:>24.0f}"
+        + "".join(f"{r['ours_cps']:>24.1f}" for r in results))
+    if any(r.get("quotes") for r in results):
+        out(f"{'gold quote share':22}{'-':>24}" + "".join(
+            f"{_fmt((r.get('quotes') or {}).get('share')):>24}" for r in results))
+
+
 def main(argv: Sequence[str]) -> int:
     direct = "--direct" in argv
     nli = next((a.split("=", 1)[1] for a in argv if a.startswith("--nli=")), "auto")
+    readers = [a.split("=", 1)[1] for a in argv if a.startswith("--reader=")]
     names = [a for a in argv if not a.startswith("--")] or list(SETS)
     if not (bench_dir() / "verdicts").is_dir():
         print(f"bench dir not found: {bench_dir() / 'verdicts'} (set FACTCHECK_BENCH_DIR)", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
     for name in names:
-        print_report(evaluate(name, direct=direct, nli=nli))
+        if nli != "both":
+            print_report(evaluate(name, direct=direct, nli=nli))
+            continue
+        # rules only, the shipped reader, and any other reader folders, in the same run
+        results = [evaluate(name, direct=direct, nli="off"), evaluate(name, direct=direct, nli="on")]
+        results += [evaluate(name, direct=direct, nli="on", reader=f) for f in readers]
+        for r in results:
+            print_report(r)
+        print_side_by_side(results)
     print(f"\ntotal {time.perf_counter() - t0:.1f}s")
     return 0
 
