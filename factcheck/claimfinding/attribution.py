@@ -190,6 +190,16 @@ def _adjective_like(w: str) -> bool:
 # ---------------------------------------------------------------- name lexicon
 
 
+@dataclass
+class _Sightings:
+    """How the capitalised words of an article were seen, counted over all its units before deciding."""
+
+    bare: dict[str, int] = field(default_factory=dict)  # no article, adjective or number before it
+    det: dict[str, int] = field(default_factory=dict)  # after an article or a number
+    strong: set[str] = field(default_factory=set)  # after a preposition or a role noun
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # two bare plain words in a row
+
+
 class NameLexicon:
     """Proper names of one article. English marks them by capitals; German capitalises every noun, so a
     German word counts as a name when it stands bare (no article, adjective or number before it), never
@@ -202,61 +212,76 @@ class NameLexicon:
         for ref in registry:
             for n in [ref.name, *ref.aliases]:
                 self.names.update(t for t, _, _ in _tokens(n) if _is_cap(t))
-        bare: dict[str, int] = {}
-        det: dict[str, int] = {}
-        strong: set[str] = set()
-        pairs: list[tuple[str, str]] = []
+        seen = _Sightings()
         for text in units:
-            toks = _tokens(text)
-            prev_bare = ""
-            prev_end = -1
-            for i, (w, s, e) in enumerate(toks):
-                initial = i == 0 or bool(re.search(r"[:„“\"«»(–—]\s*$", text[max(0, s - 3):s]))
-                prev = toks[i - 1][0] if i > 0 else ""
-                was_prev_bare, prev_bare = prev_bare, ""
-                adjacent = text[prev_end:s] == " "
-                prev_end = e
-                if not _is_cap(w) or w.upper() in GENERIC_ACRONYMS or w.split("-")[0] in GENERIC_ACRONYMS:
-                    continue
-                if is_camel_or_acronym(w):
-                    self.names.add(w)
-                    continue
-                if w.lower() in MONTHS or w in {"I"}:
-                    continue
-                if language == "en":
-                    if not initial:
-                        self.names.add(w)
-                        self.names.add(re.sub(r"['’]s$", "", w))  # "Skyway's" -> Skyway
-                    continue
-                pl = prev.lower()
-                if pl in DETS or prev[:1].isdigit():
-                    det[w] = det.get(w, 0) + 1
-                    continue
-                if _adjective_like(prev):
-                    continue
-                if initial:
-                    continue
-                bare[w] = bare.get(w, 0) + 1
-                if pl in {"von", "vom", "bei", "laut", "mit", "für", "hinter", "gegen", "wie", "als", "an",
-                          "ob", "dass", "weil", "während", "und", "oder"} or (
-                        _is_cap(prev) and pl.endswith(ROLE_SUFFIX) and len(pl) > 6):
-                    strong.add(w)  # after a preposition, or in apposition: "der Chemiekonzern Verdana"
-                plain = re.fullmatch(r"[A-ZÄÖÜ][a-zäöüß]+", w) is not None
-                if plain and not w.lower().endswith(ROLE_SUFFIX):
-                    if was_prev_bare and adjacent:
-                        pairs.append((prev, w))
-                    prev_bare = w
+            self._scan(text, seen)
         if language != "en":
-            for a, b in pairs:  # "Brad Porter", "Andy Jassy": two bare plain words in a row
-                if not a.endswith("s") and not a.lower().endswith(_NOUN_SUFFIX_DE) \
-                        and not b.lower().endswith(_NOUN_SUFFIX_DE) and not det.get(a) and not det.get(b):
-                    self.names.update((a, b))
-            for word, count in bare.items():
-                if det.get(word) or word.lower().endswith(_NOUN_SUFFIX_DE) or word.lower().endswith(ROLE_SUFFIX):
-                    continue
-                if count >= 2 or word in strong:
-                    self.names.add(word)
-        # coordination: "OpenAI, Apple und Scale AI"
+            self._german_names(seen)
+        self._coordinated(units, seen.det)
+
+    def _scan(self, text: str, seen: _Sightings) -> None:
+        """One unit's capitalised words: camel case, acronyms and non-initial English capitals are names at
+        once; a German capital proves nothing alone, so it is only counted in `seen` for later."""
+        language = self.language
+        bare, det, strong, pairs = seen.bare, seen.det, seen.strong, seen.pairs
+        toks = _tokens(text)
+        prev_bare = ""
+        prev_end = -1
+        for i, (w, s, e) in enumerate(toks):
+            initial = i == 0 or bool(re.search(r"[:„“\"«»(–—]\s*$", text[max(0, s - 3):s]))
+            prev = toks[i - 1][0] if i > 0 else ""
+            was_prev_bare, prev_bare = prev_bare, ""
+            adjacent = text[prev_end:s] == " "
+            prev_end = e
+            if not _is_cap(w) or w.upper() in GENERIC_ACRONYMS or w.split("-")[0] in GENERIC_ACRONYMS:
+                continue
+            if is_camel_or_acronym(w):
+                self.names.add(w)
+                continue
+            if w.lower() in MONTHS or w in {"I"}:
+                continue
+            if language == "en":
+                if not initial:
+                    self.names.add(w)
+                    self.names.add(re.sub(r"['’]s$", "", w))  # "Skyway's" -> Skyway
+                continue
+            pl = prev.lower()
+            if pl in DETS or prev[:1].isdigit():
+                det[w] = det.get(w, 0) + 1
+                continue
+            if _adjective_like(prev):
+                continue
+            if initial:
+                continue
+            bare[w] = bare.get(w, 0) + 1
+            if pl in {"von", "vom", "bei", "laut", "mit", "für", "hinter", "gegen", "wie", "als", "an",
+                      "ob", "dass", "weil", "während", "und", "oder"} or (
+                    _is_cap(prev) and pl.endswith(ROLE_SUFFIX) and len(pl) > 6):
+                strong.add(w)  # after a preposition, or in apposition: "der Chemiekonzern Verdana"
+            plain = re.fullmatch(r"[A-ZÄÖÜ][a-zäöüß]+", w) is not None
+            if plain and not w.lower().endswith(ROLE_SUFFIX):
+                if was_prev_bare and adjacent:
+                    pairs.append((prev, w))
+                prev_bare = w
+
+    def _german_names(self, seen: _Sightings) -> None:
+        """German names from the counts over the whole article: a word that takes an article anywhere or has
+        a common-noun ending is a noun; a bare one must recur or follow a preposition to count."""
+        det = seen.det
+        for a, b in seen.pairs:  # "Brad Porter", "Andy Jassy": two bare plain words in a row
+            if not a.endswith("s") and not a.lower().endswith(_NOUN_SUFFIX_DE) \
+                    and not b.lower().endswith(_NOUN_SUFFIX_DE) and not det.get(a) and not det.get(b):
+                self.names.update((a, b))
+        for word, count in seen.bare.items():
+            if det.get(word) or word.lower().endswith(_NOUN_SUFFIX_DE) or word.lower().endswith(ROLE_SUFFIX):
+                continue
+            if count >= 2 or word in seen.strong:
+                self.names.add(word)
+
+    def _coordinated(self, units: Sequence[str], det: dict[str, int]) -> None:
+        """Names spread through coordination ("OpenAI, Apple und Scale AI"), repeated until nothing changes
+        because each new name can vouch for its own neighbour."""
+        language = self.language
         changed = True
         while changed:
             changed = False
@@ -632,15 +657,25 @@ def _mk(s: str, start: int, end: int, r: Resolved, kind: str | None = None, **kw
     return Found(att, start, end, kw.pop("role", r.role), r.noun, **kw)  # type: ignore[arg-type]
 
 
-def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequence[SourceRef]) -> list[Found]:
-    """Explicit attributions in one sentence (no anaphora)."""
-    found: list[Found] = []
+@dataclass
+class _Sentence:
+    """One sentence under reading and the attributions found in it so far. The frames run in a fixed order
+    over this shared list because a later frame skips text an earlier one already claimed (`_covered`)."""
 
-    def add(start: int, end: int, np: NP | None, role: str | None = None, kind: str | None = None,
+    s: str
+    language: str
+    lex: NameLexicon
+    registry: Sequence[SourceRef]
+    found: list[Found] = field(default_factory=list)
+
+    def add(self, start: int, end: int, np: NP | None, role: str | None = None, kind: str | None = None,
             cited: bool = False, outer: bool = False, via_target: str | None = None) -> Found | None:
+        """Record the phrase s[start:end] when its slot names a source: pronouns and anaphora are left to
+        `ingest`, which resolves them across sentences."""
         if np is None:
             return None
-        r = resolve_np(s, np, language, lex, registry)
+        s, registry = self.s, self.registry
+        r = resolve_np(s, np, self.language, self.lex, registry)
         if r is None or r.kind == "anaphor":
             return None
         known = r.kind == "named" and link_source(r.name, registry)[1]
@@ -648,172 +683,278 @@ def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequenc
                 via_target=via_target)
         if f.noun is None:
             f.noun = _doc_noun(s[start:end])
-        found.append(f)
+        self.found.append(f)
         return f
 
-    if language != "en":
-        for m in re.finditer(r"\b(?:[Ll]aut|[Gg]emäß|[Nn]ach\s+(?:(?:einer|einem|der|dem|den|jüngsten|neuen|aktuellen)\s+)*"
-                             r"(?:Angaben|Informationen|Daten|Berechnungen|Schätzungen|Zahlen|Recherchen|Darstellung|"
-                             r"Umfrage|Studie|Analyse|Auswertung|Erhebung|Untersuchung|Bericht|Statistik|Prognose)"
-                             r"(?:\s+(?:von|vom|der|des))?)\s+", s):
-            np = np_forward(s, m.end(), language)
-            if np:
-                doc = _doc_clause(s, np.end, language, lex, registry)
-                if doc:
-                    add(m.start(), doc[0], doc[1], role="doc", kind="document")
-                else:
-                    add(m.start(), np.end, np)
-        for m in re.finditer(r"\s+zufolge\b", s):
-            np = np_backward(s, m.start(), language)
-            if np:
-                # include a preceding report noun: "Einem Bericht des Handelsblatts zufolge"
-                add(np.start, m.end(), _extend_report_back(s, np, language))
-        for m in re.finditer(rf"\b[Ww]ie\s+(.{{1,80}}?)\s+{DE_SAY}\b", s):
-            np = np_forward(s, m.start(1), language)
-            if np:
-                add(m.start(), m.end(), np, role="media", outer=True)
-        for m in re.finditer(r"\bunter\s+Berufung\s+auf\s+|\b(?:beruft|berief|berufen|beriefen)\s+sich\s+"
-                             r"(?:\w+\s+)?auf\s+", s):
-            np = np_forward(s, m.end(), language) or _anon_np(s, m.end(), language)
-            add(m.start(), np.end if np else m.end(), np, cited=True)
-        for m in re.finditer(r"\b(?:Auswertung|Analyse|Studie|Umfrage|Untersuchung|Erhebung|Berechnung(?:en)?|"
-                             r"Daten|Zahlen|Bericht|Report|Recherchen?|Schätzung(?:en)?|Statistik)\s+"
-                             r"(?:von|vom|der|des)\s+", s):
-            if _covered(found, m.start()):
-                continue
-            np = np_forward(s, m.end(), language)
-            if np is None:
-                continue
-            start = _det_start(s, m.start())
-            vm = re.compile(rf"\s+(?:{DE_DATA}|{DE_SAY})\b").match(s, np.end)
-            framed = re.search(r"\b(?:[Ll]aut|[Nn]ach|[Ii]n|[Aa]us|[Gg]emäß)\s*$", s[:start]) or re.match(
-                r"\s+zufolge\b|\s+(?:geht|ging)\s+hervor", s[np.end:])
-            if vm or framed:  # the report speaks ("zeigt") or frames the sentence ("laut", "zufolge")
-                add(start, vm.end() if vm else np.end, np, role="report")
-        for m in re.finditer(rf"\s+(?:{DE_SAY}|{DE_DATA})(?=[\s:,.]|$)", s):
-            if _covered(found, m.start()):
-                continue
-            np = np_backward(s, m.start(), language, clause_start=True)
-            if np is None:
-                app = re.search(_APPOSITION, s[:m.start()])  # "Roland Busch, Chef von Siemens, sagte"
-                if app:
-                    np = np_backward(s, app.start(), language, clause_start=True)
-            if np is None:
-                continue
-            if np.pre and np.pre[0].lower() in {"im", "am", "zum", "zur", "vom", "beim", "ins", "ans"}:
-                continue  # "Im ersten Quartal schrieb ..." is not a speaker
-            head_noun = np.head[-1][0].lower().split("-")[-1] if np.head else ""
-            is_data = re.fullmatch(rf"\s+{DE_DATA}", m.group(0)) is not None
-            if is_data and head_noun not in DOC_NOUNS and not ANON_DE.search(s[np.start:np.end]):
-                continue
-            r = resolve_np(s, np, language, lex, registry)
-            if r is None or r.kind == "anaphor":
-                continue
-            add(np.start, m.end(), np, role="media" if re.match(r"\s+(?:berichte|meldet|schr)", m.group(0)) else None,
-                outer=True)
-        for m in re.finditer(r"\b[Aa]us\s+(?=\S+(?:\s+\S+){0,3}?\s+(?:hieß|heißt|verlautete)\s+es\b)|"
-                             r"\b(?:hieß|heißt)\s+es\s+(?:in|bei|aus|von)\s+", s):
-            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
-            if np and not _covered(found, m.end()):
-                end = np.end
-                tail = re.match(r"\s+(?:hieß|heißt|verlautete)\s+es", s[end:])
-                add(m.start(), end + (tail.end() if tail else 0), np)
-        for m in re.finditer(r"(?:[“\"»«,]\s*)(?:sagte|sagt|erklärte|erklärt|schreibt|schrieb|betonte|so|teilte|teilt|"
-                             r"meldete|meldet|berichtete|berichtet|bestätigte|warnte|kündigte|gab)\s+", s):
-            np = np_forward(s, m.end(), language)
-            if np and not _covered(found, m.end()):
-                add(m.start() + 1, np.end, np)
-        for m in re.finditer(r"\b(?:[Dd]as|[Dd]ie|[Dd]er|[Ww]elche[sr]?)\s+(.{1,60}?)\s+(?:vorliegt|vorliegen|vorlag|"
-                             r"vorlagen|vorgelegen\s+hat|einsehen\s+konnte[n]?|eingesehen\s+hat)\b", s):
-            if _covered(found, m.start(1)):
-                continue
-            np = np_forward(s, m.start(1), language)
-            if np:
-                add(_phrase_start(s, m.start()), m.end(), np, role="doc", kind="document")
-    else:
-        for m in re.finditer(r"\b(?:[Aa]ccording\s+to|[Aa]s\s+reported\s+by|[Rr]eported\s+by)\s+", s):
-            if _covered(found, m.end()):
-                continue
-            doc = _doc_clause(s, m.end(), language, lex, registry)
+
+def find_attributions(s: str, language: str, lex: NameLexicon, registry: Sequence[SourceRef]) -> list[Found]:
+    """Explicit attributions in one sentence (no anaphora)."""
+    sent = _Sentence(s, language, lex, registry)
+    for frame in _DE_FRAMES if language != "en" else _EN_FRAMES:
+        frame(sent)
+    return _combine(sent.found, s, registry)
+
+
+# German frames, in the order they run
+
+
+def _de_laut(sent: _Sentence) -> None:
+    """"laut X", "gemäß X", "nach Angaben von X": the source follows the frame word; a document X holds
+    ("laut einem Papier, das X vorliegt") makes X the holder of a document."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(r"\b(?:[Ll]aut|[Gg]emäß|[Nn]ach\s+(?:(?:einer|einem|der|dem|den|jüngsten|neuen|aktuellen)\s+)*"
+                         r"(?:Angaben|Informationen|Daten|Berechnungen|Schätzungen|Zahlen|Recherchen|Darstellung|"
+                         r"Umfrage|Studie|Analyse|Auswertung|Erhebung|Untersuchung|Bericht|Statistik|Prognose)"
+                         r"(?:\s+(?:von|vom|der|des))?)\s+", s):
+        np = np_forward(s, m.end(), language)
+        if np:
+            doc = _doc_clause(s, np.end, language, sent.lex, sent.registry)
             if doc:
-                add(m.start(), doc[0], doc[1], role="doc", kind="document")
-                continue
-            if _en_anaphor_at(s, m.end()):
-                continue
-            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
-            if np:
-                role = "media" if "reported" in m.group(0).lower() else None
-                add(m.start(), np.end, np, role=role, outer=role == "media")
-                continue
-            # an unnamed source written in lower case: "according to a council report", "its organisers"
-            low = re.match(r"((?:(?:a|an|the|its|their|his|her)\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3}?)"
-                           r"(?=\s*(?:[,;.)]|$|\s+(?:published|released|issued|that|which|who|from|on|in|at|by)\b|"
-                           r"\s+\w+ed\s+by\b))",
-                           s[m.end():])
-            if low:
-                phrase = low.group(1)
-                noun = _doc_noun(phrase)
-                att = Attribution(_anon_name(phrase, language), s[m.start():m.end() + low.end()].strip(" ,"),
-                                  "anonymous", False, None, False)
-                found.append(Found(att, m.start(), m.end() + low.end(), "report" if noun else "anon", noun))
-        for m in re.finditer(r"\b[Cc]iting\s+", s):
-            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
-            if np:
-                add(m.start(), np.end, np, cited=True)
-        for m in re.finditer(r"\b(?:seen|obtained|reviewed|viewed|verified|received)\s+by\s+", s):
-            if _covered(found, m.end()):
-                continue
-            np = np_forward(s, m.end(), language)
-            if np:
-                add(_phrase_start(s, m.start()), np.end, np, role="doc", kind="document")
-        for m in re.finditer(r"\b(?i:data|figures|report|analysis|study|survey|research|estimates|numbers|poll|"
-                             r"review)\s+(?:from|by|of)\s+", s):
-            if _covered(found, m.end()):
-                continue
-            np = np_forward(s, m.end(), language)
-            if np is None:
-                continue
-            start = _det_start(s, m.start())
-            vm = re.compile(rf"\s+(?:also\s+)?(?:{EN_DATA}|{EN_SAY})\b").match(s, np.end)
-            framed = re.search(r"\b(?:according\s+to|citing|[Ii]n)\s*$", s[:start])
-            if vm or framed:  # "a survey by Gallup found", "in a report by Bloomberg"
-                add(start, vm.end() if vm else np.end, np, role="report")
-        for m in re.finditer(rf"(?:'s|’s)?\s+(?:data|figures|report|analysis|survey|study|research|estimates)"
-                             rf"\s+(?:also\s+)?{EN_DATA}\b", s):
-            np = np_backward(s, m.start(), language)
-            if np and not _covered(found, np.start):
-                add(np.start, m.end(), np, role="report")
-        for m in re.finditer(rf"\s+(?:also\s+|later\s+|previously\s+|first\s+)?({EN_SAY})\b", s):
-            if _covered(found, m.start() + 1):
-                continue
-            np = _anon_np_back(s, m.start()) or np_backward(s, m.start(), language)
-            if np is None:
-                app = re.search(_APPOSITION, s[:m.start()])  # "Jane Smith, a spokeswoman for Apple, said"
-                if app:
-                    np = np_backward(s, app.start(), language)
-            if np is None:
-                continue
-            verb = m.group(1)
-            end = m.end()
-            via_target = None
-            if verb in {"told", "tells"}:
-                tnp = np_forward(s, m.end(), language)
-                if tnp:
-                    via_target = s[tnp.start:tnp.end]
-                    end = tnp.end
-            media = verb in {"reported", "reports", "wrote", "writes"}
-            add(np.start, end, np, role="media" if media else None, outer=True, via_target=via_target)
-        for m in re.finditer(rf"(?:[,”\"]\s*)(?!told\b|tells\b)(?:{EN_SAY})\s+", s):
-            if _covered(found, m.end()):
-                continue
-            np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language, loose=True)
-            if np and re.match(r"\s*(?:[,.;:)]|$|\s+(?:who|of|at|in|on|from|for)\b)", s[np.end:]):
-                add(m.start() + 1, np.end, np, outer=True)  # not "said Epstein's death was ..."
-        for m in re.finditer(r"\b(?:cited|quoted)\s+by\s+", s):
-            np = np_forward(s, m.end(), language)
-            if np:
-                add(m.start(), np.end, np, role="media", outer=True)
-    return _combine(found, s, registry)
+                sent.add(m.start(), doc[0], doc[1], role="doc", kind="document")
+            else:
+                sent.add(m.start(), np.end, np)
+
+
+def _de_zufolge(sent: _Sentence) -> None:
+    """"X zufolge": the source stands before the postposition."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(r"\s+zufolge\b", s):
+        np = np_backward(s, m.start(), language)
+        if np:
+            # include a preceding report noun: "Einem Bericht des Handelsblatts zufolge"
+            sent.add(np.start, m.end(), _extend_report_back(s, np, language))
+
+
+def _de_wie_berichtete(sent: _Sentence) -> None:
+    """"wie X berichtete": X is a reporter, and may carry a source it cites (a chain)."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(rf"\b[Ww]ie\s+(.{{1,80}}?)\s+{DE_SAY}\b", s):
+        np = np_forward(s, m.start(1), language)
+        if np:
+            sent.add(m.start(), m.end(), np, role="media", outer=True)
+
+
+def _de_berufung(sent: _Sentence) -> None:
+    """"unter Berufung auf X", "beruft sich auf X": X is the cited end of a chain."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(r"\bunter\s+Berufung\s+auf\s+|\b(?:beruft|berief|berufen|beriefen)\s+sich\s+"
+                         r"(?:\w+\s+)?auf\s+", s):
+        np = np_forward(s, m.end(), language) or _anon_np(s, m.end(), language)
+        sent.add(m.start(), np.end if np else m.end(), np, cited=True)
+
+
+def _de_report_of(sent: _Sentence) -> None:
+    """"eine Auswertung von X zeigt": a report names its author, but counts only when it speaks or frames
+    the sentence, not every mention of someone's data."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b(?:Auswertung|Analyse|Studie|Umfrage|Untersuchung|Erhebung|Berechnung(?:en)?|"
+                         r"Daten|Zahlen|Bericht|Report|Recherchen?|Schätzung(?:en)?|Statistik)\s+"
+                         r"(?:von|vom|der|des)\s+", s):
+        if _covered(found, m.start()):
+            continue
+        np = np_forward(s, m.end(), language)
+        if np is None:
+            continue
+        start = _det_start(s, m.start())
+        vm = re.compile(rf"\s+(?:{DE_DATA}|{DE_SAY})\b").match(s, np.end)
+        framed = re.search(r"\b(?:[Ll]aut|[Nn]ach|[Ii]n|[Aa]us|[Gg]emäß)\s*$", s[:start]) or re.match(
+            r"\s+zufolge\b|\s+(?:geht|ging)\s+hervor", s[np.end:])
+        if vm or framed:  # the report speaks ("zeigt") or frames the sentence ("laut", "zufolge")
+            sent.add(start, vm.end() if vm else np.end, np, role="report")
+
+
+def _de_subject_says(sent: _Sentence) -> None:
+    """"X sagte", "X zeigt": the subject opening a clause speaks; a data verb needs a document, report or
+    anonymous subject, since "der Umsatz zeigt" names no source."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(rf"\s+(?:{DE_SAY}|{DE_DATA})(?=[\s:,.]|$)", s):
+        if _covered(found, m.start()):
+            continue
+        np = np_backward(s, m.start(), language, clause_start=True)
+        if np is None:
+            app = re.search(_APPOSITION, s[:m.start()])  # "Roland Busch, Chef von Siemens, sagte"
+            if app:
+                np = np_backward(s, app.start(), language, clause_start=True)
+        if np is None:
+            continue
+        if np.pre and np.pre[0].lower() in {"im", "am", "zum", "zur", "vom", "beim", "ins", "ans"}:
+            continue  # "Im ersten Quartal schrieb ..." is not a speaker
+        head_noun = np.head[-1][0].lower().split("-")[-1] if np.head else ""
+        is_data = re.fullmatch(rf"\s+{DE_DATA}", m.group(0)) is not None
+        if is_data and head_noun not in DOC_NOUNS and not ANON_DE.search(s[np.start:np.end]):
+            continue
+        r = resolve_np(s, np, language, sent.lex, sent.registry)
+        if r is None or r.kind == "anaphor":
+            continue
+        sent.add(np.start, m.end(), np, role="media" if re.match(r"\s+(?:berichte|meldet|schr)", m.group(0)) else None,
+                 outer=True)
+
+
+def _de_hiess_es(sent: _Sentence) -> None:
+    """"aus X hieß es", "hieß es in X": the impersonal frame names its source after a preposition."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b[Aa]us\s+(?=\S+(?:\s+\S+){0,3}?\s+(?:hieß|heißt|verlautete)\s+es\b)|"
+                         r"\b(?:hieß|heißt)\s+es\s+(?:in|bei|aus|von)\s+", s):
+        np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
+        if np and not _covered(found, m.end()):
+            end = np.end
+            tail = re.match(r"\s+(?:hieß|heißt|verlautete)\s+es", s[end:])
+            sent.add(m.start(), end + (tail.end() if tail else 0), np)
+
+
+def _de_quote_says(sent: _Sentence) -> None:
+    """"…“, sagte X": after a quote or comma the verb comes first and the speaker follows it."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"(?:[“\"»«,]\s*)(?:sagte|sagt|erklärte|erklärt|schreibt|schrieb|betonte|so|teilte|teilt|"
+                         r"meldete|meldet|berichtete|berichtet|bestätigte|warnte|kündigte|gab)\s+", s):
+        np = np_forward(s, m.end(), language)
+        if np and not _covered(found, m.end()):
+            sent.add(m.start() + 1, np.end, np)
+
+
+def _de_document_held(sent: _Sentence) -> None:
+    """"das Papier, das X vorliegt": X holds the document the statement comes from."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b(?:[Dd]as|[Dd]ie|[Dd]er|[Ww]elche[sr]?)\s+(.{1,60}?)\s+(?:vorliegt|vorliegen|vorlag|"
+                         r"vorlagen|vorgelegen\s+hat|einsehen\s+konnte[n]?|eingesehen\s+hat)\b", s):
+        if _covered(found, m.start(1)):
+            continue
+        np = np_forward(s, m.start(1), language)
+        if np:
+            sent.add(_phrase_start(s, m.start()), m.end(), np, role="doc", kind="document")
+
+
+# English frames, in the order they run
+
+
+def _en_according_to(sent: _Sentence) -> None:
+    """"according to X", "as reported by X": X may be a document someone holds, an anaphor (left to
+    `ingest`), a named or anonymous source, or an unnamed one written in lower case."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b(?:[Aa]ccording\s+to|[Aa]s\s+reported\s+by|[Rr]eported\s+by)\s+", s):
+        if _covered(found, m.end()):
+            continue
+        doc = _doc_clause(s, m.end(), language, sent.lex, sent.registry)
+        if doc:
+            sent.add(m.start(), doc[0], doc[1], role="doc", kind="document")
+            continue
+        if _en_anaphor_at(s, m.end()):
+            continue
+        np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
+        if np:
+            role = "media" if "reported" in m.group(0).lower() else None
+            sent.add(m.start(), np.end, np, role=role, outer=role == "media")
+            continue
+        # an unnamed source written in lower case: "according to a council report", "its organisers"
+        low = re.match(r"((?:(?:a|an|the|its|their|his|her)\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3}?)"
+                       r"(?=\s*(?:[,;.)]|$|\s+(?:published|released|issued|that|which|who|from|on|in|at|by)\b|"
+                       r"\s+\w+ed\s+by\b))",
+                       s[m.end():])
+        if low:
+            phrase = low.group(1)
+            noun = _doc_noun(phrase)
+            att = Attribution(_anon_name(phrase, language), s[m.start():m.end() + low.end()].strip(" ,"),
+                              "anonymous", False, None, False)
+            found.append(Found(att, m.start(), m.end() + low.end(), "report" if noun else "anon", noun))
+
+
+def _en_citing(sent: _Sentence) -> None:
+    """"citing X": X is the cited end of a chain."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(r"\b[Cc]iting\s+", s):
+        np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language)
+        if np:
+            sent.add(m.start(), np.end, np, cited=True)
+
+
+def _en_seen_by(sent: _Sentence) -> None:
+    """"a memo seen by X": X holds the document the statement comes from."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b(?:seen|obtained|reviewed|viewed|verified|received)\s+by\s+", s):
+        if _covered(found, m.end()):
+            continue
+        np = np_forward(s, m.end(), language)
+        if np:
+            sent.add(_phrase_start(s, m.start()), np.end, np, role="doc", kind="document")
+
+
+def _en_report_by(sent: _Sentence) -> None:
+    """"a survey by X found", "in a report by X": a report names its author, but counts only when it
+    speaks or frames the sentence."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(r"\b(?i:data|figures|report|analysis|study|survey|research|estimates|numbers|poll|"
+                         r"review)\s+(?:from|by|of)\s+", s):
+        if _covered(found, m.end()):
+            continue
+        np = np_forward(s, m.end(), language)
+        if np is None:
+            continue
+        start = _det_start(s, m.start())
+        vm = re.compile(rf"\s+(?:also\s+)?(?:{EN_DATA}|{EN_SAY})\b").match(s, np.end)
+        framed = re.search(r"\b(?:according\s+to|citing|[Ii]n)\s*$", s[:start])
+        if vm or framed:  # "a survey by Gallup found", "in a report by Bloomberg"
+            sent.add(start, vm.end() if vm else np.end, np, role="report")
+
+
+def _en_possessive_report(sent: _Sentence) -> None:
+    """"X's data shows": the owner of the report stands before it."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(rf"(?:'s|’s)?\s+(?:data|figures|report|analysis|survey|study|research|estimates)"
+                         rf"\s+(?:also\s+)?{EN_DATA}\b", s):
+        np = np_backward(s, m.start(), language)
+        if np and not _covered(found, np.start):
+            sent.add(np.start, m.end(), np, role="report")
+
+
+def _en_subject_said(sent: _Sentence) -> None:
+    """"X said", "X told Y": the subject speaks; in "X told Y" the Y may be the outlet passing it on."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(rf"\s+(?:also\s+|later\s+|previously\s+|first\s+)?({EN_SAY})\b", s):
+        if _covered(found, m.start() + 1):
+            continue
+        np = _anon_np_back(s, m.start()) or np_backward(s, m.start(), language)
+        if np is None:
+            app = re.search(_APPOSITION, s[:m.start()])  # "Jane Smith, a spokeswoman for Apple, said"
+            if app:
+                np = np_backward(s, app.start(), language)
+        if np is None:
+            continue
+        verb = m.group(1)
+        end = m.end()
+        via_target = None
+        if verb in {"told", "tells"}:
+            tnp = np_forward(s, m.end(), language)
+            if tnp:
+                via_target = s[tnp.start:tnp.end]
+                end = tnp.end
+        media = verb in {"reported", "reports", "wrote", "writes"}
+        sent.add(np.start, end, np, role="media" if media else None, outer=True, via_target=via_target)
+
+
+def _en_quote_said(sent: _Sentence) -> None:
+    """"…,” said X": after a quote or comma the verb comes first and the speaker follows it."""
+    s, language, found = sent.s, sent.language, sent.found
+    for m in re.finditer(rf"(?:[,”\"]\s*)(?!told\b|tells\b)(?:{EN_SAY})\s+", s):
+        if _covered(found, m.end()):
+            continue
+        np = _anon_np(s, m.end(), language) or np_forward(s, m.end(), language, loose=True)
+        if np and re.match(r"\s*(?:[,.;:)]|$|\s+(?:who|of|at|in|on|from|for)\b)", s[np.end:]):
+            sent.add(m.start() + 1, np.end, np, outer=True)  # not "said Epstein's death was ..."
+
+
+def _en_cited_by(sent: _Sentence) -> None:
+    """"cited by X", "quoted by X": X is the outlet that passed the statement on."""
+    s, language = sent.s, sent.language
+    for m in re.finditer(r"\b(?:cited|quoted)\s+by\s+", s):
+        np = np_forward(s, m.end(), language)
+        if np:
+            sent.add(m.start(), np.end, np, role="media", outer=True)
+
+
+_DE_FRAMES = (_de_laut, _de_zufolge, _de_wie_berichtete, _de_berufung, _de_report_of, _de_subject_says, _de_hiess_es,
+              _de_quote_says, _de_document_held)
+_EN_FRAMES = (_en_according_to, _en_citing, _en_seen_by, _en_report_by, _en_possessive_report, _en_subject_said,
+              _en_quote_said, _en_cited_by)
 
 
 def _doc_noun(phrase: str) -> str | None:

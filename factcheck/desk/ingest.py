@@ -41,6 +41,7 @@ from factcheck.desk.models import (
     Article,
     Case,
     Claim,
+    Snapshot,
     Source,
 )
 from factcheck.desk.sources import find_source, merge_source, source_for_domain
@@ -372,18 +373,49 @@ def ingest_input(
     threshold: float | None = None,
 ) -> IngestSummary:
     """Store one article read into `inp` inside the caller's transaction."""
-    if language is not None and language not in LANGUAGES:
-        raise IngestError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    thr = settings.checkworthiness_threshold if threshold is None else threshold
-    if not 0.0 <= thr <= 1.0:
-        raise IngestError(f"threshold must be between 0 and 1, not {thr}")
+    thr = _check_options(settings, language, threshold)
     prep = _prepare(inp)
     ex = prep.extracted
     lang = language or (ex.language if ex.language in LANGUAGES else None) or de_or_en(prep.text)
     registry = _registry(session)
     cands = _analyse(prep, lang, registry, thr)
 
-    # ---- snapshot (archive + extraction); same bytes as the last capture of this URL -> same snapshot
+    snap, snap_created = _snapshot(session, settings, inp, actor)
+    if prep.text_source == "extracted" and snap.text != prep.text:
+        # an older snapshot of the same bytes extracted differently: analyse what the desk keeps
+        prep = _Prepared(ex, snap.text, map_links(snap.text, decode_bytes(inp.body, inp.content_type)[0])[0],
+                         "extracted", prep.link_counts)
+        cands = _analyse(prep, lang, registry, thr)
+
+    about = _describe(prep, inp, outlet)
+    case_row, article, article_outcome = _case_and_article(session, inp, about, case, lang, snap.id, prep.text,
+                                                           actor)
+    summary = IngestSummary(
+        case=case_row.key, article_id=article.id, article=article_outcome, title=about.title,
+        outlet=about.outlet, language=lang, published=about.published, snapshot_id=snap.id,
+        snapshot_sha256=snap.sha256, snapshot_created=snap_created, text_source=prep.text_source,
+        units=len(cands), links=prep.link_counts, provenance=about.provenance)
+    _store_claims(session, case_row, article, cands, lang, registry, actor, summary)
+    audit.record(session, actor=actor, action="article.ingest", entity="article", entity_id=article.id,
+                 after={"case": case_row.key, "snapshot_sha256": snap.sha256, "threshold": thr,
+                        "claims": summary.counts(), "gone": summary.gone,
+                        "sources_created": summary.sources_created, "evidence_queued": summary.evidence_queued})
+    return summary
+
+
+def _check_options(settings: Settings, language: str | None, threshold: float | None) -> float:
+    """Refuse a bad language or threshold before anything is read or stored; the threshold to use."""
+    if language is not None and language not in LANGUAGES:
+        raise IngestError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    thr = settings.checkworthiness_threshold if threshold is None else threshold
+    if not 0.0 <= thr <= 1.0:
+        raise IngestError(f"threshold must be between 0 and 1, not {thr}")
+    return thr
+
+
+def _snapshot(session: Session, settings: Settings, inp: ArticleInput, actor: str) -> tuple[Snapshot, bool]:
+    """Archive the input through the evidence stage so the article has its own immutable snapshot; the
+    same bytes as the last capture of this URL give the same snapshot, and only a new one is audited."""
     res = inp.result
     try:
         if res is not None:
@@ -400,20 +432,38 @@ def ingest_input(
         audit.record(session, actor=actor, action="article.capture", entity="snapshot", entity_id=snap.id,
                      after={"url": inp.url, "sha256": snap.sha256, "origin": snap.origin,
                             "warc_path": snap.warc_path})
-    if prep.text_source == "extracted" and snap.text != prep.text:
-        # an older snapshot of the same bytes extracted differently: analyse what the desk keeps
-        prep = _Prepared(ex, snap.text, map_links(snap.text, decode_bytes(inp.body, inp.content_type)[0])[0],
-                         "extracted", prep.link_counts)
-        cands = _analyse(prep, lang, registry, thr)
+    return snap, snap_created
 
+
+@dataclass
+class _About:
+    """What the article says about itself, as the desk stores it."""
+
+    page_url: str | None  # None for a local file
+    title: str | None
+    outlet: str | None
+    published: str | None
+    provenance: list[str]
+
+
+def _describe(prep: _Prepared, inp: ArticleInput, outlet: str | None) -> _About:
+    """Title, outlet and date from the extractor's metadata, falling back to what the text itself shows
+    (heading, site host, provenance line, dateline), since plain-text articles carry no metadata."""
+    ex, res = prep.extracted, inp.result
     provenance = article_provenance(prep.text)
     page_url = inp.url if inp.origin == "fetch" else None
     title = ex.title or _title_from_text(prep.text)
     host = (urlparse(res.final_url or inp.url).hostname or "").removeprefix("www.") if res else None
     outlet_v = outlet or (ex.metadata or {}).get("sitename") or host or (provenance[0] if provenance else None)
     published = ex.published or _dateline(prep.text)
+    return _About(page_url, title, outlet_v, published, provenance)
 
-    # ---- case and article
+
+def _case_and_article(session: Session, inp: ArticleInput, about: _About, case: str | None, lang: str,
+                      snapshot_id: int, text: str, actor: str) -> tuple[Case, Article, str]:
+    """Find or make the case (the one named, else the one this URL or file was ingested into before) and
+    create or update the article in it, so a re-ingest lands on the same rows."""
+    page_url = about.page_url
     art = session.execute(
         select(Article).where(Article.url == page_url if page_url else Article.file == inp.file)
         .order_by(Article.id)
@@ -424,21 +474,21 @@ def ingest_input(
     elif art:
         case_row = session.get(Case, art[0].case_id) if art[0].case_id else None
     if case_row is None:
-        key = (case or title or page_url or Path(inp.file or "article").stem).strip()[:200]
-        case_row, _ = records.ensure_case(session, key, case or title, actor, path=page_url or inp.file, via=VIA)
-    values: dict[str, Any] = {"url": page_url, "file": inp.file, "title": title, "outlet": outlet_v,
-                              "language": lang, "published": published, "snapshot_id": snap.id,
-                              "text": prep.text}
+        key = (case or about.title or page_url or Path(inp.file or "article").stem).strip()[:200]
+        case_row, _ = records.ensure_case(session, key, case or about.title, actor, path=page_url or inp.file,
+                                          via=VIA)
+    values: dict[str, Any] = {"url": page_url, "file": inp.file, "title": about.title, "outlet": about.outlet,
+                              "language": lang, "published": about.published, "snapshot_id": snapshot_id,
+                              "text": text}
     article, article_outcome = records.upsert_article(
         session, case_row, values, actor, article=next((a for a in art if a.case_id == case_row.id), None))
+    return case_row, article, article_outcome
 
-    summary = IngestSummary(
-        case=case_row.key, article_id=article.id, article=article_outcome, title=title, outlet=outlet_v,
-        language=lang, published=published, snapshot_id=snap.id, snapshot_sha256=snap.sha256,
-        snapshot_created=snap_created, text_source=prep.text_source, units=len(cands),
-        links=prep.link_counts, provenance=provenance)
 
-    # ---- claims
+def _store_claims(session: Session, case_row: Case, article: Article, cands: list[ClaimCandidate], lang: str,
+                  registry: list[SourceRef], actor: str, summary: IngestSummary) -> None:
+    """Store every claim under its sentence key (unique within the case, so repeated sentences don't
+    collide) into `summary.claims`, and list in `summary.gone` the claims the article no longer makes."""
     existing = {c.key: c for c in session.execute(
         select(Claim).where(Claim.case_id == case_row.id)
         .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
@@ -459,16 +509,11 @@ def ingest_input(
             key, n = f"{base}-{n}", n + 1
         seen.add(key)
         summary.claims.append(_store_claim(session, case_row, article, key, cand, lang, linker, anonymous, existing,
-                                                  actor))
+                                           actor))
 
     # only claims an ingest made (hash keys); hand-written case-file claims on the same article are not "gone"
     summary.gone = sorted(k for k, c in existing.items()
                           if c.article_id == article.id and k not in seen and k.startswith("c-"))
-    audit.record(session, actor=actor, action="article.ingest", entity="article", entity_id=article.id,
-                 after={"case": case_row.key, "snapshot_sha256": snap.sha256, "threshold": thr,
-                        "claims": summary.counts(), "gone": summary.gone,
-                        "sources_created": summary.sources_created, "evidence_queued": summary.evidence_queued})
-    return summary
 
 
 class _SourceLinker:

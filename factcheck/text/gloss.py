@@ -63,6 +63,7 @@ _SUFFIXES = ("ern", "en", "er", "es", "em", "e", "n", "s")
 
 
 def _clean(side: str) -> str:
+    side = re.sub(r"\s/[^/]{1,20}/", " ", side)  # "Firma {f} /Fa./": the list's abbreviation of the word
     return re.sub(r"\s+", " ", _ANNOTATION.sub(" ", side)).strip()
 
 
@@ -167,7 +168,7 @@ def _cache_file(p: Path) -> Path:
     return Path(base) / "factcheck" / f"gloss-v{_CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.json"
 
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 @functools.lru_cache(maxsize=2)
