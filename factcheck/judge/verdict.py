@@ -1,6 +1,6 @@
 """Verdict rules: verified / unverified / contested, with a confidence, a plain-words rationale and quotes.
 
-The rules follow DESIGN.md. Calling something verified that is not is the costliest error, so
+The README's Verdicts section says the same. Calling something verified that is not is the costliest error, so
 *verified* needs all of: passages (from the cited source, or a report naming it) that state nearly all
 of the claim's content words, every checkable anchor found and agreeing, and the attribution consistent.
 *contested* needs a passage that clearly addresses the claim and disagrees on an anchor (number, year,
