@@ -114,6 +114,10 @@ def test_wheel_carries_the_program_files_and_nothing_of_the_checkout(wheel: Path
         "factcheck/claims/sample.yaml",
         "factcheck/report/schema.json",
         "factcheck/web/static/desk.css",
+        # the shipped reader: what the default install judges with, without torch
+        "factcheck/judge/reader_model/model.onnx",
+        "factcheck/judge/reader_model/tokenizer.json",
+        "factcheck/judge/reader_model/factcheck-nli.json",
     ]
     expected += [f"factcheck/migrations/versions/{n}" for n in repo_files("migrations/versions", "[0-9]*.py")]
     expected += [f"factcheck/evidence/sample/{n}" for n in repo_files("evidence/sample", "*.html")]
