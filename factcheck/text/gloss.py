@@ -177,7 +177,7 @@ def _load(path: str) -> Glossary | None:
     the list's size and time so an updated package is read afresh."""
     p = Path(path)
     try:
-        if not p.is_file() or p.stat().st_size > MAX_DICTIONARY_BYTES:
+        if not available(p):
             return None
         cache = _cache_file(p)
         if cache.is_file():
@@ -205,7 +205,13 @@ def load(path: str | os.PathLike[str] | None = None) -> Glossary | None:
 
 
 def available(path: str | os.PathLike[str] | None = None) -> bool:
-    return load(path) is not None
+    """The word list is installed (a file within the size cap); asked without parsing it, so a run can
+    record it without paying for a load that only German claims need."""
+    p = Path(path or DEFAULT_DICTIONARY)
+    try:
+        return p.is_file() and p.stat().st_size <= MAX_DICTIONARY_BYTES
+    except OSError:
+        return False
 
 
 def gloss(text: str, path: str | os.PathLike[str] | None = None) -> str | None:
