@@ -207,3 +207,27 @@ def test_postgres_simultaneous_reviews_one_wins(pg_desk, tmp_path):
     t.join(timeout=60)
     assert "was reviewed by ana" in str(outcome["bob"])
     assert human_verdicts(pg_desk) == [("C1", "ana", "verified")]
+
+
+def test_quote_by_number_as_claims_show_lists_them(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'desk.db'}"
+    shutil.copytree(CASE_DIR, tmp_path / "case")
+    for args in (("init",), ("claims", "import", "case/case.yaml"), ("verify",)):
+        assert cli("--db", db, *args).code == 0
+    import json
+
+    listed = json.loads(cli("--db", db, "claims", "list", "--json").stdout)
+    quoted = next(c for c in listed if c["evidence"])
+    key, first = quoted["id"], quoted["evidence"][0]
+    show = cli("--db", db, "claims", "show", key)
+    assert f"[1] “{first['quote']}”" in show.stdout
+    bad = cli("--db", db, "review", key, "--verdict", "verified", "--note", "n", "--by", "ana",
+              "--quote", str(len(quoted["evidence"]) + 1))
+    assert bad.code == 1 and f"lists quotes 1 to {len(quoted['evidence'])}" in bad.stderr
+    ok = cli("--db", db, "review", key, "--verdict", "verified", "--note", "seen", "--by", "ana", "--quote", "1",
+             "--json")
+    assert ok.code == 0, ok.stderr
+    pinned = json.loads(ok.stdout)["evidence"][0]
+    # the same passage of the same snapshot the machine quoted, not re-resolved against a newer capture
+    assert {k: pinned[k] for k in ("url", "snapshot_sha256", "start", "end", "quote")} == \
+        {k: first[k] for k in ("url", "snapshot_sha256", "start", "end", "quote")}

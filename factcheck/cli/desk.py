@@ -142,9 +142,9 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
     if d["rationale"]:
         out.print(d["rationale"], markup=False)
-    for q in d["evidence"]:
-        out.print(f"  “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} [{q['start']}:{q['end']}]",
-                  markup=False)
+    for n, q in enumerate(d["evidence"], 1):  # numbered: `review --quote N` takes the number
+        out.print(f"  [{n}] “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} "
+                  f"[{q['start']}:{q['end']}]", markup=False)
     for h in d["history"]:
         out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
 

@@ -176,8 +176,9 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
 @click.option("--verdict", "label", required=True, type=click.Choice(VERDICT_LABELS), help="Your verdict.")
 @click.option("--note", required=True, help="Why, in plain words (shown as the verdict's rationale).")
 @click.option("--by", help="Who reviews (else FACTCHECK_USER). Required one way or the other.")
-@click.option("--quote", "quotes", multiple=True, metavar="URL#START-END",
-              help="Evidence passage: character offsets in the newest capture of URL (repeatable).")
+@click.option("--quote", "quotes", multiple=True, metavar="N|URL#START-END",
+              help="Evidence passage: N, the claim's quote numbered N by `claims show`, or character offsets "
+                   "in the newest capture of URL (repeatable).")
 @click.option("--expect-revision", type=click.IntRange(min=0), metavar="N",
               help="The claim revision you looked at (shown by `triage next`); refused if it changed since.")
 @json_option

@@ -515,8 +515,11 @@ def parse_quote(spec: str) -> tuple[str, int, int]:
     return url, int(start_s), int(end_s)
 
 
-def resolve_quote(session: Session, spec: str, *, role: str) -> dict[str, Any]:
-    """A reviewer's quote pinned to the newest capture of the URL: passage text, snapshot hash, offsets."""
+def resolve_quote(session: Session, spec: str, *, role: str, claim: Claim | None = None) -> dict[str, Any]:
+    """A reviewer's quote: `N`, the claim's Nth quote as `claims show` numbers them (kept on the snapshot it
+    was read from), or `URL#start-end` pinned to the newest capture of the URL."""
+    if spec.strip().isdigit():
+        return _numbered_quote(session, claim, int(spec), role=role)
     url, start, end = parse_quote(spec)
     snap = session.execute(
         select(Snapshot).where((Snapshot.url == url) | (Snapshot.final_url == url))
@@ -533,6 +536,18 @@ def resolve_quote(session: Session, spec: str, *, role: str) -> dict[str, Any]:
     src = snap.source.name if snap.source else None
     return {"url": snap.url, "snapshot_sha256": snap.sha256, "quote": quote, "start": start, "end": end,
             "source": src, "role": role}
+
+
+def _numbered_quote(session: Session, claim: Claim | None, n: int, *, role: str) -> dict[str, Any]:
+    current = current_verdict(session, claim.id) if claim is not None else None
+    quotes = list(current.quotes or []) if current is not None else []
+    if not quotes:
+        raise BadQuote(f"quote {n}: the claim has no numbered quotes; give URL#start-end instead")
+    if not 1 <= n <= len(quotes):
+        raise BadQuote(f"quote {n}: the claim lists quotes 1 to {len(quotes)} (see `factcheck claims show`)")
+    q = quotes[n - 1]
+    return {"url": q["url"], "snapshot_sha256": q["snapshot_sha256"], "quote": q["quote"], "start": q["start"],
+            "end": q["end"], "source": q.get("source"), "role": role}
 
 
 def _seen_revision(session: Session, claim: Claim, who: str) -> int | None:
@@ -593,7 +608,7 @@ def review(
             )
         seen = claim.revision
     role = {"verified": "supports", "contested": "contradicts"}.get(label, "context")
-    resolved = [resolve_quote(session, q, role=role) for q in quotes]
+    resolved = [resolve_quote(session, q, role=role, claim=claim) for q in quotes]
     previous = None
     old = current_verdict(session, claim.id)
     if old is not None:
