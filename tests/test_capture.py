@@ -120,7 +120,7 @@ def test_fetch_cli_json(cli, site, tmp_path):
     assert cli("claims", "import", "case.yaml").code == 0
     r = cli("fetch", "--json", env={"FACTCHECK_PER_HOST_DELAY": "0"})
     assert r.code == 1  # one item failed
-    rows = {x["url"]: x for x in json.loads(r.stdout)}
+    rows = {x["url"]: x for x in json.loads(r.stdout)["fetched"]}
     assert rows[url]["outcome"] == "fetched" and len(rows[url]["snapshot_sha256"]) == 64
     assert set(rows[url]) == {"url", "outcome", "http_status", "reason", "snapshot_sha256"}
     assert rows[site.server.url_for("/gone")]["reason"] == "http-404"
@@ -135,7 +135,7 @@ def test_private_addresses_refused_by_default(cli, site, tmp_path):
     cli("claims", "import", "case.yaml")
     r = cli("fetch", "--json", env={"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "0"})
     assert r.code == 1
-    assert json.loads(r.stdout)[0]["reason"] == "private-address"
+    assert json.loads(r.stdout)["fetched"][0]["reason"] == "private-address"
 
 
 def test_extract_cli_reads_files_and_refuses_binary(cli, tmp_path):

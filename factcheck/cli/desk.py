@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,14 @@ def sources_list(app: App, as_json: bool) -> None:
 @click.option("--refresh", is_flag=True, help="Also re-fetch captures older than stale_after_days.")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Only these evidence URLs (re-fetched even if captured).")
 @click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@click.option("--rejudge/--no-rejudge", default=None,
+              help="Judge the claims new captures belong to again, in a new run (default: the `rejudge` setting).")
 @json_option
 @pass_app
-def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as_json: bool) -> None:
-    """Fetch every evidence URL not yet captured (or stale), politely, with a progress bar."""
+def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, rejudge: bool | None,
+              as_json: bool) -> None:
+    """Fetch every evidence URL not yet captured (or stale), politely, with a progress bar; then judge again
+    the claims whose evidence changed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from factcheck.desk.capture import fetch_pending, pending_requests
@@ -221,8 +226,16 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
             on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
         )
     failed = any(r.outcome == "failed" for r in summary.rows)
+    verdicts: list[dict[str, Any]] = []
+    if app.settings.rejudge if rejudge is None else rejudge:
+        from factcheck.desk.verify import claims_for_evidence
+
+        with desk.session() as s:
+            touched = claims_for_evidence(s, [r.url for r in summary.rows if r.outcome == "fetched"])
+        if touched:
+            verdicts = run_verify(app, claim_ids=touched, actor=app.actor(by), quiet=as_json)
     if as_json:
-        print_json([r.as_dict() for r in summary.rows])
+        print_json({"fetched": [r.as_dict() for r in summary.rows], "rejudged": verdicts})
     else:
         t = Table("url", "outcome", "status", "reason", "snapshot", title="Fetch")
         for r in summary.rows:
@@ -238,6 +251,8 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
             f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped"
             + (f" ({reasons})" if reasons else "") + "."
         )
+        if verdicts:
+            print_verdict_table(verdicts, title=f"Judged again (run {verdicts[0]['run']})")
     if failed:
         raise SystemExit(1)
 
@@ -403,8 +418,8 @@ def verify_cmd(app: App, claim_refs: tuple[str, ...], case: str | None, by: str 
         print_verdict_table(rows, title="Verdicts")
 
 
-def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), case: str | None = None, actor: str,
-               quiet: bool = False) -> list[dict[str, Any]]:
+def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequence[int] = (),
+               case: str | None = None, actor: str, quiet: bool = False) -> list[dict[str, Any]]:
     from rich.progress import Progress
 
     from factcheck.desk.claims import claim_dict
@@ -414,7 +429,7 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), case: str | None =
     desk = app.desk()
     with Progress(console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task("verifying", total=None)
-        result = verify(desk, app.settings, actor=actor, claim_refs=claim_refs, case=case,
+        result = verify(desk, app.settings, actor=actor, claim_refs=claim_refs, claim_ids=claim_ids, case=case,
                         progress=lambda done, total: bar.update(task, completed=done, total=total))
     with desk.session() as s:
         rows = []

@@ -7,18 +7,18 @@ records the tool version, the settings used and the counts.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.claims import find_claim, list_claims
 from factcheck.desk.db import Desk
-from factcheck.desk.models import Claim, Run, Verdict, utcnow
+from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
 from factcheck.desk.retrieve import RetrievalLimits, candidates_for
 from factcheck.judge import reader as entail
 from factcheck.judge.verdict import judge
@@ -44,6 +44,7 @@ def verify(
     *,
     actor: str,
     claim_refs: Sequence[str] = (),
+    claim_ids: Sequence[int] = (),
     case: str | None = None,
     batch_size: int = 50,
     limits: RetrievalLimits | None = None,
@@ -55,8 +56,8 @@ def verify(
     use_nli = entail.enabled(settings.nli, reader)
     judge_settings["nli"] = use_nli
     with desk.session() as s:
-        if claim_refs:
-            ids = [find_claim(s, ref).id for ref in claim_refs]
+        if claim_refs or claim_ids:
+            ids = list(dict.fromkeys([*(find_claim(s, ref).id for ref in claim_refs), *claim_ids]))
         else:
             ids = [c.id for c in list_claims(s, case=case)]
         run = Run(version=__version__, actor=actor,
@@ -99,6 +100,20 @@ def verify(
         audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
                      after={"counts": result.counts, "version": __version__})
     return result
+
+
+def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:
+    """Claims that new captures of `urls` can change: those the URLs are tied to as evidence, and those
+    citing the source a URL belongs to (retrieval searches a cited source's pages too)."""
+    urls = list(urls)
+    if not urls:
+        return []
+    url_ids = select(EvidenceUrl.id).where(EvidenceUrl.url.in_(urls))
+    tied = select(ClaimEvidence.claim_id).where(ClaimEvidence.evidence_url_id.in_(url_ids))
+    sources = select(EvidenceUrl.source_id).where(EvidenceUrl.url.in_(urls), EvidenceUrl.source_id.is_not(None))
+    citing = select(Citation.claim_id).where(Citation.source_id.in_(sources))
+    ids = set(session.execute(tied).scalars()) | set(session.execute(citing).scalars())
+    return sorted(ids)
 
 
 def _jsonable(value: Any) -> Any:
