@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from factcheck.claimfinding.analysis import IngestError
 from factcheck.desk.audit import verify_session
 from factcheck.desk.cases import import_case
+from factcheck.desk.claims import find_claim
 from factcheck.desk.ingest import claim_key, ingest, map_links
 from factcheck.desk.models import (
     Article,
@@ -85,10 +86,13 @@ def test_cli_seed_article_lists_claims_with_sources_and_no_teasers(cli, tmp_path
     r = cli("ingest", str(FIXTURE_ARTICLE), "--json")
     assert r.code == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert rows and all(set(x) == {"id", "text", "cited", "attribution", "second_hand", "checkworthiness",
-                                   "start", "end"} for x in rows)
+    assert rows and all(set(x) == {"id", "fingerprint", "text", "cited", "attribution", "second_hand",
+                                   "checkworthiness", "start", "end"} for x in rows)
     text = FIXTURE_ARTICLE.read_text(encoding="utf-8")
-    assert all(x["id"] == claim_key(x["text"]) for x in rows)
+    # short ids numbered in reading order within the article; the sentence hash kept as fingerprint
+    article_no = rows[0]["id"].split("-")[0]
+    assert [x["id"] for x in rows] == [f"{article_no}-{n}" for n in range(1, len(rows) + 1)]
+    assert all(x["fingerprint"] == claim_key(x["text"]) for x in rows)
     assert all(text[x["start"]:x["end"]] == x["text"] for x in rows)  # the file has no leading blank lines
 
     assert by_prefix(rows, "Laut einem internen Dokument, das Business Insider")["cited"] == ["Business Insider"]
@@ -237,8 +241,8 @@ def test_reingest_updates_never_duplicates_and_reports_gone_claims(desk, tmp_pat
                 "The airline employs 9,000 people in Germany.\n")
     article.write_text(original, encoding="utf-8")
     first = ingest(desk.desk, desk.settings, str(article), actor="tester", case="skyway")
-    keys = {c.id for c in first.claims}
-    assert len(keys) == 3 and first.counts()["created"] == 3
+    keys = [c.id for c in first.claims]
+    assert keys == ["A1-1", "A1-2", "A1-3"] and first.counts()["created"] == 3
     again = ingest(desk.desk, desk.settings, str(article), actor="tester")
     assert again.counts() == {"created": 0, "updated": 0, "unchanged": 3} and again.article == "unchanged"
     assert again.case == "skyway" and not again.snapshot_created
@@ -248,15 +252,18 @@ def test_reingest_updates_never_duplicates_and_reports_gone_claims(desk, tmp_pat
                        + original.replace("The airline employs 9,000 people in Germany.\n", ""), encoding="utf-8")
     third = ingest(desk.desk, desk.settings, str(article), actor="tester")
     assert third.counts() == {"created": 1, "updated": 2, "unchanged": 0}
-    gone_key = claim_key("The airline employs 9,000 people in Germany.")
-    assert third.gone == [gone_key] and third.snapshot_created and third.article == "updated"
+    # kept claims keep their ids wherever their sentence moved; the new sentence gets the next number
+    assert [(c.id, c.outcome) for c in third.claims] == [("A1-4", "created"), ("A1-1", "updated"),
+                                                         ("A1-2", "updated")]
+    assert third.gone == ["A1-3"] and third.snapshot_created and third.article == "updated"
     with desk.desk.session() as s:
         assert s.execute(select(func.count()).select_from(Article)).scalar_one() == 1
         assert s.execute(select(func.count()).select_from(Claim)).scalar_one() == 4  # kept, never deleted
         assert s.execute(select(func.count()).select_from(Case)).scalar_one() == 1
         art = s.execute(select(Article)).scalar_one()
-        moved = s.execute(select(Claim).where(Claim.key == claim_key(
+        moved = s.execute(select(Claim).where(Claim.fingerprint == claim_key(
             "According to Reuters, fuel costs rose 18% in 2024."))).scalar_one()
+        assert moved.key == "A1-2" and find_claim(s, moved.fingerprint or "").id == moved.id  # old id accepted
         assert art.text[moved.start:moved.end] == moved.text and moved.revision == 1
         assert [ci.name for ci in moved.citations] == ["Reuters"]
         assert s.execute(select(func.count()).select_from(Citation)).scalar_one() == 1  # replaced, not added
@@ -387,3 +394,33 @@ def test_extraction_that_drops_linked_paragraphs_falls_back_to_the_block_reader(
         art = s.execute(select(Article)).scalar_one()
         assert all(art.text[c.start:c.end] == c.text for c in summary.claims)
         assert "Northwind Robotics Inc. lost" in art.text
+
+
+def test_desk_from_before_short_ids_keeps_its_hash_ids(sqlite_desk, tmp_path) -> None:
+    """A desk whose ingested claims were keyed by sentence hash: after the upgrade re-ingest finds them
+    again by fingerprint, keeps their ids, and only new sentences get short ids."""
+    from alembic import command
+    from sqlalchemy import text as sql
+
+    from factcheck.desk.db import alembic_config, upgrade
+
+    article = tmp_path / "story.txt"
+    article.write_text("Skyway Air will cut 1,200 flights in March, the carrier said.\n\n"
+                       "According to Reuters, fuel costs rose 18% in 2024.\n", encoding="utf-8")
+    ingest(sqlite_desk.desk, sqlite_desk.settings, str(article), actor="t", case="skyway")
+    engine = sqlite_desk.desk.engine
+    with engine.begin() as c:  # what the desk looked like before: hash keys, no fingerprint column
+        c.execute(sql("UPDATE claim SET key = fingerprint"))
+    command.downgrade(alembic_config(engine), "0004")
+    upgrade(engine)
+    with sqlite_desk.desk.session() as s:
+        rows = s.execute(select(Claim.key, Claim.fingerprint).order_by(Claim.id)).all()
+    assert [k for k, _ in rows] == [f for _, f in rows] and all(k.startswith("c-") for k, _ in rows)
+
+    article.write_text(article.read_text(encoding="utf-8") + "\nThe airline employs 9,000 people.\n",
+                       encoding="utf-8")
+    again = ingest(sqlite_desk.desk, sqlite_desk.settings, str(article), actor="t")
+    assert [c.id for c in again.claims] == [rows[0][0], rows[1][0], "A1-1"]
+    assert [c.outcome for c in again.claims][2] == "created" and again.gone == []
+    with sqlite_desk.desk.session() as s:
+        assert s.execute(select(func.count()).select_from(Claim)).scalar_one() == 3

@@ -51,6 +51,11 @@ def claim_id(env, key: str) -> int:
         return s.execute(select(Claim.id).where(Claim.key == key)).scalar_one()
 
 
+def claim_fingerprint_id(env, fingerprint: str) -> int:
+    with env.desk.session() as s:
+        return s.execute(select(Claim.id).where(Claim.fingerprint == fingerprint)).scalar_one()
+
+
 def keys(d: Any) -> tuple[str, ...] | None:
     return tuple(sorted(d)) if isinstance(d, dict) else d
 
@@ -92,7 +97,7 @@ def run_ingest(env, folder: Path) -> dict[str, list[AuditEvent]]:
 def test_import_and_ingest_write_the_same_events_for_the_same_claim(desk, tmp_path) -> None:
     imported = run_import(desk, tmp_path / "import")
     ingested = run_ingest(desk, tmp_path / "ingest")
-    claims = {"import": claim_id(desk, "S1"), "ingest": claim_id(desk, claim_key(SENTENCE))}
+    claims = {"import": claim_id(desk, "S1"), "ingest": claim_fingerprint_id(desk, claim_key(SENTENCE))}
 
     by_path: dict[str, dict[str, list[AuditEvent]]] = {"import": imported, "ingest": ingested}
     queue_shapes, claim_shapes = set(), set()

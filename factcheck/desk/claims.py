@@ -70,12 +70,18 @@ def verdict_history(session: Session, claim_id: int) -> list[Verdict]:
 
 
 def find_claim(session: Session, ref: str) -> Claim:
-    """`ID` (the case's claim id) or `CASE:ID` when several cases share an id."""
+    """`ID` (the case's claim id, or an ingested claim's older hash id) or `CASE:ID` when several cases share
+    an id."""
     case_key, _, key = ref.rpartition(":") if ":" in ref else ("", "", ref)
     q = select(Claim).where(Claim.key == key).options(selectinload(Claim.citations))
     if case_key:
         q = q.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
     found = list(session.execute(q).scalars())
+    if not found and key.startswith("c-"):  # an ingested claim's sentence hash, its id before short ids
+        fq = select(Claim).where(Claim.fingerprint == key).options(selectinload(Claim.citations))
+        if case_key:
+            fq = fq.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
+        found = list(session.execute(fq).scalars())
     if not found and ref.isdigit():
         c = session.get(Claim, int(ref))
         if c is not None:

@@ -6,9 +6,11 @@ own immutable snapshot, then one transaction stores the case, article, claims, c
 (unreviewed) sources and queued evidence URLs, with an audit event for every change. Cases, articles,
 claims and evidence URLs are written through `factcheck.desk.records`, the write API case import uses too.
 
-Claim keys are "c-" + a short hash of the sentence, so re-ingesting an article (even after edits that
-shift sentences around) updates the claims it still makes and never duplicates them; claims that are no
-longer there are kept and reported, because people may have reviewed them.
+Claims get short ids, numbered per article in order of first appearance ("A3-7": article 3, claim 7), to
+type and say aloud. Each also keeps a fingerprint, "c-" + a short hash of the sentence, so re-ingesting an
+article (even after edits that shift sentences around) finds the claims it still makes, keeps their ids and
+never duplicates them; claims that are no longer there are kept and reported, because people may have
+reviewed them; new sentences get the next numbers.
 """
 
 from __future__ import annotations
@@ -233,9 +235,11 @@ class IngestedClaim:
     end: int
     outcome: str  # "created" | "updated" | "unchanged"
     urls: list[str] = field(default_factory=list)
+    fingerprint: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "cited": self.cited, "attribution": self.attribution,
+        return {"id": self.id, "fingerprint": self.fingerprint, "text": self.text, "cited": self.cited,
+                "attribution": self.attribution,
                 "second_hand": self.second_hand, "checkworthiness": self.checkworthiness,
                 "start": self.start, "end": self.end}
 
@@ -487,33 +491,45 @@ def _case_and_article(session: Session, inp: ArticleInput, about: _About, case: 
 
 def _store_claims(session: Session, case_row: Case, article: Article, cands: list[ClaimCandidate], lang: str,
                   registry: list[SourceRef], actor: str, summary: IngestSummary) -> None:
-    """Store every claim under its sentence key (unique within the case, so repeated sentences don't
+    """Store every claim under its fingerprint (unique within the case, so repeated sentences don't
     collide) into `summary.claims`, and list in `summary.gone` the claims the article no longer makes."""
-    existing = {c.key: c for c in session.execute(
+    case_claims = list(session.execute(
         select(Claim).where(Claim.case_id == case_row.id)
         .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
-    ).scalars()}
+    ).scalars())
+    existing = {c.fingerprint: c for c in case_claims if c.fingerprint}
+    taken = {c.key for c in case_claims}
+    prefix = f"A{article.id}-"
+    numbers = [int(k[len(prefix):]) for k in taken if k.startswith(prefix) and k[len(prefix):].isdigit()]
+    next_number = max(numbers, default=0) + 1
     linker = _SourceLinker(session, registry, actor, summary)
     anonymous = {a.source for c in cands for a in c.attributions if a.kind == "anonymous" and a.source}
     seen: set[str] = set()
     for cand in cands:
         if not cand.is_claim:
             continue
-        key = claim_key(cand.text)
-        other = existing.get(key)
+        fp = claim_key(cand.text)
+        other = existing.get(fp)
         if other is not None and other.article_id not in (None, article.id):
-            key = f"{key}-a{article.id}"  # the same sentence in another article of this case
+            fp = f"{fp}-a{article.id}"  # the same sentence in another article of this case
         n = 2
-        base = key
-        while key in seen:  # the same sentence twice in one article
-            key, n = f"{base}-{n}", n + 1
-        seen.add(key)
-        summary.claims.append(_store_claim(session, case_row, article, key, cand, lang, linker, anonymous, existing,
-                                           actor))
+        base = fp
+        while fp in seen:  # the same sentence twice in one article
+            fp, n = f"{base}-{n}", n + 1
+        seen.add(fp)
+        known = existing.get(fp)
+        if known is not None:
+            key = known.key
+        else:
+            while f"{prefix}{next_number}" in taken:
+                next_number += 1
+            key = f"{prefix}{next_number}"
+            taken.add(key)
+        summary.claims.append(_store_claim(session, case_row, article, key, fp, cand, lang, linker, anonymous,
+                                           existing, actor))
 
-    # only claims an ingest made (hash keys); hand-written case-file claims on the same article are not "gone"
-    summary.gone = sorted(k for k, c in existing.items()
-                          if c.article_id == article.id and k not in seen and k.startswith("c-"))
+    # only claims an ingest made (those with a fingerprint); hand-written case-file claims are not "gone"
+    summary.gone = sorted(c.key for f, c in existing.items() if c.article_id == article.id and f not in seen)
 
 
 class _SourceLinker:
@@ -558,9 +574,9 @@ def _citations(cand: ClaimCandidate, linker: _SourceLinker, anonymous: set[str])
     return out
 
 
-def _store_claim(session: Session, case: Case, article: Article, key: str, cand: ClaimCandidate, lang: str,
-                 linker: _SourceLinker, anonymous: set[str], existing: dict[str, Claim],
-                 actor: str) -> IngestedClaim:
+def _store_claim(session: Session, case: Case, article: Article, key: str, fingerprint: str,
+                 cand: ClaimCandidate, lang: str, linker: _SourceLinker, anonymous: set[str],
+                 existing: dict[str, Claim], actor: str) -> IngestedClaim:
     cits = _citations(cand, linker, anonymous)
     urls: list[tuple[str, int | None]] = []
     for ci in cits:
@@ -572,13 +588,14 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, cand:
         urls.append((ci["url"], sid))
     claim, created, changed = records.upsert_claim(
         session, case, key, cand.text, actor=actor, article_id=article.id, language=lang,
-        checkworthiness=cand.checkworthiness, start=cand.start, end=cand.end, citations=cits,
+        checkworthiness=cand.checkworthiness, start=cand.start, end=cand.end, fingerprint=fingerprint,
+        citations=cits,
         evidence_urls=[records.EvidenceRef(u, sid) for u, sid in urls], via=VIA,
         queued=linker.summary.evidence_queued)
-    existing[key] = claim
+    existing[fingerprint] = claim
     outcome = "created" if created else "updated" if changed else "unchanged"
     return IngestedClaim(
         id=key, text=cand.text, cited=[ci["name"] for ci in cits], attribution=[ci["phrase"] for ci in cits],
         second_hand=any(ci["second_hand"] for ci in cits), checkworthiness=cand.checkworthiness,
-        start=cand.start, end=cand.end, outcome=outcome, urls=[u for u, _ in urls])
+        start=cand.start, end=cand.end, outcome=outcome, urls=[u for u, _ in urls], fingerprint=fingerprint)
 

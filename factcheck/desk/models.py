@@ -103,6 +103,9 @@ class Claim(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id"), index=True)
     key: Mapped[str] = mapped_column(String(200), index=True)
+    # an ingested claim's sentence hash ("c-" + 8 hex): how re-ingest finds it again, and its id before
+    # short per-article ids ("A3-7") were given, still accepted wherever an id is
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     text: Mapped[str] = mapped_column(Text)
     statement: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))

@@ -201,6 +201,7 @@ def upsert_claim(
     checkworthiness: float | _Unset | None = UNSET,
     start: int | _Unset | None = UNSET,
     end: int | _Unset | None = UNSET,
+    fingerprint: str | None = None,
     citations: Sequence[Mapping[str, Any]] = (),
     evidence_urls: Sequence[str | EvidenceRef] = (),
     via: str,
@@ -230,7 +231,7 @@ def upsert_claim(
     created = claim is None
     before: dict[str, Any] | None = None
     if claim is None:
-        claim = Claim(case_id=case.id, key=key, text=text, article_id=article_id)
+        claim = Claim(case_id=case.id, key=key, text=text, article_id=article_id, fingerprint=fingerprint)
         session.add(claim)
         session.flush()
     else:
@@ -242,6 +243,7 @@ def upsert_claim(
 
     claim.text = text
     claim.article_id = claim.article_id or article_id
+    claim.fingerprint = claim.fingerprint or fingerprint
     for k in _SCALARS:
         if given[k] is not UNSET:
             setattr(claim, k, given[k])
