@@ -47,8 +47,8 @@ _SETTINGS: list[Setting] = [
     Setting("concurrency", 8, int, "hosts fetched at once"),
     Setting("obey_robots", True, bool, "obey robots.txt"),
     Setting("allow_private_addresses", False, bool, "allow fetching private/loopback/link-local addresses"),
-    Setting("rejudge", True, bool, "after new evidence is captured (fetch, evidence add), judge the claims it "
-            "belongs to again in a new run"),
+    Setting("rejudge", True, bool, "judge claims again in a new run when new evidence is captured for them "
+            "(fetch, evidence add) or their restatement is edited"),
     Setting("stale_after_days", 30, int, "captures older than this are re-fetched by `fetch --refresh`"),
     Setting("checkworthiness_threshold", 0.5, float, "sentences at or above this become claims on ingest"),
     Setting("assignment_minutes", 60, int, "how long a `triage next` assignment holds"),

@@ -75,6 +75,63 @@ def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> N
         )
 
 
+@claims.command("add")
+@click.argument("text")
+@click.option("--cited", "cited", multiple=True, metavar="NAME", help="A source the claim cites (repeatable).")
+@click.option("--article", type=click.IntRange(min=1), metavar="ID", help="The article that makes the claim.")
+@click.option("--case", help="The case (needed when the desk holds several and no --article is given).")
+@click.option("--statement", help="An English restatement the judge reads beside the claim's own words.")
+@click.option("--by", help="Who adds it (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def claims_add(app: App, text: str, cited: tuple[str, ...], article: int | None, case: str | None,
+               statement: str | None, by: str | None, as_json: bool) -> None:
+    """Add a claim by hand (one an ingest missed): it gets the next id of its article (A3-8) or case (M1)."""
+    from factcheck.desk.authoring import add_claim
+    from factcheck.desk.claims import claim_dict
+
+    with app.desk().session() as s:
+        claim = add_claim(s, text, cited=cited, article=article, case=case, statement=statement,
+                          actor=app.actor(by))
+        d = claim_dict(s, claim, with_verdict=False)
+    if as_json:
+        print_json(d)
+    else:
+        out.print(f"Added claim {d['id']} to case {d['case']}"
+                  + (f", citing {', '.join(d['cited'])}" if d["cited"] else "") + ".", markup=False)
+
+
+@claims.command("edit")
+@click.argument("claim_id")
+@click.option("--statement", required=True,
+              help="The claim's English restatement (an empty text removes it). Audited; bumps the revision.")
+@click.option("--by", help="Who edits (else FACTCHECK_USER).")
+@json_option
+@pass_app
+def claims_edit(app: App, claim_id: str, statement: str, by: str | None, as_json: bool) -> None:
+    """Restate a claim in English so the judge can read it against English evidence."""
+    from factcheck.desk.authoring import edit_claim
+    from factcheck.desk.claims import claim_dict
+
+    with app.desk().session() as s:
+        claim, changed = edit_claim(s, claim_id, statement=statement, actor=app.actor(by))
+        d = claim_dict(s, claim, with_verdict=False) | {"changed": changed, "revision": claim.revision}
+        cid = claim.id
+    # the judge reads the restatement: a changed one is judged again (the `rejudge` setting)
+    rejudged = run_verify(app, claim_ids=[cid], actor=app.actor(by), quiet=as_json) \
+        if changed and app.settings.rejudge else []
+    if as_json:
+        print_json(d | {"rejudged": rejudged})
+        return
+    if not changed:
+        out.print(f"{d['id']}: unchanged.", markup=False)
+        return
+    what = f"restated as “{d['statement']}”" if d["statement"] else "restatement removed"
+    out.print(f"{d['id']}: {what}; revision {d['revision']}.", markup=False)
+    if rejudged:
+        print_verdict_table(rejudged, title=f"Judged again (run {rejudged[0]['run']})")
+
+
 @claims.command("list")
 @click.option("--case", help="Only this case.")
 @json_option

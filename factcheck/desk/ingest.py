@@ -16,9 +16,7 @@ reviewed them; new sentences get the next numbers.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,16 +206,7 @@ def _title_from_text(text: str) -> str | None:
 # ---------------------------------------------------------------- keys
 
 
-def _normalise(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text).casefold()
-    t = re.sub(r"[„“”«»\"‚‘’′`´]", "'", t)
-    t = re.sub(r"[–—‒−]", "-", t)
-    return " ".join(t.split())
-
-
-def claim_key(text: str) -> str:
-    """Stable id of a claim sentence: the same words give the same key wherever the sentence moves."""
-    return "c-" + hashlib.sha1(_normalise(text).encode("utf-8")).hexdigest()[:8]
+claim_key = records.claim_fingerprint
 
 
 # ---------------------------------------------------------------- summary
@@ -499,9 +488,6 @@ def _store_claims(session: Session, case_row: Case, article: Article, cands: lis
     ).scalars())
     existing = {c.fingerprint: c for c in case_claims if c.fingerprint}
     taken = {c.key for c in case_claims}
-    prefix = f"A{article.id}-"
-    numbers = [int(k[len(prefix):]) for k in taken if k.startswith(prefix) and k[len(prefix):].isdigit()]
-    next_number = max(numbers, default=0) + 1
     linker = _SourceLinker(session, registry, actor, summary)
     anonymous = {a.source for c in cands for a in c.attributions if a.kind == "anonymous" and a.source}
     seen: set[str] = set()
@@ -518,13 +504,7 @@ def _store_claims(session: Session, case_row: Case, article: Article, cands: lis
             fp, n = f"{base}-{n}", n + 1
         seen.add(fp)
         known = existing.get(fp)
-        if known is not None:
-            key = known.key
-        else:
-            while f"{prefix}{next_number}" in taken:
-                next_number += 1
-            key = f"{prefix}{next_number}"
-            taken.add(key)
+        key = known.key if known is not None else records.next_claim_key(taken, f"A{article.id}-")
         summary.claims.append(_store_claim(session, case_row, article, key, fp, cand, lang, linker, anonymous,
                                            existing, actor))
 

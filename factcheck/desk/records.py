@@ -18,6 +18,9 @@ Every function works inside the caller's transaction.
 from __future__ import annotations
 
 import enum
+import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -34,8 +37,10 @@ __all__ = [
     "EvidenceRef",
     "article_state",
     "citation_row",
+    "claim_fingerprint",
     "claim_state",
     "ensure_case",
+    "next_claim_key",
     "queue_evidence_url",
     "upsert_article",
     "upsert_claim",
@@ -54,6 +59,31 @@ UNSET = _Unset.UNSET
 
 ARTICLE_FIELDS = ("url", "file", "title", "outlet", "language", "published", "snapshot_id")
 CITATION_FIELDS = ("name", "kind", "phrase", "second_hand", "via", "source_id", "url")
+
+
+# ---------------------------------------------------------------- claim ids
+
+
+def _normalise(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).casefold()
+    t = re.sub(r"[„“”«»\"‚‘’′`´]", "'", t)
+    t = re.sub(r"[–—‒−]", "-", t)
+    return " ".join(t.split())
+
+
+def claim_fingerprint(text: str) -> str:
+    """Stable id of a claim sentence: the same words give the same fingerprint wherever the sentence moves."""
+    return "c-" + hashlib.sha1(_normalise(text).encode("utf-8")).hexdigest()[:8]
+
+
+def next_claim_key(taken: set[str], prefix: str) -> str:
+    """The next short id `prefix` + number not in `taken` ("A3-" gives A3-1, A3-2, …), added to `taken`."""
+    numbers = [int(k[len(prefix):]) for k in taken if k.startswith(prefix) and k[len(prefix):].isdigit()]
+    n = max(numbers, default=0) + 1
+    while f"{prefix}{n}" in taken:
+        n += 1
+    taken.add(f"{prefix}{n}")
+    return f"{prefix}{n}"
 
 
 # ---------------------------------------------------------------- cases

@@ -660,6 +660,9 @@ def _rules_support(r: Reading) -> Judgement | None:
     return Judgement("verified", conf, rationale, quotes, r.second_hand_from is None, r.signals)
 
 
+_LANGUAGE = {"de": "German", "en": "English"}
+
+
 def _unverified(r: Reading) -> Judgement:
     """Everything else, saying what is missing."""
     assert r.best is not None
@@ -679,6 +682,12 @@ def _unverified(r: Reading) -> Judgement:
         reasons.append(f"{', '.join(_WORDS[t] for t in loose)} differ, but not in a passage that states the claim")
     if not reasons:
         reasons.append("the evidence does not settle it")
+    if r.statement is None:
+        claim_lang, page_lang = de_or_en(r.claim_text), de_or_en(r.best_c.text)
+        if claim_lang != page_lang:
+            reasons.append(f"the claim is in {_LANGUAGE[claim_lang]} and the evidence in {_LANGUAGE[page_lang]}: "
+                           f"a restatement in {_LANGUAGE[page_lang]} (claims edit --statement) would let the "
+                           "judge read it word for word")
     conf = round(min(0.9, 0.5 + 0.4 * (1 - r.best_cov)), 2)
     rationale = f"Closest: {_cite(r.best_c)}: '{_short(r.best_c.text, 160)}' — " + "; ".join(reasons) + "."
     return Judgement("unverified", conf, rationale, [_quote(r.best, "context")], None, r.signals)
