@@ -14,8 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from factcheck import report as report_mod
+from factcheck.desk import authoring, triage, users
 from factcheck.desk import sources as sources_mod
-from factcheck.desk import triage, users
+from factcheck.desk import verify as verify_mod
 from factcheck.desk.claims import UnknownClaim, claim_dict, verdict_history
 from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
 from factcheck.errors import FactcheckError
@@ -312,6 +313,43 @@ async def release_submit(request: Request) -> Response:
     return see(f"/claims/{cid}")
 
 
+async def statement_submit(request: Request) -> Response:
+    """A checker restates the claim (audited, bumps the revision); with the `rejudge` setting on, the claim
+    is judged again at once so the page shows what the judge makes of the new wording."""
+    form = await checked_form(request)
+    me = await require(request, "checker")
+    cid = request.path_params["cid"]
+    statement = _str(form, "statement")
+
+    def do(s: Session) -> tuple[str, bool]:
+        claim = s.get(Claim, cid)
+        if claim is None:
+            raise HTTPException(404, f"No claim {cid} on this desk.")
+        _, changed = authoring.edit_claim(s, str(claim.id), statement=statement, actor=me.name)
+        return triage.claim_ref(s, claim), changed
+
+    try:
+        ref, changed = await in_desk(request, do)
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+        return see(f"/claims/{cid}")
+    if not changed:
+        flash(request, f"{ref}: the restatement is unchanged.")
+        return see(f"/claims/{cid}")
+    settings = request.app.state.settings
+    if settings.rejudge:
+        result = await run_in_threadpool(lambda: verify_mod.verify(request.app.state.desk, settings, actor=me.name,
+                                                                   claim_ids=[cid]))
+        flash(request, f"{ref}: restatement saved and judged again: {_label_of(result)}.")
+    else:
+        flash(request, f"{ref}: restatement saved.")
+    return see(f"/claims/{cid}")
+
+
+def _label_of(result: verify_mod.RunResult) -> str:
+    return next((label for label, n in result.counts.items() if n), "no verdict")
+
+
 # ------------------------------------------------------------------ articles and captures
 
 
@@ -534,6 +572,7 @@ ROUTES = [
     Route("/claims/{cid:int}", claim_page),
     Route("/claims/{cid:int}/review", review_submit, methods=["POST"]),
     Route("/claims/{cid:int}/release", release_submit, methods=["POST"]),
+    Route("/claims/{cid:int}/statement", statement_submit, methods=["POST"]),
     Route("/articles", articles_page),
     Route("/articles/{aid:int}", article_page),
     Route("/captures/{sid:int}", capture_page),
