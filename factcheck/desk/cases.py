@@ -55,11 +55,12 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
 
-TOP_KEYS = {"case", "article", "sources", "evidence", "claims"}
-ARTICLE_KEYS = {"url", "title", "outlet", "language", "published", "file"}
+TOP_KEYS = {"case", "title", "article", "sources", "evidence", "claims"}
+ARTICLE_KEYS = {"url", "title", "outlet", "language", "published", "file", "text"}
 SOURCE_KEYS = {"name", "aliases", "domains"}
 EVIDENCE_KEYS = {"url", "source", "file"}
-CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "language", "checkworthiness"}
+CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "language", "checkworthiness", "start",
+              "end", "fingerprint"}
 
 
 @dataclass
@@ -77,7 +78,7 @@ class EvidenceSpec:
     path: Path | None
 
 
-CITATION_KEYS = {"name", "kind", "phrase", "second_hand", "via"}
+CITATION_KEYS = {"name", "kind", "phrase", "second_hand", "via", "url"}
 CITATION_KINDS = ("named", "anonymous", "document", "inherited")
 
 
@@ -90,10 +91,11 @@ class CitationSpec:
     phrase: str | None = None
     second_hand: bool = False
     via: str | None = None
+    url: str | None = None  # the link the article put on the attribution (ingest)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "phrase": self.phrase, "second_hand": self.second_hand,
-                "via": self.via}
+                "via": self.via, "url": self.url}
 
 
 @dataclass
@@ -106,6 +108,9 @@ class ClaimSpec:
     expected: str | None
     language: str | None
     checkworthiness: float | None
+    start: int | None = None  # where an ingested claim sits in its article's text
+    end: int | None = None
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -168,7 +173,7 @@ def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec
             raise CaseFileError(f"{_where(path, item)}: claim {key}: second_hand must be true or false")
         assert name is not None
         out.append(CitationSpec(name, kind, _str(item.get("phrase"), "phrase", path, item), second,
-                                _str(item.get("via"), "via", path, item)))
+                                _str(item.get("via"), "via", path, item), _str(item.get("url"), "url", path, item)))
     return out
 
 
@@ -231,12 +236,13 @@ def parse_case(path: str | Path) -> CaseSpec:
     if article is not None:
         _check_keys(article, ARTICLE_KEYS, "article", path)
         article = {k: _str(v, f"article {k}", path, article) for k, v in article.items()}
-        if article.get("file"):
+        if article.get("file") and article.get("text") is None:  # inline text (an export) needs no file
             resolve_file(path, article["file"], data.get("article"))
 
+    key = _str(data.get("case"), "case", path, data)
     spec = CaseSpec(
-        path=path, key=_str(data.get("case"), "case", path, data) or path.stem,
-        title=_str(data.get("case"), "case", path, data), article=article,
+        path=path, key=key or path.stem, title=_str(data.get("title"), "title", path, data) or key,
+        article=article,
     )
     for s in data.get("sources") or []:
         _check_keys(s, SOURCE_KEYS, "source", path)
@@ -285,10 +291,16 @@ def parse_case(path: str | Path) -> CaseSpec:
         for u in ev:
             if not u.startswith(("http://", "https://")):
                 raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} must be an http(s) URL")
+        span = [c.get("start"), c.get("end")]
+        if span != [None, None] and not (all(isinstance(x, int) and not isinstance(x, bool) for x in span)
+                                         and 0 <= span[0] <= span[1]):
+            raise CaseFileError(f"{_where(path, c)}: claim {key}: start and end must be character offsets "
+                                "with start <= end")
         spec.claims.append(ClaimSpec(
             key=key, text=claim_text, statement=_str(c.get("statement"), "statement", path, c),
             cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
             language=_str(c.get("language"), "language", path, c), checkworthiness=cw,
+            start=span[0], end=span[1], fingerprint=_str(c.get("fingerprint"), "fingerprint", path, c),
         ))
     return spec
 
@@ -312,7 +324,7 @@ def claim_fields(c: Claim, session: Session) -> dict[str, Any]:
     return {
         "text": c.text, "statement": c.statement, "expected": c.expected, "language": c.language,
         "checkworthiness": c.checkworthiness,
-        "cited": [CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via).as_dict()
+        "cited": [CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via, ci.url).as_dict()
                   for ci in c.citations],
         "evidence": [session.get(EvidenceUrl, link.evidence_url_id).url for link in c.evidence_links],  # type: ignore[union-attr]
     }
@@ -377,8 +389,8 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
 
 def _import_article(session: Session, case: Case, spec: CaseSpec, actor: str) -> None:
     a = spec.article or {}
-    text = None
-    if a.get("file"):
+    text = a.get("text")
+    if a.get("file") and text is None:
         p = resolve_file(spec.path, a["file"], None)
         try:
             text = p.read_text(encoding="utf-8")
@@ -395,11 +407,12 @@ def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> st
     for cit in cs.cited:
         src = find_source(session, cit.name) if cit.kind != "anonymous" else None
         cited.append(records.citation_row(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
-                                          cit.via, source_id=src.id if src else None))
+                                          cit.via, source_id=src.id if src else None, url=cit.url))
+    span: dict[str, Any] = {"start": cs.start, "end": cs.end} if cs.start is not None else {}
     _, created, changed = records.upsert_claim(
         session, case, cs.key, cs.text, actor=actor, article_id=article_id, statement=cs.statement,
         expected=cs.expected, language=cs.language, checkworthiness=cs.checkworthiness, citations=cited,
-        evidence_urls=cs.evidence, via=VIA)
+        evidence_urls=cs.evidence, fingerprint=cs.fingerprint, via=VIA, **span)
     return "created" if created else "updated" if changed else "unchanged"
 
 
@@ -425,12 +438,21 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
         .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
     ).scalars()) if case else []
     out: dict[str, Any] = {}
-    if case and case.title:
-        out["case"] = case.title
-    art = session.execute(select(Article).where(Article.case_id == case.id)).scalar() if case else None
+    if case:
+        out["case"] = case.key
+        if case.title and case.title != case.key:
+            out["title"] = case.title
+    art = session.execute(select(Article).where(Article.case_id == case.id).order_by(Article.id)).scalar() \
+        if case else None
     if art:
-        out["article"] = {k: getattr(art, k) for k in ("url", "title", "outlet", "language", "published", "file")
+        # the text travels inline, so the file imports anywhere; a file path only when it is a relative one
+        # (an ingested article's path is absolute and means nothing on another machine)
+        out["article"] = {k: getattr(art, k) for k in ("url", "title", "outlet", "language", "published")
                           if getattr(art, k) is not None}
+        if art.file and not Path(art.file).is_absolute():
+            out["article"]["file"] = art.file
+        if art.text is not None:
+            out["article"]["text"] = art.text
     source_ids = {ci.source_id for c in claims for ci in c.citations if ci.source_id}
     urls: list[EvidenceUrl] = []
     seen: set[int] = set()
@@ -461,8 +483,8 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
         if c.statement:
             entry["statement"] = c.statement
         entry["cited"] = [
-            ci.name if (ci.kind == "named" and not ci.phrase and not ci.second_hand and not ci.via)
-            else {k: v for k, v in CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via)
+            ci.name if (ci.kind == "named" and not ci.phrase and not ci.second_hand and not ci.via and not ci.url)
+            else {k: v for k, v in CitationSpec(ci.name, ci.kind, ci.phrase, ci.second_hand, ci.via, ci.url)
                   .as_dict().items() if v not in (None, False)}
             for ci in c.citations
         ]
@@ -475,6 +497,10 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
             entry["checkworthiness"] = c.checkworthiness
         if c.expected:
             entry["expected"] = c.expected
+        if c.start is not None and c.end is not None:
+            entry["start"], entry["end"] = c.start, c.end
+        if c.fingerprint:
+            entry["fingerprint"] = c.fingerprint
         out["claims"].append(entry)
     return out
 

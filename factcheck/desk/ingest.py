@@ -473,8 +473,13 @@ def _case_and_article(session: Session, inp: ArticleInput, about: _About, case: 
     values: dict[str, Any] = {"url": page_url, "file": inp.file, "title": about.title, "outlet": about.outlet,
                               "language": lang, "published": about.published, "snapshot_id": snapshot_id,
                               "text": text}
-    article, article_outcome = records.upsert_article(
-        session, case_row, values, actor, article=next((a for a in art if a.case_id == case_row.id), None))
+    same = next((a for a in art if a.case_id == case_row.id), None)
+    if same is None and not page_url:
+        # a file ingested elsewhere and brought here by a case file (which carries the text, not the path):
+        # the case's article with the very same text is this one
+        same = session.execute(select(Article).where(Article.case_id == case_row.id, Article.url.is_(None),
+                                                     Article.text == text).order_by(Article.id)).scalar()
+    article, article_outcome = records.upsert_article(session, case_row, values, actor, article=same)
     return case_row, article, article_outcome
 
 
