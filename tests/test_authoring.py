@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from factcheck.desk.models import AuditEvent, Claim
 from factcheck.desk.records import claim_fingerprint
+from factcheck.text import gloss
 
 CASE_DIR = Path(__file__).parent / "fixtures" / "cases"
 STORY = ("Skyway Air will cut 1,200 flights in March, the carrier said.\n\n"
@@ -135,3 +138,20 @@ def test_fingerprint_of_added_claims_matches_ingest(sqlite_desk):
         assert s.execute(select(func.count()).select_from(AuditEvent)
                          .where(AuditEvent.action == "claim.create")).scalar_one() == 1
         assert s.execute(select(Claim.key)).scalar_one() == "M1"
+
+
+@pytest.mark.skipif(not gloss.available() and os.environ.get("FACTCHECK_REQUIRE_NLI") != "1",
+                    reason="the German-English word list (Debian trans-de-en) is not installed")
+def test_german_claim_finds_english_pages_of_its_cited_source(cli, tmp_path):
+    """No page tied to it: retrieval searches the cited source's pages with the claim's English gloss."""
+    setup_case(cli, tmp_path)
+    text = ("Laut Business Insider nennt ein internes Papier die Bezahlung, die Regeln zum Standort und den "
+            "Rückstand bei der künstlichen Intelligenz als die drei größten Hindernisse.")
+    r = cli("claims", "add", text, "--cited", "Business Insider", "--case", "Test case: hiring", "--json")
+    key = json.loads(r.stdout)["id"]
+    assert cli("verify", "--claim", key).code == 0
+    d = show(cli, key)
+    assert "No evidence passage" not in d["rationale"]
+    assert d["evidence"] and d["evidence"][0]["url"] == "https://www.businessinsider.com/report"
+    assert cli("verify", "--claim", key, env={"FACTCHECK_GLOSS": "0"}).code == 0
+    assert "No evidence passage" in show(cli, key)["rationale"]  # without the gloss: nothing shares its words

@@ -207,7 +207,11 @@ def _own_article_snapshots(session: Session, claim: Claim) -> set[int]:
     return ids
 
 
-def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | None = None) -> list[Candidate]:
+def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | None = None, *,
+                   reading: str | None = None) -> list[Candidate]:
+    """Passages to judge the claim on: its tied evidence, then its cited sources' and the desk's pages that
+    share its words. `reading` is the claim's English form when it has no statement (a German claim's word
+    gloss), so English pages are searched with English words too."""
     limits = limits or RetrievalLimits()
     cited_sources = {ci.source_id for ci in claim.citations if ci.source_id is not None}
     tied_urls = list(session.execute(
@@ -224,7 +228,7 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
     ).scalars()) if tied_snaps else []
     out = _candidates(session, tied_ids, tied=True, cited_sources=cited_sources)
     seen = set(tied_ids)
-    terms = selective_terms(session, query_terms([claim.text, claim.statement or ""], limit=16))
+    terms = selective_terms(session, query_terms([claim.text, claim.statement or reading or ""], limit=16))
     if cited_sources:
         hits = [i for i in search_passages(session, terms, limit=limits.cited, source_ids=sorted(cited_sources),
                                            exclude_snapshots=[*tied_snaps, *own]) if i not in seen]

@@ -24,6 +24,7 @@ from factcheck.judge import reader as entail
 from factcheck.judge.verdict import judge
 from factcheck.settings import Settings
 from factcheck.text import gloss
+from factcheck.text.language import de_or_en
 
 
 @dataclass
@@ -55,6 +56,7 @@ def verify(
     reader = settings.nli_model or None
     use_nli = entail.enabled(settings.nli, reader)
     judge_settings["nli"] = use_nli
+    use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
     with desk.session() as s:
         if claim_refs or claim_ids:
             ids = list(dict.fromkeys([*(find_claim(s, ref).id for ref in claim_refs), *claim_ids]))
@@ -63,7 +65,7 @@ def verify(
         run = Run(version=__version__, actor=actor,
                   settings=_jsonable(judge_settings)
                   | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
-                     "gloss": gloss.available(settings.gloss_dictionary) if settings.gloss else False})
+                     "gloss": use_gloss})
         s.add(run)
         s.flush()
         run_id = run.id
@@ -76,7 +78,10 @@ def verify(
                 .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
             ).scalars()
             for claim in claims:
-                cands = candidates_for(s, claim, limits)
+                reading = None  # a German claim with no English wording is searched with its gloss too
+                if use_gloss and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
+                    reading = gloss.gloss(claim.text, settings.gloss_dictionary)
+                cands = candidates_for(s, claim, limits, reading=reading)
                 j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], cands,
                           attribution=_attribution(claim), settings=judge_settings)
                 quotes = [dataclasses.asdict(q) for q in j.quotes]
