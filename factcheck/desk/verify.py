@@ -44,6 +44,7 @@ def verify(
     *,
     actor: str,
     claim_refs: Sequence[str] = (),
+    claim_ids: Sequence[int] = (),
     case: str | None = None,
     batch_size: int = 50,
     limits: RetrievalLimits | None = None,
@@ -55,8 +56,8 @@ def verify(
     use_nli = entail.enabled(settings.nli, reader)
     judge_settings["nli"] = use_nli
     with desk.session() as s:
-        if claim_refs:
-            ids = [find_claim(s, ref).id for ref in claim_refs]
+        if claim_refs or claim_ids:  # ids: callers that hold the rows already (check, evidence add)
+            ids = [*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]
         else:
             ids = [c.id for c in list_claims(s, case=case)]
         run = Run(version=__version__, actor=actor,
