@@ -199,7 +199,12 @@ def test_desk_failure_exits_3(cli, tmp_path: Path) -> None:
     blocker.write_text("x", encoding="utf-8")
     r = cli("--db", f"sqlite:///{blocker}/desk.db", "check", str(article))
     assert r.code == 3, (r.stdout, r.stderr)
-    assert r.stderr.startswith("Error: database:") and "Traceback" not in r.stderr
+    assert r.stderr.startswith("Error: folder for the desk does not exist") and "Traceback" not in r.stderr
+    # a database server that does not answer
+    r = cli("--db", "postgresql+psycopg://nobody@127.0.0.1:1/desk", "check", str(article))
+    assert r.code == 3, (r.stdout, r.stderr)
+    assert r.stderr.startswith("Error: cannot open the desk") and "could not complete" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @needs_encoder

@@ -26,10 +26,12 @@ def claim_line(row: dict[str, Any]) -> str:
     """One claim on one line: verdict, id, cited source, the claim, and the quote it was judged on."""
     label = row.get("verdict") or "—"
     cited = ", ".join(row.get("cited") or []) or "no source"
-    line = f"{label:<10}  {row['id']}  {cited}: {_short(row['text'], 90)}"
+    line = f"{label:<10}  {row['id']}  {cited}: {_short(row['text'], 300)}"
     quote = next((q for q in row.get("evidence") or [] if q.get("quote")), None)
     if quote:
-        line += f"  ← “{_short(quote['quote'], 90)}” (sha256 {(quote.get('snapshot_sha256') or '')[:12]})"
+        # a quote that neither supports nor contradicts is only the closest passage found
+        lead = "←" if quote.get("role") in ("supports", "contradicts") else "closest:"
+        line += f"  {lead} “{_short(quote['quote'], 100)}” (sha256 {(quote.get('snapshot_sha256') or '')[:12]})"
     return line
 
 

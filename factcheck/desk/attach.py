@@ -1,5 +1,6 @@
 """Attaching evidence to claims: a URL (captured through the fetcher) or a saved file (archived and
-extracted like a case file's saved pages), tied to the claim and to its citation of the page's source.
+extracted like a case file's saved pages), tied to the claim and, through the page's source, to the
+claim's citation of that source.
 
 `attach` ties one page to claims inside the caller's transaction (a URL is only queued: fetching stays
 with `factcheck.desk.capture`, so every fetch goes through the same policies and records); `add_evidence`
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit, records
@@ -22,7 +23,7 @@ from factcheck.desk.capture import FetchRow, fetch_pending, pending_requests
 from factcheck.desk.claims import claim_dict, find_claim
 from factcheck.desk.db import Desk
 from factcheck.desk.evidence import EvidenceError, latest_snapshot, read_file_capped, store_capture
-from factcheck.desk.models import Claim, ClaimEvidence, EvidenceUrl, Source, Verdict
+from factcheck.desk.models import Claim, ClaimEvidence, EvidenceUrl, Snapshot, Source, Verdict
 from factcheck.desk.sources import find_source, merge_source, source_for_domain
 from factcheck.desk.sources import name_key as _norm
 from factcheck.documents.fetch import Fetcher
@@ -100,9 +101,10 @@ def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: s
     """Tie the page `ref` (URL or local file) to `claims`, inside the caller's transaction.
 
     A file is stored at once (archive, extraction, passages) under its file:// URL; a URL is queued for the
-    fetcher. With `source`, the page speaks for that source; with `only_citing`, only the claims that cite
-    it are tied. Each claim's citation of the source gains the page's URL when it had none. Claim changes
-    go through `records.upsert_claim`, so they are audited like every other claim change."""
+    fetcher. With `source`, the page speaks for that source (its evidence URL and captures carry the
+    source, which is how a claim's citation of it finds the page first-hand); with `only_citing`, only the
+    claims that cite it are tied. Claim changes go through `records.upsert_claim`, so they are audited
+    like every other claim change."""
     path = None if is_url(ref) else local_file(ref)
     url = path.as_uri() if path else ref
     title = None
@@ -115,7 +117,13 @@ def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: s
     targets = [c for c in claims if src is not None and cites(c, src)] if only_citing else list(claims)
     eu = records.queue_evidence_url(session, url, src.id if src else None, actor, str(path) if path else None,
                                     via=VIA)
-    done = Attached(url=url, source=src.name if src else None, file=str(path) if path else None)
+    if eu.source_id is not None:
+        # captures made before the page's source was known speak for it from now on (retrieval reads the
+        # source off the snapshot); the evidence URL's gain was audited by queue_evidence_url
+        session.execute(update(Snapshot).where(Snapshot.evidence_url_id == eu.id, Snapshot.source_id.is_(None))
+                        .values(source_id=eu.source_id))
+    speaks_for = session.get(Source, eu.source_id) if eu.source_id is not None else None
+    done = Attached(url=url, source=speaks_for.name if speaks_for else None, file=str(path) if path else None)
     if path is not None and body is not None:
         snap, created = store_capture(session, settings, url=url, body=body, origin="file", evidence_url=eu,
                                       filename=path.name)
@@ -125,7 +133,7 @@ def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: s
         eu.status = "captured"
         done.snapshot_sha256, done.snapshot_created = snap.sha256, created
     for claim in targets:
-        if _tie(session, claim, eu, src, actor):
+        if _tie(session, claim, eu, actor):
             done.claims.append(claim.key)
     return done
 
@@ -139,23 +147,15 @@ def _peek_title(body: bytes, path: Path) -> str | None:
         raise EvidenceError(f"{path}: {exc}") from None
 
 
-def _tie(session: Session, claim: Claim, eu: EvidenceUrl, src: Source | None, actor: str) -> bool:
-    """Link the claim to the evidence URL (and its citation of `src` to the URL); False if nothing changed."""
+def _tie(session: Session, claim: Claim, eu: EvidenceUrl, actor: str) -> bool:
+    """Link the claim to the evidence URL (audited as a claim change); False if it was linked already."""
     state = records.claim_state(claim, session)
-    evidence = list(state["evidence"])
-    if eu.url not in evidence:
-        evidence.append(eu.url)
-    cited = [dict(row) for row in state["cited"]]
-    if src is not None:
-        for row in cited:
-            if not row["url"] and (row["source_id"] == src.id or _norm(row["name"]) == _norm(src.name)):
-                row["url"] = eu.url
-    if evidence == state["evidence"] and cited == state["cited"]:
+    if eu.url in state["evidence"]:
         return False
     assert claim.case is not None
     records.upsert_claim(
-        session, claim.case, claim.key, claim.text, actor=actor, citations=cited,
-        evidence_urls=[records.EvidenceRef(u) for u in evidence], via=VIA)
+        session, claim.case, claim.key, claim.text, actor=actor, citations=state["cited"],
+        evidence_urls=[records.EvidenceRef(u) for u in [*state["evidence"], eu.url]], via=VIA)
     return True
 
 

@@ -570,10 +570,18 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, cand:
         by_domain = source_for_domain(session, host) if host else None
         sid = by_domain.id if by_domain else (None if ci["second_hand"] else ci["source_id"])
         urls.append((ci["url"], sid))
+    refs = [records.EvidenceRef(u, sid) for u, sid in urls]
+    prev = existing.get(key)
+    if prev is not None:
+        # evidence a checker tied to the claim (`evidence add`, `check --evidence`) is not the article's to
+        # take away: only the pages its own links pointed at follow the article's edits
+        before = records.claim_state(prev, session)
+        linked = {row["url"] for row in before["cited"] if row["url"]} | {u for u, _ in urls}
+        refs += [records.EvidenceRef(u) for u in before["evidence"] if u not in linked]
     claim, created, changed = records.upsert_claim(
         session, case, key, cand.text, actor=actor, article_id=article.id, language=lang,
         checkworthiness=cand.checkworthiness, start=cand.start, end=cand.end, citations=cits,
-        evidence_urls=[records.EvidenceRef(u, sid) for u, sid in urls], via=VIA,
+        evidence_urls=refs, via=VIA,
         queued=linker.summary.evidence_queued)
     existing[key] = claim
     outcome = "created" if created else "updated" if changed else "unchanged"
