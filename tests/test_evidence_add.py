@@ -21,6 +21,7 @@ needs_encoder = pytest.mark.skipif(not semantic.available(),
 
 def _ingested(cli) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Ingest the demo article (no links, so no evidence); claim id by a distinctive word of its text."""
+    assert cli("init").code == 0
     r = cli("ingest", str(DEMO / "halvard-artikel.html"), "--json", env=ENV)
     assert r.code == 0, r.stderr
     rows = json.loads(r.stdout)
@@ -45,8 +46,11 @@ def test_add_a_saved_file_and_see_the_claim_judged_again(cli, tmp_path: Path) ->
     assert show["verdict"] == "contested"
     assert [e["url"] for e in show["evidence_urls"]] == [(DEMO / "brightline-analytics.html").as_uri()]
     assert show["evidence_urls"][0]["status"] == "captured"
-    cit = next(c for c in show["citations"] if c["source"] == "Brightline Analytics")
-    assert cit["url"] == (DEMO / "brightline-analytics.html").as_uri()  # tied to its citation too
+    # tied to the claim's citation of Brightline Analytics through the page's source: read first-hand
+    snaps = json.loads(cli("evidence", "list", "--json").stdout)["snapshots"]
+    page = next(x for x in snaps if x["url"] == (DEMO / "brightline-analytics.html").as_uri())
+    assert page["source"] == "Brightline Analytics" and page["origin"] == "file"
+    assert show["evidence"][0]["source"] == "Brightline Analytics"
     assert [h["kind"] for h in show["history"]] == ["machine"]
 
     events = json.loads(cli("audit", "log", "--json").stdout)
