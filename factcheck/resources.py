@@ -1,5 +1,6 @@
 """Files the program runs on, found through importlib.resources so a wheel install and a checkout behave
-the same: the Alembic migrations, the bundled sample case and its saved pages, the demo's article and pages, the report's JSON Schema.
+the same: the Alembic migrations, the bundled sample case and its saved pages, the demo's job, article and
+pages, the report's JSON Schema.
 
 The build maps the project's top-level `migrations/`, `claims/` and `evidence/` folders into the package
 (see pyproject.toml), so these are package resources wherever the package was installed from.

@@ -59,6 +59,11 @@ def test_add_a_saved_file_and_see_the_claim_judged_again(cli, tmp_path: Path) ->
     update = next(e for e in events if e["action"] == "claim.update")
     assert update["after"]["evidence"] == [(DEMO / "brightline-analytics.html").as_uri()]
 
+    # re-ingesting the article keeps the page a checker tied (only the article's own links follow its edits)
+    assert cli("ingest", str(DEMO / "halvard-artikel.html"), env=ENV).code == 0
+    show = json.loads(cli("claims", "show", claim, "--json").stdout)
+    assert [e["url"] for e in show["evidence_urls"]] == [(DEMO / "brightline-analytics.html").as_uri()]
+
     # the same page again: nothing new to tie or store, but the claim is judged again (a new run)
     r = cli("evidence", "add", claim, str(DEMO / "brightline-analytics.html"), "--json", env=ENV)
     assert r.code == 0, r.stderr
