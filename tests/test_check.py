@@ -221,3 +221,37 @@ def test_demo_shows_the_german_workflow(cli, tmp_path: Path) -> None:
     obj = json.loads(r.stdout)
     jsonschema.Draft202012Validator(load_schema()).validate(obj)
     assert obj["check"]["run"] == 2
+
+
+def test_check_article_on_both_desks(desk) -> None:  # type: ignore[no-untyped-def]
+    """The library call on SQLite and PostgreSQL: pages tied to the claims citing their source, a run per
+    call, and a second call re-using everything stored (no new snapshot, no new tie, a new run)."""
+    from sqlalchemy import func, select
+
+    from factcheck.desk.check import EvidenceGiven, check_article, load_demo
+    from factcheck.desk.models import AuditEvent, ClaimEvidence, Snapshot
+    from factcheck.resources import demo_job
+
+    job = load_demo(demo_job())
+    first = check_article(desk.desk, desk.settings, str(job.article), actor="tester", evidence=job.evidence)
+    assert len(first.claims) == 6 and sum(first.counts.values()) == 6
+    tied = {a.source: set(a.claims) for a in first.attached}
+    assert set(tied) == set(JOB["sources"])
+    brightline = {c["id"] for c in first.claims if "Brightline Analytics" in c["cited"]}
+    assert tied["Brightline Analytics"] == brightline and len(brightline) == 2
+    assert first.fetch.rows == [] and not first.fetch_failed  # saved files: nothing to fetch
+
+    with desk.desk.session() as s:
+        snaps = s.execute(select(func.count()).select_from(Snapshot)).scalar_one()
+        links = s.execute(select(func.count()).select_from(ClaimEvidence)).scalar_one()
+        events = s.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    again = check_article(desk.desk, desk.settings, str(job.article), actor="tester",
+                          evidence=[EvidenceGiven(g.ref, g.source) for g in job.evidence])
+    assert again.run_id == first.run_id + 1 and not any(a.claims for a in again.attached)
+    assert [c["id"] for c in again.claims] == [c["id"] for c in first.claims]
+    with desk.desk.session() as s:
+        assert s.execute(select(func.count()).select_from(Snapshot)).scalar_one() == snaps
+        assert s.execute(select(func.count()).select_from(ClaimEvidence)).scalar_one() == links
+        new = s.execute(select(AuditEvent.action).where(AuditEvent.id > events)).scalars().all()
+    # the second call only judged: no claim, article or evidence changed
+    assert sorted(set(new)) == ["article.ingest", "verdict.machine", "verify.run"], new

@@ -244,7 +244,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
 
 @cli.group()
 def evidence() -> None:
-    """The evidence archive: captured snapshots."""
+    """The evidence archive: captured snapshots, and pages added to claims (`evidence add`)."""
 
 
 def _snapshot_dict(s: Any, snap: Any, with_text: bool = False) -> dict[str, Any]:
