@@ -74,6 +74,20 @@ def test_check_files_on_a_fresh_desk(cli, tmp_path: Path) -> None:
              "--evidence", str(DEMO / "brightline-analytics.html"), "--fail-on", "never", env=ENV)
     assert r2.code == 0, r2.stderr
     assert _verdicts(r2.stdout) == got
+    # --format md without -o: the Markdown report alone on standard output
+    r3 = cli("check", str(article), "--format", "md", "--fail-on", "unverified", env=ENV)
+    assert r3.code == 1 and r3.stdout.startswith("# ") and "c-" in r3.stdout and "verified " not in r3.stdout[:2]
+
+
+def test_an_article_without_claims_is_nothing_to_look_at(cli, tmp_path: Path) -> None:
+    article = tmp_path / "none.txt"
+    article.write_text("Ein Titel ohne Aussagen\n\nDas Wetter war schön.\n", encoding="utf-8")
+    r = cli("check", str(article), "--json")
+    assert r.code == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["check"]["run"] is None and obj["check"]["claims"] == [] and obj["check"]["notes"]
+    schema = load_schema()
+    jsonschema.Draft202012Validator({"$ref": "#/$defs/check", "$defs": schema["$defs"]}).validate(obj["check"])
 
 
 @needs_encoder

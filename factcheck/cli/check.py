@@ -158,8 +158,8 @@ def run_check(app: App, article: str, given: list[Any], *, fmt: str, target: Pat
         data = b""
     to_stdout = fmt != "text" and target is None
     if not to_stdout:
-        click.echo(f"Checked {title or result.ingest.title or article}: {len(result.claims)} claims, "
-                   f"run {result.run_id}")
+        ran = f"run {result.run_id}" if result.run_id is not None else "nothing to judge, no run, no report"
+        click.echo(f"Checked {title or result.ingest.title or article}: {len(result.claims)} claims, {ran}")
         for row in result.claims:
             click.echo(claim_line(row))
         c = result.counts
