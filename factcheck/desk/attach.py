@@ -97,7 +97,7 @@ def _source_for(session: Session, settings: Settings, name: str | None, url: str
 
 
 def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: str, *, actor: str,
-           source: str | None = None, only_citing: bool = False) -> Attached:
+           source: str | None = None, only_citing: bool = False, via: str = VIA) -> Attached:
     """Tie the page `ref` (URL or local file) to `claims`, inside the caller's transaction.
 
     A file is stored at once (archive, extraction, passages) under its file:// URL; a URL is queued for the
@@ -116,7 +116,7 @@ def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: s
     src = _source_for(session, settings, source, url, title, claims, actor)
     targets = [c for c in claims if src is not None and cites(c, src)] if only_citing else list(claims)
     eu = records.queue_evidence_url(session, url, src.id if src else None, actor, str(path) if path else None,
-                                    via=VIA)
+                                    via=via)
     if eu.source_id is not None:
         # captures made before the page's source was known speak for it from now on (retrieval reads the
         # source off the snapshot); the evidence URL's gain was audited by queue_evidence_url
@@ -133,7 +133,7 @@ def attach(session: Session, settings: Settings, claims: Sequence[Claim], ref: s
         eu.status = "captured"
         done.snapshot_sha256, done.snapshot_created = snap.sha256, created
     for claim in targets:
-        if _tie(session, claim, eu, actor):
+        if _tie(session, claim, eu, actor, via):
             done.claims.append(claim.key)
     return done
 
@@ -147,7 +147,7 @@ def _peek_title(body: bytes, path: Path) -> str | None:
         raise EvidenceError(f"{path}: {exc}") from None
 
 
-def _tie(session: Session, claim: Claim, eu: EvidenceUrl, actor: str) -> bool:
+def _tie(session: Session, claim: Claim, eu: EvidenceUrl, actor: str, via: str) -> bool:
     """Link the claim to the evidence URL (audited as a claim change); False if it was linked already."""
     state = records.claim_state(claim, session)
     if eu.url in state["evidence"]:
@@ -155,7 +155,7 @@ def _tie(session: Session, claim: Claim, eu: EvidenceUrl, actor: str) -> bool:
     assert claim.case is not None
     records.upsert_claim(
         session, claim.case, claim.key, claim.text, actor=actor, citations=state["cited"],
-        evidence_urls=[records.EvidenceRef(u) for u in [*state["evidence"], eu.url]], via=VIA)
+        evidence_urls=[records.EvidenceRef(u) for u in [*state["evidence"], eu.url]], via=via)
     return True
 
 

@@ -104,7 +104,7 @@ def check_article(
         ).scalars())
         for given in evidence:
             done = attach(s, settings, rows, given.ref, actor=actor, source=given.source,
-                          only_citing=given.source is not None)
+                          only_citing=given.source is not None, via="check")
             attached.append(done)
             if given.source is not None and not any(
                     row.key in done.claims or _tied(s, row.id, done.url) for row in rows):
