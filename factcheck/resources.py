@@ -1,5 +1,6 @@
 """Files the program runs on, found through importlib.resources so a wheel install and a checkout behave
-the same: the Alembic migrations, the bundled sample case and its saved pages, the report's JSON Schema.
+the same: the Alembic migrations, the bundled sample case and its saved pages, the demo's job, article and
+pages, the report's JSON Schema.
 
 The build maps the project's top-level `migrations/`, `claims/` and `evidence/` folders into the package
 (see pyproject.toml), so these are package resources wherever the package was installed from.
@@ -35,6 +36,11 @@ def migrations_dir() -> Path:
 
 def sample_case(name: str = "sample.yaml") -> Path:
     return resource_path("factcheck.claims", name)
+
+
+def demo_job() -> Path:
+    """What `factcheck demo` checks: the German sample article, its sources' pages, the verdicts expected."""
+    return resource_path("factcheck.claims", "demo.yaml")
 
 
 def report_schema() -> Path:

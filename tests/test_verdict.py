@@ -68,7 +68,7 @@ def test_sample_claims_get_their_expected_label(claim: dict) -> None:
     assert q.end > q.start
 
 
-def test_sample_covers_the_kinds_the_demo_must_show() -> None:
+def test_sample_covers_the_three_verdicts() -> None:
     labels = [c["expected"] for c in SAMPLE["claims"]]
     assert {"verified", "unverified", "contested"} <= set(labels)
     assert 6 <= len(labels) <= 8

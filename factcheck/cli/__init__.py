@@ -9,12 +9,15 @@ import sys
 
 from factcheck.cli import desk as _desk_commands  # noqa: F401  (registers init, claims, verify, …)
 from factcheck.cli.app import cli, main
+from factcheck.cli.check import check, demo
 from factcheck.cli.ingest import ingest
 from factcheck.cli.nli import nli_group
 from factcheck.cli.report import report
 from factcheck.cli.triage import audit_group, review, triage
 from factcheck.cli.web import serve, users_group
 
+cli.add_command(check)
+cli.add_command(demo)
 cli.add_command(triage)
 cli.add_command(review)
 cli.add_command(audit_group, name="audit")

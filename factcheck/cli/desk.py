@@ -1,4 +1,4 @@
-"""The desk's own commands: init, config, claims, sources, evidence, fetch, extract, verify, demo."""
+"""The desk's own commands: init, config, claims, sources, evidence, fetch, extract, verify."""
 
 from __future__ import annotations
 
@@ -316,7 +316,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, re
 
 @cli.group()
 def evidence() -> None:
-    """The evidence archive: captured snapshots."""
+    """The evidence archive: captured snapshots, and pages added to claims (`evidence add`)."""
 
 
 def _snapshot_dict(s: Any, snap: Any, with_text: bool = False) -> dict[str, Any]:
@@ -498,36 +498,3 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequenc
             d["run"] = result.run_id
             rows.append(d)
     return rows
-
-
-# ------------------------------------------------------------------ demo
-
-
-@cli.command()
-@json_option
-@pass_app
-def demo(app: App, as_json: bool) -> None:
-    """Run the bundled sample case end to end, offline, and print the verdicts."""
-    from factcheck.desk.cases import import_case
-    from factcheck.resources import sample_case
-
-    case_file = sample_case()
-    desk = app.desk(check=False)
-    upgrade(desk.engine)
-    actor = app.actor()
-    with desk.session() as s:
-        summary = import_case(s, app.settings, case_file, actor=actor)
-    rows = run_verify(app, case=summary.case, actor=actor, quiet=as_json)
-    from factcheck.report import write_report
-
-    path = write_report(desk, app.settings, "html", app.settings.desk_dir / "factcheck-report.html",
-                        case=summary.case)
-    if as_json:
-        print_json(rows)
-    else:
-        print_verdict_table(rows, title=f"Sample case: {summary.case}")
-        for r in rows:
-            for q in r["evidence"][:1]:
-                out.print(f"[bold]{r['id']}[/] “{_short(q['quote'], 150)}” — {q['source'] or q['url']}, "
-                          f"sha256 {q['snapshot_sha256'][:12]}, chars {q['start']}–{q['end']}", highlight=False)
-    click.echo(f"Report: {path}", err=as_json)

@@ -571,11 +571,18 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, finge
         by_domain = source_for_domain(session, host) if host else None
         sid = by_domain.id if by_domain else (None if ci["second_hand"] else ci["source_id"])
         urls.append((ci["url"], sid))
+    refs = [records.EvidenceRef(u, sid) for u, sid in urls]
+    prev = existing.get(fingerprint)
+    if prev is not None:
+        # evidence a checker tied to the claim (`evidence add`, `check --evidence`) is not the article's to
+        # take away: only the pages its own links pointed at follow the article's edits
+        before = records.claim_state(prev, session)
+        linked = {row["url"] for row in before["cited"] if row["url"]} | {u for u, _ in urls}
+        refs += [records.EvidenceRef(u) for u in before["evidence"] if u not in linked]
     claim, created, changed = records.upsert_claim(
         session, case, key, cand.text, actor=actor, article_id=article.id, language=lang,
         checkworthiness=cand.checkworthiness, start=cand.start, end=cand.end, fingerprint=fingerprint,
-        citations=cits,
-        evidence_urls=[records.EvidenceRef(u, sid) for u, sid in urls], via=VIA,
+        citations=cits, evidence_urls=refs, via=VIA,
         queued=linker.summary.evidence_queued)
     existing[fingerprint] = claim
     outcome = "created" if created else "updated" if changed else "unchanged"

@@ -21,6 +21,11 @@ def _norm(name: str) -> str:
     return " ".join(name.replace("-", " ").split()).casefold()
 
 
+def name_key(name: str) -> str:
+    """A source name as the registry compares names (case, hyphens and spacing ignored)."""
+    return _norm(name)
+
+
 def source_dict(s: Source) -> dict[str, Any]:
     return {"name": s.name, "aliases": list(s.aliases or []), "domains": list(s.domains or []),
             "reviewed": s.reviewed}

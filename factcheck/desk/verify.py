@@ -58,8 +58,8 @@ def verify(
     judge_settings["nli"] = use_nli
     use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
     with desk.session() as s:
-        if claim_refs or claim_ids:
-            ids = list(dict.fromkeys([*(find_claim(s, ref).id for ref in claim_refs), *claim_ids]))
+        if claim_refs or claim_ids:  # ids: callers that hold the rows already (check, evidence add)
+            ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
         else:
             ids = [c.id for c in list_claims(s, case=case)]
         run = Run(version=__version__, actor=actor,
