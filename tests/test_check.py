@@ -41,8 +41,8 @@ def _article_txt(tmp_path: Path) -> Path:
 
 
 def _verdicts(stdout: str) -> dict[str, str]:
-    """Claim lines of the text output ("verdict  c-…  source: claim ← quote"), by the expected words."""
-    lines = [ln for ln in stdout.splitlines() if re.match(r"^(verified|contested|unverified)\s+c-", ln)]
+    """Claim lines of the text output ("verdict  A1-3  source: claim ← quote"), by the expected words."""
+    lines = [ln for ln in stdout.splitlines() if re.match(r"^(verified|contested|unverified)\s+A\d+-\d+\s", ln)]
     out = {}
     for words in EXPECTED:
         hits = [ln for ln in lines if words in ln]
@@ -76,7 +76,7 @@ def test_check_files_on_a_fresh_desk(cli, tmp_path: Path) -> None:
     assert _verdicts(r2.stdout) == got
     # --format md without -o: the Markdown report alone on standard output
     r3 = cli("check", str(article), "--format", "md", "--fail-on", "unverified", env=ENV)
-    assert r3.code == 1 and r3.stdout.startswith("# ") and "c-" in r3.stdout and "verified " not in r3.stdout[:2]
+    assert r3.code == 1 and r3.stdout.startswith("# ") and "A1-1" in r3.stdout and "verified " not in r3.stdout[:2]
 
 
 def test_an_article_without_claims_is_nothing_to_look_at(cli, tmp_path: Path) -> None:
