@@ -199,7 +199,10 @@ def test_postgres_simultaneous_reviews_one_wins(pg_desk, tmp_path):
         t.start()
         with pg_desk.desk.engine.connect() as probe:  # wait until bob is blocked on ana's row lock
             for _ in range(600):
-                if probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                # only backends of this test's database (a row-lock wait has no database of its own)
+                if probe.execute(text(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN "
+                        "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())")).scalar():
                     break
                 threading.Event().wait(0.05)
             else:
