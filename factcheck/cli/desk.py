@@ -428,6 +428,29 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), case: str | None =
     return rows
 
 
+@cli.command("runs")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@json_option
+@pass_app
+def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
+    """List verification runs, newest first: finished, running, or interrupted (their verdicts do not count)."""
+    from rich.markup import escape
+
+    from factcheck.desk.runs import list_runs, run_dict
+
+    with app.desk().session() as s:
+        rows = [run_dict(r) for r in list_runs(s, limit=limit)]
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("run", "state", "started", "finished", "by", "version", "counts", title="Verification runs")
+    for r in rows:
+        t.add_row(str(r["id"]), r["state"], r["started_at"][:19].replace("T", " "),
+                  (r["finished_at"] or "—")[:19].replace("T", " "), escape(r["actor"] or ""), escape(r["version"]),
+                  ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
+    out.print(t)
+
+
 # ------------------------------------------------------------------ demo
 
 

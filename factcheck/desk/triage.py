@@ -26,6 +26,7 @@ from factcheck.desk.claims import (
     claim_evidence_urls,
     current_verdict,
     find_claim,
+    finished_run_ids,
     pick_current,
     verdict_dict,
 )
@@ -184,13 +185,14 @@ def lock_for_writing(session: Session) -> None:
 
 def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> dict[int, Verdict]:
     """Each claim's current verdict (the rule of `claims.pick_current`) in two queries."""
-    q = select(Verdict.claim_id, Verdict.id, Verdict.kind)
+    q = select(Verdict.claim_id, Verdict.id, Verdict.kind, Verdict.run_id)
     if claim_ids is not None:
         q = q.where(Verdict.claim_id.in_(claim_ids))
     by_claim: dict[int, list[Any]] = {}
     for row in session.execute(q):
         by_claim.setdefault(row.claim_id, []).append(row)
-    wanted = [pick_current(rows) for rows in by_claim.values()]
+    finished = finished_run_ids(session)
+    wanted = [pick_current(rows, finished_runs=finished) for rows in by_claim.values()]
     ids = [v.id for v in wanted if v is not None]
     out: dict[int, Verdict] = {}
     for i in range(0, len(ids), 500):
