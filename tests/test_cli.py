@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,7 @@ def test_demo_runs_the_sample_end_to_end(cli, tmp_path):
         if row["verdict"] != "unverified":
             assert row["evidence"] and all(len(e["snapshot_sha256"]) == 64 for e in row["evidence"])
     report = tmp_path / "factcheck-report.html"
-    assert r.stderr.strip().endswith(str(report)) and report.is_file()
+    assert f"Report: {report}" in r.stderr.splitlines() and report.is_file()
+    assert re.search(r"^Audit head: event \d+ [0-9a-f]{64}$", r.stderr, re.MULTILINE)  # it changed the desk
     again = cli("demo")  # a second run re-uses the desk: same claims, a new run
     assert again.code == 0 and "Report:" in again.stdout

@@ -21,6 +21,12 @@ def init(app: App, as_json: bool) -> None:
     """Create the desk, or upgrade it to the current schema."""
     desk = app.desk(check=False)
     before, after = upgrade(desk.engine)
+    if before is None and desk.head_file is not None:
+        from factcheck.desk.audit import GENESIS, Head, record_head
+
+        # a new desk starts its recorded head afresh (a file left by an earlier desk of that name would
+        # otherwise report every event of this one as missing)
+        record_head(desk.head_file, Head(None, GENESIS), database=desk.identity, key=desk.head_key, force=True)
     if as_json:
         print_json({"db": desk.url, "from": before, "to": after})
     elif before == after:

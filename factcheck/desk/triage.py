@@ -660,13 +660,3 @@ def audit_events(session: Session, *, claim: str | None = None, limit: int | Non
          "before": e.before, "after": e.after, "hash": e.hash, "prev_hash": e.prev_hash}
         for e in events
     ]
-
-
-def chain_head(session: Session) -> str | None:
-    return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-
-
-def hash_in_chain(session: Session, digest: str) -> bool:
-    """A head hash noted down earlier must still be in the chain, or newer events were cut off."""
-    return session.execute(select(AuditEvent.id).where(AuditEvent.hash == digest)).scalar() is not None
-
