@@ -222,3 +222,14 @@ def test_snapshot_edited_in_the_database_or_its_warc_lost_is_named(shared_desk, 
     warc.unlink()
     lost = cli("--db", shared_desk.url, "audit", "verify")
     assert lost.code == 1 and "no archived capture" in lost.stderr
+
+
+def test_a_damaged_head_file_is_kept_and_reported(sqlite_desk, cli, tmp_path):
+    _import_by_cli(sqlite_desk, cli, tmp_path)
+    head_file = tmp_path / "audit-head.json"
+    head_file.write_text("{ not json")
+    r = cli("--db", sqlite_desk.url, "verify")
+    assert r.code == 0 and "Warning: the audit head was not recorded" in r.stderr
+    assert head_file.read_text() == "{ not json"  # evidence is not overwritten
+    bad = cli("--db", sqlite_desk.url, "audit", "verify")
+    assert bad.code == 1 and "is not an audit head file" in bad.stderr and "Traceback" not in bad.stderr

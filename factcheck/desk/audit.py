@@ -185,13 +185,11 @@ def record_head(path: Path, head: Head, *, database: str, key: bytes | None = No
     """Write `head` to `path` (atomically); returns whether it was written.
 
     Never moves the recorded head backwards (a slower process finishing after a faster one), unless
-    `force` (a brand-new desk). A head file of another database is replaced.
+    `force` (a brand-new desk). A head file of another database is replaced; a damaged one is left for
+    `audit verify` to report (it is written atomically, so damage is not an accident of this code).
     """
     if not force:
-        try:
-            old = read_head_file(path)
-        except AuditHeadError:
-            old = None  # damaged: replaced by the true head
+        old = read_head_file(path)
         if (old is not None and old.database == database and old.head.event_id is not None
                 and (head.event_id is None or head.event_id <= old.head.event_id)):
             return False

@@ -155,6 +155,8 @@ class Desk:
             audit.record_head(self.head_file, head, database=self.identity, key=self.head_key)
         except OSError as exc:  # the change is committed; say that its head could not be recorded
             self.head_problem = f"could not record the audit head in {self.head_file}: {exc.strerror or exc}"
+        except audit.AuditHeadError as exc:
+            self.head_problem = f"the audit head was not recorded: {exc}"
 
     @property
     def dialect(self) -> str:
