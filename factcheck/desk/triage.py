@@ -587,17 +587,23 @@ def review(
     now = utcnow()
     holder = live_assignee(claim, now)
     seen = expect_revision if expect_revision is not None else _seen_revision(session, claim, who)
+    old = current_verdict(session, claim.id)
     if seen is None:
         if holder is not None and holder != who:
             raise ReviewConflict(
                 f"claim {ref} is assigned to {holder} until {claim.assigned_until:%Y-%m-%d %H:%M} UTC; "
                 f"pass --expect-revision {claim.revision} to review it anyway"
             )
+        if old is not None and old.kind == "human" and old.reviewer != who:
+            # a review that cannot say which revision it saw must not silently replace another person's
+            raise ReviewConflict(
+                f"claim {ref} {_who_changed(session, claim)} and you have not seen that revision; nothing was "
+                f"saved. Run `factcheck claims show {ref}` and review again with --expect-revision {claim.revision}"
+            )
         seen = claim.revision
     role = {"verified": "supports", "contested": "contradicts"}.get(label, "context")
     resolved = [resolve_quote(session, q, role=role) for q in quotes]
     previous = None
-    old = current_verdict(session, claim.id)
     if old is not None:
         previous = {"verdict_id": old.id, "kind": old.kind, "label": old.label,
                     "by": old.reviewer or f"run {old.run_id}"}
