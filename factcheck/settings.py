@@ -32,6 +32,11 @@ _SETTINGS: list[Setting] = [
     Setting("db", "sqlite:///factcheck.db", str, "desk database URL (SQLite file or postgresql://…)"),
     Setting("evidence_dir", "evidence", str, "evidence archive folder (relative to the desk folder)"),
     Setting("user", "", str, "who is acting; recorded on every audit event"),
+    Setting("audit_head_file", "audit-head.json", str,
+            "file outside the database where every change records the audit chain's newest event, checked by "
+            "`audit verify` (relative to the desk folder; empty: none)"),
+    Setting("audit_key_file", "", str,
+            "key (outside the database) that signs the audit head file; made by `factcheck audit keygen`"),
     Setting("organisation", "factcheck desk", str, "publisher named as author of ClaimReview output"),
     Setting("organisation_url", "", str, "URL of the publishing organisation"),
     Setting("user_agent", "factcheck/{version} (fact-check desk; +https://github.com/factcheck/factcheck)", str,
@@ -140,6 +145,21 @@ class Settings:
     def evidence_path(self) -> Path:
         p = Path(self.values["evidence_dir"])
         return p if p.is_absolute() else self.desk_dir / p
+
+    def _desk_path(self, name: str) -> Path | None:
+        value = str(self.values.get(name) or "").strip()
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.desk_dir / p
+
+    @property
+    def audit_head_path(self) -> Path | None:
+        return self._desk_path("audit_head_file")
+
+    @property
+    def audit_key_path(self) -> Path | None:
+        return self._desk_path("audit_key_file")
 
     def verdict_settings(self) -> dict[str, Any]:
         """What judge() reads, as resolved here (stored whole with every run)."""

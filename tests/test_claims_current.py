@@ -9,12 +9,13 @@ and must all change together when the rule changes: none of them may keep its ow
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from factcheck.desk import claims, triage
-from factcheck.desk.models import Case, Claim, Run, Verdict
+from factcheck.desk.models import Case, Claim, Run, Verdict, utcnow
 from factcheck.report import build_report
 
 # claim key -> its verdicts, oldest first: (kind, who). Machine verdicts carry a run, human ones a reviewer.
@@ -23,15 +24,28 @@ HISTORIES: dict[str, list[tuple[str, str]]] = {
     "TWO_REVIEWERS": [("human", "ana"), ("machine", "run1"), ("human", "bob"), ("machine", "run2")],
     "MACHINE_ONLY": [("machine", "run1"), ("machine", "run2")],
     "NONE": [],
+    # "killed" is a run whose process died before it finished: its verdicts never count
+    "RUN_KILLED": [("machine", "run1"), ("machine", "killed")],
+    "ONLY_KILLED": [("machine", "killed")],
+    "REVIEWED_THEN_KILLED": [("human", "ana"), ("machine", "killed")],
 }
 # which verdict (index into the history) is current under the desk's rule
-EXPECTED = {"REVIEWED_THEN_RERUN": 1, "TWO_REVIEWERS": 2, "MACHINE_ONLY": 1, "NONE": None}
+EXPECTED = {"REVIEWED_THEN_RERUN": 1, "TWO_REVIEWERS": 2, "MACHINE_ONLY": 1, "NONE": None, "RUN_KILLED": 0,
+            "ONLY_KILLED": None, "REVIEWED_THEN_KILLED": 0}
 # ... and under a rule turned upside down (machine over human), to prove every reader asks the one rule
-EXPECTED_MACHINE_FIRST = {"REVIEWED_THEN_RERUN": 2, "TWO_REVIEWERS": 3, "MACHINE_ONLY": 1, "NONE": None}
+EXPECTED_MACHINE_FIRST = {"REVIEWED_THEN_RERUN": 2, "TWO_REVIEWERS": 3, "MACHINE_ONLY": 1, "NONE": None,
+                          "RUN_KILLED": 0, "ONLY_KILLED": None, "REVIEWED_THEN_KILLED": 0}
 
 
-def v(vid: int, kind: str) -> SimpleNamespace:
-    return SimpleNamespace(id=vid, kind=kind)
+FINISHED = {1}  # run 1 finished; run 2 did not (still going, or its process was killed)
+
+
+def v(vid: int, kind: str, run: int | None = None) -> SimpleNamespace:
+    return SimpleNamespace(id=vid, kind=kind, run_id=run if run is not None else (1 if kind == "machine" else None))
+
+
+def pick(history) -> SimpleNamespace | None:
+    return claims.pick_current(history, finished_runs=FINISHED)
 
 
 # ------------------------------------------------------------------ the rule itself
@@ -39,25 +53,33 @@ def v(vid: int, kind: str) -> SimpleNamespace:
 
 def test_reviewer_stands_over_machine_runs_before_and_after_the_review():
     history = [v(1, "machine"), v(2, "human"), v(3, "machine")]
-    assert claims.pick_current(history) is history[1]
+    assert pick(history) is history[1]
 
 
 def test_newest_reviewer_wins_over_an_older_reviewer():
     history = [v(1, "human"), v(2, "machine"), v(5, "human"), v(7, "machine")]
-    assert claims.pick_current(history) is history[2]
+    assert pick(history) is history[2]
 
 
 def test_without_a_reviewer_the_newest_machine_verdict_wins():
     history = [v(1, "machine"), v(4, "machine")]
-    assert claims.pick_current(history) is history[1]
+    assert pick(history) is history[1]
 
 
 def test_order_of_the_input_does_not_matter_and_unknown_kinds_never_count():
     history = [v(9, "human"), v(3, "human"), v(12, "machine"), v(20, "imported")]
-    assert claims.pick_current(history) is history[0]
-    assert claims.pick_current(reversed(history)) is history[0]
-    assert claims.pick_current([v(1, "imported")]) is None
-    assert claims.pick_current([]) is None
+    assert pick(history) is history[0]
+    assert pick(reversed(history)) is history[0]
+    assert pick([v(1, "imported")]) is None
+    assert pick([]) is None
+
+
+def test_machine_verdicts_of_a_run_that_did_not_finish_never_count():
+    history = [v(1, "machine", 1), v(4, "machine", 2)]
+    assert pick(history) is history[0]  # the newer verdict's run was interrupted: the finished run's stands
+    assert pick([v(4, "machine", 2)]) is None
+    assert pick([v(4, "machine", 2), v(3, "human")]).kind == "human"
+    assert pick([SimpleNamespace(id=5, kind="machine", run_id=None)]) is None
 
 
 # ------------------------------------------------------------------ every reader of the desk follows it
@@ -69,7 +91,9 @@ def _seed(env) -> dict[str, list[int]]:
     with env.desk.session() as s:
         case = Case(key="rule", title="Current verdict rule")
         s.add(case)
-        runs = {name: Run(version="test", actor="t") for name in ("run1", "run2")}
+        runs = {name: Run(version="test", actor="t", finished_at=utcnow()) for name in ("run1", "run2")}
+        runs["killed"] = Run(version="test", actor="t", host="elsewhere", pid=1,
+                             heartbeat_at=utcnow() - timedelta(hours=2))
         s.add_all(runs.values())
         s.flush()
         for key, history in HISTORIES.items():
@@ -144,4 +168,4 @@ def test_report_says_who_decided_and_that_the_later_machine_run_did_not_replace_
     # the run's own report shows the run's verdict, marked as no longer the claim's current one
     c = next(c for c in by_run.claims if c.key == "REVIEWED_THEN_RERUN")
     assert c.verdict is not None and c.verdict.id == ids["REVIEWED_THEN_RERUN"][2] and c.superseded
-    assert rep.summary["decided_by_reviewer"] == 2 and rep.summary["decided_by_machine"] == 1
+    assert rep.summary["decided_by_reviewer"] == 3 and rep.summary["decided_by_machine"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -153,6 +154,7 @@ def test_the_sample_case_runs_end_to_end(cli, tmp_path):
         if row["verdict"] != "unverified":
             assert row["evidence"] and all(len(e["snapshot_sha256"]) == 64 for e in row["evidence"])
     report = tmp_path / "factcheck-report.html"
+    assert re.search(r"^Audit head: event \d+ [0-9a-f]{64}$", r.stderr, re.MULTILINE)  # it changed the desk
     assert cli("report", "--format", "html", "-o", str(report)).code == 0 and report.is_file()
     again = cli("verify")  # a second run re-uses the desk: same claims, a new run
     assert again.code == 0 and "S3" in again.stdout

@@ -121,6 +121,17 @@ def test_fetch_failure_is_a_factcheck_error() -> None:
         ("::ffff:127.0.0.1", False),
         ("::ffff:10.0.0.1", False),
         ("::", False),
+        # 6to4 (2002::/16) carries an IPv4 address in bits 16-48: judged by that address
+        ("2002:7f00:1::", False),
+        ("2002:a00:1::1", False),
+        ("2002:c0a8:101::", False),
+        ("2002:808:808::1", True),
+        # NAT64 (64:ff9b::/96) carries it in the last 32 bits; the local-use prefix is never public
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1::808:808", False),
     ],
 )
 def test_is_public_address(address: str, public: bool) -> None:
@@ -132,6 +143,8 @@ def test_address_guard_resolves_and_refuses_any_private_address() -> None:
         "public.test": ["93.184.216.34"],
         "mixed.test": ["93.184.216.34", "10.0.0.7"],
         "intranet.test": ["192.168.0.10"],
+        "sixtofour.test": ["2002:7f00:1::1"],
+        "nat64.test": ["64:ff9b::a00:7"],
     }
 
     def resolver(host: str, port: int) -> list[str]:
@@ -146,6 +159,10 @@ def test_address_guard_resolves_and_refuses_any_private_address() -> None:
         ("http://intranet.test/", "private-address"),
         ("http://127.0.0.1/", "private-address"),
         ("http://[::1]/", "private-address"),
+        ("http://[2002:7f00:1::]/", "private-address"),
+        ("http://[64:ff9b::7f00:1]:8080/", "private-address"),
+        ("http://sixtofour.test/", "private-address"),
+        ("http://nat64.test/", "private-address"),
         ("http://nowhere.test/", "dns"),
     ]:
         with pytest.raises(FetchFailure) as exc:

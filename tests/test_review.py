@@ -110,6 +110,23 @@ def test_stale_expect_revision_is_refused(desk, tmp_path):
     assert human_verdicts(desk) == [("C1", "bob", "verified")]
 
 
+def test_review_that_does_not_say_what_it_saw_does_not_replace_another_review(desk, tmp_path):
+    """No expected revision and no assignment or earlier review to take it from: refused over someone
+    else's review (it would silently replace it), allowed with the revision named."""
+    build(desk, tmp_path)
+    with desk.desk.session() as s:
+        review(s, "C1", label="verified", note="first", by="bob")
+    with pytest.raises(ReviewConflict, match=r"was reviewed by bob .*--expect-revision 1"), desk.desk.session() as s:
+        review(s, "C1", label="contested", note="blind", by="cy")
+    assert human_verdicts(desk) == [("C1", "bob", "verified")]
+    with desk.desk.session() as s:
+        review(s, "C1", label="contested", note="seen it", by="cy", expect_revision=1)
+    # bob's own earlier review tells which revision he saw: refused as stale
+    with pytest.raises(ReviewConflict, match="you saw 1"), desk.desk.session() as s:
+        review(s, "C1", label="verified", note="again", by="bob")
+    assert human_verdicts(desk) == [("C1", "bob", "verified"), ("C1", "cy", "contested")]
+
+
 def test_edit_after_assignment_is_a_conflict(desk, tmp_path):
     case = build(desk, tmp_path)
     with desk.desk.session() as s:
@@ -199,7 +216,10 @@ def test_postgres_simultaneous_reviews_one_wins(pg_desk, tmp_path):
         t.start()
         with pg_desk.desk.engine.connect() as probe:  # wait until bob is blocked on ana's row lock
             for _ in range(600):
-                if probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                # only backends of this test's database (a row-lock wait has no database of its own)
+                if probe.execute(text(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN "
+                        "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())")).scalar():
                     break
                 threading.Event().wait(0.05)
             else:

@@ -60,7 +60,7 @@ def build(env, tmp_path: Path) -> None:
         assert bi is not None
         quote = {"url": BI, "snapshot_sha256": bi.sha256, "quote": bi.text[0:40], "start": 0, "end": 40,
                  "source": "Business Insider", "role": "supports"}
-        run = Run(version="test", actor="t")
+        run = Run(version="test", actor="t", finished_at=utcnow())
         s.add(run)
         s.flush()
         pinned = {"C1": ("verified", 0.95, [quote]), "C2": ("contested", 0.8, []), "C3": ("unverified", 0.6, []),
@@ -255,8 +255,10 @@ def test_postgres_skips_a_claim_locked_by_an_open_transaction(pg_desk, tmp_path)
         # bob has passed the row choice once he waits for the audit-chain lock that ana's transaction holds
         with pg_desk.desk.engine.connect() as probe:
             for _ in range(600):
+                # only this test's database: other tests' databases on the same server take advisory locks too
                 waiting = probe.execute(text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
                 if waiting:
                     break
                 threading.Event().wait(0.05)

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,16 @@ from sqlalchemy import select, update
 from factcheck.desk import users
 from factcheck.desk.cases import import_case
 from factcheck.desk.evidence import store_capture
-from factcheck.desk.models import Article, AuditEvent, Claim, EvidenceUrl, LoginAttempt, Run, Verdict
+from factcheck.desk.models import (
+    Article,
+    AuditEvent,
+    Claim,
+    EvidenceUrl,
+    LoginAttempt,
+    Run,
+    Snapshot,
+    Verdict,
+)
 from factcheck.desk.triage import triage_queue
 from factcheck.desk.verify import verify
 from factcheck.web import create_app
@@ -158,6 +168,29 @@ def test_sign_in_and_out_are_audited(web):
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert [e.actor for e in events(env, "auth.logout")] == ["cara"]
     assert c.get("/queue").status_code == 303
+
+
+def test_a_cookie_saved_before_sign_out_no_longer_opens_the_desk(web):
+    """Signing out ends the session on the server: a copy of the cookie (a second tab's, a stolen one) that
+    still carries the signed-in state is refused, while another person's session goes on."""
+    env, app, _ids = web
+    c = sign_in(app, "cara")
+    other = sign_in(app, "vic")
+    saved = dict(c.cookies)
+    assert saved and c.get("/queue").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf_of(c)}).status_code == 303
+    replay = client(app)
+    for name, value in saved.items():
+        replay.cookies.set(name, value)
+    for page in ("/queue", "/runs"):
+        r = replay.get(page)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), page
+    posted = replay.post("/queue/next", data={"csrf": "x" * 43})
+    assert posted.status_code in (303, 403)
+    with env.desk.session() as s:
+        assert s.execute(select(Claim).where(Claim.assignee == "cara")).first() is None
+    assert other.get("/queue").status_code == 200
+    assert sign_in(app, "cara").get("/queue").status_code == 200  # signing in again works
 
 
 def test_sign_in_is_rate_limited(web):
@@ -353,6 +386,27 @@ def test_stale_review_is_refused_and_held_claims_need_override(web):
         assert [v.reviewer for v in s.execute(select(Verdict).where(Verdict.kind == "human")).scalars()] == ["cara"]
 
 
+@pytest.mark.parametrize("sent", [None, "", "abc", "-1", "1.0", "٣", "9" * 40])
+def test_review_without_a_revision_is_refused_like_a_stale_one(web, sent):
+    """A form that does not say which revision it reviewed must not overwrite a review made meanwhile."""
+    env, app, ids = web
+    cara, carl = sign_in(app, "cara"), sign_in(app, "carl")
+    ok = cara.post(f"/claims/{ids['cid']}/review", data={"csrf": csrf_of(cara), "verdict": "contested",
+                                                         "note": "61 not 45", "revision": "0"})
+    assert ok.status_code == 303
+    data = {"csrf": csrf_of(carl), "verdict": "verified", "note": "fine", "override": "1"}
+    if sent is not None:
+        data["revision"] = sent
+    late = carl.post(f"/claims/{ids['cid']}/review", data=data)
+    assert late.status_code == 303 and late.headers["location"] == f"/claims/{ids['cid']}"
+    assert "Nothing was saved" in carl.get(late.headers["location"]).text
+    with env.desk.session() as s:
+        humans = list(s.execute(select(Verdict).where(Verdict.kind == "human")).scalars())
+        assert [(v.reviewer, v.label) for v in humans] == [("cara", "contested")]
+        assert s.get(Claim, ids["cid"]).revision == 1
+    assert [e.actor for e in events(env, "verdict.human")] == ["cara"]
+
+
 def test_two_checkers_never_get_the_same_claim(web):
     _env, app, _ids = web
     cara, carl = sign_in(app, "cara"), sign_in(app, "carl")
@@ -376,10 +430,49 @@ def test_queue_filters_and_sorts(web):
     page = c.get("/queue?status=contested").text
     assert "C2" in page and ">C3<" not in page
     assert "Nothing needs a person" in c.get("/queue?source=Nobody").text
-    for sort in ("urgency", "oldest", "newest", "confidence", "worth", "id"):
-        assert c.get(f"/queue?sort={sort}").status_code == 200
     assert c.get("/queue?status=bogus").status_code == 400
     assert c.get("/queue?mine=1").status_code == 200
+
+
+def _queue_order(html: str) -> list[str]:
+    return re.findall(r'<a href="/claims/\d+"><b>([^<]+)</b></a>', html)
+
+
+def test_queue_sort_options_order_the_rows(web):
+    """Each sort option gives its own order: three claims whose waiting time, confidence, check-worthiness,
+    status and id each rank them differently (so a sort that fell back to another would show)."""
+    env, app, _ids = web
+    base = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    plan = {  # key: (label, confidence, checkworthiness, verdict made at)
+        "C1": ("unverified", 0.5, 0.6, base + timedelta(hours=3)),
+        "C2": ("unverified", 0.9, 0.9, base + timedelta(hours=1)),
+        "C3": ("contested", 0.2, 0.1, base + timedelta(hours=2)),
+    }
+    with env.desk.session() as s:
+        s.execute(update(Snapshot).values(fetched_at=datetime(2020, 1, 1, tzinfo=UTC)))  # no "new evidence"
+        run = Run(version="t", actor="t", finished_at=base, settings={}, counts={})
+        s.add(run)
+        s.flush()
+        for key, (label, conf, cw, at) in plan.items():
+            claim = s.execute(select(Claim).where(Claim.key == key)).scalar_one()
+            claim.checkworthiness = cw
+            s.add(Verdict(claim_id=claim.id, run_id=run.id, kind="machine", label=label, confidence=conf,
+                          rationale="", quotes=[], created_at=at))
+    c = sign_in(app, "vic")
+    expected = {
+        "urgency": ["C3", "C2", "C1"],  # contested first, then by check-worthiness
+        "oldest": ["C2", "C3", "C1"],
+        "newest": ["C1", "C3", "C2"],
+        "confidence": ["C3", "C1", "C2"],
+        "worth": ["C2", "C1", "C3"],
+        "id": ["C1", "C2", "C3"],
+    }
+    assert len({tuple(v) for v in expected.values()}) == len(expected)
+    for sort, order in expected.items():
+        r = c.get(f"/queue?sort={sort}")
+        assert r.status_code == 200
+        assert _queue_order(r.text) == order, sort
+    assert _queue_order(c.get("/queue?sort=bogus").text) == expected["urgency"]  # unknown: the default
 
 
 def test_editor_manages_sources_and_users(web):

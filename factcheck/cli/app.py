@@ -39,8 +39,22 @@ class App:
 
     def desk(self, *, check: bool = True) -> Desk:
         if self._desk is None:
-            self._desk = Desk(self.settings.db, check=check)
+            from factcheck.desk.audit import read_key
+
+            key_path = self.settings.audit_key_path
+            self._desk = Desk(self.settings.db, check=check, head_file=self.settings.audit_head_path,
+                              head_key=read_key(key_path) if key_path is not None else None)
         return self._desk
+
+    def note_head(self) -> None:
+        """After a command that changed the desk: its audit head, on stderr (stdout stays the command's)."""
+        if self._desk is None:
+            return
+        if self._desk.head_problem:
+            click.echo(f"Warning: {self._desk.head_problem}", err=True)
+        head = self._desk.last_head
+        if head is not None and head.event_id is not None:
+            click.echo(f"Audit head: event {head.event_id} {head.hash}", err=True)
 
     def actor(self, by: str | None = None) -> str:
         return by or self.settings.user or os.environ.get("USER") or getpass.getuser() or "unknown"
@@ -64,16 +78,25 @@ def print_json(data: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, evidence_dir: str | None) -> None:
     """factcheck: store claims with their cited sources, archive the evidence, and verify."""
-    ctx.obj = App({"db": db, "evidence_dir": evidence_dir})
+    global _app
+    ctx.obj = _app = App({"db": db, "evidence_dir": evidence_dir})
+
+
+_app: App | None = None
+"""This invocation's App, so that `main` can note the audit head after a command that changed the desk."""
 
 
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _app
+    _app = None
     try:
         rv = cli.main(args=argv, prog_name="factcheck", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool):
             return rv  # ctx.exit(n) in standalone_mode=False comes back as a return value
+        if _app is not None:
+            _app.note_head()
     except click.exceptions.Abort:
         err.print("Aborted.")
         return 130

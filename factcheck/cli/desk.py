@@ -22,6 +22,12 @@ def init(app: App, as_json: bool) -> None:
     """Create the desk, or upgrade it to the current schema."""
     desk = app.desk(check=False)
     before, after = upgrade(desk.engine)
+    if before is None and desk.head_file is not None:
+        from factcheck.desk.audit import GENESIS, Head, record_head
+
+        # a new desk starts its recorded head afresh (a file left by an earlier desk of that name would
+        # otherwise report every event of this one as missing)
+        record_head(desk.head_file, Head(None, GENESIS), database=desk.identity, key=desk.head_key, force=True)
     if as_json:
         print_json({"db": desk.url, "from": before, "to": after})
     elif before == after:
@@ -498,3 +504,26 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequenc
             d["run"] = result.run_id
             rows.append(d)
     return rows
+
+
+@cli.command("runs")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@json_option
+@pass_app
+def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
+    """List verification runs, newest first: finished, running, or interrupted (their verdicts do not count)."""
+    from rich.markup import escape
+
+    from factcheck.desk.runs import list_runs, run_dict
+
+    with app.desk().session() as s:
+        rows = [run_dict(r) for r in list_runs(s, limit=limit)]
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("run", "state", "started", "finished", "by", "version", "counts", title="Verification runs")
+    for r in rows:
+        t.add_row(str(r["id"]), r["state"], r["started_at"][:19].replace("T", " "),
+                  (r["finished_at"] or "—")[:19].replace("T", " "), escape(r["actor"] or ""), escape(r["version"]),
+                  ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
+    out.print(t)

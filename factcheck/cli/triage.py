@@ -7,6 +7,7 @@ guessed from the login name), because the audit trail must name the person who d
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -211,32 +212,110 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--expect-head", metavar="HASH", help="A head hash noted earlier; it must still be in the chain "
               "(catches events cut off the end).")
+@click.option("--no-snapshots", is_flag=True, help="Skip checking every snapshot against its WARC record.")
 @json_option
 @click.pass_obj
-def audit_verify(app: App, expect_head: str | None, as_json: bool) -> None:
-    """Check the hash chain; exit 1 naming the first bad event if any row was edited or deleted."""
-    from factcheck.desk.audit import verify_session
-    from factcheck.desk.triage import chain_head, hash_in_chain
+def audit_verify(app: App, expect_head: str | None, no_snapshots: bool, as_json: bool) -> None:
+    """Check the hash chain, the head recorded outside the database, and every snapshot against its WARC
+    record; exit 1 naming the first problem."""
+    from factcheck.desk import audit
+    from factcheck.desk.evidence import check_snapshots
 
-    with app.desk().session() as s:
-        rep = verify_session(s)
-        head = chain_head(s)
-        head_ok = True if not expect_head else hash_in_chain(s, expect_head.strip().lower())
-    ok = rep.ok and head_ok
+    desk = app.desk()
+    head_file = desk.head_file
+    recorded = audit.read_head_file(head_file) if head_file is not None else None
+    with desk.session() as s:
+        rep = audit.verify_session(s)
+        head = audit.chain_head(s)
+        head_ok = True if not expect_head else audit.hash_in_chain(s, expect_head.strip().lower())
+        file_problem = None if recorded is None else audit.check_recorded_head(
+            s, recorded, database=desk.identity, key=desk.head_key, where=str(head_file))
+        checked, snap_problems = (0, []) if no_snapshots else check_snapshots(s, app.settings)
+    if recorded is None:
+        file_state = "none yet" if head_file is not None else "not kept (audit_head_file is empty)"
+    elif recorded.database != desk.identity:
+        file_state = f"records another database ({recorded.database}); not compared"
+    else:
+        file_state = "ok" if file_problem is None else "mismatch"
+    ok = rep.ok and head_ok and file_problem is None and not snap_problems
     problem = rep.problem
     if rep.ok and not head_ok:
         problem = f"the noted head {expect_head} is no longer in the chain (events were cut off or rewritten)"
     if as_json:  # the report on stdout; a failure still exits 1 with its one-line error on stderr
         print_json({"ok": ok, "checked": rep.checked, "first_bad_id": rep.first_bad_id, "problem": problem,
-                    "head": head})
+                    "head": head.hash if head.event_id is not None else None,
+                    "head_file": {"path": str(head_file) if head_file else None, "state": file_state,
+                                  "recorded": recorded.head.as_dict() if recorded else None,
+                                  "signed": bool(recorded and recorded.mac), "problem": file_problem},
+                    "snapshots": {"checked": checked, "problems": [p.as_dict() for p in snap_problems]}})
     if not rep.ok:
         raise AuditChainBroken(
             f"audit chain broken at event {rep.first_bad_id}: {problem} ({rep.checked - 1} events before it are intact)"
         )
     if not head_ok:
         raise AuditChainBroken(str(problem))
+    if file_problem is not None:
+        raise AuditChainBroken(file_problem)
+    if snap_problems:
+        first = snap_problems[0]
+        more = f" (and {len(snap_problems) - 1} more)" if len(snap_problems) > 1 else ""
+        raise AuditChainBroken(f"snapshot {first.snapshot_id} ({first.url}, {first.sha256[:12]}…): "
+                               f"{first.problem}{more}")
     if not as_json:
-        out.print(f"Audit chain intact: {rep.checked} events; head {head or '—'}", markup=False)
+        out.print(f"Audit chain intact: {rep.checked} events; head {head.hash if head.event_id else '—'}; "
+                  f"head file: {file_state}; snapshots: "
+                  + ("not checked" if no_snapshots else f"{checked} match their WARC records"), markup=False)
+
+
+@audit_group.command("head")
+@json_option
+@click.pass_obj
+def audit_head(app: App, as_json: bool) -> None:
+    """Print the chain's newest event (note it down, or compare with the head file) and the recorded head."""
+    from factcheck.desk import audit
+
+    desk = app.desk()
+    with desk.session() as s:
+        head = audit.chain_head(s)
+    recorded = audit.read_head_file(desk.head_file) if desk.head_file is not None else None
+    if as_json:
+        print_json(head.as_dict() | {"head_file": str(desk.head_file) if desk.head_file else None,
+                                     "recorded": recorded.head.as_dict() if recorded else None})
+        return
+    if head.event_id is None:
+        out.print("The audit chain is empty.", markup=False)
+    else:
+        out.print(f"{head.hash}  event {head.event_id} at {head.at:%Y-%m-%d %H:%M:%S} UTC", markup=False)
+    if recorded is not None:
+        out.print(f"recorded in {desk.head_file}: event {recorded.head.event_id or '—'} {recorded.head.hash}",
+                  markup=False)
+
+
+@audit_group.command("keygen")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.pass_obj
+def audit_keygen(app: App, path: Path | None) -> None:
+    """Make a key that signs the audit head file (keep it outside the database, and away from its users);
+    it is named in factcheck.toml as audit_key_file."""
+    from factcheck.desk import audit
+    from factcheck.settings import save_setting
+
+    settings = app.settings
+    target = path or settings.audit_key_path or settings.desk_dir / "audit.key"
+    if not target.is_absolute():
+        target = Path.cwd() / target
+    audit.make_key(target)
+    named = target.relative_to(settings.desk_dir.resolve()) if target.is_relative_to(settings.desk_dir.resolve()) \
+        else target
+    cfg = save_setting(settings.desk_dir, "audit_key_file", str(named))
+    key = audit.read_key(target)
+    desk = app.desk()
+    if desk.head_file is not None:
+        with desk.session() as s:
+            head = audit.chain_head(s)
+        audit.record_head(desk.head_file, head, database=desk.identity, key=key, force=True)
+    out.print(f"Key written to {target} (owner-only); {cfg} names it; the head file is signed from now on.",
+              markup=False)
 
 
 @audit_group.command("log")

@@ -1,22 +1,31 @@
 """Append-only, hash-chained audit trail: who changed what, when, before → after.
 
 Each event's hash covers its content and the previous event's hash, so editing or deleting
-any row breaks the chain at that row (`verify_chain` names it).
+any row breaks the chain at that row (`verify_chain` names it). The chain alone cannot show that its
+newest events were cut off, or that someone with database access rewrote all of it: so the newest
+event (the head) is also recorded in a file outside the database after every change (`record_head`,
+optionally signed with a key kept outside the database), and `check_recorded_head` compares the two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import AuditEvent, utcnow
+from factcheck.errors import FactcheckError
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x66616374  # PostgreSQL advisory lock id for appending to the chain ("fact")
@@ -69,6 +78,7 @@ def record(
     )
     session.add(ev)
     session.flush()
+    session.info["audited"] = True  # the desk records the new head once this transaction commits
     return ev
 
 
@@ -99,3 +109,142 @@ def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
 
 def verify_session(session: Session) -> ChainReport:
     return verify_chain(session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
+
+
+# ------------------------------------------------------------------ the head, recorded outside the database
+
+
+class AuditHeadError(FactcheckError):
+    pass
+
+
+HEAD_FORMAT = "factcheck-audit-head/1"
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest event of the chain (`event_id` None and GENESIS for an empty chain)."""
+
+    event_id: int | None
+    hash: str
+    at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "hash": self.hash, "at": self.at.isoformat() if self.at else None}
+
+
+def chain_head(session: Session) -> Head:
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.hash, AuditEvent.at).order_by(AuditEvent.id.desc()).limit(1)).first()
+    return Head(None, GENESIS) if row is None else Head(row.id, row.hash, row.at)
+
+
+def hash_in_chain(session: Session, digest: str) -> bool:
+    """A head hash noted down earlier must still be in the chain, or newer events were cut off."""
+    return session.execute(select(AuditEvent.id).where(AuditEvent.hash == digest)).scalar() is not None
+
+
+def _mac(key: bytes, database: str, head: Head) -> str:
+    msg = f"{HEAD_FORMAT}\n{database}\n{head.event_id}\n{head.hash}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordedHead:
+    head: Head
+    database: str
+    recorded_at: str | None
+    mac: str | None
+
+
+def read_head_file(path: Path) -> RecordedHead | None:
+    """The head recorded in `path`, None when there is no such file yet."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditHeadError(f"cannot read the audit head file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("format") != HEAD_FORMAT:
+            raise ValueError("not a head file")
+        eid = data["event_id"]
+        digest = data["hash"]
+        if (eid is not None and (not isinstance(eid, int) or isinstance(eid, bool) or eid < 1)) \
+                or not isinstance(digest, str) or len(digest) != 64 or not isinstance(data["database"], str):
+            raise ValueError("bad fields")
+        mac = data.get("mac")
+        return RecordedHead(Head(eid, digest, None), data["database"], data.get("recorded_at"),
+                            mac if isinstance(mac, str) else None)
+    except (ValueError, KeyError, TypeError):
+        raise AuditHeadError(f"{path} is not an audit head file (damaged or edited by hand)") from None
+
+
+def record_head(path: Path, head: Head, *, database: str, key: bytes | None = None, force: bool = False) -> bool:
+    """Write `head` to `path` (atomically); returns whether it was written.
+
+    Never moves the recorded head backwards (a slower process finishing after a faster one), unless
+    `force` (a brand-new desk). A head file of another database is replaced; a damaged one is left for
+    `audit verify` to report (it is written atomically, so damage is not an accident of this code).
+    """
+    if not force:
+        old = read_head_file(path)
+        if (old is not None and old.database == database and old.head.event_id is not None
+                and (head.event_id is None or head.event_id <= old.head.event_id)):
+            return False
+    data: dict[str, Any] = {"format": HEAD_FORMAT, "database": database, "event_id": head.event_id,
+                            "hash": head.hash, "at": head.at.isoformat() if head.at else None,
+                            "recorded_at": utcnow().isoformat()}
+    if key is not None:
+        data["mac"] = _mac(key, database, head)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return True
+
+
+def check_recorded_head(session: Session, recorded: RecordedHead, *, database: str, key: bytes | None = None,
+                        where: str = "the head file") -> str | None:
+    """What is wrong between the chain and the head recorded outside the database, or None."""
+    if recorded.database != database:
+        return None  # a head of another desk: nothing to compare (the caller says so)
+    if key is not None and (recorded.mac is None
+                            or not hmac.compare_digest(recorded.mac, _mac(key, database, recorded.head))):
+        return f"{where} is not signed with this desk's key (edited, or signed with another key)"
+    if recorded.head.event_id is None:
+        return None
+    found = session.execute(select(AuditEvent.hash).where(AuditEvent.id == recorded.head.event_id)).scalar()
+    if found != recorded.head.hash:
+        last = chain_head(session).event_id
+        return (f"the chain no longer holds the head recorded in {where} (event {recorded.head.event_id}, "
+                f"{recorded.head.hash[:16]}…; the chain now ends at event {last or 'none'}): events were cut off "
+                "or the chain was rewritten")
+    return None
+
+
+def read_key(path: Path) -> bytes:
+    """The desk's signing key (kept outside the database)."""
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise AuditHeadError(f"cannot read the audit key file {path}: {exc.strerror}") from None
+    if len(key) < 32:
+        raise AuditHeadError(f"the audit key file {path} is too short (make one with `factcheck audit keygen`)")
+    return key
+
+
+def make_key(path: Path) -> None:
+    """A new random signing key in `path` (readable by its owner only); refuses to replace one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AuditHeadError(f"{path} already exists; a key is never replaced in place") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")

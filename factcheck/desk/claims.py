@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from factcheck.desk.models import Case, Claim, EvidenceUrl, Verdict
+from factcheck.desk.models import Case, Claim, EvidenceUrl, Run, Verdict
 from factcheck.errors import FactcheckError
 
 
@@ -25,6 +25,9 @@ class VerdictRef(Protocol):
     @property
     def kind(self) -> str: ...
 
+    @property
+    def run_id(self) -> int | None: ...
+
 
 V = TypeVar("V", bound=VerdictRef)
 
@@ -32,36 +35,48 @@ VERDICT_PRECEDENCE = {"human": 1, "machine": 0}
 """Verdict kinds that can be a claim's current verdict, the higher outranking the lower."""
 
 
-def verdict_precedence(v: VerdictRef) -> tuple[int, int] | None:
-    """Sort key of the one rule for a claim's current verdict (greatest wins), None for a kind that never counts.
+def verdict_precedence(v: VerdictRef, finished_runs: Container[int]) -> tuple[int, int] | None:
+    """Sort key of the one rule for a claim's current verdict (greatest wins), None for one that never counts.
 
     A reviewer's verdict stands over every machine verdict, also over machine runs made after the review
     (a changed source puts the claim back in the triage queue; it does not undo the review); among
-    verdicts of the same kind the newest (highest id: verdicts are append-only) wins.
+    verdicts of the same kind the newest (highest id: verdicts are append-only) wins. A machine verdict
+    counts only once its run has finished: a run still going, or interrupted (its process killed), has
+    judged only part of what it set out to, with nobody to vouch for the rest.
     """
     rank = VERDICT_PRECEDENCE.get(v.kind)
-    return None if rank is None else (rank, v.id)
+    if rank is None:
+        return None
+    if v.kind == "machine" and (v.run_id is None or v.run_id not in finished_runs):
+        return None
+    return (rank, v.id)
 
 
-def pick_current(verdicts: Iterable[V]) -> V | None:
+def pick_current(verdicts: Iterable[V], *, finished_runs: Container[int]) -> V | None:
     """The claim's current verdict among `verdicts` (all of one claim, any order), or None when none counts.
 
-    The only place the rule is applied: `current_verdict`, triage's `current_verdicts` and the report's
-    model all call this.
+    `finished_runs` holds the ids of the runs that finished (`finished_run_ids`). The only place the rule is
+    applied: `current_verdict`, triage's `current_verdicts` and the report's model all call this.
     """
     best: V | None = None
     best_key: tuple[int, int] | None = None
     for v in verdicts:
-        key = verdict_precedence(v)
+        key = verdict_precedence(v, finished_runs)
         if key is not None and (best_key is None or key > best_key):
             best, best_key = v, key
     return best
 
 
+def finished_run_ids(session: Session) -> set[int]:
+    """Ids of the runs whose machine verdicts may count (see `verdict_precedence`)."""
+    return set(session.execute(select(Run.id).where(Run.finished_at.is_not(None))).scalars())
+
+
 def current_verdict(session: Session, claim_id: int) -> Verdict | None:
     """The claim's current verdict (see `pick_current`): the newest human one, else the newest machine one."""
-    rows = session.execute(select(Verdict.id, Verdict.kind).where(Verdict.claim_id == claim_id)).all()
-    chosen = pick_current(rows)
+    rows = session.execute(
+        select(Verdict.id, Verdict.kind, Verdict.run_id).where(Verdict.claim_id == claim_id)).all()
+    chosen = pick_current(rows, finished_runs=finished_run_ids(session))
     return session.get(Verdict, chosen.id) if chosen is not None else None
 
 

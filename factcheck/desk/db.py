@@ -119,14 +119,44 @@ def _short(exc: Exception) -> str:
 
 
 class Desk:
-    """One working database (plus its evidence folder, see settings)."""
+    """One working database (plus its evidence folder, see settings).
 
-    def __init__(self, url: str, *, check: bool = True) -> None:
+    With `head_file`, every transaction that added audit events records the chain's new head in that file
+    (outside the database) once it commits, signed with `head_key` when one is given; `last_head` is the
+    head recorded by this process (None until it changes something).
+    """
+
+    def __init__(self, url: str, *, check: bool = True, head_file: Path | None = None,
+                 head_key: bytes | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.head_file = head_file
+        self.head_key = head_key
+        self.last_head: Any = None
+        self.head_problem: str | None = None
         if check:
             check_ready(self.engine)
+
+    @property
+    def identity(self) -> str:
+        """The database as named in the audit head file (without any password)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def _after_audited_commit(self) -> None:
+        from factcheck.desk import audit
+
+        with self._sessions() as s:
+            head = audit.chain_head(s)
+        self.last_head = head
+        if self.head_file is None:
+            return
+        try:
+            audit.record_head(self.head_file, head, database=self.identity, key=self.head_key)
+        except OSError as exc:  # the change is committed; say that its head could not be recorded
+            self.head_problem = f"could not record the audit head in {self.head_file}: {exc.strerror or exc}"
+        except audit.AuditHeadError as exc:
+            self.head_problem = f"the audit head was not recorded: {exc}"
 
     @property
     def dialect(self) -> str:
@@ -143,7 +173,10 @@ class Desk:
             s.rollback()
             raise
         finally:
+            audited = s.info.pop("audited", False)
             s.close()
+        if audited:
+            self._after_audited_commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

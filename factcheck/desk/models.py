@@ -224,10 +224,19 @@ class Passage(Base):
 
 
 class Run(Base):
+    """One verification run. Its machine verdicts count only once `finished_at` is set; a run whose process
+    died before that is shown as interrupted (see `desk.runs.run_state`)."""
+
     __tablename__ = "run"
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    """Last sign of life of the process doing the run (set at the start and after every batch)."""
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    interrupted_at: Mapped[datetime | None] = mapped_column()
+    """Set when the run's own process stopped it on an error or Ctrl-C (a killed process cannot)."""
     version: Mapped[str] = mapped_column(String(50))
     actor: Mapped[str | None] = mapped_column(String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -280,6 +289,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # "viewer" | "checker" | "editor"
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Raised when the person signs out: every web session signed in before then stops working."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -26,6 +26,7 @@ from factcheck.desk.claims import (
     claim_evidence_urls,
     current_verdict,
     find_claim,
+    finished_run_ids,
     pick_current,
     verdict_dict,
 )
@@ -184,13 +185,14 @@ def lock_for_writing(session: Session) -> None:
 
 def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> dict[int, Verdict]:
     """Each claim's current verdict (the rule of `claims.pick_current`) in two queries."""
-    q = select(Verdict.claim_id, Verdict.id, Verdict.kind)
+    q = select(Verdict.claim_id, Verdict.id, Verdict.kind, Verdict.run_id)
     if claim_ids is not None:
         q = q.where(Verdict.claim_id.in_(claim_ids))
     by_claim: dict[int, list[Any]] = {}
     for row in session.execute(q):
         by_claim.setdefault(row.claim_id, []).append(row)
-    wanted = [pick_current(rows) for rows in by_claim.values()]
+    finished = finished_run_ids(session)
+    wanted = [pick_current(rows, finished_runs=finished) for rows in by_claim.values()]
     ids = [v.id for v in wanted if v is not None]
     out: dict[int, Verdict] = {}
     for i in range(0, len(ids), 500):
@@ -600,17 +602,23 @@ def review(
     now = utcnow()
     holder = live_assignee(claim, now)
     seen = expect_revision if expect_revision is not None else _seen_revision(session, claim, who)
+    old = current_verdict(session, claim.id)
     if seen is None:
         if holder is not None and holder != who:
             raise ReviewConflict(
                 f"claim {ref} is assigned to {holder} until {claim.assigned_until:%Y-%m-%d %H:%M} UTC; "
                 f"pass --expect-revision {claim.revision} to review it anyway"
             )
+        if old is not None and old.kind == "human" and old.reviewer != who:
+            # a review that cannot say which revision it saw must not silently replace another person's
+            raise ReviewConflict(
+                f"claim {ref} {_who_changed(session, claim)} and you have not seen that revision; nothing was "
+                f"saved. Run `factcheck claims show {ref}` and review again with --expect-revision {claim.revision}"
+            )
         seen = claim.revision
     role = {"verified": "supports", "contested": "contradicts"}.get(label, "context")
     resolved = [resolve_quote(session, q, role=role, claim=claim) for q in quotes]
     previous = None
-    old = current_verdict(session, claim.id)
     if old is not None:
         previous = {"verdict_id": old.id, "kind": old.kind, "label": old.label,
                     "by": old.reviewer or f"run {old.run_id}"}
@@ -673,13 +681,3 @@ def audit_events(session: Session, *, claim: str | None = None, limit: int | Non
          "before": e.before, "after": e.after, "hash": e.hash, "prev_hash": e.prev_hash}
         for e in events
     ]
-
-
-def chain_head(session: Session) -> str | None:
-    return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-
-
-def hash_in_chain(session: Session, digest: str) -> bool:
-    """A head hash noted down earlier must still be in the chain, or newer events were cut off."""
-    return session.execute(select(AuditEvent.id).where(AuditEvent.hash == digest)).scalar() is not None
-

@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,11 +175,19 @@ def set_password(session: Session, name: str, password: str, *, actor: str) -> U
 
 
 def credential_stamp(u: User) -> str:
-    """A short fingerprint of the account's current password hash. A web session keeps the stamp it was
-    signed in with; once the password changes, the stamps differ and the session ends."""
+    """A short fingerprint of the account's current password hash and session epoch. A web session keeps
+    the stamp it was signed in with; once the password changes or the person signs out (`end_sessions`),
+    the stamps differ and the session ends, also for a copy of its cookie kept elsewhere."""
     import hashlib
 
-    return hashlib.sha256(u.password_hash.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{u.session_epoch or 0}:{u.password_hash}".encode()).hexdigest()[:16]
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every web session of this account signed in so far (signing out ends them all: the cookie is
+    signed, not stored, so the server can only refuse it by changing what it must match)."""
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_epoch=func.coalesce(User.session_epoch, 0) + 1))
 
 
 def verify_password(session: Session, name: str, password: str) -> User | None:

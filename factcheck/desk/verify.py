@@ -1,21 +1,24 @@
 """A verification run: retrieve candidates, judge each claim, store append-only machine verdicts.
 
 Claims are committed in batches, so a crash part-way loses nothing already judged; the run row
-records the tool version, the settings used and the counts.
+records the tool version, the settings used and the counts. Its verdicts count as claims' current ones
+only once the run is marked finished: a run whose process died is shown as interrupted (`desk.runs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck import __version__
-from factcheck.desk import audit
+from factcheck.desk import audit, runs
 from factcheck.desk.claims import find_claim, list_claims
 from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
@@ -62,7 +65,9 @@ def verify(
             ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
         else:
             ids = [c.id for c in list_claims(s, case=case)]
-        run = Run(version=__version__, actor=actor,
+        now = utcnow()
+        run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=runs.this_host(),
+                  pid=os.getpid(),
                   settings=_jsonable(judge_settings)
                   | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
                      "gloss": use_gloss})
@@ -71,6 +76,32 @@ def verify(
         run_id = run.id
     result = RunResult(run_id=run_id, claim_ids=ids,
                        counts={"verified": 0, "unverified": 0, "contested": 0})
+    try:
+        _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=judge_settings, batch_size=batch_size,
+                   limits=limits, progress=progress,
+                   gloss_dictionary=settings.gloss_dictionary if use_gloss else None)
+    except BaseException:
+        # an error or Ctrl-C: say so on the run row (a killed process cannot; `runs.run_state` sees it then)
+        with contextlib.suppress(Exception), desk.session() as s:
+            s.execute(update(Run).where(Run.id == run_id).values(interrupted_at=utcnow(),
+                                                                   counts=dict(result.counts)))
+        raise
+    with desk.session() as s:
+        finished = s.get(Run, run_id)
+        assert finished is not None
+        finished.finished_at = utcnow()
+        finished.counts = dict(result.counts)
+        audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
+                     after={"counts": result.counts, "version": __version__})
+    return result
+
+
+def _judge_all(
+    desk: Desk, ids: list[int], run_id: int, result: RunResult, *, actor: str, judge_settings: dict[str, Any],
+    batch_size: int, limits: RetrievalLimits | None, progress: Callable[[int, int], None] | None,
+    gloss_dictionary: str | None = None,
+) -> None:
+    """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row."""
     for i in range(0, len(ids), batch_size):
         with desk.session() as s:
             claims = s.execute(
@@ -79,8 +110,8 @@ def verify(
             ).scalars()
             for claim in claims:
                 reading = None  # a German claim with no English wording is searched with its gloss too
-                if use_gloss and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
-                    reading = gloss.gloss(claim.text, settings.gloss_dictionary)
+                if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
+                    reading = gloss.gloss(claim.text, gloss_dictionary)
                 cands = candidates_for(s, claim, limits, reading=reading)
                 j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], cands,
                           attribution=_attribution(claim), settings=judge_settings)
@@ -95,16 +126,9 @@ def verify(
                                                        "confidence": v.confidence,
                                                        "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
                 result.counts[j.label] = result.counts.get(j.label, 0) + 1
+            s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
         if progress:
             progress(min(i + batch_size, len(ids)), len(ids))
-    with desk.session() as s:
-        finished = s.get(Run, run_id)
-        assert finished is not None
-        finished.finished_at = utcnow()
-        finished.counts = dict(result.counts)
-        audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
-                     after={"counts": result.counts, "version": __version__})
-    return result
 
 
 def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:

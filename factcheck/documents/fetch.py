@@ -302,15 +302,26 @@ def parse_url(url: str) -> Target:
     )
 
 
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+"""RFC 6052: the last 32 bits are the IPv4 address a NAT64 gateway connects to."""
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""RFC 8215: a site's own translation prefix; where it leads cannot be told from the address."""
+
+
 def is_public_address(address: str) -> bool:
     """True for globally routable unicast addresses; False for private, loopback, link-local, reserved,
-    shared (CGN), multicast, unspecified and IPv4-mapped/compatible forms of those."""
+    shared (CGN), multicast, unspecified, and for IPv6 forms that carry such an IPv4 address inside
+    (IPv4-mapped, 6to4, NAT64): a gateway would forward those to the private host."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE:
+            return False
         if ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         elif ip.sixtofour is not None:
             ip = ip.sixtofour
+        elif ip in NAT64_WELL_KNOWN:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return bool(ip.is_global) and not ip.is_multicast
 
 

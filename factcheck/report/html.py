@@ -147,7 +147,7 @@ def render_html(report: Report) -> str:
                                   for k, v in r.settings.items())
             counts = ", ".join(f"{_e(k)} {_e(v)}" for k, v in r.counts.items())
             out.append(f"<tr><td>{r.id}</td><td class=\"t\">{_e(when_text(r.started_at))}</td>"
-                       f"<td class=\"t\">{_e(when_text(r.finished_at))}</td>"
+                       f"<td class=\"t\">{_e(when_text(r.finished_at) if r.finished_at else r.state)}</td>"
                        f"<td>{_e(r.version)}</td><td>{_e(r.actor or '—')}</td><td>{settings or '—'}</td>"
                        f"<td>{counts or '—'}</td></tr>")
         out.append("</table>")

@@ -44,7 +44,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             for a in report.articles
         ],
         "runs": [
-            {"id": r.id, "started_at": iso_time(r.started_at), "finished_at": iso_time(r.finished_at),
+            {"id": r.id, "state": r.state, "started_at": iso_time(r.started_at), "finished_at": iso_time(r.finished_at),
              "version": r.version, "actor": r.actor, "settings": r.settings, "counts": r.counts}
             for r in report.runs
         ],

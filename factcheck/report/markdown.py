@@ -107,7 +107,7 @@ def render_md(report: Report) -> str:
         for r in report.runs:
             settings = ", ".join(f"{k}={v}" for k, v in r.settings.items())
             counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-            lines.append(f"| {r.id} | {when_text(r.started_at)} | {when_text(r.finished_at)} | {md(r.version)} "
+            lines.append(f"| {r.id} | {when_text(r.started_at)} | {when_text(r.finished_at) if r.finished_at else r.state} | {md(r.version)} "
                          f"| {md(r.actor or '')} | {md(settings)} | {md(counts)} |")
         lines.append("")
     return "\n".join(lines)

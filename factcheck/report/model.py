@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from factcheck import __version__
 from factcheck.desk import audit
-from factcheck.desk.claims import pick_current
+from factcheck.desk.claims import finished_run_ids, pick_current
 from factcheck.desk.models import Article, Case, Claim, Run, Snapshot, Verdict, utcnow
+from factcheck.desk.runs import run_state
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings
 
@@ -140,6 +141,7 @@ class ReportClaim:
 @dataclass
 class ReportRun:
     id: int
+    state: str  # desk.runs.RUN_STATES: only a finished run's verdicts can be current
     started_at: datetime
     finished_at: datetime | None
     version: str
@@ -353,6 +355,7 @@ def build_report(
     cache: dict[tuple[str | None, str | None], Snapshot | None] = {}
     run_ids: set[int] = set()
     out_claims: list[ReportClaim] = []
+    finished = finished_run_ids(session)
     for c in claims:
         art_row = session.get(Article, c.article_id) if c.article_id else None
         if art_row is None and c.case_id:
@@ -362,7 +365,7 @@ def build_report(
             rart = articles.setdefault(art_row.id, _article(art_row, case_keys))
         rows = list(session.execute(select(Verdict).where(Verdict.claim_id == c.id).order_by(Verdict.id)).scalars())
         history = [_verdict(session, v, c, cache) for v in rows]
-        current = pick_current(history)
+        current = pick_current(history, finished_runs=finished)
         shown = current
         if run is not None:
             mine = [h for h in history if h.run_id == run]
@@ -382,7 +385,7 @@ def build_report(
             superseded=shown is not None and current is not None and shown.id != current.id,
         ))
     runs = [
-        ReportRun(r.id, r.started_at, r.finished_at, r.version, r.actor, dict(r.settings or {}),
+        ReportRun(r.id, run_state(r), r.started_at, r.finished_at, r.version, r.actor, dict(r.settings or {}),
                   dict(r.counts or {}))
         for r in session.execute(select(Run).where(Run.id.in_(run_ids)).order_by(Run.id)).scalars()
     ] if run_ids else []

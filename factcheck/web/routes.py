@@ -15,10 +15,11 @@ from starlette.routing import Route
 
 from factcheck import report as report_mod
 from factcheck.desk import authoring, triage, users
+from factcheck.desk import runs as runs_mod
 from factcheck.desk import sources as sources_mod
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.claims import UnknownClaim, claim_dict, verdict_history
-from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Run, Snapshot, utcnow
+from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Snapshot, utcnow
 from factcheck.errors import FactcheckError
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
@@ -33,6 +34,8 @@ SORTS = {
     "worth": ("most check-worthy", lambda it: -(it.checkworthiness if it.checkworthiness is not None else -1.0)),
     "id": ("claim id", lambda it: (it.case or "", it.key)),
 }
+STALE_REVIEW = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
+                "The page now shows its current state; read it and review again.")
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                 "json": "application/json", "csv": "text/csv; charset=utf-8",
                 "claimreview": "application/ld+json"}
@@ -114,6 +117,7 @@ async def logout(request: Request) -> Response:
     def record(s: Session) -> None:
         from factcheck.desk.audit import record as audit_record
 
+        users.end_sessions(s, person.id)  # a copy of this cookie must not outlive the sign-out
         audit_record(s, actor=person.name, action="auth.logout", entity="user", entity_id=person.id,
                      after={"ip": client_ip(request)})
 
@@ -260,7 +264,12 @@ async def review_submit(request: Request) -> Response:
     quotes = [q for q in form.getlist("quote") if isinstance(q, str) and q]
     rev_s = _str(form, "revision")
     override = form.get("override") == "1"
-    revision = int(rev_s) if rev_s.isdigit() else None
+    if not (rev_s.isascii() and rev_s.isdigit()) or len(rev_s) > 18:
+        # a form that does not say which version it reviewed could overwrite a review made meanwhile:
+        # refused like a stale one, never resolved to "whatever is current now"
+        flash(request, STALE_REVIEW, "error")
+        return see(f"/claims/{cid}")
+    revision = int(rev_s)
 
     def do(s: Session) -> tuple[str, str | None]:
         claim = s.get(Claim, cid)
@@ -278,9 +287,7 @@ async def review_submit(request: Request) -> Response:
     try:
         ref, error = await in_desk(request, do)
     except triage.ReviewConflict:
-        error = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
-                 "The page now shows its current state; read it and review again.")
-        flash(request, error, "error")
+        flash(request, STALE_REVIEW, "error")
         return see(f"/claims/{cid}")
     except (triage.TriageError, UnknownClaim) as exc:
         error, ref = str(exc), None
@@ -422,9 +429,10 @@ async def runs_page(request: Request) -> Response:
     await require(request)
 
     def load(s: Session) -> list[dict[str, Any]]:
+        now = utcnow()
         return [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
-                 "actor": r.actor, "counts": r.counts or {}}
-                for r in s.execute(select(Run).order_by(Run.id.desc())).scalars()]
+                 "actor": r.actor, "counts": r.counts or {}, "state": runs_mod.run_state(r, now)}
+                for r in runs_mod.list_runs(s)]
 
     return await render(request, "runs.html", {"runs": await in_desk(request, load)})
 
