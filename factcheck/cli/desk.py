@@ -11,7 +11,8 @@ from rich.table import Table
 from factcheck.cli.app import App, cli, err, json_option, out, pass_app, print_json
 from factcheck.desk.db import upgrade
 from factcheck.errors import FactcheckError
-from factcheck.text.display import shorten as _short
+from factcheck.text.display import for_terminal as _t
+from factcheck.text.display import visible
 
 
 @cli.command()
@@ -24,9 +25,9 @@ def init(app: App, as_json: bool) -> None:
     if as_json:
         print_json({"db": desk.url, "from": before, "to": after})
     elif before == after:
-        out.print(f"Desk {desk.url} is up to date (schema {after}).")
+        out.print(f"Desk {_t(desk.url)} is up to date (schema {after}).")
     else:
-        out.print(f"Desk {desk.url} ready (schema {before or 'none'} → {after}).")
+        out.print(f"Desk {_t(desk.url)} ready (schema {before or 'none'} → {after}).")
 
 
 @cli.command()
@@ -41,7 +42,7 @@ def config(app: App, as_json: bool) -> None:
     t = Table("setting", "value", "from", title="Effective settings (defaults < factcheck.toml < environment < flags)")
     for r in rows:
         value = ", ".join(r["value"]) if isinstance(r["value"], tuple) else str(r["value"])
-        t.add_row(r["name"], value, r["origin"])
+        t.add_row(r["name"], _t(value), _t(r["origin"]))
     out.print(t)
 
 
@@ -69,7 +70,7 @@ def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> N
     else:
         c, e = summary.claims, summary.evidence
         out.print(
-            f"Imported case [bold]{summary.case}[/]: claims {c['created']} new, {c['updated']} updated, "
+            f"Imported case [bold]{_t(summary.case)}[/]: claims {c['created']} new, {c['updated']} updated, "
             f"{c['unchanged']} unchanged; evidence {e['snapshots']} saved copies stored, {e['queued']} URLs queued."
         )
 
@@ -99,8 +100,8 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
         badge = f"[{colours.get(label or '', 'dim')}]{label or '—'}[/]"
         conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
         t.add_row(
-            str(r["id"]), _short(r["text"], 90), ", ".join(r["cited"]), badge, conf,
-            _short(r.get("rationale") or "", 120),
+            _t(r["id"]), _t(r["text"], 90), _t(", ".join(r["cited"])), badge, conf,
+            _t(r.get("rationale") or "", 120),
         )
     out.print(t)
 
@@ -132,21 +133,22 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     if as_json:
         print_json(d)
         return
-    out.print(f"[bold]{d['id']}[/] ({d['case']})  revision {d['revision']}", highlight=False)
-    out.print(d["text"], markup=False)
+    out.print(f"[bold]{_t(d['id'])}[/] ({_t(d['case'])})  revision {d['revision']}")
+    out.print(_t(d["text"], newlines=True))
     if d["statement"]:
-        out.print(f"[dim]statement:[/] {d['statement']}", markup=True)
+        out.print(f"[dim]statement:[/] {_t(d['statement'], newlines=True)}")
     for ci in d["citations"]:
         hand = "second-hand" if ci["second_hand"] else "first-hand"
-        out.print(f"cites [bold]{ci['source']}[/] ({ci['kind']}, {hand}) {ci['phrase'] or ''}")
-    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
+        out.print(f"cites [bold]{_t(ci['source'])}[/] ({_t(ci['kind'])}, {hand}) {_t(ci['phrase'] or '')}")
+    out.print(f"verdict: [bold]{_t(d['verdict'] or '—')}[/]  confidence {d['confidence'] or ''}  "
+              f"by {_t(d['decided_by'] or '—')}")
     if d["rationale"]:
-        out.print(d["rationale"], markup=False)
+        out.print(_t(d["rationale"], newlines=True))
     for q in d["evidence"]:
-        out.print(f"  “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} [{q['start']}:{q['end']}]",
-                  markup=False)
+        out.print(_t(f"  “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} "
+                     f"[{q['start']}:{q['end']}]", newlines=True))
     for h in d["history"]:
-        out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
+        out.print(_t(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", newlines=True))
 
 
 @claims.command("export")
@@ -166,7 +168,7 @@ def claims_export(app: App, case: str | None, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise FactcheckError(f"cannot write {output}: {exc.strerror}") from None
-    err.print(f"Wrote {output}")
+    err.print(f"Wrote {_t(output)}")
 
 
 # ------------------------------------------------------------------ sources
@@ -191,7 +193,8 @@ def sources_list(app: App, as_json: bool) -> None:
         return
     t = Table("source", "aliases", "domains", "reviewed", title="Sources")
     for r in rows:
-        t.add_row(r["name"], ", ".join(r["aliases"]), ", ".join(r["domains"]), "yes" if r["reviewed"] else "no")
+        t.add_row(_t(r["name"]), _t(", ".join(r["aliases"])), _t(", ".join(r["domains"])),
+                  "yes" if r["reviewed"] else "no")
     out.print(t)
 
 
@@ -218,7 +221,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
         task = bar.add_task("", total=len(reqs))
         summary = fetch_pending(
             desk, app.settings, actor=app.actor(by), requests=reqs,
-            on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
+            on_row=lambda row: bar.update(task, advance=1, description=_t(row.url, 60)),
         )
     failed = any(r.outcome == "failed" for r in summary.rows)
     if as_json:
@@ -227,7 +230,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, as
         t = Table("url", "outcome", "status", "reason", "snapshot", title="Fetch")
         for r in summary.rows:
             colour = {"fetched": "green", "unchanged": "cyan", "failed": "red", "skipped": "yellow"}[r.outcome]
-            t.add_row(_short(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), r.reason or "",
+            t.add_row(_t(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), _t(r.reason or ""),
                       (r.snapshot_sha256 or "")[:12])
         if summary.rows:
             out.print(t)
@@ -288,13 +291,13 @@ def evidence_list(app: App, url: str | None, as_json: bool) -> None:
         return
     t = Table("sha256", "url", "captured", "origin", "status", "title", title="Snapshots")
     for d in snaps:
-        t.add_row(d["sha256"][:12], _short(d["url"], 60), d["fetched_at"][:19], d["origin"], str(d["status"] or ""),
-                  _short(d["title"] or "", 40))
+        t.add_row(d["sha256"][:12], _t(d["url"], 60), d["fetched_at"][:19], _t(d["origin"]), str(d["status"] or ""),
+                  _t(d["title"] or "", 40))
     out.print(t)
     if waiting:
         w = Table("url", "status", "last reason", title="Not captured")
         for d in waiting:
-            w.add_row(_short(d["url"] or "", 80), d["status"] or "", d["last_reason"] or "")
+            w.add_row(_t(d["url"] or "", 80), _t(d["status"] or ""), _t(d["last_reason"] or ""))
         out.print(w)
 
 
@@ -329,9 +332,9 @@ def evidence_show(app: App, ref: str, as_json: bool) -> None:
         return
     for k in ("url", "final_url", "status", "fetched_at", "origin", "sha256", "content_type", "title", "author",
               "published", "language", "source", "warc_path"):
-        out.print(f"[bold]{k}[/]: {d[k] if d[k] is not None else ''}", highlight=False)
+        out.print(f"[bold]{k}[/]: {_t(d[k] if d[k] is not None else '')}")
     out.print()
-    out.print(d["text"], markup=False)
+    out.print(_t(d["text"], newlines=True))
 
 
 @cli.command("extract")
@@ -366,7 +369,7 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
                 ex = extract_path(p)
         except FactcheckError as exc:
             failed = True
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {visible(str(exc))}", err=True)
             continue
         rows.append({"path_or_url": item, "title": ex.title, "author": ex.author, "published": ex.published,
                      "language": ex.language, "content_type": ex.content_type, "encoding": ex.encoding,
@@ -377,9 +380,9 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
         print_json(rows)
     else:
         for r in rows:
-            out.print(f"[bold]{r['path_or_url']}[/]  title: {r['title'] or ''}  published: {r['published'] or ''}  "
-                      f"language: {r['language'] or ''}", highlight=False)
-            out.print(r["text"], markup=False)
+            out.print(f"[bold]{_t(r['path_or_url'])}[/]  title: {_t(r['title'] or '')}  "
+                      f"published: {_t(r['published'] or '')}  language: {_t(r['language'] or '')}")
+            out.print(_t(r["text"], newlines=True))
             out.print()
     if failed:
         raise SystemExit(1)
@@ -456,6 +459,6 @@ def demo(app: App, as_json: bool) -> None:
         print_verdict_table(rows, title=f"Sample case: {summary.case}")
         for r in rows:
             for q in r["evidence"][:1]:
-                out.print(f"[bold]{r['id']}[/] “{_short(q['quote'], 150)}” — {q['source'] or q['url']}, "
-                          f"sha256 {q['snapshot_sha256'][:12]}, chars {q['start']}–{q['end']}", highlight=False)
+                out.print(f"[bold]{_t(r['id'])}[/] “{_t(q['quote'], 150)}” — {_t(q['source'] or q['url'])}, "
+                          f"sha256 {q['snapshot_sha256'][:12]}, chars {q['start']}–{q['end']}")
     click.echo(f"Report: {path}", err=as_json)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,6 +24,23 @@ from factcheck.web.auth import Person, checked_form, flash, require, safe_next
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 
 T = TypeVar("T")
+
+
+class DbIdConvertor(Convertor[int]):
+    """A row id in a path: at most 18 digits, so every id a page can be asked for fits the databases'
+    64-bit integers (which end at 2^63-1, a 19-digit number); a longer one is simply no page (404),
+    never a driver's overflow error (500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("dbid", DbIdConvertor())
 
 SORTS = {
     "urgency": ("most urgent first", None),
@@ -459,7 +477,11 @@ async def sources_submit(request: Request) -> Response:
         _src, what = sources_mod.merge_source(s, name=name, aliases=aliases, domains=domains, actor=me.name)
         return what
 
-    what = await in_desk(request, do)
+    try:
+        what = await in_desk(request, do)
+    except FactcheckError as exc:  # too long (settings.FIELD_LIMITS) or refused by the database
+        flash(request, f"Nothing was saved: {exc}", "error")
+        return see("/sources")
     flash(request, f"{name}: {what}.")
     return see("/sources")
 
@@ -531,12 +553,12 @@ ROUTES = [
     Route("/logout", logout, methods=["POST"]),
     Route("/queue", queue_page),
     Route("/queue/next", take_next, methods=["POST"]),
-    Route("/claims/{cid:int}", claim_page),
-    Route("/claims/{cid:int}/review", review_submit, methods=["POST"]),
-    Route("/claims/{cid:int}/release", release_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}", claim_page),
+    Route("/claims/{cid:dbid}/review", review_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}/release", release_submit, methods=["POST"]),
     Route("/articles", articles_page),
-    Route("/articles/{aid:int}", article_page),
-    Route("/captures/{sid:int}", capture_page),
+    Route("/articles/{aid:dbid}", article_page),
+    Route("/captures/{sid:dbid}", capture_page),
     Route("/runs", runs_page),
     Route("/reports", reports_page),
     Route("/reports/download", report_download),
