@@ -13,6 +13,7 @@ from factcheck.desk.db import upgrade
 from factcheck.errors import FactcheckError
 from factcheck.text.display import for_terminal as _t
 from factcheck.text.display import visible
+from factcheck.text.urls import looks_like_url, normalise_url
 
 
 @cli.command()
@@ -278,6 +279,7 @@ def evidence_list(app: App, url: str | None, as_json: bool) -> None:
     with app.desk().session() as s:
         q = select(Snapshot).order_by(Snapshot.url, Snapshot.fetched_at, Snapshot.id)
         if url:
+            url = normalise_url(url)  # as the desk stores it
             q = q.where(Snapshot.url == url)
         snaps = [_snapshot_dict(s, x) for x in s.execute(q).scalars()]
         waiting = [
@@ -314,8 +316,8 @@ def evidence_show(app: App, ref: str, as_json: bool) -> None:
 
     with app.desk().session() as s:
         snap = None
-        if ref.startswith(("http://", "https://")):
-            snap = latest_snapshot(s, ref)
+        if looks_like_url(ref):
+            snap = latest_snapshot(s, normalise_url(ref))
         elif ref.isdigit() and len(ref) < 10:
             snap = s.get(Snapshot, int(ref))
         if snap is None and len(ref) >= 4:
@@ -350,7 +352,7 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
     fetcher = None
     for item in paths_or_urls:
         try:
-            if item.startswith(("http://", "https://")):
+            if looks_like_url(item):
                 if fetcher is None:
                     from factcheck.desk.capture import policy_from_settings
                     from factcheck.documents.fetch import Fetcher

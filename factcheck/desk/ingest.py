@@ -35,7 +35,7 @@ from factcheck.claimfinding.analysis import (
     text_and_links_from_html,
 )
 from factcheck.desk import audit, records
-from factcheck.desk.db import Desk
+from factcheck.desk.db import Desk, DeskRefused
 from factcheck.desk.evidence import EvidenceError, store_capture
 from factcheck.desk.models import (
     Article,
@@ -357,9 +357,12 @@ def ingest(
         inp = fetch_article(normalise_url(path_or_url), settings, fetcher)
     else:
         inp = read_article_file(path_or_url, settings)
-    with desk.session() as s:
-        return ingest_input(s, settings, inp, actor=actor, outlet=outlet, language=language, case=case,
-                            threshold=threshold)
+    try:
+        with desk.session() as s:
+            return ingest_input(s, settings, inp, actor=actor, outlet=outlet, language=language, case=case,
+                                threshold=threshold)
+    except DeskRefused as exc:  # the database's refusal, said once (desk.db.explain_refusal), with the article
+        raise IngestError(f"{path_or_url}: {exc}") from None
 
 
 def ingest_input(

@@ -45,8 +45,12 @@ def visible(text: str | None, *, newlines: bool = False) -> str:
 def for_terminal(text: object, limit: int | None = None, *, newlines: bool = False) -> str:
     """Stored or fetched text made safe to print with rich: shortened to one line of `limit` characters
     when a limit is given, control and bidi characters made visible, markup escaped (a `[red]` in a claim
-    prints as `[red]`). Without `newlines` the result is always one line."""
+    prints as `[red]`). Without `newlines` the result is always one line. A backslash at the very end is
+    shown as `\x5c`: left bare, it would escape whatever markup the caller puts after the text."""
     s = "" if text is None else str(text)
     if limit is not None:
         s = shorten(s, limit)
-    return _escape_markup(visible(s, newlines=newlines and limit is None))
+    s = visible(s, newlines=newlines and limit is None)
+    if s.endswith("\\"):
+        s = s[:-1] + "\\x5c"
+    return _escape_markup(s)
