@@ -126,6 +126,10 @@ def _parse_reason(url: str, fallback: str) -> str:
     authority = _AUTHORITY_END.split(url.split("//", 1)[-1], maxsplit=1)[0].rpartition("@")[2]
     if authority.startswith("[") and "]" not in authority:
         return "the IPv6 address has no closing bracket"
+    if authority.startswith("["):
+        problem = _host_problem(authority[: authority.index("]") + 1])
+        if problem:
+            return problem
     port = authority.rpartition("]")[2] if authority.startswith("[") else authority
     if ":" in port:
         digits = port.rpartition(":")[2]
