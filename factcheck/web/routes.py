@@ -26,12 +26,27 @@ from factcheck.web.views import article_segments, quote_candidates, quote_in_con
 T = TypeVar("T")
 
 
-class DbIdConvertor(Convertor[int]):
-    """A row id in a path: at most 18 digits, so every id a page can be asked for fits the databases'
-    64-bit integers (which end at 2^63-1, a 19-digit number); a longer one is simply no page (404),
-    never a driver's overflow error (500)."""
+MAX_DB_ID = 2**31 - 1
+"""The largest row id any desk database can hold in every table (PostgreSQL's `integer` ids)."""
 
-    regex = "[0-9]{1,18}"
+
+def _digits_at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to `limit` (leading zeros allowed up to its
+    length), built digit by digit: shorter numbers, then each prefix of `limit` followed by a smaller digit."""
+    s = str(limit)
+    parts = [f"[0-9]{{1,{len(s) - 1}}}"] if len(s) > 1 else []
+    for i, d in enumerate(s):
+        if d != "0":
+            parts.append(f"{s[:i]}[0-{int(d) - 1}][0-9]{{{len(s) - i - 1}}}")
+    parts.append(s)
+    return "(?:" + "|".join(parts) + ")"
+
+
+class DbIdConvertor(Convertor[int]):
+    """A row id in a path. Only numbers a desk database can hold match, so an id past them (a page asked
+    for /claims/9223372036854775808) is simply no page (404), never the driver's overflow error (500)."""
+
+    regex = _digits_at_most(MAX_DB_ID)
 
     def convert(self, value: str) -> int:
         return int(value)
