@@ -131,10 +131,22 @@ def _where(path: Path, node: Any) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
+def _paired(value: str) -> str:
+    """Surrogate pairs joined into the characters they stand for: JSON writers escape an emoji as two
+    `\\uXXXX` escapes, and the YAML parser reads them as two halves. Unpaired halves are left for
+    check_field to refuse."""
+    if not any(0xD800 <= ord(ch) < 0xE000 for ch in value):
+        return value
+    try:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return value
+
+
 def _checked(value: str, kind: str | None, what: str, path: Path, node: Any) -> str:
     """The field limit and character check of settings.check_field, as an error naming file and line."""
     try:
-        return check_field(kind, value, what)
+        return check_field(kind, _paired(value), what)
     except FieldError as exc:
         raise CaseFileError(f"{_where(path, node)}: {exc}") from None
 
