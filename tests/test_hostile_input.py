@@ -205,3 +205,18 @@ def test_article_file_over_the_cap_is_refused(desk, tmp_path):
     desk.settings.values["max_bytes"] = 10_000
     with desk.desk.session() as s:
         import_case(s, desk.settings, path, actor="t")
+
+
+def test_claim_refs_with_colons_and_odd_digits(memory_desk, tmp_path):
+    from factcheck.desk.claims import UnknownClaim, find_claim
+
+    path = write_case(tmp_path, json.dumps({"case": "Fall: eins", "claims": [
+        {"id": "a:b", "text": "Erster."}, {"id": "c", "text": "Zweiter."}]}))
+    with memory_desk.desk.session() as s:
+        import_case(s, memory_desk.settings, path, actor="t")
+        assert find_claim(s, "a:b").text == "Erster."
+        assert find_claim(s, "Fall: eins:a:b").text == "Erster."
+        assert find_claim(s, "Fall: eins:c").text == "Zweiter."
+        for ref in ("²", "٣", "9" * 30, "Fall: eins:zz"):
+            with pytest.raises(UnknownClaim):
+                find_claim(s, ref)
