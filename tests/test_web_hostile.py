@@ -63,6 +63,19 @@ def test_a_megabyte_source_name_is_refused_and_never_reaches_the_cookie(web):
     assert c.get("/queue").status_code == 200
 
 
+def test_messages_that_echo_user_text_are_cut_before_the_cookie(web):
+    """A refused user name is echoed in its error message; the message is cut, the browser keeps working."""
+    _env, app, _ids = web
+    c = sign_in(app, "eddie")
+    r = c.post("/users", data={"csrf": csrf_of(c, "/users"), "name": "x" * 1_000_000, "role": "checker",
+                               "password": "long enough pw"})
+    assert r.status_code == 303
+    assert max(cookie_sizes(r), default=0) < 4096
+    page = c.get("/users")
+    assert page.status_code == 200 and "user name &#39;xxxx" in page.text and "xxx…" in page.text
+    assert c.get("/queue").status_code == 200
+
+
 def test_an_oversized_review_note_is_refused_with_the_form(web):
     env, app, ids = web
     c = sign_in(app, "cara")
