@@ -99,6 +99,67 @@ _SETTINGS: list[Setting] = [
             "contradiction counts", "verdict"),
 ]
 DEFINITIONS: dict[str, Setting] = {s.name: s for s in _SETTINGS}
+
+# ---- field limits: the longest text each kind of input may be, declared once and checked wherever that
+# input enters (case files, ingest, review, the web desk). Where a column has a size, the limit is that size,
+# so PostgreSQL never refuses what SQLite would store.
+
+
+@dataclass(frozen=True)
+class FieldLimit:
+    chars: int
+    label: str
+
+
+FIELD_LIMITS: dict[str, FieldLimit] = {
+    "case": FieldLimit(200, "case name"),
+    "claim_id": FieldLimit(200, "claim id"),
+    "claim_text": FieldLimit(10_000, "claim text"),
+    "statement": FieldLimit(10_000, "statement"),
+    "source_name": FieldLimit(200, "source name"),
+    "alias": FieldLimit(200, "source alias"),
+    "domain": FieldLimit(253, "domain"),
+    "citation_phrase": FieldLimit(1_000, "citation phrase"),
+    "language": FieldLimit(16, "language"),
+    "title": FieldLimit(1_000, "title"),
+    "outlet": FieldLimit(200, "outlet"),
+    "published": FieldLimit(32, "publication date"),
+    "file": FieldLimit(1_000, "file path"),
+    "url": FieldLimit(4_096, "URL"),
+    "note": FieldLimit(10_000, "review note"),
+    "flash": FieldLimit(300, "message"),
+}
+
+
+class FieldError(FactcheckError):
+    """Text that is too long, or that holds a character no desk database can store."""
+
+
+def check_field(kind: str | None, value: str, what: str | None = None) -> str:
+    """`value` unchanged if it fits `kind`'s limit and holds no NUL character or lone surrogate (which
+    PostgreSQL cannot store and no terminal can print); else `FieldError` naming the field.
+
+    NUL is refused rather than dropped: quietly changing a quoted text would misquote it. `kind` None checks
+    the characters only."""
+    name = what or (FIELD_LIMITS[kind].label if kind else "text")
+    if "\x00" in value:
+        raise FieldError(f"{name} contains a NUL character (\\x00), which the desk does not store; remove it")
+    if any(0xD800 <= ord(ch) < 0xE000 for ch in value):
+        raise FieldError(f"{name} is not valid Unicode text (it holds a lone surrogate code point)")
+    if kind is not None and len(value) > FIELD_LIMITS[kind].chars:
+        raise FieldError(f"{name} is {len(value):,} characters long; the most is {FIELD_LIMITS[kind].chars:,}")
+    return value
+
+
+def fit_field(kind: str, value: str | None) -> str | None:
+    """Fetched metadata (a page's title, its site name) cut to `kind`'s limit instead of refused: a page
+    that overdoes its title is no mistake of the person ingesting it."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    limit = FIELD_LIMITS[kind].chars
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
 VERDICT_DEFAULTS: dict[str, Any] = {s.name: s.default for s in _SETTINGS if s.group == "verdict"}
 ENV_PREFIX = "FACTCHECK_"
 CONFIG_FILE = "factcheck.toml"

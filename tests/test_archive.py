@@ -248,3 +248,28 @@ def test_garbage_file_is_reported_as_corrupt(tmp_path: Path) -> None:
     cap.warc_path.write_bytes(b"this is not a warc file")
     with pytest.raises(ArchiveCorruptError):
         archive.read_body(cap.sha256)
+
+
+def test_temp_files_left_by_killed_writes_are_swept_on_the_next_write(tmp_path: Path) -> None:
+    """A fetch killed mid-write leaves a `.tmp-*.warc.gz`; the next write of any Archive removes those older
+    than STALE_TEMP_SECONDS and leaves younger ones (a write in progress in another process) alone."""
+    import time
+
+    from factcheck.documents.archive import STALE_TEMP_SECONDS
+
+    root = tmp_path / "evidence"
+    stale = [root / "warc" / "ab" / ".tmp-killed1.warc.gz", root / "warc" / "cd" / ".tmp-killed2.warc.gz"]
+    fresh = root / "warc" / "ab" / ".tmp-writing.warc.gz"
+    keep = root / "warc" / "ab" / "not-a-temp.warc.gz"
+    for p in [*stale, fresh, keep]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    for p in [*stale, keep]:
+        os.utime(p, (old, old))
+    archive = Archive(root)
+    assert all(p.exists() for p in stale)  # opening alone changes nothing
+    archive.store(url="https://example.org/a", body=BODY, status=200, headers={}, fetched_at=WHEN)
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and keep.exists()
+    assert archive.sweep_stale_temp(older_than=0) == [fresh]

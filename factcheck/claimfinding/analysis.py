@@ -26,6 +26,7 @@ from factcheck.claimfinding.attribution import (
 from factcheck.errors import FactcheckError
 from factcheck.text.language import de_or_en
 from factcheck.text.sentences import MONTHS, Unit, segment, split_sentences
+from factcheck.text.urls import BadUrl, looks_like_url, normalise_url
 
 __all__ = [
     "Attribution",
@@ -465,7 +466,9 @@ class _BlockText:
                 start = self.length
                 self.walk(child)
                 href = child.get("href") if child.name == "a" else None
-                if isinstance(href, str) and href.startswith(("http://", "https://")):
+                # the desk's one URL rule: a link it could not store or fetch is no citation link
+                href = _usable_url(href) if isinstance(href, str) and looks_like_url(href) else None
+                if href is not None:
                     raw = "".join(self.buf)
                     s, e = start, self.length
                     while s < e and raw[s].isspace():
@@ -474,6 +477,13 @@ class _BlockText:
                         e -= 1
                     if e > s:
                         self.links.append((s, e, href))
+
+
+def _usable_url(href: str) -> str | None:
+    try:
+        return normalise_url(href)
+    except BadUrl:
+        return None
 
 
 def text_and_links_from_html(html: str) -> tuple[str, list[tuple[int, int, str]]]:

@@ -17,10 +17,12 @@ from factcheck import __version__
 from factcheck.desk.db import Desk
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings, load_settings
+from factcheck.text.display import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# no emoji codes and no highlighting: what the desk stores is printed as it is (see text.display.for_terminal)
+out = Console(highlight=False, soft_wrap=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 class App:
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except FactcheckError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {visible(str(exc))}", err=True)
         return 1
     except OperationalError as exc:
         msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]

@@ -17,6 +17,7 @@ from factcheck.cli.app import App, err, json_option, pass_app, print_json
 from factcheck.cli.desk import evidence
 from factcheck.errors import FactcheckError
 from factcheck.text.display import shorten as _short
+from factcheck.text.display import visible
 
 EXIT_OK, EXIT_LOOK, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 REPORT_NAME = "factcheck-report.html"
@@ -32,7 +33,7 @@ def claim_line(row: dict[str, Any]) -> str:
         # a quote that neither supports nor contradicts is only the closest passage found
         lead = "←" if quote.get("role") in ("supports", "contradicts") else "closest:"
         line += f"  {lead} “{_short(quote['quote'], 100)}” (sha256 {(quote.get('snapshot_sha256') or '')[:12]})"
-    return line
+    return visible(line)  # stored and fetched text: control and bidi characters shown, not obeyed
 
 
 def _is_url(ref: str) -> bool:
@@ -142,9 +143,9 @@ def run_check(app: App, article: str, given: list[Any], *, fmt: str, target: Pat
     look = fails(result.counts, fail_on)
     code = EXIT_LOOK if look else EXIT_INCOMPLETE if result.fetch_failed else EXIT_OK
     for note in result.notes:
-        err.print(f"Note: {note}", markup=False, highlight=False)
+        err.print(visible(f"Note: {note}"), markup=False, highlight=False)
     for url in result.fetch_failed:
-        err.print(f"Note: could not fetch {url}; its claims were judged without it", markup=False,
+        err.print(visible(f"Note: could not fetch {url}; its claims were judged without it"), markup=False,
                   highlight=False)
     check_obj = result.as_dict() | {"fail_on": fail_on, "exit_code": code}
     if fmt == "json":
@@ -159,7 +160,7 @@ def run_check(app: App, article: str, given: list[Any], *, fmt: str, target: Pat
     to_stdout = fmt != "text" and target is None
     if not to_stdout:
         ran = f"run {result.run_id}" if result.run_id is not None else "nothing to judge, no run, no report"
-        click.echo(f"Checked {title or result.ingest.title or article}: {len(result.claims)} claims, {ran}")
+        click.echo(visible(f"Checked {title or result.ingest.title or article}: {len(result.claims)} claims, {ran}"))
         for row in result.claims:
             click.echo(claim_line(row))
         c = result.counts
@@ -221,9 +222,9 @@ def evidence_add(app: App, claim_id: str, url_or_file: str, source_name: str | N
         print_json(res.as_dict())
         return
     sha = res.snapshot_sha256
-    click.echo(f"Tied {res.attached.url} to {res.claim['id']}"
+    click.echo(visible(f"Tied {res.attached.url} to {res.claim['id']}"
                + (f" as {res.attached.source}" if res.attached.source else "")
-               + (f" (sha256 {sha[:12]})" if sha else "") + f"; run {res.run_id}:")
+               + (f" (sha256 {sha[:12]})" if sha else "") + f"; run {res.run_id}:"))
     click.echo(claim_line(res.claim))
     if res.claim.get("rationale"):
-        click.echo(f"  {res.claim['rationale']}")
+        click.echo(visible(f"  {res.claim['rationale']}"))

@@ -12,7 +12,9 @@ from rich.table import Table
 from factcheck.cli.app import App, cli, err, json_option, out, pass_app, print_json
 from factcheck.desk.db import upgrade
 from factcheck.errors import FactcheckError
-from factcheck.text.display import shorten as _short
+from factcheck.text.display import for_terminal as _t
+from factcheck.text.display import visible
+from factcheck.text.urls import looks_like_url, normalise_url
 
 
 @cli.command()
@@ -31,9 +33,9 @@ def init(app: App, as_json: bool) -> None:
     if as_json:
         print_json({"db": desk.url, "from": before, "to": after})
     elif before == after:
-        out.print(f"Desk {desk.url} is up to date (schema {after}).")
+        out.print(f"Desk {_t(desk.url)} is up to date (schema {after}).")
     else:
-        out.print(f"Desk {desk.url} ready (schema {before or 'none'} → {after}).")
+        out.print(f"Desk {_t(desk.url)} ready (schema {before or 'none'} → {after}).")
 
 
 @cli.command()
@@ -48,7 +50,7 @@ def config(app: App, as_json: bool) -> None:
     t = Table("setting", "value", "from", title="Effective settings (defaults < factcheck.toml < environment < flags)")
     for r in rows:
         value = ", ".join(r["value"]) if isinstance(r["value"], tuple) else str(r["value"])
-        t.add_row(r["name"], value, r["origin"])
+        t.add_row(r["name"], _t(value), _t(r["origin"]))
     out.print(t)
 
 
@@ -76,7 +78,7 @@ def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> N
     else:
         c, e = summary.claims, summary.evidence
         out.print(
-            f"Imported case [bold]{summary.case}[/]: claims {c['created']} new, {c['updated']} updated, "
+            f"Imported case [bold]{_t(summary.case)}[/]: claims {c['created']} new, {c['updated']} updated, "
             f"{c['unchanged']} unchanged; evidence {e['snapshots']} saved copies stored, {e['queued']} URLs queued."
         )
 
@@ -103,8 +105,8 @@ def claims_add(app: App, text: str, cited: tuple[str, ...], article: int | None,
     if as_json:
         print_json(d)
     else:
-        out.print(f"Added claim {d['id']} to case {d['case']}"
-                  + (f", citing {', '.join(d['cited'])}" if d["cited"] else "") + ".", markup=False)
+        out.print(_t(f"Added claim {d['id']} to case {d['case']}"
+                     + (f", citing {', '.join(d['cited'])}" if d["cited"] else "") + "."))
 
 
 @claims.command("edit")
@@ -130,10 +132,10 @@ def claims_edit(app: App, claim_id: str, statement: str, by: str | None, as_json
         print_json(d | {"rejudged": rejudged})
         return
     if not changed:
-        out.print(f"{d['id']}: unchanged.", markup=False)
+        out.print(_t(f"{d['id']}: unchanged."))
         return
     what = f"restated as “{d['statement']}”" if d["statement"] else "restatement removed"
-    out.print(f"{d['id']}: {what}; revision {d['revision']}.", markup=False)
+    out.print(_t(f"{d['id']}: {what}; revision {d['revision']}."))
     if rejudged:
         print_verdict_table(rejudged, title=f"Judged again (run {rejudged[0]['run']})")
 
@@ -163,8 +165,8 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
         badge = f"[{colours.get(label or '', 'dim')}]{label or '—'}[/]"
         conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
         t.add_row(
-            str(r["id"]), _short(r["text"], 90), ", ".join(r["cited"]), badge, conf,
-            _short(r.get("rationale") or "", 120),
+            _t(r["id"]), _t(r["text"], 90), _t(", ".join(r["cited"])), badge, conf,
+            _t(r.get("rationale") or "", 120),
         )
     out.print(t)
 
@@ -196,21 +198,22 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     if as_json:
         print_json(d)
         return
-    out.print(f"[bold]{d['id']}[/] ({d['case']})  revision {d['revision']}", highlight=False)
-    out.print(d["text"], markup=False)
+    out.print(f"[bold]{_t(d['id'])}[/] ({_t(d['case'])})  revision {d['revision']}")
+    out.print(_t(d["text"], newlines=True))
     if d["statement"]:
-        out.print(f"[dim]statement:[/] {d['statement']}", markup=True)
+        out.print(f"[dim]statement:[/] {_t(d['statement'], newlines=True)}")
     for ci in d["citations"]:
         hand = "second-hand" if ci["second_hand"] else "first-hand"
-        out.print(f"cites [bold]{ci['source']}[/] ({ci['kind']}, {hand}) {ci['phrase'] or ''}")
-    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
+        out.print(f"cites [bold]{_t(ci['source'])}[/] ({_t(ci['kind'])}, {hand}) {_t(ci['phrase'] or '')}")
+    out.print(f"verdict: [bold]{_t(d['verdict'] or '—')}[/]  confidence {d['confidence'] or ''}  "
+              f"by {_t(d['decided_by'] or '—')}")
     if d["rationale"]:
-        out.print(d["rationale"], markup=False)
+        out.print(_t(d["rationale"], newlines=True))
     for n, q in enumerate(d["evidence"], 1):  # numbered: `review --quote N` takes the number
-        out.print(f"  [{n}] “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} "
-                  f"[{q['start']}:{q['end']}]", markup=False)
+        out.print(_t(f"  [{n}] “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} "
+                     f"[{q['start']}:{q['end']}]", newlines=True))
     for h in d["history"]:
-        out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
+        out.print(_t(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", newlines=True))
 
 
 @claims.command("export")
@@ -230,7 +233,7 @@ def claims_export(app: App, case: str | None, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise FactcheckError(f"cannot write {output}: {exc.strerror}") from None
-    err.print(f"Wrote {output}")
+    err.print(f"Wrote {_t(output)}")
 
 
 # ------------------------------------------------------------------ sources
@@ -255,7 +258,8 @@ def sources_list(app: App, as_json: bool) -> None:
         return
     t = Table("source", "aliases", "domains", "reviewed", title="Sources")
     for r in rows:
-        t.add_row(r["name"], ", ".join(r["aliases"]), ", ".join(r["domains"]), "yes" if r["reviewed"] else "no")
+        t.add_row(_t(r["name"]), _t(", ".join(r["aliases"])), _t(", ".join(r["domains"])),
+                  "yes" if r["reviewed"] else "no")
     out.print(t)
 
 
@@ -286,7 +290,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, re
         task = bar.add_task("", total=len(reqs))
         summary = fetch_pending(
             desk, app.settings, actor=app.actor(by), requests=reqs,
-            on_row=lambda row: bar.update(task, advance=1, description=_short(row.url, 60)),
+            on_row=lambda row: bar.update(task, advance=1, description=_t(row.url, 60)),
         )
     failed = any(r.outcome == "failed" for r in summary.rows)
     verdicts: list[dict[str, Any]] = []
@@ -303,7 +307,7 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, re
         t = Table("url", "outcome", "status", "reason", "snapshot", title="Fetch")
         for r in summary.rows:
             colour = {"fetched": "green", "unchanged": "cyan", "failed": "red", "skipped": "yellow"}[r.outcome]
-            t.add_row(_short(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), r.reason or "",
+            t.add_row(_t(r.url, 70), f"[{colour}]{r.outcome}[/]", str(r.http_status or ""), _t(r.reason or ""),
                       (r.snapshot_sha256 or "")[:12])
         if summary.rows:
             out.print(t)
@@ -353,6 +357,7 @@ def evidence_list(app: App, url: str | None, as_json: bool) -> None:
     with app.desk().session() as s:
         q = select(Snapshot).order_by(Snapshot.url, Snapshot.fetched_at, Snapshot.id)
         if url:
+            url = normalise_url(url)  # as the desk stores it
             q = q.where(Snapshot.url == url)
         snaps = [_snapshot_dict(s, x) for x in s.execute(q).scalars()]
         waiting = [
@@ -366,13 +371,13 @@ def evidence_list(app: App, url: str | None, as_json: bool) -> None:
         return
     t = Table("sha256", "url", "captured", "origin", "status", "title", title="Snapshots")
     for d in snaps:
-        t.add_row(d["sha256"][:12], _short(d["url"], 60), d["fetched_at"][:19], d["origin"], str(d["status"] or ""),
-                  _short(d["title"] or "", 40))
+        t.add_row(d["sha256"][:12], _t(d["url"], 60), d["fetched_at"][:19], _t(d["origin"]), str(d["status"] or ""),
+                  _t(d["title"] or "", 40))
     out.print(t)
     if waiting:
         w = Table("url", "status", "last reason", title="Not captured")
         for d in waiting:
-            w.add_row(_short(d["url"] or "", 80), d["status"] or "", d["last_reason"] or "")
+            w.add_row(_t(d["url"] or "", 80), _t(d["status"] or ""), _t(d["last_reason"] or ""))
         out.print(w)
 
 
@@ -389,8 +394,8 @@ def evidence_show(app: App, ref: str, as_json: bool) -> None:
 
     with app.desk().session() as s:
         snap = None
-        if ref.startswith(("http://", "https://")):
-            snap = latest_snapshot(s, ref)
+        if looks_like_url(ref):
+            snap = latest_snapshot(s, normalise_url(ref))
         elif ref.isdigit() and len(ref) < 10:
             snap = s.get(Snapshot, int(ref))
         if snap is None and len(ref) >= 4:
@@ -407,9 +412,9 @@ def evidence_show(app: App, ref: str, as_json: bool) -> None:
         return
     for k in ("url", "final_url", "status", "fetched_at", "origin", "sha256", "content_type", "title", "author",
               "published", "language", "source", "warc_path"):
-        out.print(f"[bold]{k}[/]: {d[k] if d[k] is not None else ''}", highlight=False)
+        out.print(f"[bold]{k}[/]: {_t(d[k] if d[k] is not None else '')}")
     out.print()
-    out.print(d["text"], markup=False)
+    out.print(_t(d["text"], newlines=True))
 
 
 @cli.command("extract")
@@ -425,7 +430,7 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
     fetcher = None
     for item in paths_or_urls:
         try:
-            if item.startswith(("http://", "https://")):
+            if looks_like_url(item):
                 if fetcher is None:
                     from factcheck.desk.capture import policy_from_settings
                     from factcheck.documents.fetch import Fetcher
@@ -444,7 +449,7 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
                 ex = extract_path(p)
         except FactcheckError as exc:
             failed = True
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {visible(str(exc))}", err=True)
             continue
         rows.append({"path_or_url": item, "title": ex.title, "author": ex.author, "published": ex.published,
                      "language": ex.language, "content_type": ex.content_type, "encoding": ex.encoding,
@@ -455,9 +460,9 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
         print_json(rows)
     else:
         for r in rows:
-            out.print(f"[bold]{r['path_or_url']}[/]  title: {r['title'] or ''}  published: {r['published'] or ''}  "
-                      f"language: {r['language'] or ''}", highlight=False)
-            out.print(r["text"], markup=False)
+            out.print(f"[bold]{_t(r['path_or_url'])}[/]  title: {_t(r['title'] or '')}  "
+                      f"published: {_t(r['published'] or '')}  language: {_t(r['language'] or '')}")
+            out.print(_t(r["text"], newlines=True))
             out.print()
     if failed:
         raise SystemExit(1)
@@ -512,7 +517,6 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequenc
 @pass_app
 def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
     """List verification runs, newest first: finished, running, or interrupted (their verdicts do not count)."""
-    from rich.markup import escape
 
     from factcheck.desk.runs import list_runs, run_dict
 
@@ -524,6 +528,6 @@ def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
     t = Table("run", "state", "started", "finished", "by", "version", "counts", title="Verification runs")
     for r in rows:
         t.add_row(str(r["id"]), r["state"], r["started_at"][:19].replace("T", " "),
-                  (r["finished_at"] or "—")[:19].replace("T", " "), escape(r["actor"] or ""), escape(r["version"]),
+                  (r["finished_at"] or "—")[:19].replace("T", " "), _t(r["actor"] or ""), _t(r["version"]),
                   ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
     out.print(t)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from factcheck.cli.app import App, err, out, print_json
-from factcheck.text.display import shorten as _short
+from factcheck.text.display import for_terminal as _t
 
 
 @click.command("ingest")
@@ -31,7 +31,6 @@ def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None,
     domain become citations and their pages are queued as evidence (`factcheck fetch`). Re-ingesting the
     same article updates its claims and never duplicates them.
     """
-    from rich.markup import escape
     from rich.table import Table
 
     from factcheck.desk.ingest import ingest as run_ingest
@@ -39,28 +38,28 @@ def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None,
     summary = run_ingest(app.desk(), app.settings, path_or_url, actor=app.actor(by), outlet=outlet,
                          language=language, case=case_key, threshold=threshold)
     if summary.gone:
-        err.print(f"Note: {len(summary.gone)} claim(s) from an earlier ingest of this article no longer appear "
-                  f"in it and were kept: {', '.join(summary.gone)}", markup=False, highlight=False)
+        err.print(_t(f"Note: {len(summary.gone)} claim(s) from an earlier ingest of this article no longer appear "
+                     f"in it and were kept: {', '.join(summary.gone)}"))
     if as_json:
         print_json([c.as_dict() for c in summary.claims])
         return
-    t = Table("id", "claim", "cited", "attribution", "worth", title=escape(f"Claims: {summary.title or summary.case}"),
+    t = Table("id", "claim", "cited", "attribution", "worth", title=_t(f"Claims: {summary.title or summary.case}"),
               show_lines=True)
     for c in summary.claims:
         hand = " (second-hand)" if c.second_hand else ""
-        t.add_row(c.id, escape(_short(c.text, 100)), escape(", ".join(c.cited) + hand),
-                  escape(_short("; ".join(c.attribution), 60)), f"{c.checkworthiness:.2f}")
+        t.add_row(_t(c.id), _t(c.text, 100), _t(", ".join(c.cited) + hand),
+                  _t("; ".join(c.attribution), 60), f"{c.checkworthiness:.2f}")
     out.print(t)
     n = summary.counts()
     extras = []
     if summary.sources_created:
-        extras.append(escape(f"new unreviewed sources: {', '.join(summary.sources_created)}"))
+        extras.append(_t(f"new unreviewed sources: {', '.join(summary.sources_created)}"))
     if summary.evidence_queued:
         extras.append(f"{len(summary.evidence_queued)} evidence URL(s) queued (run `factcheck fetch`)")
     out.print(
-        f"Ingested into case [bold]{escape(summary.case)}[/] ({summary.language}, "
-        f"{escape(summary.outlet or 'outlet unknown')}, "
-        f"{summary.published or 'date unknown'}): {len(summary.claims)} claims from {summary.units} units — "
+        f"Ingested into case [bold]{_t(summary.case)}[/] ({_t(summary.language)}, "
+        f"{_t(summary.outlet or 'outlet unknown')}, "
+        f"{_t(summary.published or 'date unknown')}): {len(summary.claims)} claims from {summary.units} units — "
         f"{n['created']} new, {n['updated']} updated, {n['unchanged']} unchanged; snapshot "
         f"{summary.snapshot_sha256[:12]}." + ("".join(f"\n  {e}" for e in extras)),
         highlight=False,

@@ -11,6 +11,7 @@ import click
 
 from factcheck.cli.app import App, json_option, out, pass_app, print_json
 from factcheck.judge.reader import EntailmentUnavailable
+from factcheck.text.display import for_terminal as _t
 
 
 @click.group("nli")
@@ -33,18 +34,16 @@ def nli_status(app: App, as_json: bool) -> None:
     if as_json:
         print_json(info)
         return
-    out.print(f"reader:    {info['folder']}{' (shipped)' if info['shipped'] else ''}", markup=False)
-    out.print(f"format:    {info['format'] or 'none'}; runtime {'installed' if info['runtime'] else 'missing'}",
-              markup=False)
+    out.print(_t(f"reader:    {info['folder']}{' (shipped)' if info['shipped'] else ''}"))
+    out.print(_t(f"format:    {info['format'] or 'none'}; runtime {'installed' if info['runtime'] else 'missing'}"))
     if info.get("recipe"):
         acc = info.get("heldout_accuracy")
-        out.print(f"recipe:    {info['recipe']['name']} v{info['recipe']['version']}, {info.get('examples')} pairs "
+        out.print(_t(f"recipe:    {info['recipe']['name']} v{info['recipe']['version']}, {info.get('examples')} pairs "
                   f"from {info.get('train_file')}"
-                  + (f", held-out accuracy {acc:.3f} on {info['heldout_examples']}" if acc is not None else ""),
-                  markup=False)
-    out.print(f"in verify: {'yes' if info['enabled'] else 'no'} (nli = {app.settings.nli})", markup=False)
+                  + (f", held-out accuracy {acc:.3f} on {info['heldout_examples']}" if acc is not None else "")))
+    out.print(_t(f"in verify: {'yes' if info['enabled'] else 'no'} (nli = {app.settings.nli})"))
     if info.get("error"):
-        out.print(f"note:      {info['error']}", markup=False)
+        out.print(_t(f"note:      {info['error']}"))
 
 
 @nli_group.command("build")

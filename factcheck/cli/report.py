@@ -8,6 +8,7 @@ import click
 
 from factcheck.cli.app import App
 from factcheck.report import FORMATS, check_target, make_report, render, report_bytes, write_atomic
+from factcheck.text.display import visible
 
 HELP = """Write the audit report: what was checked, what was found, and how.
 
@@ -49,13 +50,13 @@ def report(app: App, fmt: str, output: Path | None, case: str | None, article: s
     if output is None:
         text = render(rep, fmt, base_url=base_url, reviewed_only=reviewed_only)
         for w in rep.warnings:
-            click.echo(f"Warning: {w}", err=True)
+            click.echo(f"Warning: {visible(w)}", err=True)
         # stdout gets the text without a BOM; a BOM belongs in files only.
         click.echo(text, nl=False)
         return
     data = report_bytes(rep, fmt, base_url=base_url, reviewed_only=reviewed_only,
                         chromium=app.settings.chromium or None)
     for w in rep.warnings:
-        click.echo(f"Warning: {w}", err=True)
+        click.echo(f"Warning: {visible(w)}", err=True)
     path = write_atomic(output, data)
     click.echo(f"Wrote {fmt} report ({len(rep.claims)} claims) to {path}", err=True)

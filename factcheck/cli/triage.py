@@ -12,12 +12,11 @@ from typing import Any
 
 import click
 from rich.table import Table
-from rich.text import Text
 
 from factcheck.cli.app import App, json_option, out, print_json
 from factcheck.desk.models import VERDICT_LABELS, utcnow
 from factcheck.errors import FactcheckError
-from factcheck.text.display import shorten as _short
+from factcheck.text.display import for_terminal as _t
 
 
 class AuditChainBroken(FactcheckError):
@@ -86,12 +85,12 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
         colour = _COLOURS.get(r["status"], "dim")
         last = r["last_action"]
         t.add_row(
-            str(i), Text(r["id"]), f"[{colour}]{r['status']}[/]", Text(", ".join(r["reasons"])),
+            str(i), _t(r["id"]), f"[{colour}]{r['status']}[/]", _t(", ".join(r["reasons"])),
             f"{r['confidence']:.2f}" if r["confidence"] is not None else "",
             f"{r['checkworthiness']:.2f}" if r["checkworthiness"] is not None else "",
-            _age(r["since"], now), Text(r["assignee"] or ""),
-            Text(f"{last['action']} by {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
-            Text(_short(r["text"], 70)),
+            _age(r["since"], now), _t(r["assignee"] or ""),
+            _t(f"{last['action']} by {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
+            _t(r["text"], 70),
         )
     out.print(t)
 
@@ -126,28 +125,28 @@ def triage_next(app: App, by: str | None, minutes: int | None, article: str | No
         return
     until = got.assigned_until.strftime("%Y-%m-%d %H:%M")
     taken = f" (was {got.took_over_from}'s, expired)" if got.took_over_from else ""
-    out.print(f"[bold]{d['ref']}[/] is yours until {until} UTC{taken}; revision {got.revision}.")
-    out.print(f"why: {', '.join(d['reasons'])}", markup=False)
-    out.print(d["text"], markup=False)
+    out.print(f"[bold]{_t(d['ref'])}[/] is yours until {until} UTC{_t(taken)}; revision {got.revision}.")
+    out.print(_t(f"why: {', '.join(d['reasons'])}"))
+    out.print(_t(d["text"], newlines=True))
     if d.get("statement"):
-        out.print(f"statement: {d['statement']}", markup=False)
+        out.print(_t(f"statement: {d['statement']}", newlines=True))
     if d["cited"]:
-        out.print(f"cites: {', '.join(d['cited'])}", markup=False)
+        out.print(_t(f"cites: {', '.join(d['cited'])}"))
     conf = f" {d['confidence']:.2f}" if d.get("confidence") is not None else ""
-    out.print(f"current verdict: {d['verdict'] or '—'}{conf} by {d['decided_by'] or '—'}", markup=False)
+    out.print(_t(f"current verdict: {d['verdict'] or '—'}{conf} by {d['decided_by'] or '—'}"))
     if d.get("rationale"):
-        out.print(f"  {d['rationale']}", markup=False)
+        out.print(_t(f"  {d['rationale']}", newlines=True))
     for q in d["evidence"]:
-        out.print(f"  “{q['quote']}”  {q['url']}#{q['start']}-{q['end']} sha256:{(q['snapshot_sha256'] or '')[:12]}",
-                  markup=False)
+        out.print(_t(f"  “{q['quote']}”  {q['url']}#{q['start']}-{q['end']} "
+                     f"sha256:{(q['snapshot_sha256'] or '')[:12]}", newlines=True))
     for ch in d["changes"]:
-        out.print(f"  source {ch['kind']}: {ch['url']} now sha256:{ch['latest_sha256'][:12]} "
-                  f"(captured {ch['latest_fetched_at'][:16]})", markup=False)
+        out.print(_t(f"  source {ch['kind']}: {ch['url']} now sha256:{ch['latest_sha256'][:12]} "
+                     f"(captured {ch['latest_fetched_at'][:16]})"))
     for e in d["evidence_urls"]:
         sha = f"sha256:{e['snapshot_sha256'][:12]}, {e['chars']} chars" if e["snapshot_sha256"] else "not captured"
-        out.print(f"  evidence {e['url']} ({e['status']}; {sha})", markup=False)
-    out.print(f"Review with: factcheck review {d['ref']} --verdict verified|unverified|contested "
-              f"--note '…' --by {got.assignee}", markup=False)
+        out.print(_t(f"  evidence {e['url']} ({e['status']}; {sha})"))
+    out.print(_t(f"Review with: factcheck review {d['ref']} --verdict verified|unverified|contested "
+                 f"--note '…' --by {got.assignee}"))
 
 
 @triage.command("release")
@@ -166,7 +165,7 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
     if as_json:
         print_json({"id": key, "assignee": None})
     else:
-        out.print(f"Released {claim_id}; it is back in the queue.", markup=False)
+        out.print(_t(f"Released {claim_id}; it is back in the queue."))
 
 
 # ------------------------------------------------------------------ review
@@ -196,9 +195,9 @@ def review(app: App, claim_id: str, label: str, note: str, by: str | None, quote
         print_json(res.as_dict())
         return
     was = f" (was {res.previous['label']} by {res.previous['by']})" if res.previous else ""
-    out.print(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}.", markup=False)
+    out.print(_t(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}."))
     for q in res.quotes:
-        out.print(f"  “{_short(q['quote'], 160)}”  {q['url']} sha256:{q['snapshot_sha256'][:12]}", markup=False)
+        out.print(f"  “{_t(q['quote'], 160)}”  {_t(q['url'])} sha256:{q['snapshot_sha256'][:12]}")
 
 
 # ------------------------------------------------------------------ audit
@@ -337,8 +336,8 @@ def audit_log(app: App, claim_id: str | None, limit: int | None, as_json: bool) 
         return
     t = Table("#", "at (UTC)", "who", "action", "claim", "what", title="Audit log")
     for r in rows:
-        t.add_row(str(r["id"]), r["at"][:19].replace("T", " "), Text(r["actor"]), r["action"],
-                  Text(r["claim"] or ""), Text(_short(_describe(r), 110)))
+        t.add_row(str(r["id"]), r["at"][:19].replace("T", " "), _t(r["actor"]), _t(r["action"]),
+                  _t(r["claim"] or ""), _t(_describe(r), 110))
     out.print(t)
 
 

@@ -19,6 +19,7 @@ from factcheck.desk.evidence import EvidenceError, latest_snapshot, store_captur
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, Snapshot, utcnow
 from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest, FetchResult
 from factcheck.settings import Settings
+from factcheck.text.urls import normalise_url
 
 
 def policy_from_settings(settings: Settings) -> FetchPolicy:
@@ -75,8 +76,8 @@ def pending_requests(desk: Desk, settings: Settings, *, refresh: bool = False,
     """URLs with no capture yet; with refresh also captures older than stale_after_days (fetched ones)."""
     with desk.session() as s:
         q = select(EvidenceUrl).order_by(EvidenceUrl.id)
-        if urls:
-            q = q.where(EvidenceUrl.url.in_(urls))
+        if urls:  # in the spelling the desk stores them in (a malformed one is a clear error)
+            q = q.where(EvidenceUrl.url.in_([normalise_url(u) for u in urls]))
         reqs = []
         cutoff = utcnow() - timedelta(days=settings.stale_after_days)
         for eu in s.execute(q).scalars():

@@ -13,9 +13,11 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit, records
+from factcheck.desk.db import explain_refusal
 from factcheck.desk.evidence import EvidenceError, read_file_capped, store_capture
 from factcheck.desk.models import (
     VERDICT_LABELS,
@@ -26,7 +28,8 @@ from factcheck.desk.models import (
 )
 from factcheck.desk.sources import find_source, merge_source
 from factcheck.errors import FactcheckError
-from factcheck.settings import Settings
+from factcheck.settings import FieldError, Settings, check_field
+from factcheck.text.urls import BadUrl, normalise_url
 
 
 class CaseFileError(FactcheckError):
@@ -61,6 +64,10 @@ SOURCE_KEYS = {"name", "aliases", "domains"}
 EVIDENCE_KEYS = {"url", "source", "file"}
 CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "language", "checkworthiness", "start",
               "end", "fingerprint"}
+ARTICLE_KINDS = {"url": "url", "title": "title", "outlet": "outlet", "language": "language",
+                 "published": "published", "file": "file", "text": None}
+MAX_NESTING = 50
+"""Deepest nesting of lists and mappings a case file may have (a real one needs about five)."""
 
 
 @dataclass
@@ -129,7 +136,36 @@ def _where(path: Path, node: Any) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
-def _str(value: Any, what: str, path: Path, node: Any, *, required: bool = False) -> str | None:
+def _paired(value: str) -> str:
+    """Surrogate pairs joined into the characters they stand for: JSON writers escape an emoji as two
+    `\\uXXXX` escapes, and the YAML parser reads them as two halves. Unpaired halves are left for
+    check_field to refuse."""
+    if not any(0xD800 <= ord(ch) < 0xE000 for ch in value):
+        return value
+    try:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return value
+
+
+def _checked(value: str, kind: str | None, what: str, path: Path, node: Any) -> str:
+    """The field limit and character check of settings.check_field, as an error naming file and line."""
+    try:
+        return check_field(kind, _paired(value), what)
+    except FieldError as exc:
+        raise CaseFileError(f"{_where(path, node)}: {exc}") from None
+
+
+def _url(value: str, what: str, path: Path, node: Any) -> str:
+    """The one URL rule (text.urls), as an error naming file and line."""
+    try:
+        return normalise_url(value)
+    except BadUrl as exc:
+        raise CaseFileError(f"{_where(path, node)}: {what} {value!r} is not usable: {exc.reason}") from None
+
+
+def _str(value: Any, what: str, path: Path, node: Any, *, required: bool = False,
+         kind: str | None = None) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise CaseFileError(f"{_where(path, node)}: {what} is missing or empty")
@@ -138,17 +174,17 @@ def _str(value: Any, what: str, path: Path, node: Any, *, required: bool = False
         return value.isoformat()
     if isinstance(value, bool | dict | list):
         raise CaseFileError(f"{_where(path, node)}: {what} must be text")
-    return str(value).strip()
+    return _checked(str(value).strip(), kind, what, path, node)
 
 
-def _str_list(value: Any, what: str, path: Path, node: Any) -> list[str]:
+def _str_list(value: Any, what: str, path: Path, node: Any, kind: str | None = None) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise CaseFileError(f"{_where(path, node)}: {what} must be a list of names")
-    return [str(v).strip() for v in value if str(v).strip()]
+    return [_checked(str(v).strip(), kind, what, path, node) for v in value if str(v).strip()]
 
 
 def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec]:
@@ -160,10 +196,11 @@ def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec
     for item in value:
         if isinstance(item, str | int | float) and not isinstance(item, bool):
             if str(item).strip():
-                out.append(CitationSpec(str(item).strip()))
+                out.append(CitationSpec(_checked(str(item).strip(), "source_name", f"claim {key}: cited source",
+                                                 path, node)))
             continue
         _check_keys(item, CITATION_KEYS, f"claim {key}: citation", path)
-        name = _str(item.get("name"), f"claim {key}: citation name", path, item, required=True)
+        name = _str(item.get("name"), f"claim {key}: citation name", path, item, required=True, kind="source_name")
         kind = _str(item.get("kind"), "kind", path, item) or "named"
         if kind not in CITATION_KINDS:
             raise CaseFileError(f"{_where(path, item)}: claim {key}: citation kind {kind!r} is not one of "
@@ -172,8 +209,10 @@ def _citations(value: Any, key: str, path: Path, node: Any) -> list[CitationSpec
         if not isinstance(second, bool):
             raise CaseFileError(f"{_where(path, item)}: claim {key}: second_hand must be true or false")
         assert name is not None
-        out.append(CitationSpec(name, kind, _str(item.get("phrase"), "phrase", path, item), second,
-                                _str(item.get("via"), "via", path, item), _str(item.get("url"), "url", path, item)))
+        out.append(CitationSpec(name, kind, _str(item.get("phrase"), "phrase", path, item, kind="citation_phrase"),
+                                second, _str(item.get("via"), "via", path, item, kind="source_name"),
+                                _url(link, f"claim {key}: citation url", path, item)
+                                if (link := _str(item.get("url"), "url", path, item, kind="url")) else None))
     return out
 
 
@@ -207,6 +246,23 @@ def resolve_file(case_path: Path, rel: str, node: Any) -> Path:
     return full
 
 
+def _check_nesting(path: Path, text: str) -> None:
+    """Refuse absurdly nested YAML before it is composed (composing recurses, one level per bracket)."""
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken
+                          | yaml.BlockSequenceStartToken | yaml.BlockMappingStartToken):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise CaseFileError(f"{path}, line {token.start_mark.line + 1}: nested more than "
+                                        f"{MAX_NESTING} levels deep; not a case file")
+            elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken | yaml.BlockEndToken):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the parser proper reports it, with its line
+
+
 def parse_case(path: str | Path) -> CaseSpec:
     path = Path(path)
     try:
@@ -221,8 +277,11 @@ def parse_case(path: str | Path) -> CaseSpec:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CaseFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    _check_nesting(path, text)
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    except RecursionError:  # a guard of last resort: _check_nesting refuses such files first
+        raise CaseFileError(f"{path}: nested too deeply to be a case file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
@@ -235,33 +294,38 @@ def parse_case(path: str | Path) -> CaseSpec:
     article = data.get("article")
     if article is not None:
         _check_keys(article, ARTICLE_KEYS, "article", path)
-        article = {k: _str(v, f"article {k}", path, article) for k, v in article.items()}
+        raw_text = article.get("text")
+        article = {k: _str(v, f"article {k}", path, article, kind=ARTICLE_KINDS[k]) for k, v in article.items()}
+        if isinstance(raw_text, str):  # the article's text as it is (offsets point into it): not stripped
+            article["text"] = _checked(raw_text, None, "article text", path, data.get("article"))
+        if article.get("url"):
+            article["url"] = _url(article["url"], "article url", path, data.get("article"))
         if article.get("file") and article.get("text") is None:  # inline text (an export) needs no file
             resolve_file(path, article["file"], data.get("article"))
 
-    key = _str(data.get("case"), "case", path, data)
+    key = _str(data.get("case"), "case", path, data, kind="case")
     spec = CaseSpec(
-        path=path, key=key or path.stem, title=_str(data.get("title"), "title", path, data) or key,
+        path=path, key=key or path.stem, title=_str(data.get("title"), "title", path, data, kind="title") or key,
         article=article,
     )
     for s in data.get("sources") or []:
         _check_keys(s, SOURCE_KEYS, "source", path)
-        name = _str(s.get("name"), "source name", path, s, required=True)
+        name = _str(s.get("name"), "source name", path, s, required=True, kind="source_name")
         assert name is not None
-        spec.sources.append(SourceSpec(name, _str_list(s.get("aliases"), "aliases", path, s),
-                                       _str_list(s.get("domains"), "domains", path, s)))
+        spec.sources.append(SourceSpec(name, _str_list(s.get("aliases"), "aliases", path, s, "alias"),
+                                       _str_list(s.get("domains"), "domains", path, s, "domain")))
     seen_urls: set[str] = set()
     for e in data.get("evidence") or []:
         _check_keys(e, EVIDENCE_KEYS, "evidence entry", path)
         url = _str(e.get("url"), "evidence url", path, e, required=True)
         assert url is not None
-        if not url.startswith(("http://", "https://")):
-            raise CaseFileError(f"{_where(path, e)}: evidence url {url!r} must start with http:// or https://")
+        url = _url(url, "evidence url", path, e)
         if url in seen_urls:
             raise CaseFileError(f"{_where(path, e)}: evidence url {url!r} is listed twice")
         seen_urls.add(url)
-        file = _str(e.get("file"), "evidence file", path, e)
-        spec.evidence.append(EvidenceSpec(url, _str(e.get("source"), "evidence source", path, e), file,
+        file = _str(e.get("file"), "evidence file", path, e, kind="file")
+        spec.evidence.append(EvidenceSpec(url, _str(e.get("source"), "evidence source", path, e,
+                                                    kind="source_name"), file,
                                           resolve_file(path, file, e) if file else None))
     claims = data.get("claims")
     if claims is None:
@@ -271,12 +335,12 @@ def parse_case(path: str | Path) -> CaseSpec:
     keys: dict[str, int] = {}
     for c in claims:
         _check_keys(c, CLAIM_KEYS, "claim", path)
-        key = _str(c.get("id"), "claim id", path, c, required=True)
+        key = _str(c.get("id"), "claim id", path, c, required=True, kind="claim_id")
         assert key is not None
         if key in keys:
             raise CaseFileError(f"{_where(path, c)}: duplicate claim id {key!r} (first at line {keys[key]})")
         keys[key] = getattr(c, "line", 0)
-        claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True)
+        claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True, kind="claim_text")
         assert claim_text is not None
         expected = _str(c.get("expected"), "expected", path, c)
         if expected is not None and expected not in VERDICT_LABELS:
@@ -287,20 +351,24 @@ def parse_case(path: str | Path) -> CaseSpec:
         cw = c.get("checkworthiness")
         if cw is not None and not (isinstance(cw, int | float) and 0 <= cw <= 1):
             raise CaseFileError(f"{_where(path, c)}: claim {key}: checkworthiness must be a number from 0 to 1")
-        ev = _str_list(c.get("evidence"), "evidence", path, c)
-        for u in ev:
-            if not u.startswith(("http://", "https://")):
-                raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} must be an http(s) URL")
+        ev: list[str] = []
+        for u in _str_list(c.get("evidence"), f"claim {key}: evidence", path, c, "url"):
+            u = _url(u, f"claim {key}: evidence", path, c)
+            if u in ev:
+                raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} is listed twice")
+            ev.append(u)
         span = [c.get("start"), c.get("end")]
         if span != [None, None] and not (all(isinstance(x, int) and not isinstance(x, bool) for x in span)
                                          and 0 <= span[0] <= span[1]):
             raise CaseFileError(f"{_where(path, c)}: claim {key}: start and end must be character offsets "
                                 "with start <= end")
         spec.claims.append(ClaimSpec(
-            key=key, text=claim_text, statement=_str(c.get("statement"), "statement", path, c),
+            key=key, text=claim_text,
+            statement=_str(c.get("statement"), f"claim {key}: statement", path, c, kind="statement"),
             cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
-            language=_str(c.get("language"), "language", path, c), checkworthiness=cw,
-            start=span[0], end=span[1], fingerprint=_str(c.get("fingerprint"), "fingerprint", path, c),
+            language=_str(c.get("language"), f"claim {key}: language", path, c, kind="language"), checkworthiness=cw,
+            start=span[0], end=span[1],
+            fingerprint=_str(c.get("fingerprint"), f"claim {key}: fingerprint", path, c, kind="claim_id"),
         ))
     return spec
 
@@ -351,13 +419,24 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
                     "or mark an unnamed source `kind: anonymous`)"
                 )
 
+    try:
+        _store(session, settings, spec, summary, actor)
+        session.flush()
+    except (IntegrityError, DataError) as exc:  # the caller's session rolls everything back
+        raise CaseFileError(f"{spec.path}: nothing was stored: {explain_refusal(exc)}") from exc
+    except FieldError as exc:
+        raise CaseFileError(f"{spec.path}: nothing was stored: {exc}") from None
+    return summary
+
+
+def _store(session: Session, settings: Settings, spec: CaseSpec, summary: ImportSummary, actor: str) -> None:
     case, _ = records.ensure_case(session, spec.key, spec.title, actor, path=str(spec.path), via=VIA)
     for s in spec.sources:
         _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor)
         summary.sources[outcome] += 1
 
     if spec.article:
-        _import_article(session, case, spec, actor)
+        _import_article(session, settings, case, spec, actor)
 
     for e in spec.evidence:
         src = find_source(session, e.source) if e.source else None
@@ -382,20 +461,28 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
             summary.evidence["known"] += 1
 
     for cs in spec.claims:
-        outcome = _import_claim(session, case, cs, actor)
+        try:
+            outcome = _import_claim(session, case, cs, actor)
+        except (IntegrityError, DataError) as exc:
+            raise CaseFileError(f"{spec.path}: claim {cs.key}: nothing was stored: {explain_refusal(exc)}") from exc
         summary.claims[outcome] += 1
-    return summary
 
 
-def _import_article(session: Session, case: Case, spec: CaseSpec, actor: str) -> None:
+def _import_article(session: Session, settings: Settings, case: Case, spec: CaseSpec, actor: str) -> None:
     a = spec.article or {}
     text = a.get("text")
     if a.get("file") and text is None:
         p = resolve_file(spec.path, a["file"], None)
-        try:
-            text = p.read_text(encoding="utf-8")
+        try:  # the same size cap as evidence files and ingested articles (max_bytes)
+            text = read_file_capped(p, settings.max_bytes).decode("utf-8")
+        except EvidenceError as exc:
+            raise CaseFileError(f"{spec.path}: article file {a['file']!r}: {exc}") from None
         except UnicodeDecodeError:
             raise CaseFileError(f"{spec.path}: article file {a['file']!r} is not UTF-8 text") from None
+        try:
+            check_field(None, text, "the article file")
+        except FieldError as exc:
+            raise CaseFileError(f"{spec.path}: {exc}") from None
     values = {k: a.get(k) for k in ("url", "title", "outlet", "language", "published", "file")}
     values["text"] = text
     records.upsert_article(session, case, values, actor)  # the case's article

@@ -86,18 +86,23 @@ def verdict_history(session: Session, claim_id: int) -> list[Verdict]:
 
 def find_claim(session: Session, ref: str) -> Claim:
     """`ID` (the case's claim id, or an ingested claim's older hash id) or `CASE:ID` when several cases share
-    an id."""
-    case_key, _, key = ref.rpartition(":") if ":" in ref else ("", "", ref)
-    q = select(Claim).where(Claim.key == key).options(selectinload(Claim.citations))
-    if case_key:
-        q = q.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
-    found = list(session.execute(q).scalars())
-    if not found and key.startswith("c-"):  # an ingested claim's sentence hash, its id before short ids
-        fq = select(Claim).where(Claim.fingerprint == key).options(selectinload(Claim.citations))
-        if case_key:
-            fq = fq.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
-        found = list(session.execute(fq).scalars())
-    if not found and ref.isdigit():
+    an id. Ids and case names may hold colons themselves: the whole ref is tried as an id first, then each
+    colon as the split."""
+    splits = [("", ref)] + [(ref[:i], ref[i + 1:]) for i, ch in enumerate(ref) if ch == ":"]
+    found: list[Claim] = []
+    for column in (Claim.key, Claim.fingerprint):  # the fingerprint: an ingested claim's id before short ids
+        for case_key, key in splits:
+            if column is Claim.fingerprint and not key.startswith("c-"):
+                continue
+            q = select(Claim).where(column == key).options(selectinload(Claim.citations))
+            if case_key:
+                q = q.join(Case, Claim.case_id == Case.id).where(Case.key == case_key)
+            found = list(session.execute(q).scalars())
+            if found:
+                break
+        if found:
+            break
+    if not found and ref.isascii() and ref.isdigit() and len(ref) <= 9:  # a row id (as the web desk shows)
         c = session.get(Claim, int(ref))
         if c is not None:
             return c

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -27,6 +27,40 @@ class DeskError(FactcheckError):
 
 class DeskNotReady(DeskError):
     """The desk has no schema yet, or an older one."""
+
+
+class DeskRefused(DeskError):
+    """The database refused a change (a constraint, or a value it cannot hold); nothing was stored."""
+
+
+_DUPLICATES: list[tuple[tuple[str, ...], str]] = [
+    (("claim_evidence",), "a claim lists the same evidence URL twice"),
+    (("case_file",), "another import or ingest created the same case at the same moment; run it again"),
+    (("uq_claim_", "claim.case_id", "claim.key"),
+     "another import or ingest stored the same claim at the same moment; run it again"),
+    (("evidence_url",), "another process queued the same evidence URL at the same moment; run it again"),
+    (("uq_source_", "source.name"), "another process added the same source at the same moment; run it again"),
+]
+
+
+def explain_refusal(exc: BaseException) -> str:
+    """The one translation of a database refusal (IntegrityError, DataError) into a plain sentence: callers
+    that know the file or claim prefix it; the command line and the web desk fall back to it alone."""
+    msg = str(getattr(exc, "orig", None) or exc)
+    low = msg.lower()
+    if "0x00" in low:
+        return "the text contains a NUL character (\\x00), which the database cannot store"
+    if "foreign key" in low:
+        return "it refers to a record that no longer exists"
+    if "unique" in low or "duplicate key" in low:
+        for needles, sentence in _DUPLICATES:
+            if any(n in low for n in needles):
+                return sentence
+        return "a record with the same key exists already (perhaps stored at the same moment); run it again"
+    if "too long" in low:
+        return "a value is longer than the database allows"
+    first = msg.strip().splitlines()[0] if msg.strip() else exc.__class__.__name__
+    return f"the database refused the change ({first[:200]})"
 
 
 def normalise_url(url: str) -> str:
@@ -169,6 +203,9 @@ class Desk:
         try:
             yield s
             s.commit()
+        except (IntegrityError, DataError) as exc:
+            s.rollback()
+            raise DeskRefused(f"nothing was stored: {explain_refusal(exc)}") from exc
         except BaseException:
             s.rollback()
             raise

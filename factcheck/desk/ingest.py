@@ -35,7 +35,7 @@ from factcheck.claimfinding.analysis import (
     text_and_links_from_html,
 )
 from factcheck.desk import audit, records
-from factcheck.desk.db import Desk
+from factcheck.desk.db import Desk, DeskRefused
 from factcheck.desk.evidence import EvidenceError, store_capture
 from factcheck.desk.models import (
     Article,
@@ -47,9 +47,10 @@ from factcheck.desk.models import (
 from factcheck.desk.sources import find_source, merge_source, source_for_domain
 from factcheck.documents.extract import Extracted, ExtractionError, decode_bytes, extract_bytes
 from factcheck.documents.fetch import Fetcher, FetchResult
-from factcheck.settings import Settings
+from factcheck.settings import Settings, check_field, fit_field
 from factcheck.text.language import de_or_en
 from factcheck.text.sentences import segment
+from factcheck.text.urls import looks_like_url, normalise_url
 
 __all__ = [
     "ArticleInput",
@@ -345,13 +346,16 @@ def ingest(
     fetcher: Fetcher | None = None,
 ) -> IngestSummary:
     """Read or fetch the article, then store everything in one transaction."""
-    if path_or_url.startswith(("http://", "https://")):
-        inp = fetch_article(path_or_url, settings, fetcher)
+    if looks_like_url(path_or_url):
+        inp = fetch_article(normalise_url(path_or_url), settings, fetcher)
     else:
         inp = read_article_file(path_or_url, settings)
-    with desk.session() as s:
-        return ingest_input(s, settings, inp, actor=actor, outlet=outlet, language=language, case=case,
-                            threshold=threshold)
+    try:
+        with desk.session() as s:
+            return ingest_input(s, settings, inp, actor=actor, outlet=outlet, language=language, case=case,
+                                threshold=threshold)
+    except DeskRefused as exc:  # the database's refusal, said once (desk.db.explain_refusal), with the article
+        raise IngestError(f"{path_or_url}: {exc}") from None
 
 
 def ingest_input(
@@ -366,6 +370,10 @@ def ingest_input(
     threshold: float | None = None,
 ) -> IngestSummary:
     """Store one article read into `inp` inside the caller's transaction."""
+    if outlet:
+        check_field("outlet", outlet)
+    if case:
+        check_field("case", case)
     thr = _check_options(settings, language, threshold)
     prep = _prepare(inp)
     ex = prep.extracted
@@ -449,7 +457,8 @@ def _describe(prep: _Prepared, inp: ArticleInput, outlet: str | None) -> _About:
     host = (urlparse(res.final_url or inp.url).hostname or "").removeprefix("www.") if res else None
     outlet_v = outlet or (ex.metadata or {}).get("sitename") or host or (provenance[0] if provenance else None)
     published = ex.published or _dateline(prep.text)
-    return _About(page_url, title, outlet_v, published, provenance)
+    return _About(page_url, fit_field("title", title), fit_field("outlet", outlet_v),
+                  fit_field("published", published), provenance)
 
 
 def _case_and_article(session: Session, inp: ArticleInput, about: _About, case: str | None, lang: str,

@@ -21,14 +21,17 @@ import enum
 import hashlib
 import re
 import unicodedata
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
+from factcheck.settings import check_field
+from factcheck.text.urls import normalise_url
 
 __all__ = [
     "ARTICLE_FIELDS",
@@ -55,9 +58,12 @@ class _Unset(enum.Enum):
 
 
 UNSET = _Unset.UNSET
+_CASE_LOCK = 0x63617365  # PostgreSQL advisory lock space for creating cases ("case")
 """A claim or article field left out: the stored value is kept (a new row gets the column default)."""
 
 ARTICLE_FIELDS = ("url", "file", "title", "outlet", "language", "published", "snapshot_id")
+_ARTICLE_KINDS = {"url": "url", "file": "file", "title": "title", "outlet": "outlet", "language": "language",
+                  "published": "published", "text": None}
 CITATION_FIELDS = ("name", "kind", "phrase", "second_hand", "via", "source_id", "url")
 
 
@@ -92,7 +98,15 @@ def next_claim_key(taken: set[str], prefix: str) -> str:
 def ensure_case(
     session: Session, key: str, title: str | None, actor: str, *, path: str | None = None, via: str,
 ) -> tuple[Case, bool]:
-    """The case with this key, created (and audited) when the desk has none. An existing case is not changed."""
+    """The case with this key, created (and audited) when the desk has none. An existing case is not changed.
+
+    On PostgreSQL two imports of the same new case take turns: the second waits here until the first has
+    committed, then finds the case (on SQLite the second one's write waits for the first and is then
+    refused with a clear message by the desk's session)."""
+    check_field("case", key)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": _CASE_LOCK, "key": zlib.crc32(key.encode("utf-8")) - 2**31})
     case = session.execute(select(Case).where(Case.key == key)).scalar()
     if case is not None:
         return case, False
@@ -122,6 +136,9 @@ def upsert_article(
     unknown = set(values) - {*ARTICLE_FIELDS, "text"}
     if unknown:
         raise ValueError(f"unknown article fields: {', '.join(sorted(unknown))}")
+    for k, kind in _ARTICLE_KINDS.items():
+        if isinstance(values.get(k), str):
+            check_field(kind, values[k], f"article {k}")
     if isinstance(article, _Unset):
         article = session.execute(select(Article).where(Article.case_id == case.id).order_by(Article.id)).scalar()
     if article is None:
@@ -151,7 +168,9 @@ def queue_evidence_url(
 ) -> EvidenceUrl:
     """The evidence row for `url`. A new URL is stored with status "queued" and audited ("evidence.queue";
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
-    a source or a file it did not have ("evidence.update"), never loses or swaps one."""
+    a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
+    desk's one URL rule (text.urls.normalise_url) and is stored in its normal form."""
+    url = normalise_url(url)
     eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
     if eu is None:
         eu = EvidenceUrl(url=url, source_id=source_id, file=file or None, status="queued")
@@ -248,13 +267,26 @@ def upsert_claim(
         select(Claim).where(Claim.case_id == case.id, Claim.key == key)
         .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
     ).scalar()
+    check_field("claim_id", key)
+    check_field("claim_text", text)
+    if isinstance(statement, str):
+        check_field("statement", statement)
+    if isinstance(language, str):
+        check_field("language", language)
     refs = [EvidenceRef(r) if isinstance(r, str) else r for r in evidence_urls]
+    refs = [r._replace(url=normalise_url(r.url)) for r in refs]
     urls: list[str] = []
     for r in refs:
         if r.url not in urls:
             urls.append(r.url)
     cited = [citation_row(row["name"], row.get("kind") or "named", row.get("phrase"), bool(row.get("second_hand")),
                           row.get("via"), row.get("source_id"), row.get("url")) for row in citations]
+    for row in cited:
+        check_field("source_name", row["name"], "cited source")
+        if row["phrase"]:
+            check_field("citation_phrase", row["phrase"])
+        if row["via"]:
+            check_field("source_name", row["via"], "citation via")
     given: dict[str, Any] = {"statement": statement, "expected": expected, "language": language,
                              "checkworthiness": checkworthiness, "start": start, "end": end}
 

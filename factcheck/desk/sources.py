@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from factcheck.desk import audit
 from factcheck.desk.models import Source
 from factcheck.errors import FactcheckError
+from factcheck.settings import check_field
 
 
 class UnknownSource(FactcheckError):
@@ -44,7 +45,13 @@ def merge_source(
     session: Session, *, name: str, aliases: Sequence[str] = (), domains: Sequence[str] = (),
     actor: str, reviewed: bool = True,
 ) -> tuple[Source, str]:
-    """Create the source or add new aliases/domains to it. Returns (source, "created"|"updated"|"unchanged")."""
+    """Create the source or add new aliases/domains to it. Returns (source, "created"|"updated"|"unchanged").
+    Names, aliases and domains longer than the desk's field limits are refused (settings.FIELD_LIMITS)."""
+    check_field("source_name", name)
+    for a in aliases:
+        check_field("alias", str(a))
+    for d in domains:
+        check_field("domain", str(d))
     src = find_source(session, name)
     if src is None:
         src = Source(name=name.strip(), aliases=_dedup(aliases), domains=_dedup(d.lower() for d in domains),

@@ -45,6 +45,8 @@ from factcheck.desk.models import (
     utcnow,
 )
 from factcheck.errors import FactcheckError
+from factcheck.settings import FieldError, check_field
+from factcheck.text.urls import BadUrl, normalise_url
 
 LOW_CONFIDENCE = 0.7
 """Machine verdicts labelled verified below this confidence still go to a person."""
@@ -514,6 +516,10 @@ def parse_quote(spec: str) -> tuple[str, int, int]:
     start_s, dash, end_s = span.partition("-")
     if not sep or not url or not dash or not start_s.strip().isdigit() or not end_s.strip().isdigit():
         raise BadQuote(f"quote {spec!r} must look like URL#start-end, e.g. https://example.com/page#120-245")
+    try:
+        url = normalise_url(url)
+    except BadUrl as exc:
+        raise BadQuote(f"quote {spec!r}: {exc.reason}") from None
     return url, int(start_s), int(end_s)
 
 
@@ -596,6 +602,10 @@ def review(
         raise TriageError(f"unknown verdict {label!r}; use one of {', '.join(VERDICT_LABELS)}")
     if not (note or "").strip():
         raise TriageError("a review needs a note that says why (--note TEXT)")
+    try:
+        check_field("note", note)
+    except FieldError as exc:  # a TriageError, so the web form shows it beside the note
+        raise TriageError(str(exc)) from None
     lock_for_writing(session)
     claim = find_claim(session, ref)
     session.refresh(claim)

@@ -28,6 +28,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,11 +112,30 @@ def _status_line(status: int) -> str:
     return f"{status} {phrase}"
 
 
+STALE_TEMP_SECONDS = 15 * 60
+"""A ``.tmp-*.warc.gz`` older than this is left over from a write that was killed (a real write takes
+seconds): the first write of each Archive removes such files."""
+
+
 class Archive:
     """The evidence archive under ``root`` (created on first write)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._swept = False
+
+    def sweep_stale_temp(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+        """Remove temp files that killed writes left behind (older than `older_than` seconds; a younger one
+        may belong to a write in progress in another process). Returns what was removed."""
+        removed: list[Path] = []
+        cutoff = time.time() - older_than
+        for tmp in self.root.glob("warc/*/.tmp-*.warc.gz"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed.append(tmp)
+        self._swept = True
+        return removed
 
     # -- paths -----------------------------------------------------------------------------------------
     def relative_path(self, sha256: str) -> str:
@@ -273,6 +293,8 @@ class Archive:
 
     def _write_atomically(self, target: Path, date: str, write: Callable[[WARCWriter], None]) -> bool:
         """Write a WARC to a temp file and link it into place; False if the target appeared meanwhile."""
+        if not self._swept:
+            self.sweep_stale_temp()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".warc.gz", dir=target.parent)
         tmp = Path(tmp_name)

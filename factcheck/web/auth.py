@@ -15,6 +15,8 @@ from starlette.requests import Request
 
 from factcheck.desk.db import Desk
 from factcheck.desk.users import role_allows
+from factcheck.settings import FIELD_LIMITS
+from factcheck.text.display import shorten
 
 CSRF_FIELD = "csrf"
 
@@ -127,7 +129,9 @@ def safe_next(value: str | None) -> str:
 
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:
-    """A one-time message shown on the next page (after a redirect)."""
+    """A one-time message shown on the next page (after a redirect). It travels in the signed session
+    cookie, so it is cut hard to a short length: user text echoed in a message can never grow the cookie
+    past what browsers accept (which would lock that browser out of the desk)."""
     msgs = list(request.session.get("flash", []))
-    msgs.append({"kind": kind, "text": text})
+    msgs.append({"kind": kind, "text": shorten(text, FIELD_LIMITS["flash"].chars)})
     request.session["flash"] = msgs[-5:]

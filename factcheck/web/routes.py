@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +26,38 @@ from factcheck.web.auth import Person, checked_form, flash, require, safe_next
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 
 T = TypeVar("T")
+
+
+MAX_DB_ID = 2**31 - 1
+"""The largest row id any desk database can hold in every table (PostgreSQL's `integer` ids)."""
+
+
+def _digits_at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to `limit` (leading zeros allowed up to its
+    length), built digit by digit: shorter numbers, then each prefix of `limit` followed by a smaller digit."""
+    s = str(limit)
+    parts = [f"[0-9]{{1,{len(s) - 1}}}"] if len(s) > 1 else []
+    for i, d in enumerate(s):
+        if d != "0":
+            parts.append(f"{s[:i]}[0-{int(d) - 1}][0-9]{{{len(s) - i - 1}}}")
+    parts.append(s)
+    return "(?:" + "|".join(parts) + ")"
+
+
+class DbIdConvertor(Convertor[int]):
+    """A row id in a path. Only numbers a desk database can hold match, so an id past them (a page asked
+    for /claims/9223372036854775808) is simply no page (404), never the driver's overflow error (500)."""
+
+    regex = _digits_at_most(MAX_DB_ID)
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("dbid", DbIdConvertor())
 
 SORTS = {
     "urgency": ("most urgent first", None),
@@ -505,7 +538,11 @@ async def sources_submit(request: Request) -> Response:
         _src, what = sources_mod.merge_source(s, name=name, aliases=aliases, domains=domains, actor=me.name)
         return what
 
-    what = await in_desk(request, do)
+    try:
+        what = await in_desk(request, do)
+    except FactcheckError as exc:  # too long (settings.FIELD_LIMITS) or refused by the database
+        flash(request, f"Nothing was saved: {exc}", "error")
+        return see("/sources")
     flash(request, f"{name}: {what}.")
     return see("/sources")
 
@@ -577,13 +614,13 @@ ROUTES = [
     Route("/logout", logout, methods=["POST"]),
     Route("/queue", queue_page),
     Route("/queue/next", take_next, methods=["POST"]),
-    Route("/claims/{cid:int}", claim_page),
-    Route("/claims/{cid:int}/review", review_submit, methods=["POST"]),
-    Route("/claims/{cid:int}/release", release_submit, methods=["POST"]),
-    Route("/claims/{cid:int}/statement", statement_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}", claim_page),
+    Route("/claims/{cid:dbid}/review", review_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}/release", release_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}/statement", statement_submit, methods=["POST"]),
     Route("/articles", articles_page),
-    Route("/articles/{aid:int}", article_page),
-    Route("/captures/{sid:int}", capture_page),
+    Route("/articles/{aid:dbid}", article_page),
+    Route("/captures/{sid:dbid}", capture_page),
     Route("/runs", runs_page),
     Route("/reports", reports_page),
     Route("/reports/download", report_download),
