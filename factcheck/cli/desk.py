@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from factcheck.cli.app import App, cli, err, json_option, out, pass_app, print_json
@@ -76,17 +77,33 @@ def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> N
 
 @claims.command("list")
 @click.option("--case", help="Only this case.")
+@click.option("--search", metavar="TEXT", help="Only claims whose text, restatement or evidence holds every word.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only claims with this tag (repeatable: all of them).")
 @json_option
 @pass_app
-def claims_list(app: App, case: str | None, as_json: bool) -> None:
+def claims_list(app: App, case: str | None, search: str | None, tags: tuple[str, ...], as_json: bool) -> None:
     """List claims with their current verdicts."""
     from factcheck.desk.claims import claim_dict, list_claims
-
+    from factcheck.desk.search import search_claims
+    from factcheck.desk.tags import claims_with_tags
 
     with app.desk().session() as s:
-        rows = [claim_dict(s, c) for c in list_claims(s, case=case)]
+        found = search_claims(s, search) if search is not None else None
+        ids: set[int] | None = set(found) if found is not None else None
+        if tags:
+            tagged = claims_with_tags(s, tags)
+            ids = tagged if ids is None else ids & tagged
+        rows = []
+        for c in list_claims(s, case=case, ids=ids):
+            d = claim_dict(s, c)
+            if found is not None:
+                d["matched"] = found.get(c.id, [])
+            rows.append(d)
     if as_json:
         print_json(rows)
+        return
+    if not rows and (search is not None or tags):
+        out.print("No claim matches.")
         return
     print_verdict_table(rows, title="Claims")
 
@@ -100,7 +117,7 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
         conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
         t.add_row(
             str(r["id"]), _short(r["text"], 90), ", ".join(r["cited"]), badge, conf,
-            _short(r.get("rationale") or "", 120),
+            _short(r.get("rationale") or "", 120) + (f"  [tags: {', '.join(r['tags'])}]" if r.get("tags") else ""),
         )
     out.print(t)
 
@@ -112,6 +129,8 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
 def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     """Show one claim: text, citations, evidence, verdict with quotes, history."""
     from factcheck.desk.claims import claim_dict, claim_evidence_urls, find_claim, verdict_history
+    from factcheck.desk.comments import comments_for
+    from factcheck.desk.triage import live_assignee
 
     with app.desk().session() as s:
         c = find_claim(s, claim_id)
@@ -122,11 +141,14 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
             for ci in c.citations
         ]
         d["revision"] = c.revision
-        d["assignee"] = c.assignee
+        d["assignee"] = live_assignee(c)
+        d["assigned_until"] = c.assigned_until.isoformat() if d["assignee"] and c.assigned_until else None
+        d["comments"] = [x.as_dict() for x in comments_for(s, [c.id]).get(c.id, [])]
         d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
         d["history"] = [
             {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
-             "verdict": v.label, "confidence": v.confidence, "rationale": v.rationale, "note": v.note}
+             "verdict": v.label, "rating": v.rating, "confidence": v.confidence, "rationale": v.rationale,
+             "note": v.note}
             for v in verdict_history(s, c.id)
         ]
     if as_json:
@@ -139,7 +161,12 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     for ci in d["citations"]:
         hand = "second-hand" if ci["second_hand"] else "first-hand"
         out.print(f"cites [bold]{ci['source']}[/] ({ci['kind']}, {hand}) {ci['phrase'] or ''}")
-    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
+    if d["tags"]:
+        out.print(f"tags: {', '.join(d['tags'])}", markup=False)
+    if d["assignee"]:
+        out.print(f"assigned to {d['assignee']} until {d['assigned_until'][:16]} UTC", markup=False)
+    rated = f" (rated “{escape(d['rating'])}”)" if d.get("rating") else ""
+    out.print(f"verdict: [bold]{d['verdict'] or '—'}[/]{rated}  confidence {d['confidence'] or ''}  by {d['decided_by'] or '—'}")
     if d["rationale"]:
         out.print(d["rationale"], markup=False)
     for q in d["evidence"]:
@@ -147,6 +174,10 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
                   markup=False)
     for h in d["history"]:
         out.print(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", markup=False)
+    if d["comments"]:
+        out.print("comments:")
+    for m in d["comments"]:
+        out.print(f"  {m['at'][:16]}  {m['by']}: {m['text']}", markup=False)
 
 
 @claims.command("export")
