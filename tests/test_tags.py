@@ -42,7 +42,7 @@ def test_bad_tags_are_refused_and_nothing_changes(cli, cli_db, tmp_path):
     before = len(d.json("audit", "log"))
     for args, msg in (
         (("claims", "tag", "C1", "<b>x</b>"), "may hold only letters"),
-        (("claims", "tag", "C1", "ok", "-bad"), "may hold only letters"),  # all or nothing: 'ok' not added
+        (("claims", "tag", "C1", "ok", "_bad"), "must start with a letter"),  # all or nothing: 'ok' not added
         (("claims", "tag", "C1", "x" * 65), "longer than 64"),
         (("claims", "tag", "C9", "ok"), "no claim 'C9'"),
         (("claims", "tag", "C1", "ok", "--remove"), "has no tag ok"),

@@ -121,8 +121,10 @@ def claim_dict(session: Session, c: Claim, *, verdict: Verdict | None = None, wi
     return d
 
 
-def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int] | None = None) -> list[Claim]:
-    """Claims in id order: all, one case's, and/or only those with the given ids (a search's or a tag's)."""
+def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int] | None = None,
+                limit: int | None = None) -> list[Claim]:
+    """Claims in id order: all, one case's, and/or only those with the given ids (a search's or a tag's);
+    with `limit`, only the first that many."""
     q = (select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case), selectinload(Claim.tags))
          .order_by(Claim.id))
     if case:
@@ -137,8 +139,10 @@ def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int]
         out: list[Claim] = []
         for i in range(0, len(wanted), 500):
             out += session.execute(q.where(Claim.id.in_(wanted[i : i + 500]))).scalars()
-        return sorted(out, key=lambda c: c.id)
-    return list(session.execute(q).scalars())
+            if limit is not None and len(out) >= limit:
+                break
+        return sorted(out, key=lambda c: c.id)[:limit]
+    return list(session.execute(q.limit(limit)).scalars())
 
 
 def claim_evidence_urls(session: Session, c: Claim) -> list[EvidenceUrl]:

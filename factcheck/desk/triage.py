@@ -530,6 +530,9 @@ def assign_claims(
     now = utcnow()
     until = now + timedelta(hours=hours)
     claims = list({c.id: c for c in (find_claim(session, r) for r in refs)}.values())
+    if session.get_bind().dialect.name == "postgresql":  # hold the rows so `before` is what we replace
+        session.execute(select(Claim.id).where(Claim.id.in_([c.id for c in claims]))
+                        .with_for_update(key_share=True))
     for claim in claims:
         session.refresh(claim)
         before = {"assignee": live_assignee(claim, now), "assigned_until": claim.assigned_until

@@ -35,6 +35,8 @@ SORTS = {
     "worth": ("most check-worthy", lambda it: -(it.checkworthiness if it.checkworthiness is not None else -1.0)),
     "id": ("claim id", lambda it: (it.case or "", it.key)),
 }
+CLAIMS_PAGE = 500
+"""Most claims the Claims page lists at once (search or filter by tag to narrow)."""
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                 "json": "application/json", "csv": "text/csv; charset=utf-8",
                 "claimreview": "application/ld+json"}
@@ -208,7 +210,7 @@ async def claims_page(request: Request) -> Response:
             found = search_mod.search_claims(s, filters["q"]) if filters["q"] else {}
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
-        claims = list_claims(s, ids=wanted)[:500]
+        claims = list_claims(s, ids=wanted, limit=CLAIMS_PAGE)
         current = triage.current_verdicts(s, [c.id for c in claims])
         rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
                  "label": current[c.id].label if c.id in current else "unchecked",
