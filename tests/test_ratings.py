@@ -102,3 +102,15 @@ def test_web_review_form_offers_the_scale(desk, tmp_path):
                       .where(Claim.id == cid, Verdict.kind == "human")).scalar_one()
         assert (v.label, v.rating, v.reviewer) == ("contested", "false", "cara")
     assert "rated “false”" in cara.get(f"/claims/{cid}").text
+
+
+def test_web_claimreview_download_publishes_reviewed_only(desk, tmp_path):
+    from test_web import build
+
+    build(desk, tmp_path)
+    app = create_app(desk.desk, desk.settings)
+    vic = sign_in(app, "vic")
+    assert "include_machine=1" in vic.get("/reports").text
+    reviewed = json.loads(vic.get("/reports/download?format=claimreview").text)
+    everything = json.loads(vic.get("/reports/download?format=claimreview&include_machine=1").text)
+    assert reviewed == [] and len(everything) == 3  # the fixture desk has machine verdicts only

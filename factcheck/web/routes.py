@@ -566,13 +566,14 @@ async def report_download(request: Request) -> Response:
     await require(request)
     fmt = request.query_params.get("format", "html")
     case = request.query_params.get("case") or None
+    include_machine = request.query_params.get("include_machine") == "1"  # claimreview: reviewed verdicts only
     if fmt not in REPORT_TYPES:
         raise HTTPException(400, f"unknown report format {fmt!r}; use one of {', '.join(REPORT_TYPES)}")
     settings = request.app.state.settings
 
     def build(s: Session) -> bytes:
         rep = report_mod.build_report(s, settings, case=case)
-        return report_mod.encode(report_mod.render(rep, fmt), fmt)
+        return report_mod.encode(report_mod.render(rep, fmt, include_machine=include_machine), fmt)
 
     try:
         data = await in_desk(request, build)
