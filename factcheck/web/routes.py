@@ -188,11 +188,16 @@ def _ratings(request: Request) -> list[dict[str, Any]]:
     return [{"name": r.name, "label": r.label} for r in request.app.state.settings.ratings.values()]
 
 
-def _matching_ids(s: Session, filters: dict[str, str | None]) -> set[int] | None:
-    """Claim ids a search and/or tag filter allows (None: no such filter given)."""
+def _matching_ids(s: Session, filters: dict[str, str | None],
+                  found: dict[int, list[str]] | None = None) -> set[int] | None:
+    """Claim ids a search and/or tag filter allows (None: no such filter given); `found` collects where the
+    search matched each claim."""
     ids: set[int] | None = None
     if filters.get("q"):
-        ids = set(search_mod.search_claims(s, filters["q"] or ""))
+        hits = search_mod.search_claims(s, filters["q"] or "")
+        if found is not None:
+            found.update(hits)
+        ids = set(hits)
     if filters.get("tag"):
         tagged = tags_mod.claims_with_tags(s, [filters["tag"] or ""])
         ids = tagged if ids is None else ids & tagged
@@ -205,9 +210,9 @@ async def claims_page(request: Request) -> Response:
     filters = _filter_args(request.query_params)
 
     def load(s: Session) -> dict[str, Any]:
+        found: dict[int, list[str]] = {}
         try:
-            wanted = _matching_ids(s, filters)
-            found = search_mod.search_claims(s, filters["q"]) if filters["q"] else {}
+            wanted = _matching_ids(s, filters, found)
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
         claims = list_claims(s, ids=wanted, limit=CLAIMS_PAGE)
