@@ -19,6 +19,54 @@ class SettingsError(FactcheckError):
     pass
 
 
+VERDICT_LABELS = ("verified", "unverified", "contested")
+"""The desk's three verdicts. Everything a person or the machine decides is one of them."""
+
+DEFAULT_RATINGS = (
+    "false=contested:1", "misleading=contested:2", "needs context=unverified:3", "unproven=unverified:3",
+    "mostly true=verified:4", "true=verified:5",
+)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One step of the desk's own rating scale: what it means (a verdict label) and its ClaimReview value."""
+
+    name: str
+    label: str
+    value: int
+
+    @property
+    def alternate_name(self) -> str:
+        """The rating as ClaimReview's alternateName shows it (first letter capitalised)."""
+        return self.name[:1].upper() + self.name[1:]
+
+
+def rating_key(name: str) -> str:
+    """How rating names are compared: case and spacing do not matter ("Needs  Context" = "needs context")."""
+    return " ".join((name or "").split()).casefold()
+
+
+def parse_rating_scale(entries: tuple[str, ...] | list[str], origin: str = "rating_scale") -> dict[str, Rating]:
+    """`NAME=LABEL:VALUE` entries -> {rating_key(NAME): Rating}; one clear error for any bad entry."""
+    scale: dict[str, Rating] = {}
+    for entry in entries:
+        name, eq, rest = str(entry).partition("=")
+        label, colon, value = rest.partition(":")
+        name, label, value = " ".join(name.split()), label.strip().lower(), value.strip()
+        if not eq or not colon or not name or not value.lstrip("-").isdigit():
+            raise SettingsError(f"{origin}: rating {entry!r} must look like NAME=LABEL:VALUE, e.g. false=contested:1")
+        if label not in VERDICT_LABELS:
+            raise SettingsError(f"{origin}: rating {name!r} maps to {label!r}; use one of {', '.join(VERDICT_LABELS)}")
+        if len(name) > 64:
+            raise SettingsError(f"{origin}: rating name {name[:20]!r}… is longer than 64 characters")
+        key = rating_key(name)
+        if key in scale:
+            raise SettingsError(f"{origin}: rating {name!r} is listed twice")
+        scale[key] = Rating(name, label, int(value))
+    return scale
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -58,6 +106,10 @@ _SETTINGS: list[Setting] = [
     Setting("checkworthiness_threshold", 0.5, float, "sentences at or above this become claims on ingest"),
     Setting("assignment_minutes", 60, int, "how long a `triage next` assignment holds"),
     Setting("top_k", 5, int, "passages kept per claim when judging", "verdict"),
+    Setting("rating_scale", DEFAULT_RATINGS, tuple,
+            "the desk's rating scale, NAME=VERDICT:CLAIMREVIEW_VALUE (higher value = truer), used by "
+            "`review --rating` and in ClaimReview"),
+    Setting("handoff_hours", 48, int, "how long `claims assign` (and bulk assign on the web) holds a claim"),
     Setting("web_hosts", "", str, "host names the web desk answers to besides localhost (comma-separated)"),
     Setting("chromium", "", str, "Chromium used for PDF reports (default: found on PATH)"),
     # ---- the verdict: what judge() reads; a run stores all of them
@@ -222,6 +274,19 @@ class Settings:
     def audit_key_path(self) -> Path | None:
         return self._desk_path("audit_key_file")
 
+    @property
+    def ratings(self) -> dict[str, Rating]:
+        """The desk's rating scale by rating_key (checked when the settings were loaded)."""
+        return parse_rating_scale(self.values["rating_scale"])
+
+    def rating(self, name: str) -> Rating:
+        """The scale step called `name` (any case or spacing), or a one-line error listing the scale."""
+        found = self.ratings.get(rating_key(name))
+        if found is None:
+            names = ", ".join(r.name for r in self.ratings.values()) or "none configured"
+            raise SettingsError(f"unknown rating {name!r}; this desk's scale: {names}")
+        return found
+
     def verdict_settings(self) -> dict[str, Any]:
         """What judge() reads, as resolved here (stored whole with every run)."""
         return {n: self.values[n] for n in VERDICT_DEFAULTS}
@@ -273,6 +338,7 @@ def load_settings(
             raise SettingsError(f"unknown setting {key!r}")
         values[key] = _coerce(DEFINITIONS[key], value, f"flag --{key}")
         origins[key] = "flag"
+    parse_rating_scale(values["rating_scale"], origins["rating_scale"])  # a bad scale fails here, once
     return Settings(values=values, origins=origins, desk_dir=desk_dir)
 
 

@@ -161,3 +161,11 @@ def cli(tmp_path: Path) -> object:
         return CliResult(p.returncode, p.stdout, p.stderr)
 
     return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cli_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A desk URL the command line (a subprocess) can open: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'desk.db'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -244,7 +244,8 @@ def test_claimreview_fields_and_rating_scale(test_desk):
                               "organisation": "Faktencheck Team", "organisation_url": "https://fc.example/"},
                              environ={}, desk_dir=env.folder)
     rep = make_report(env.desk, settings)
-    reviews = json.loads(render(rep, "claimreview", base_url="https://fc.example/reports/hiring.html"))
+    reviews = json.loads(render(rep, "claimreview", base_url="https://fc.example/reports/hiring.html",
+                                include_machine=True))
     assert rep.warnings == []
     assert len(reviews) == 3
     r1 = reviews[0]
@@ -338,15 +339,16 @@ def test_cli_report_formats_and_errors(cli, tmp_path):
     r = cli("report", "--format", "json", "-o", "r.json", "--case", CASE)
     assert r.code == 0 and "Wrote json report (3 claims)" in r.stderr
     jsonschema.validate(json.loads((tmp_path / "r.json").read_text(encoding="utf-8")), load_schema())
-    r = cli("report", "--format", "claimreview", "--base-url", "https://fc.example/r.html")
+    r = cli("report", "--format", "claimreview", "--include-machine", "--base-url", "https://fc.example/r.html")
     assert r.code == 0 and json.loads(r.stdout)[0]["url"].startswith("https://fc.example/r.html#claim-")
-    r = cli("report", "--format", "claimreview", env={"FACTCHECK_ORGANISATION_URL": "https://fc.example/"})
+    r = cli("report", "--format", "claimreview", "--include-machine",
+            env={"FACTCHECK_ORGANISATION_URL": "https://fc.example/"})
     assert r.code == 0 and "Warning" not in r.stderr
-    # only what a reviewer signed off: none yet, then the one reviewed claim
-    r = cli("report", "--format", "claimreview", "--reviewed-only", "--base-url", "https://fc.example/r.html")
+    # by default only what a reviewer signed off: none yet, then the one reviewed claim
+    r = cli("report", "--format", "claimreview", "--base-url", "https://fc.example/r.html")
     assert r.code == 0 and json.loads(r.stdout) == [] and "3 claim(s) with only a machine verdict left out" in r.stderr
     assert cli("review", "C1", "--verdict", "contested", "--note", "the memo says otherwise", "--by", "ana").code == 0
-    r = cli("report", "--format", "claimreview", "--reviewed-only", "--base-url", "https://fc.example/r.html")
+    r = cli("report", "--format", "claimreview", "--base-url", "https://fc.example/r.html")
     reviews = json.loads(r.stdout)
     assert r.code == 0 and len(reviews) == 1 and reviews[0]["reviewRating"]["alternateName"] == "Contested"
     assert reviews[0]["reviewRating"]["ratingExplanation"] == "the memo says otherwise"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from factcheck.cli import desk as _desk_commands  # noqa: F401  (registers init, claims, verify, …)
+from factcheck.cli import newsroom as _newsroom_commands  # noqa: F401  (claims tag, comment, assign)
 from factcheck.cli.app import cli, main
 from factcheck.cli.check import check, demo
 from factcheck.cli.ingest import ingest

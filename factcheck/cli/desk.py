@@ -142,17 +142,33 @@ def claims_edit(app: App, claim_id: str, statement: str, by: str | None, as_json
 
 @claims.command("list")
 @click.option("--case", help="Only this case.")
+@click.option("--search", metavar="TEXT", help="Only claims whose text, restatement or evidence holds every word.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only claims with this tag (repeatable: all of them).")
 @json_option
 @pass_app
-def claims_list(app: App, case: str | None, as_json: bool) -> None:
+def claims_list(app: App, case: str | None, search: str | None, tags: tuple[str, ...], as_json: bool) -> None:
     """List claims with their current verdicts."""
     from factcheck.desk.claims import claim_dict, list_claims
-
+    from factcheck.desk.search import search_claims
+    from factcheck.desk.tags import claims_with_tags
 
     with app.desk().session() as s:
-        rows = [claim_dict(s, c) for c in list_claims(s, case=case)]
+        found = search_claims(s, search) if search is not None else None
+        ids: set[int] | None = set(found) if found is not None else None
+        if tags:
+            tagged = claims_with_tags(s, tags)
+            ids = tagged if ids is None else ids & tagged
+        rows = []
+        for c in list_claims(s, case=case, ids=ids):
+            d = claim_dict(s, c)
+            if found is not None:
+                d["matched"] = found.get(c.id, [])
+            rows.append(d)
     if as_json:
         print_json(rows)
+        return
+    if not rows and (search is not None or tags):
+        out.print("No claim matches.")
         return
     print_verdict_table(rows, title="Claims")
 
@@ -166,7 +182,7 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
         conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
         t.add_row(
             _t(r["id"]), _t(r["text"], 90), _t(", ".join(r["cited"])), badge, conf,
-            _t(r.get("rationale") or "", 120),
+            _t((r.get("rationale") or "")[:120] + (f"  [tags: {', '.join(r['tags'])}]" if r.get("tags") else ""), 160),
         )
     out.print(t)
 
@@ -178,6 +194,8 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
 def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     """Show one claim: text, citations, evidence, verdict with quotes, history."""
     from factcheck.desk.claims import claim_dict, claim_evidence_urls, find_claim, verdict_history
+    from factcheck.desk.comments import comments_for
+    from factcheck.desk.triage import live_assignee
 
     with app.desk().session() as s:
         c = find_claim(s, claim_id)
@@ -188,11 +206,14 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
             for ci in c.citations
         ]
         d["revision"] = c.revision
-        d["assignee"] = c.assignee
+        d["assignee"] = live_assignee(c)
+        d["assigned_until"] = c.assigned_until.isoformat() if d["assignee"] and c.assigned_until else None
+        d["comments"] = [x.as_dict() for x in comments_for(s, [c.id]).get(c.id, [])]
         d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
         d["history"] = [
             {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
-             "verdict": v.label, "confidence": v.confidence, "rationale": v.rationale, "note": v.note}
+             "verdict": v.label, "rating": v.rating, "confidence": v.confidence, "rationale": v.rationale,
+             "note": v.note}
             for v in verdict_history(s, c.id)
         ]
     if as_json:
@@ -205,7 +226,12 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     for ci in d["citations"]:
         hand = "second-hand" if ci["second_hand"] else "first-hand"
         out.print(f"cites [bold]{_t(ci['source'])}[/] ({_t(ci['kind'])}, {hand}) {_t(ci['phrase'] or '')}")
-    out.print(f"verdict: [bold]{_t(d['verdict'] or '—')}[/]  confidence {d['confidence'] or ''}  "
+    if d["tags"]:
+        out.print(_t(f"tags: {', '.join(d['tags'])}"))
+    if d["assignee"]:
+        out.print(_t(f"assigned to {d['assignee']} until {d['assigned_until'][:16]} UTC"))
+    rated = f" (rated “{_t(d['rating'])}”)" if d.get("rating") else ""
+    out.print(f"verdict: [bold]{_t(d['verdict'] or '—')}[/]{rated}  confidence {d['confidence'] or ''}  "
               f"by {_t(d['decided_by'] or '—')}")
     if d["rationale"]:
         out.print(_t(d["rationale"], newlines=True))
@@ -214,6 +240,10 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
                      f"[{q['start']}:{q['end']}]", newlines=True))
     for h in d["history"]:
         out.print(_t(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", newlines=True))
+    if d["comments"]:
+        out.print("comments:")
+    for m in d["comments"]:
+        out.print(_t(f"  {m['at'][:16]}  {m['by']}: {m['text']}", newlines=True))
 
 
 @claims.command("export")

@@ -18,8 +18,10 @@ Formats:
   md           Markdown for tickets and CMS notes
   json         machine-readable; schema in factcheck/report/schema.json
   csv          one row per claim, UTF-8 with BOM (opens in Excel/LibreOffice)
-  claimreview  schema.org ClaimReview JSON-LD, one per claim with a verdict;
-               ratingValue: contested 1, unverified 2, verified 3 (worst 1, best 3)
+  claimreview  schema.org ClaimReview JSON-LD, one per claim a reviewer decided
+               (--include-machine: machine verdicts too); a review with a desk
+               rating (rating_scale) publishes that rating's name and value,
+               else contested 1, unverified 2, verified 3 (worst 1, best 3)
   pdf          the html report printed by headless Chromium (needs -o)
 
 Without -o the report goes to stdout. Files are written atomically.
@@ -35,26 +37,32 @@ Without -o the report goes to stdout. Files are written atomically.
 @click.option("--run", "run_id", type=int, metavar="N", help="Only claims judged in run N, with that run's verdicts.")
 @click.option("--base-url", metavar="URL",
               help="Where the report is published; ClaimReview `url` = URL#claim-… (else organisation_url).")
-@click.option("--reviewed-only", is_flag=True,
-              help="claimreview: only claims whose current verdict is a reviewer's (not the machine's).")
+@click.option("--include-machine", is_flag=True,
+              help="claimreview: also publish claims whose current verdict is the machine's (default: only "
+                   "what a reviewer signed off).")
+@click.option("--reviewed-only", is_flag=True, hidden=True,
+              help="claimreview: the default now; kept so older scripts still run.")
 @click.pass_obj  # the App that cli() put on the context
 def report(app: App, fmt: str, output: Path | None, case: str | None, article: str | None, run_id: int | None,
-           base_url: str | None, reviewed_only: bool) -> None:
+           base_url: str | None, include_machine: bool, reviewed_only: bool) -> None:
     if fmt == "pdf" and output is None:
         raise click.UsageError("--format pdf writes a binary file: give -o FILE.pdf")
-    if reviewed_only and fmt != "claimreview":
-        raise click.UsageError("--reviewed-only applies to --format claimreview")
+    for flag, given in (("--include-machine", include_machine), ("--reviewed-only", reviewed_only)):
+        if given and fmt != "claimreview":
+            raise click.UsageError(f"{flag} applies to --format claimreview")
+    if include_machine and reviewed_only:
+        raise click.UsageError("--include-machine and --reviewed-only contradict each other; give one")
     if output is not None:
         check_target(output)  # fail before the work, not after
     rep = make_report(app.desk(), app.settings, case=case, article=article, run=run_id)
     if output is None:
-        text = render(rep, fmt, base_url=base_url, reviewed_only=reviewed_only)
+        text = render(rep, fmt, base_url=base_url, include_machine=include_machine)
         for w in rep.warnings:
             click.echo(f"Warning: {visible(w)}", err=True)
         # stdout gets the text without a BOM; a BOM belongs in files only.
         click.echo(text, nl=False)
         return
-    data = report_bytes(rep, fmt, base_url=base_url, reviewed_only=reviewed_only,
+    data = report_bytes(rep, fmt, base_url=base_url, include_machine=include_machine,
                         chromium=app.settings.chromium or None)
     for w in rep.warnings:
         click.echo(f"Warning: {visible(w)}", err=True)

@@ -173,7 +173,9 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
 
 @click.command()
 @click.argument("claim_id")
-@click.option("--verdict", "label", required=True, type=click.Choice(VERDICT_LABELS), help="Your verdict.")
+@click.option("--verdict", "label", type=click.Choice(VERDICT_LABELS), help="Your verdict (or give --rating).")
+@click.option("--rating", metavar="NAME", help="A rating of the desk's scale (`factcheck config`: rating_scale), "
+              "e.g. 'false' or 'needs context'; it sets the verdict it maps to.")
 @click.option("--note", required=True, help="Why, in plain words (shown as the verdict's rationale).")
 @click.option("--by", help="Who reviews (else FACTCHECK_USER). Required one way or the other.")
 @click.option("--quote", "quotes", multiple=True, metavar="N|URL#START-END",
@@ -183,19 +185,23 @@ def triage_release(app: App, claim_id: str, by: str | None, force: bool, as_json
               help="The claim revision you looked at (shown by `triage next`); refused if it changed since.")
 @json_option
 @click.pass_obj
-def review(app: App, claim_id: str, label: str, note: str, by: str | None, quotes: tuple[str, ...],
-           expect_revision: int | None, as_json: bool) -> None:
+def review(app: App, claim_id: str, label: str | None, rating: str | None, note: str, by: str | None,
+           quotes: tuple[str, ...], expect_revision: int | None, as_json: bool) -> None:
     """Record your verdict on a claim; it becomes the claim's verdict, the machine's stays in the history."""
     from factcheck.desk.triage import review as do_review
 
+    if label is None and rating is None:
+        raise click.UsageError("give --verdict verified|unverified|contested or --rating NAME")
+    scale_step = app.settings.rating(rating) if rating is not None else None
     with app.desk().session() as s:
         res = do_review(s, claim_id, label=label, note=note, by=_identity(app, by), quotes=list(quotes),
-                        expect_revision=expect_revision)
+                        expect_revision=expect_revision, rating=scale_step)
     if as_json:
         print_json(res.as_dict())
         return
     was = f" (was {res.previous['label']} by {res.previous['by']})" if res.previous else ""
-    out.print(_t(f"{claim_id}: {res.label} by {res.reviewer}{was}; revision {res.revision}."))
+    rated = f" (rated “{res.rating}”)" if res.rating else ""
+    out.print(_t(f"{claim_id}: {res.label}{rated} by {res.reviewer}{was}; revision {res.revision}."))
     for q in res.quotes:
         out.print(f"  “{_t(q['quote'], 160)}”  {_t(q['url'])} sha256:{q['snapshot_sha256'][:12]}")
 

@@ -116,9 +116,10 @@ def find_claim(session: Session, ref: str) -> Claim:
 
 def verdict_dict(v: Verdict | None) -> dict[str, Any]:
     if v is None:
-        return {"verdict": None, "confidence": None, "rationale": None, "evidence": [], "decided_by": None}
+        return {"verdict": None, "rating": None, "confidence": None, "rationale": None, "evidence": [], "decided_by": None}
     return {
         "verdict": v.label,
+        "rating": v.rating,
         "confidence": v.confidence,
         "rationale": v.rationale,
         "evidence": [
@@ -139,20 +140,35 @@ def claim_dict(session: Session, c: Claim, *, verdict: Verdict | None = None, wi
         "attribution": [ci.phrase for ci in c.citations if ci.phrase],
         "checkworthiness": c.checkworthiness,
         "expected": c.expected,
+        "tags": [t.tag for t in c.tags],
     }
     if with_verdict:
         d.update(verdict_dict(verdict if verdict is not None else current_verdict(session, c.id)))
     return d
 
 
-def list_claims(session: Session, *, case: str | None = None) -> list[Claim]:
-    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int] | None = None,
+                limit: int | None = None) -> list[Claim]:
+    """Claims in id order: all, one case's, and/or only those with the given ids (a search's or a tag's);
+    with `limit`, only the first that many."""
+    q = (select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case), selectinload(Claim.tags))
+         .order_by(Claim.id))
     if case:
         found = session.execute(select(Case.id).where(Case.key == case)).scalar()
         if found is None:
             raise UnknownClaim(f"no case {case!r} on this desk")
         q = q.where(Claim.case_id == found)
-    return list(session.execute(q).scalars())
+    if ids is not None:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        out: list[Claim] = []
+        for i in range(0, len(wanted), 500):
+            out += session.execute(q.where(Claim.id.in_(wanted[i : i + 500]))).scalars()
+            if limit is not None and len(out) >= limit:
+                break
+        return sorted(out, key=lambda c: c.id)[:limit]
+    return list(session.execute(q.limit(limit)).scalars())
 
 
 def claim_evidence_urls(session: Session, c: Claim) -> list[EvidenceUrl]:

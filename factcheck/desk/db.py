@@ -108,7 +108,7 @@ def make_engine(url: str) -> Engine:
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Objects the ORM does not model (the full-text search structures) are not schema drift."""
-    return not (name or "").startswith(("passage_fts", "passage_tsv"))
+    return not (name or "").startswith(("passage_fts", "passage_tsv", "claim_fts", "claim_tsv"))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -21,6 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from factcheck.settings import VERDICT_LABELS  # the three labels (the desk's rating scale maps onto them)
+
+__all__ = ["VERDICT_LABELS"]
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -29,7 +33,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-VERDICT_LABELS = ("verified", "unverified", "contested")
 
 
 def utcnow() -> datetime:
@@ -126,6 +129,33 @@ class Claim(Base):
         back_populates="claim", cascade="all, delete-orphan", order_by="ClaimEvidence.id"
     )
     case: Mapped[Case | None] = relationship()
+    tags: Mapped[list[ClaimTag]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="ClaimTag.tag"
+    )
+
+
+class ClaimTag(Base):
+    """A desk's own label on a claim ("election", "health"): for filtering, never for verdicts."""
+
+    __tablename__ = "claim_tag"
+    __table_args__ = (UniqueConstraint("claim_id", "tag"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim: Mapped[Claim] = relationship(back_populates="tags")
+
+
+class ClaimComment(Base):
+    """One message in a claim's discussion thread. Append-only, like verdicts."""
+
+    __tablename__ = "claim_comment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Citation(Base):
@@ -254,6 +284,7 @@ class Verdict(Base):
     kind: Mapped[str] = mapped_column(String(10))  # "machine" | "human"
     reviewer: Mapped[str | None] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(16))
+    rating: Mapped[str | None] = mapped_column(String(64))  # the desk rating a reviewer chose (settings)
     confidence: Mapped[float | None] = mapped_column(Float)
     rationale: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str | None] = mapped_column(Text)

@@ -45,7 +45,7 @@ from factcheck.desk.models import (
     utcnow,
 )
 from factcheck.errors import FactcheckError
-from factcheck.settings import FieldError, check_field
+from factcheck.settings import FieldError, Rating, check_field
 from factcheck.text.urls import BadUrl, normalise_url
 
 LOW_CONFIDENCE = 0.7
@@ -155,9 +155,11 @@ class ReviewResult:
     previous: dict[str, Any] | None
     released: str | None
     quotes: list[dict[str, Any]]
+    rating: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.key, "verdict_id": self.verdict_id, "verdict": self.label, "reviewer": self.reviewer,
+        return {"id": self.key, "verdict_id": self.verdict_id, "verdict": self.label, "rating": self.rating,
+                "reviewer": self.reviewer,
                 "revision": self.revision, "previous": self.previous, "released": self.released,
                 "evidence": self.quotes}
 
@@ -507,6 +509,46 @@ def release(session: Session, ref: str, *, by: str | None, force: bool = False) 
     return claim
 
 
+def assign_claims(
+    session: Session, refs: list[str] | tuple[str, ...], *, to: str | None, by: str | None, hours: int,
+) -> list[Claim]:
+    """Hand claims to a named person (several at once: the queue's bulk assign), for `hours`.
+
+    All or nothing: an unknown id assigns none. One audit event per claim (`claim.assign`, by the person who
+    assigned, naming the assignee), so each claim's own trail says who gave it to whom, as for `triage next`.
+    Taking a claim from someone who holds it is allowed (that is what reassigning is) and the event keeps
+    the previous holder.
+    """
+    who = _need_identity(by, "assigning")
+    target = " ".join((to or "").split())
+    if not target:
+        raise TriageError("assign to whom? pass --to NAME")
+    if len(target) > 200:
+        raise TriageError("an assignee name holds at most 200 characters")
+    if hours <= 0:
+        raise TriageError("handoff_hours must be at least 1")
+    if not refs:
+        raise TriageError("name at least one claim to assign")
+    lock_for_writing(session)
+    now = utcnow()
+    until = now + timedelta(hours=hours)
+    claims = list({c.id: c for c in (find_claim(session, r) for r in refs)}.values())
+    if session.get_bind().dialect.name == "postgresql":  # hold the rows so `before` is what we replace
+        session.execute(select(Claim.id).where(Claim.id.in_([c.id for c in claims]))
+                        .with_for_update(key_share=True))
+    for claim in claims:
+        session.refresh(claim)
+        before = {"assignee": live_assignee(claim, now), "assigned_until": claim.assigned_until
+                  if live_assignee(claim, now) else None}
+        claim.assignee, claim.assigned_until = target, until
+        session.flush()
+        audit.record(session, actor=who, action="claim.assign", entity="claim", entity_id=claim.id,
+                     claim_id=claim.id, before=before,
+                     after={"assignee": target, "assigned_until": until, "revision": claim.revision,
+                            "assigned_by": who})
+    return claims
+
+
 # ---------------------------------------------------------------- review
 
 
@@ -582,22 +624,34 @@ def _who_changed(session: Session, claim: Claim) -> str:
     return f"{verb} by {ev.actor} at {ev.at.strftime('%Y-%m-%d %H:%M:%S')} UTC"
 
 
+def rated_label(label: str | None, rating: Rating | None) -> str:
+    """The verdict a review records: the label given, or the one the desk's rating maps to (they must agree)."""
+    if rating is None:
+        return label or ""
+    if label and label != rating.label:
+        raise TriageError(f"rating {rating.name!r} means {rating.label}, not {label}; give one or make them agree")
+    return rating.label
+
+
 def review(
     session: Session,
     ref: str,
     *,
-    label: str,
+    label: str | None,
     note: str,
     by: str | None,
     quotes: list[str] | tuple[str, ...] = (),
     expect_revision: int | None = None,
+    rating: Rating | None = None,
 ) -> ReviewResult:
     """Record a person's verdict, which from now on is the claim's verdict; the machine's stays in history.
 
-    Refused (nothing written) when the claim changed since the reviewer's view: `expect_revision`, else the
-    revision at their assignment or last review of the claim.
+    With a `rating` of the desk's scale, the verdict is the label it maps to and the rating is kept with it
+    (reports and ClaimReview show it). Refused (nothing written) when the claim changed since the reviewer's
+    view: `expect_revision`, else the revision at their assignment or last review of the claim.
     """
     who = _need_identity(by, "reviewing")
+    label = rated_label(label, rating)
     if label not in VERDICT_LABELS:
         raise TriageError(f"unknown verdict {label!r}; use one of {', '.join(VERDICT_LABELS)}")
     if not (note or "").strip():
@@ -647,7 +701,8 @@ def review(
         )
     held_until = claim.assigned_until
     session.refresh(claim)
-    v = Verdict(claim_id=claim.id, run_id=None, kind="human", reviewer=who, label=label, confidence=None,
+    v = Verdict(claim_id=claim.id, run_id=None, kind="human", reviewer=who, label=label,
+                rating=rating.name if rating else None, confidence=None,
                 rationale=note.strip(), note=note.strip(), first_hand=None, quotes=resolved,
                 signals={"revision": claim.revision}, created_at=now)
     session.add(v)
@@ -660,11 +715,40 @@ def review(
     audit.record(
         session, actor=who, action="verdict.human", entity="verdict", entity_id=v.id, claim_id=claim.id,
         before=previous,
-        after={"label": label, "note": v.note, "revision": claim.revision, "seen_revision": seen,
+        after={"label": label, **({"rating": rating.name} if rating else {}), "note": v.note, "revision": claim.revision, "seen_revision": seen,
                "quotes": [{k: q[k] for k in ("url", "snapshot_sha256", "start", "end")} for q in resolved]},
     )
     return ReviewResult(claim_id=claim.id, key=claim.key, verdict_id=v.id, label=label, reviewer=who,
-                        revision=claim.revision, previous=previous, released=released, quotes=resolved)
+                        revision=claim.revision, previous=previous, released=released, quotes=resolved,
+                        rating=v.rating)
+
+
+def review_many(
+    session: Session,
+    seen: list[tuple[str, int | None]],
+    *,
+    label: str | None,
+    note: str,
+    by: str | None,
+    rating: Rating | None = None,
+    take_over: bool = False,
+) -> list[ReviewResult]:
+    """One verdict on several claims (the queue's bulk verdict): `seen` pairs each claim with the revision the
+    reviewer looked at. All or nothing, one `verdict.human` event per claim; a claim someone else holds is
+    refused unless `take_over`."""
+    who = _need_identity(by, "reviewing")
+    if not seen:
+        raise TriageError("select at least one claim")
+    results = []
+    for ref, revision in seen:
+        claim = find_claim(session, ref)
+        holder = live_assignee(claim)
+        if holder is not None and holder != who and not take_over:
+            raise TriageError(f"{ref} is assigned to {holder}; nothing was saved. Tick “review anyway” to record "
+                              "your verdict on claims others hold")
+        results.append(review(session, ref, label=label, note=note, by=who, expect_revision=revision,
+                              rating=rating))
+    return results
 
 
 # ---------------------------------------------------------------- audit log

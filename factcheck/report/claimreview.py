@@ -1,6 +1,9 @@
-"""schema.org ClaimReview JSON-LD: one review per claim with a verdict.
+"""schema.org ClaimReview JSON-LD: one review per claim a reviewer decided (machine verdicts on request).
 
-Rating scale (documented contract, 1 = worst, 3 = best)::
+A reviewer who chose a rating of the desk's own scale (setting rating_scale, e.g. "false", "misleading",
+"needs context") publishes that rating: alternateName is its name, ratingValue its value, worstRating and
+bestRating the lowest and highest values on the scale. Any other verdict uses the three-step scale
+(documented contract, 1 = worst, 3 = best)::
 
     contested   -> ratingValue 1  alternateName "Contested"   (evidence disagrees with the claim)
     unverified  -> ratingValue 2  alternateName "Unverified"  (nothing found that settles it)
@@ -30,12 +33,17 @@ def claim_review(report: Report, c: ReportClaim, *, base_url: str | None = None)
     if v is None:
         return None
     value, name = RATING_SCALE[v.label]
+    worst, best = WORST_RATING, BEST_RATING
+    desk_rating = report.rating_of(v)
+    if desk_rating is not None:
+        values = [r.value for r in report.ratings.values()]
+        value, name, worst, best = desk_rating.value, desk_rating.alternate_name, min(values), max(values)
     base = (base_url or report.organisation_url or "").split("#", 1)[0]
     org: dict[str, Any] = {"@type": "Organization", "name": report.organisation or "factcheck desk"}
     if report.organisation_url:
         org["url"] = report.organisation_url
     rating: dict[str, Any] = {
-        "@type": "Rating", "ratingValue": value, "bestRating": BEST_RATING, "worstRating": WORST_RATING,
+        "@type": "Rating", "ratingValue": value, "bestRating": best, "worstRating": worst,
         "alternateName": name,
     }
     explanation = v.note or v.rationale
@@ -76,15 +84,16 @@ def claim_review(report: Report, c: ReportClaim, *, base_url: str | None = None)
     return review
 
 
-def render_claimreview(report: Report, *, base_url: str | None = None, reviewed_only: bool = False) -> str:
-    """A JSON array of ClaimReview objects, one per claim with a verdict (with reviewed_only, one per claim
-    whose current verdict is a reviewer's: what a desk publishes is what a person has signed off)."""
+def render_claimreview(report: Report, *, base_url: str | None = None, include_machine: bool = False) -> str:
+    """A JSON array of ClaimReview objects, one per claim whose current verdict is a reviewer's (what a desk
+    publishes is what a person has signed off); with include_machine, one per claim with any verdict."""
     claims = report.claims
-    if reviewed_only:
+    if not include_machine:
         claims = [c for c in claims if c.verdict is not None and c.verdict.kind == "human"]
         left = sum(1 for c in report.claims if c.verdict is not None and c.verdict.kind != "human")
         if left:
-            report.warnings.append(f"{left} claim(s) with only a machine verdict left out (--reviewed-only)")
+            report.warnings.append(f"{left} claim(s) with only a machine verdict left out (a reviewer has not "
+                                   "signed them off; --include-machine publishes them too)")
     reviews = [r for c in claims if (r := claim_review(report, c, base_url=base_url)) is not None]
     if not (base_url or report.organisation_url):
         report.warnings.append(

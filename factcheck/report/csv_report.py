@@ -11,7 +11,7 @@ from factcheck.report.model import Report, conf_text, iso_time, when_text
 CSV_COLUMNS = (
     "case", "claim_id", "article_url", "claim", "statement", "cited_sources", "attribution", "verdict",
     "confidence", "decided_by", "decided_at", "rationale", "reviewer_note", "quotes", "evidence_urls",
-    "snapshot_sha256", "captured_at", "history", "expected",
+    "snapshot_sha256", "captured_at", "history", "expected", "rating", "tags", "comments",
 )
 
 
@@ -33,8 +33,10 @@ def render_csv(report: Report) -> str:
         quotes = "\n".join(f"“{q.quote}” ({q.source or '?'}, {q.url or '?'}, chars {q.start}–{q.end})"
                            for q in c.evidence)
         history = "\n".join(
-            f"{when_text(h.at)} {h.decided_by}: {h.label}" + (f" — {h.note}" if h.note else "") for h in c.history
+            f"{when_text(h.at)} {h.decided_by}: {h.verdict_text}" + (f" — {h.note}" if h.note else "")
+            for h in c.history
         )
+        comments = "\n".join(f"{when_text(m.at)} {m.author}: {m.text}" for m in c.comments)
         w.writerow([_cell(x) for x in (
             c.case, c.key, c.article.url if c.article else None, c.text, c.statement,
             "; ".join(ci.source for ci in c.citations),
@@ -45,7 +47,7 @@ def render_csv(report: Report) -> str:
             "\n".join(dict.fromkeys(q.url for q in c.evidence if q.url)),
             "\n".join(dict.fromkeys(q.snapshot_sha256 for q in c.evidence if q.snapshot_sha256)),
             "\n".join(dict.fromkeys(iso_time(q.captured_at) or "" for q in c.evidence if q.captured_at)),
-            history, c.expected,
+            history, c.expected, v.rating if v else None, "; ".join(c.tags), comments,
         )])
     return buf.getvalue()
 

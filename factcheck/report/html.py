@@ -81,6 +81,8 @@ td.t{white-space:nowrap}
 a{color:#0b57a4;word-break:break-all}
 .warn{color:var(--bad);font-weight:600}
 .legend{font-size:13px;color:var(--muted)}
+.tag{display:inline-block;border:1px solid var(--line);border-radius:4px;padding:0 6px;font-size:12px;color:var(--muted)}
+.rating{font-size:13px;font-weight:600}
 .legend p{margin:4px 0}
 details summary{cursor:pointer;color:var(--muted);font-size:13px;margin-top:8px}
 @media print{
@@ -166,6 +168,8 @@ def _claim_html(c: ReportClaim) -> str:
     v = c.verdict
     o = [f'<section class="claim" id="{_e(c.anchor)}">',
          f"<header><h3>{_e(c.key)}</h3>{_badge(v.label if v else None)}"
+         + (f'<span class="rating">rated “{_e(v.rating)}”</span>' if v and v.rating else "")
+         + "".join(f'<span class="tag">{_e(t)}</span>' for t in c.tags)
          + (f'<span class="meta">case {_e(c.case)}</span>' if c.case else "") + "</header>",
          f'<p class="ctext">{_e(c.text)}</p>']
     if c.statement:
@@ -222,8 +226,14 @@ def _claim_html(c: ReportClaim) -> str:
                  "<th>verdict</th><th>confidence</th><th>rationale / note</th></tr>")
         for h in c.history:
             why = h.note or h.rationale
-            o.append(f"<tr><td class=\"t\">{_e(when_text(h.at))}</td><td>{_e(h.decided_by)}</td><td>{_badge(h.label)}</td>"
+            rated = f" rated “{_e(h.rating)}”" if h.rating else ""
+            o.append(f"<tr><td class=\"t\">{_e(when_text(h.at))}</td><td>{_e(h.decided_by)}</td><td>{_badge(h.label)}{rated}</td>"
                      f"<td>{_e(conf_text(h.confidence))}</td><td>{_e(why)}</td></tr>")
+        o.append("</table></details>")
+    if c.comments:
+        o.append('<details open><summary>Discussion</summary><table><tr><th>when</th><th>by</th><th>comment</th></tr>')
+        for m in c.comments:
+            o.append(f"<tr><td class=\"t\">{_e(when_text(m.at))}</td><td>{_e(m.author)}</td><td>{_e(m.text)}</td></tr>")
         o.append("</table></details>")
     o.append("</section>")
     return "\n".join(o)

@@ -21,7 +21,7 @@ def _quote_json(q: ReportQuote) -> dict[str, Any]:
 
 def _verdict_json(v: ReportVerdict) -> dict[str, Any]:
     return {
-        "id": v.id, "kind": v.kind, "label": v.label, "confidence": v.confidence, "rationale": v.rationale,
+        "id": v.id, "kind": v.kind, "label": v.label, "rating": v.rating, "confidence": v.confidence, "rationale": v.rationale,
         "note": v.note, "reviewer": v.reviewer, "run": v.run_id, "decided_by": v.decided_by, "at": iso_time(v.at),
         "first_hand": v.first_hand, "quotes": [_quote_json(q) for q in v.quotes],
     }
@@ -69,6 +69,8 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "evidence": [_quote_json(q) for q in c.evidence],
                 "evidence_run": c.evidence_run,
                 "history": [_verdict_json(v) for v in c.history],
+                "tags": list(c.tags),
+                "comments": [{"by": m.author, "text": m.text, "at": iso_time(m.at)} for m in c.comments],
             }
             for c in report.claims
         ],

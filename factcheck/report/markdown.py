@@ -69,7 +69,7 @@ def render_md(report: Report) -> str:
         lines.append("")
     for c in report.claims:
         v = c.verdict
-        label = v.label.upper() if v else "NO VERDICT"
+        label = (v.label.upper() + (f" (rated “{md(v.rating)}”)" if v.rating else "")) if v else "NO VERDICT"
         lines += [f"## {md(c.key)}: **{label}**", "", f"> {md(c.text, line_start=True)}", ""]
         if c.statement:
             lines.append(f"- Statement: {md(c.statement)}")
@@ -80,6 +80,8 @@ def render_md(report: Report) -> str:
             for ci in c.citations
         ]
         lines.append(f"- Cited: {'; '.join(cites) if cites else 'no source named'}")
+        if c.tags:
+            lines.append(f"- Tags: {', '.join(md(t) for t in c.tags)}")
         if v:
             lines.append(f"- Decided by: {md(v.decided_by)}, {when_text(v.at)}, confidence {conf_text(v.confidence)}"
                          + (" (superseded by a later verdict)" if c.superseded else ""))
@@ -98,8 +100,12 @@ def render_md(report: Report) -> str:
         if c.history:
             lines += ["", "| when | by | verdict | confidence | note |", "|---|---|---|---:|---|"]
             for h in c.history:
-                lines.append(f"| {when_text(h.at)} | {md(h.decided_by)} | {h.label} | {conf_text(h.confidence)} "
-                             f"| {md(h.note or '')} |")
+                lines.append(f"| {when_text(h.at)} | {md(h.decided_by)} | {md(h.verdict_text)} "
+                             f"| {conf_text(h.confidence)} | {md(h.note or '')} |")
+        if c.comments:
+            lines += ["", "Discussion:", ""]
+            for m in c.comments:
+                lines.append(f"- {when_text(m.at)}, {md(m.author)}: {md(m.text)}")
         lines.append("")
     if report.runs:
         lines += ["## Runs", "", "| run | started | finished | version | by | settings | counts |",

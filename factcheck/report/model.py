@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session, selectinload
 from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.claims import finished_run_ids, pick_current
+from factcheck.desk.comments import comments_for
 from factcheck.desk.models import Article, Case, Claim, Run, Snapshot, Verdict, utcnow
 from factcheck.desk.runs import run_state
 from factcheck.errors import FactcheckError
-from factcheck.settings import Settings
+from factcheck.settings import Rating, Settings, rating_key
 
 LABEL_MEANING = {  # what each verdict label means, in the words the reports print
     "verified": "The cited source (or a credible report of what it said) states the claim, and every "
@@ -85,6 +86,12 @@ class ReportVerdict:
     at: datetime
     first_hand: bool | None
     quotes: list[ReportQuote]
+    rating: str | None = None  # the desk rating a reviewer chose (a name on the desk's scale)
+
+    @property
+    def verdict_text(self) -> str:
+        """The label, with the desk's rating when a reviewer gave one: `contested (rated “false”)`."""
+        return self.label + (f" (rated “{self.rating}”)" if self.rating else "")
 
     @property
     def decided_by(self) -> str:
@@ -114,6 +121,13 @@ class ReportArticle:
 
 
 @dataclass
+class ReportComment:
+    author: str
+    text: str
+    at: datetime
+
+
+@dataclass
 class ReportClaim:
     db_id: int
     key: str
@@ -130,6 +144,8 @@ class ReportClaim:
     evidence: list[ReportQuote]
     evidence_run: int | None  # set when a reviewer's verdict shows the quotes of an earlier machine run
     superseded: bool  # the verdict reported (a --run report) is no longer the claim's current one
+    tags: list[str] = field(default_factory=list)
+    comments: list[ReportComment] = field(default_factory=list)  # the claim's discussion, oldest first
 
     @property
     def anchor(self) -> str:
@@ -165,6 +181,11 @@ class Report:
     audit_events: int
     audit_problem: str | None
     warnings: list[str] = field(default_factory=list)
+    ratings: dict[str, Rating] = field(default_factory=dict)  # the desk's rating scale, by rating_key
+
+    def rating_of(self, v: ReportVerdict) -> Rating | None:
+        """The scale step of a reviewer's rating, while the desk's scale still has it (else None)."""
+        return self.ratings.get(rating_key(v.rating)) if v.rating else None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -291,7 +312,7 @@ def _verdict(session: Session, v: Verdict, claim: Claim,
     return ReportVerdict(
         id=v.id, kind=v.kind, label=v.label, confidence=v.confidence, rationale=v.rationale or "",
         note=v.note, reviewer=v.reviewer, run_id=v.run_id, at=v.created_at, first_hand=v.first_hand,
-        quotes=_quotes(session, v.quotes or [], claim, cache),
+        quotes=_quotes(session, v.quotes or [], claim, cache), rating=v.rating,
     )
 
 
@@ -314,7 +335,8 @@ def build_report(
     `superseded` says whether a later verdict replaced it; otherwise each claim shows its current verdict
     (the newest reviewer's, else the newest machine one).
     """
-    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+    q = (select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case), selectinload(Claim.tags))
+         .order_by(Claim.id))
     scope: dict[str, Any] = {"case": None, "article": None, "run": None}
     title = "All claims on this desk"
     if case is not None:
@@ -356,6 +378,7 @@ def build_report(
     run_ids: set[int] = set()
     out_claims: list[ReportClaim] = []
     finished = finished_run_ids(session)
+    threads = comments_for(session, [c.id for c in claims])
     for c in claims:
         art_row = session.get(Article, c.article_id) if c.article_id else None
         if art_row is None and c.case_id:
@@ -383,6 +406,8 @@ def build_report(
                        for ci in c.citations],
             verdict=shown, history=history, evidence=evidence, evidence_run=evidence_run,
             superseded=shown is not None and current is not None and shown.id != current.id,
+            tags=[t.tag for t in c.tags],
+            comments=[ReportComment(m.author, m.text, m.at) for m in threads.get(c.id, [])],
         ))
     runs = [
         ReportRun(r.id, run_state(r), r.started_at, r.finished_at, r.version, r.actor, dict(r.settings or {}),
@@ -394,7 +419,7 @@ def build_report(
         generated_at=utcnow(), tool_version=__version__, organisation=str(settings.organisation or ""),
         organisation_url=str(settings.organisation_url or "") or None, scope=scope, title=title,
         claims=out_claims, articles=list(articles.values()), runs=runs,
-        audit_ok=chain.ok, audit_events=chain.checked, audit_problem=chain.problem,
+        audit_ok=chain.ok, audit_events=chain.checked, audit_problem=chain.problem, ratings=settings.ratings,
     )
 
 

@@ -20,7 +20,7 @@ FORMATS = ("html", "md", "json", "csv", "claimreview", "pdf")
 TEXT_FORMATS = ("html", "md", "json", "csv", "claimreview")
 
 
-def render(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False) -> str:
+def render(report: Report, fmt: str, *, base_url: str | None = None, include_machine: bool = False) -> str:
     """The report as text in one of TEXT_FORMATS."""
     if fmt == "html":
         return render_html(report)
@@ -31,7 +31,7 @@ def render(report: Report, fmt: str, *, base_url: str | None = None, reviewed_on
     if fmt == "csv":
         return render_csv(report)
     if fmt == "claimreview":
-        return render_claimreview(report, base_url=base_url, reviewed_only=reviewed_only)
+        return render_claimreview(report, base_url=base_url, include_machine=include_machine)
     raise ReportError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
@@ -81,12 +81,12 @@ def make_report(desk: Desk, settings: Settings, *, case: str | None = None, arti
         return build_report(s, settings, case=case, article=article, run=run)
 
 
-def report_bytes(report: Report, fmt: str, *, base_url: str | None = None, reviewed_only: bool = False,
+def report_bytes(report: Report, fmt: str, *, base_url: str | None = None, include_machine: bool = False,
                  chromium: str | None = None) -> bytes:
     """The file content for any format, PDF included (printed by `chromium`, else the one found)."""
     if fmt == "pdf":
         return html_to_pdf(render_html(report), chromium=chromium)
-    return encode(render(report, fmt, base_url=base_url, reviewed_only=reviewed_only), fmt)
+    return encode(render(report, fmt, base_url=base_url, include_machine=include_machine), fmt)
 
 
 def write_report(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -16,10 +16,13 @@ from starlette.routing import Route
 
 from factcheck import report as report_mod
 from factcheck.desk import authoring, triage, users
+from factcheck.desk import comments as comments_mod
 from factcheck.desk import runs as runs_mod
+from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
+from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
-from factcheck.desk.claims import UnknownClaim, claim_dict, verdict_history
+from factcheck.desk.claims import UnknownClaim, claim_dict, list_claims, verdict_history
 from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Snapshot, utcnow
 from factcheck.errors import FactcheckError
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
@@ -69,6 +72,8 @@ SORTS = {
 }
 STALE_REVIEW = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
                 "The page now shows its current state; read it and review again.")
+CLAIMS_PAGE = 500
+"""Most claims the Claims page lists at once (search or filter by tag to narrow)."""
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                 "json": "application/json", "csv": "text/csv; charset=utf-8",
                 "claimreview": "application/ld+json"}
@@ -165,7 +170,7 @@ async def logout(request: Request) -> Response:
 
 def _filter_args(params: Any) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for key in ("status", "source", "article"):
+    for key in ("status", "source", "article", "q", "tag"):
         v = params.get(key)
         out[key] = v.strip() if isinstance(v, str) and v.strip() else None
     if out["status"] is not None and out["status"] not in triage.STATUSES:
@@ -186,8 +191,11 @@ async def queue_page(request: Request) -> Response:
         try:
             items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
                                         article=filters["article"], assignee=me.name if mine else None, now=now)
-        except triage.TriageError as exc:
+            wanted = _matching_ids(s, filters)
+        except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
+        if wanted is not None:
+            items = [it for it in items if it.claim_id in wanted]
         key = SORTS[sort][1]
         if key is not None:
             items.sort(key=key)
@@ -201,13 +209,112 @@ async def queue_page(request: Request) -> Response:
         arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
                 for a in s.execute(select(Article).order_by(Article.id)).scalars()]
         mine_count = sum(1 for it in triage.triage_queue(s, assignee=me.name, with_last_action=False, now=now))
-        return {"rows": rows, "sources": sources, "articles": arts, "mine_count": mine_count}
+        tags = {c.id: [t.tag for t in c.tags] for c in list_claims(s, ids=[r["claim_id"] for r in rows])}
+        for r in rows:
+            r["tags"] = tags.get(r["claim_id"], [])
+        return {"rows": rows, "sources": sources, "articles": arts, "mine_count": mine_count,
+                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
 
     data = await in_desk(request, load)
     return await render(request, "queue.html", {
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
-        "statuses": triage.STATUSES,
+        "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+def _ratings(request: Request) -> list[dict[str, Any]]:
+    return [{"name": r.name, "label": r.label} for r in request.app.state.settings.ratings.values()]
+
+
+def _matching_ids(s: Session, filters: dict[str, str | None],
+                  found: dict[int, list[str]] | None = None) -> set[int] | None:
+    """Claim ids a search and/or tag filter allows (None: no such filter given); `found` collects where the
+    search matched each claim."""
+    ids: set[int] | None = None
+    if filters.get("q"):
+        hits = search_mod.search_claims(s, filters["q"] or "")
+        if found is not None:
+            found.update(hits)
+        ids = set(hits)
+    if filters.get("tag"):
+        tagged = tags_mod.claims_with_tags(s, [filters["tag"] or ""])
+        ids = tagged if ids is None else ids & tagged
+    return ids
+
+
+async def claims_page(request: Request) -> Response:
+    """Every claim on the desk (not only those the queue holds), searched and filtered by tag."""
+    await require(request)
+    filters = _filter_args(request.query_params)
+
+    def load(s: Session) -> dict[str, Any]:
+        found: dict[int, list[str]] = {}
+        try:
+            wanted = _matching_ids(s, filters, found)
+        except FactcheckError as exc:
+            raise HTTPException(400, str(exc)) from None
+        claims = list_claims(s, ids=wanted, limit=CLAIMS_PAGE)
+        current = triage.current_verdicts(s, [c.id for c in claims])
+        rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
+                 "label": current[c.id].label if c.id in current else "unchecked",
+                 "rating": current[c.id].rating if c.id in current else None,
+                 "tags": [t.tag for t in c.tags], "assignee": triage.live_assignee(c),
+                 "matched": found.get(c.id, [])} for c in claims]
+        return {"rows": rows, "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+
+    return await render(request, "claims.html", await in_desk(request, load) | {"filters": filters})
+
+
+def _bulk_refs(form: Any) -> list[tuple[int, int | None]]:
+    """The ticked rows: `CLAIM_ID:REVISION` values (the revision each row showed)."""
+    out = []
+    for v in form.getlist("claim"):
+        cid, _, rev = str(v).partition(":")
+        if cid.isdigit():
+            out.append((int(cid), int(rev) if rev.isdigit() else None))
+    return out
+
+
+async def queue_bulk(request: Request) -> Response:
+    """Bulk assign (editors) or bulk verdict (checkers) on the ticked queue rows; all or nothing."""
+    form = await checked_form(request)
+    action = _str(form, "action")
+    me = await require(request, "editor" if action == "assign" else "checker")
+    picked = _bulk_refs(form)
+    settings = request.app.state.settings
+
+    def refs(s: Session) -> list[tuple[str, int | None]]:
+        out = []
+        for cid, rev in picked:
+            claim = s.get(Claim, cid)
+            if claim is None:
+                raise UnknownClaim(f"no claim {cid} on this desk")
+            out.append((triage.claim_ref(s, claim), rev))
+        return out
+
+    def do(s: Session) -> str:
+        if not picked:
+            raise triage.TriageError("tick at least one claim first")
+        if action == "assign":
+            done = triage.assign_claims(s, [r for r, _ in refs(s)], to=_str(form, "to"), by=me.name,
+                                        hours=int(settings.handoff_hours))
+            return f"Assigned {len(done)} claim(s) to {_str(form, 'to')}."
+        if action == "verdict":
+            rating_name = _str(form, "rating")
+            rating = settings.rating(rating_name) if rating_name else None
+            done_r = triage.review_many(s, refs(s), label=_str(form, "verdict") or None, note=_str(form, "note"),
+                                        by=me.name, rating=rating, take_over=form.get("override") == "1")
+            return f"Saved {done_r[0].label if done_r else ''} on {len(done_r)} claim(s) under your name."
+        raise triage.TriageError("choose an action: assign or verdict")
+
+    try:
+        flash(request, await in_desk(request, do))
+    except triage.ReviewConflict:
+        flash(request, "Nothing was saved: one of the ticked claims was reviewed or changed by someone else since "
+                       "the queue was shown. Look again and repeat.", "error")
+    except FactcheckError as exc:
+        flash(request, f"Nothing was saved: {exc}", "error")
+    return see("/queue")
 
 
 def _age(secs: int) -> str:
@@ -259,7 +366,7 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
             snaps[e["url"]] = sid
     history = []
     for v in reversed(verdict_history(s, claim.id)):
-        history.append({"id": v.id, "kind": v.kind, "label": v.label, "confidence": v.confidence,
+        history.append({"id": v.id, "kind": v.kind, "label": v.label, "rating": v.rating, "confidence": v.confidence,
                         "by": f"reviewer {v.reviewer}" if v.kind == "human" else f"machine run {v.run_id}",
                         "rationale": v.rationale, "at": v.created_at,
                         "quotes": [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]})
@@ -279,6 +386,8 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
         "assignee": detail["assignee"], "assigned_until": claim.assigned_until if detail["assignee"] else None,
         "events": triage.audit_events(s, claim=str(detail["ref"]), limit=30),
         "labels": VERDICT_LABELS,
+        "tags": [t.tag for t in claim.tags],
+        "comments": comments_mod.comments_for(s, [claim.id]).get(claim.id, []),
     }
 
 
@@ -286,14 +395,14 @@ async def claim_page(request: Request) -> Response:
     me = await require(request)
     cid = request.path_params["cid"]
     ctx = await in_desk(request, lambda s: _claim_context(s, cid, me))
-    return await render(request, "claim.html", ctx | {"form": {}})
+    return await render(request, "claim.html", ctx | {"form": {}, "ratings": _ratings(request)})
 
 
 async def review_submit(request: Request) -> Response:
     form = await checked_form(request)
     me = await require(request, "checker")
     cid = request.path_params["cid"]
-    label, note = _str(form, "verdict"), _str(form, "note")
+    label, note, rating_name = _str(form, "verdict"), _str(form, "note"), _str(form, "rating")
     quotes = [q for q in form.getlist("quote") if isinstance(q, str) and q]
     rev_s = _str(form, "revision")
     override = form.get("override") == "1"
@@ -313,7 +422,9 @@ async def review_submit(request: Request) -> Response:
         if holder is not None and holder != me.name and not override:
             return ref, (f"{ref} is assigned to {holder} until {claim.assigned_until:%H:%M} UTC. Tick “review "
                          "anyway” to record your verdict regardless.")
-        res = triage.review(s, ref, label=label, note=note, by=me.name, quotes=quotes, expect_revision=revision)
+        rating = request.app.state.settings.rating(rating_name) if rating_name else None
+        res = triage.review(s, ref, label=label or None, note=note, by=me.name, quotes=quotes,
+                            expect_revision=revision, rating=rating)
         return ref, None if res else "not saved"
 
     error: str | None
@@ -322,14 +433,62 @@ async def review_submit(request: Request) -> Response:
     except triage.ReviewConflict:
         flash(request, STALE_REVIEW, "error")
         return see(f"/claims/{cid}")
-    except (triage.TriageError, UnknownClaim) as exc:
+    except FactcheckError as exc:
         error, ref = str(exc), None
     if error is None:
-        flash(request, f"{ref}: {label} — saved under your name. It has left the queue.")
+        flash(request, f"{ref}: {rating_name or label} — saved under your name. It has left the queue.")
         return see("/queue")
     ctx = await in_desk(request, lambda s: _claim_context(s, cid, me))
-    ctx["form"] = {"verdict": label, "note": note, "quotes": quotes, "override": override, "error": error}
-    return await render(request, "claim.html", ctx, status=400)
+    ctx["form"] = {"verdict": label, "rating": rating_name, "note": note, "quotes": quotes, "override": override,
+                   "error": error}
+    return await render(request, "claim.html", ctx | {"ratings": _ratings(request)}, status=400)
+
+
+ClaimAction = Callable[[Session, str, Person, Any, Any], str]
+
+
+def _claim_action(role: str, fn: ClaimAction) -> Callable[[Request], Awaitable[Response]]:
+    """A small POST on the claim page (tags, comment, assign): CSRF, role, one transaction, flash, back."""
+
+    async def handler(request: Request) -> Response:
+        form = await checked_form(request)
+        me = await require(request, role)
+        cid = request.path_params["cid"]
+
+        def do(s: Session) -> str:
+            claim = s.get(Claim, cid)
+            if claim is None:
+                raise HTTPException(404, f"No claim {cid} on this desk.")
+            return fn(s, triage.claim_ref(s, claim), me, form, request.app.state.settings)
+
+        try:
+            flash(request, await in_desk(request, do))
+        except FactcheckError as exc:
+            flash(request, str(exc), "error")
+        return see(f"/claims/{cid}")
+
+    return handler
+
+
+def _tags_do(s: Session, ref: str, me: Person, form: Any, settings: Any) -> str:
+    remove = _str(form, "remove")
+    if remove:
+        _c, now = tags_mod.tag_claim(s, ref, [remove], by=me.name, remove=True)
+    else:
+        # commas separate tags; spaces inside one become hyphens ("Election 2025" -> election-2025)
+        _c, now = tags_mod.tag_claim(s, ref, [t for t in _str(form, "tags").split(",") if t.strip()], by=me.name)
+    return f"{ref}: tags {', '.join(now) or 'none'}."
+
+
+def _comment_do(s: Session, ref: str, me: Person, form: Any, settings: Any) -> str:
+    comments_mod.add_comment(s, ref, _str(form, "text"), by=me.name)
+    return f"{ref}: comment added."
+
+
+def _assign_do(s: Session, ref: str, me: Person, form: Any, settings: Any) -> str:
+    to = _str(form, "to")
+    triage.assign_claims(s, [ref], to=to, by=me.name, hours=int(settings.handoff_hours))
+    return f"{ref} assigned to {' '.join(to.split())}."
 
 
 async def release_submit(request: Request) -> Response:
@@ -491,13 +650,14 @@ async def report_download(request: Request) -> Response:
     await require(request)
     fmt = request.query_params.get("format", "html")
     case = request.query_params.get("case") or None
+    include_machine = request.query_params.get("include_machine") == "1"  # claimreview: reviewed verdicts only
     if fmt not in REPORT_TYPES:
         raise HTTPException(400, f"unknown report format {fmt!r}; use one of {', '.join(REPORT_TYPES)}")
     settings = request.app.state.settings
 
     def build(s: Session) -> bytes:
         rep = report_mod.build_report(s, settings, case=case)
-        return report_mod.encode(report_mod.render(rep, fmt), fmt)
+        return report_mod.encode(report_mod.render(rep, fmt, include_machine=include_machine), fmt)
 
     try:
         data = await in_desk(request, build)
@@ -614,7 +774,12 @@ ROUTES = [
     Route("/logout", logout, methods=["POST"]),
     Route("/queue", queue_page),
     Route("/queue/next", take_next, methods=["POST"]),
+    Route("/queue/bulk", queue_bulk, methods=["POST"]),
+    Route("/claims", claims_page),
     Route("/claims/{cid:dbid}", claim_page),
+    Route("/claims/{cid:dbid}/tags", _claim_action("checker", _tags_do), methods=["POST"]),
+    Route("/claims/{cid:dbid}/comments", _claim_action("checker", _comment_do), methods=["POST"]),
+    Route("/claims/{cid:dbid}/assign", _claim_action("editor", _assign_do), methods=["POST"]),
     Route("/claims/{cid:dbid}/review", review_submit, methods=["POST"]),
     Route("/claims/{cid:dbid}/release", release_submit, methods=["POST"]),
     Route("/claims/{cid:dbid}/statement", statement_submit, methods=["POST"]),
