@@ -158,3 +158,14 @@ def test_command_line_doors(cli, tmp_path):
     assert r.code == 1 and r.stderr.startswith("Error: ") and "closing bracket" in r.stderr
     r = cli("evidence", "list", "--url", "HTTPS://EXAMPLE.org/x", "--json")
     assert r.code == 0 and json.loads(r.stdout)["pending"][0]["url"] == "https://example.org/x"
+
+
+def test_evidence_urls_are_web_urls_or_saved_page_paths():
+    from factcheck.text.urls import BadUrl, normalise_evidence_url
+
+    assert normalise_evidence_url("HTTPS://Example.org/A") == "https://example.org/A"
+    assert normalise_evidence_url("file:///tmp/uploads/page%20one.html") == "file:///tmp/uploads/page%20one.html"
+    assert normalise_evidence_url("FILE:///tmp/a.html") == "file:///tmp/a.html"
+    for bad in ("file:///tmp/a b.html", "file://host/a.html", "file:///tmp/\x1b[2J.html", "file:/tmp/a.html"):
+        with pytest.raises(BadUrl):
+            normalise_evidence_url(bad)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from factcheck.desk import audit
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
 from factcheck.settings import check_field
-from factcheck.text.urls import normalise_url
+from factcheck.text.urls import normalise_evidence_url
 
 __all__ = [
     "ARTICLE_FIELDS",
@@ -169,8 +169,9 @@ def queue_evidence_url(
     """The evidence row for `url`. A new URL is stored with status "queued" and audited ("evidence.queue";
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
     a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
-    desk's one URL rule (text.urls.normalise_url) and is stored in its normal form."""
-    url = normalise_url(url)
+    desk's one URL rule (text.urls.normalise_evidence_url: web URLs, or a saved page's file:/// path) and
+    is stored in its normal form."""
+    url = normalise_evidence_url(url)
     eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
     if eu is None:
         eu = EvidenceUrl(url=url, source_id=source_id, file=file or None, status="queued")
@@ -274,7 +275,7 @@ def upsert_claim(
     if isinstance(language, str):
         check_field("language", language)
     refs = [EvidenceRef(r) if isinstance(r, str) else r for r in evidence_urls]
-    refs = [r._replace(url=normalise_url(r.url)) for r in refs]
+    refs = [r._replace(url=normalise_evidence_url(r.url)) for r in refs]
     urls: list[str] = []
     for r in refs:
         if r.url not in urls:

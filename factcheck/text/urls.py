@@ -121,6 +121,18 @@ def normalise_url(url: object) -> str:
     return f"{scheme}://{userinfo}{at}{hostport.lower()}{tail}"
 
 
+def normalise_evidence_url(url: object) -> str:
+    """An evidence page's address: a web URL by `normalise_url`, or the `file:///…` URI a saved page attached
+    from disk is recorded under (an absolute path, as `Path.as_uri` writes it; never fetched)."""
+    if isinstance(url, str) and url[:8].lower() == "file:///":
+        if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in BIDI_CONTROLS
+               or 0xD800 <= ord(ch) < 0xE000 for ch in url) or len(url) > FIELD_LIMITS["url"].chars:
+            raise BadUrl(url[:60], "a file:// address must be an absolute path with no spaces or control "
+                                   "characters")
+        return "file:///" + url[8:]
+    return normalise_url(url)
+
+
 def _parse_reason(url: str, fallback: str) -> str:
     """A plainer reason than urllib3's "Failed to parse" for the usual mistakes."""
     authority = _AUTHORITY_END.split(url.split("//", 1)[-1], maxsplit=1)[0].rpartition("@")[2]

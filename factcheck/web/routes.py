@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from factcheck import report as report_mod
+from factcheck.desk import attach as attach_mod
 from factcheck.desk import authoring, triage, users
 from factcheck.desk import comments as comments_mod
 from factcheck.desk import runs as runs_mod
@@ -545,6 +550,54 @@ async def statement_submit(request: Request) -> Response:
     return see(f"/claims/{cid}")
 
 
+async def evidence_submit(request: Request) -> Response:
+    """A checker ties a page to the claim: a URL (fetched through the fetcher's policies) or an uploaded
+    saved page (kept in the desk folder's uploads/, capped like every page); the claim is judged again.
+    Never a path on the server: a file reaches the desk only as an upload."""
+    form = await checked_form(request)
+    me = await require(request, "checker")
+    cid = request.path_params["cid"]
+    settings = request.app.state.settings
+    url, source = _str(form, "url"), _str(form, "source") or None
+    upload = form.get("file")
+    has_file = isinstance(upload, UploadFile) and bool(upload.filename)
+    if bool(url) == has_file:
+        flash(request, "Give either a URL or a saved page to upload, not both.", "error")
+        return see(f"/claims/{cid}#add-evidence")
+    ref = url
+    if has_file:
+        assert isinstance(upload, UploadFile)
+        body = await upload.read(int(settings.max_bytes) + 1)
+        if len(body) > int(settings.max_bytes):
+            flash(request, f"The page is larger than the desk's limit of {int(settings.max_bytes):,} bytes.", "error")
+            return see(f"/claims/{cid}#add-evidence")
+        ref = str(await run_in_threadpool(_save_upload, settings.desk_dir, upload.filename or "page.html", body))
+    if await in_desk(request, lambda s: s.get(Claim, cid) is None):
+        raise HTTPException(404, f"No claim {cid} on this desk.")
+    try:
+        res = await run_in_threadpool(lambda: attach_mod.add_evidence(
+            request.app.state.desk, settings, str(cid), ref, actor=me.name, source=source))
+    except FactcheckError as exc:
+        flash(request, str(exc), "error")
+        return see(f"/claims/{cid}#add-evidence")
+    flash(request, f"{res.claim['id']}: page tied and captured; judged again in run {res.run_id}: "
+                   f"{res.claim['verdict'] or 'no verdict'}.")
+    return see(f"/claims/{cid}")
+
+
+def _save_upload(desk_dir: Path, filename: str, body: bytes) -> Path:
+    """The uploaded page under uploads/, named by its content hash and a tame version of its name."""
+    folder = desk_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    tame = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name).strip("._")[:80] or "page.html"
+    path = folder / f"{hashlib.sha256(body).hexdigest()[:16]}-{tame}"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(body)
+        tmp.replace(path)
+    return path
+
+
 def _label_of(result: verify_mod.RunResult) -> str:
     return next((label for label, n in result.counts.items() if n), "no verdict")
 
@@ -783,6 +836,7 @@ ROUTES = [
     Route("/claims/{cid:dbid}/review", review_submit, methods=["POST"]),
     Route("/claims/{cid:dbid}/release", release_submit, methods=["POST"]),
     Route("/claims/{cid:dbid}/statement", statement_submit, methods=["POST"]),
+    Route("/claims/{cid:dbid}/evidence", evidence_submit, methods=["POST"]),
     Route("/articles", articles_page),
     Route("/articles/{aid:dbid}", article_page),
     Route("/captures/{sid:dbid}", capture_page),
