@@ -66,7 +66,7 @@ def test_markup_is_printed_as_written_everywhere(cli, markup_desk):
     r = cli("claims", "show", "C1")
     assert r.code == 0, r.stderr
     assert MARKUP_TEXT in r.stdout.splitlines()
-    assert f"cites {SOURCE} (named, first-hand)" in r.stdout
+    assert f"cites {SOURCE} (named, cited directly)" in r.stdout
     r = cli("sources", "list")
     assert r.code == 0 and SOURCE in r.stdout, r.stderr
     r = cli("evidence", "list")

@@ -265,3 +265,13 @@ def test_postgres_skips_a_claim_locked_by_an_open_transaction(pg_desk, tmp_path)
             assert waiting, "the second transaction never reached the audit lock"
     t.join(timeout=60)
     assert result["key"] == "C4"
+
+
+def test_why_never_repeats_the_status(desk, tmp_path):
+    build(desk, tmp_path)
+    with desk.desk.session() as s:
+        items = triage_queue(s)
+    assert items
+    for it in items:
+        assert it.status not in ", ".join(it.reasons), (it.status, it.reasons)
+        assert it.reasons  # every queued claim says why it is there

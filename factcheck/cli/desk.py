@@ -224,7 +224,9 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     if d["statement"]:
         out.print(f"[dim]statement:[/] {_t(d['statement'], newlines=True)}")
     for ci in d["citations"]:
-        hand = "second-hand" if ci["second_hand"] else "first-hand"
+        from factcheck.report.model import citation_hand
+
+        hand = _t(citation_hand(ci["second_hand"], ci["via"]))
         out.print(f"cites [bold]{_t(ci['source'])}[/] ({_t(ci['kind'])}, {hand}) {_t(ci['phrase'] or '')}")
     if d["tags"]:
         out.print(_t(f"tags: {', '.join(d['tags'])}"))

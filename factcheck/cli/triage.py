@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from factcheck.cli.app import App, json_option, out, print_json
+from factcheck.desk.audit import describe_action
 from factcheck.desk.models import VERDICT_LABELS, utcnow
 from factcheck.errors import FactcheckError
 from factcheck.text.display import for_terminal as _t
@@ -89,7 +90,7 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
             f"{r['confidence']:.2f}" if r["confidence"] is not None else "",
             f"{r['checkworthiness']:.2f}" if r["checkworthiness"] is not None else "",
             _age(r["since"], now), _t(r["assignee"] or ""),
-            _t(f"{last['action']} by {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
+            _t(f"{describe_action(last['action'])} · {last['actor']}, {_age(last['at'], now)} ago" if last else ""),
             _t(r["text"], 70),
         )
     out.print(t)

@@ -31,6 +31,24 @@ GENESIS = "0" * 64
 _LOCK_KEY = 0x66616374  # PostgreSQL advisory lock id for appending to the chain ("fact")
 
 
+ACTION_WORDS = {
+    "verdict.machine": "machine verdict", "verdict.human": "review", "verify.run": "verification run",
+    "claim.create": "claim added", "claim.update": "claim edited", "claim.assign": "assignment",
+    "claim.release": "released", "claim.tag": "tagged", "claim.untag": "tag removed", "comment.add": "comment",
+    "case.create": "case created", "article.create": "article added", "article.update": "article updated",
+    "article.ingest": "article read", "article.capture": "article archived", "evidence.queue": "page queued",
+    "evidence.update": "page updated", "evidence.capture": "page archived", "evidence.fetch": "page fetched",
+    "source.create": "source added", "source.update": "source updated", "user.create": "account created",
+    "user.role": "role changed", "user.password": "password changed", "user.disable": "account disabled",
+    "auth.login": "signed in", "auth.logout": "signed out", "auth.failed": "failed sign-in",
+}
+"""What each audit action is called on screen (the stored action names are for machines and auditors)."""
+
+
+def describe_action(action: str) -> str:
+    return ACTION_WORDS.get(action, action.replace(".", " ").replace("_", " "))
+
+
 def _canonical(value: Any) -> Any:
     """JSON-safe, deterministic form (datetimes as ISO strings)."""
     if isinstance(value, datetime):

@@ -305,6 +305,10 @@ def _filtered_claims(
     return list(session.execute(q).scalars())
 
 
+_WHY = {"contested": "the evidence disagrees", "unverified": "the evidence does not settle it",
+        "unchecked": "not judged yet"}
+
+
 def triage_queue(
     session: Session,
     *,
@@ -346,7 +350,7 @@ def triage_queue(
             elif not ch:
                 continue
         else:
-            reasons.insert(0, label if label != "unchecked" else "no verdict yet")
+            reasons.insert(0, _WHY[label])  # why it needs a person, in words the status column does not repeat
         if status == "source-changed":
             if not ch:
                 continue

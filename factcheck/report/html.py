@@ -11,10 +11,13 @@ from factcheck.report.model import (
     Report,
     ReportClaim,
     ReportQuote,
+    citation_hand,
+    collapsed_history,
     conf_text,
     is_web_url,
     when_text,
 )
+from factcheck.text.display import shorten
 
 
 def _e(value: Any) -> str:
@@ -91,7 +94,8 @@ details summary{cursor:pointer;color:var(--muted);font-size:13px;margin-top:8px}
  main{max-width:none;padding:0}
  .claim{border:none;border-top:1.5px solid #999;border-radius:0;padding:10px 0;margin:10px 0}
  .quote,.card,table,tr{break-inside:avoid}
- h2{break-after:avoid}.claim header{break-after:avoid}
+ h1,h2,h3,.claim header,.ctext,.statement{break-after:avoid;break-inside:avoid}
+ .claim{break-inside:avoid-page}.toc{break-after:page}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
  a{color:inherit;text-decoration:none}
  .cards{gap:6px}.card{min-width:0;padding:6px 10px}.card b{font-size:17px}
@@ -137,6 +141,16 @@ def render_html(report: Report) -> str:
                        f"<td class=\"t\">{_e(a.published or '—')}</td><td>{_e(a.language or '—')}</td><td>{_link(a.url)}</td></tr>")
         out.append("</table>")
 
+    if report.claims:  # the list first: a reader sees every verdict before the detail
+        out.append('<h2>Claims at a glance</h2><table class="toc"><tr><th>claim</th><th>verdict</th>'
+                   "<th>cited</th><th>text</th></tr>")
+        for c in report.claims:
+            v = c.verdict
+            out.append(f'<tr><td class="t"><a href="#{_e(c.anchor)}">{_e(c.key)}</a></td>'
+                       f"<td>{_badge(v.label if v else None)}</td>"
+                       f"<td>{_e(', '.join(ci.source for ci in c.citations) or '—')}</td>"
+                       f"<td>{_e(shorten(c.text, 140))}</td></tr>")
+        out.append("</table>")
     out.append("<h2>Claims</h2>")
     for c in report.claims:
         out.append(_claim_html(c))
@@ -181,8 +195,7 @@ def _claim_html(c: ReportClaim) -> str:
             extra = []
             if ci.phrase:
                 extra.append(f"“{_e(ci.phrase)}”")
-            extra.append("second-hand" + (f" via {_e(ci.via)}" if ci.via else "") if ci.second_hand
-                         else "first-hand")
+            extra.append(_e(citation_hand(ci.second_hand, ci.via)))
             cites.append(f"<b>{_e(ci.source)}</b> ({', '.join(extra)})")
         o.append(f"<dt>Cited sources</dt><dd>{'; '.join(cites)}</dd>")
     else:
@@ -224,10 +237,11 @@ def _claim_html(c: ReportClaim) -> str:
     if c.history:
         o.append("<details open><summary>Verdict history</summary><table><tr><th>when</th><th>by</th>"
                  "<th>verdict</th><th>confidence</th><th>rationale / note</th></tr>")
-        for h in c.history:
+        for h, n in collapsed_history(c.history):
             why = h.note or h.rationale
             rated = f" rated “{_e(h.rating)}”" if h.rating else ""
-            o.append(f"<tr><td class=\"t\">{_e(when_text(h.at))}</td><td>{_e(h.decided_by)}</td><td>{_badge(h.label)}{rated}</td>"
+            runs = f" <span class=\"meta\">(the same in {n} runs in a row)</span>" if n > 1 else ""
+            o.append(f"<tr><td class=\"t\">{_e(when_text(h.at))}</td><td>{_e(h.decided_by)}{runs}</td><td>{_badge(h.label)}{rated}</td>"
                      f"<td>{_e(conf_text(h.confidence))}</td><td>{_e(why)}</td></tr>")
         o.append("</table></details>")
     if c.comments:

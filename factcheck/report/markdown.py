@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from factcheck.report.model import Report, ReportQuote, conf_text, is_web_url, when_text
+from factcheck.report.model import (
+    Report,
+    ReportQuote,
+    citation_hand,
+    collapsed_history,
+    conf_text,
+    is_web_url,
+    when_text,
+)
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~])|(?<!\w)_|_(?!\w)")
 
@@ -75,8 +83,7 @@ def render_md(report: Report) -> str:
             lines.append(f"- Statement: {md(c.statement)}")
         cites = [
             md(ci.source) + (f" (“{md(ci.phrase)}”)" if ci.phrase else "")
-            + (f", second-hand via {md(ci.via)}" if ci.second_hand and ci.via else
-               ", second-hand" if ci.second_hand else "")
+            + ", " + md(citation_hand(ci.second_hand, ci.via))
             for ci in c.citations
         ]
         lines.append(f"- Cited: {'; '.join(cites) if cites else 'no source named'}")
@@ -99,8 +106,9 @@ def render_md(report: Report) -> str:
                     f", captured {when_text(q.captured_at)}, chars {q.start}–{q.end}, {md(q.role or '')}")
         if c.history:
             lines += ["", "| when | by | verdict | confidence | note |", "|---|---|---|---:|---|"]
-            for h in c.history:
-                lines.append(f"| {when_text(h.at)} | {md(h.decided_by)} | {md(h.verdict_text)} "
+            for h, n in collapsed_history(c.history):
+                runs = f" (the same in {n} runs in a row)" if n > 1 else ""
+                lines.append(f"| {when_text(h.at)} | {md(h.decided_by)}{runs} | {md(h.verdict_text)} "
                              f"| {conf_text(h.confidence)} | {md(h.note or '')} |")
         if c.comments:
             lines += ["", "Discussion:", ""]

@@ -73,6 +73,30 @@ class ReportQuote:
     highlights: list[tuple[int, int]] = field(default_factory=list)
 
 
+def collapsed_history(history: list[ReportVerdict]) -> list[tuple[ReportVerdict, int]]:
+    """The verdict history with runs in a row that said the same thing (same label, rationale and quotes)
+    shown once, with how many runs said it (the newest of them is the row shown)."""
+    out: list[tuple[ReportVerdict, int]] = []
+    for h in history:
+        if out:
+            last, n = out[-1]
+            if (h.kind == last.kind == "machine" and h.label == last.label and h.rationale == last.rationale
+                    and [(q.snapshot_sha256, q.start, q.end) for q in h.quotes]
+                    == [(q.snapshot_sha256, q.start, q.end) for q in last.quotes]):
+                out[-1] = (h, n + 1)
+                continue
+        out.append((h, 1))
+    return out
+
+
+def citation_hand(second_hand: bool, via: str | None) -> str:
+    """How the article attributes a claim to a source, in words that cannot be mistaken for how the
+    evidence reports it (the verdict says "reported second-hand" of a passage, this says how it was cited)."""
+    if second_hand:
+        return "cited second-hand" + (f" via {via}" if via else "")
+    return "cited directly"
+
+
 @dataclass
 class ReportVerdict:
     id: int

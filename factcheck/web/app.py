@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from factcheck.desk.audit import describe_action
 from factcheck.desk.db import Desk
 from factcheck.desk.users import desk_secret
 from factcheck.settings import Settings
@@ -81,6 +82,7 @@ def _environment() -> Environment:
     env.filters["conf"] = lambda x: f"{x:.2f}" if isinstance(x, int | float) else "—"
     env.filters["short"] = lambda s, n=12: (s or "")[:n]
     env.filters["label_class"] = lambda s: s if s in LABEL_CLASSES else "unchecked"
+    env.filters["event"] = describe_action
     return env
 
 

@@ -81,8 +81,9 @@ CLAIMS_PAGE = 500
 """Most claims the Claims page lists at once (search or filter by tag to narrow)."""
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                 "json": "application/json", "csv": "text/csv; charset=utf-8",
-                "claimreview": "application/ld+json"}
-REPORT_EXT = {"html": "html", "md": "md", "json": "json", "csv": "csv", "claimreview": "claimreview.jsonld"}
+                "claimreview": "application/ld+json", "pdf": "application/pdf"}
+REPORT_EXT = {"html": "html", "md": "md", "json": "json", "csv": "csv", "claimreview": "claimreview.jsonld",
+              "pdf": "pdf"}
 DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"
 """Downloaded reports are attachments; if one is opened in place anyway, it may style itself but run nothing."""
 
@@ -710,6 +711,8 @@ async def report_download(request: Request) -> Response:
 
     def build(s: Session) -> bytes:
         rep = report_mod.build_report(s, settings, case=case)
+        if fmt == "pdf":  # the HTML report printed by Chromium (the `chromium` setting, else found on PATH)
+            return report_mod.html_to_pdf(report_mod.render(rep, "html"), chromium=settings.chromium or None)
         return report_mod.encode(report_mod.render(rep, fmt, include_machine=include_machine), fmt)
 
     try:
