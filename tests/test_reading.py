@@ -54,3 +54,26 @@ def test_queue_says_why_in_words_and_names_events_plainly(desk, tmp_path):
     claim = c.get(f"/claims/{ids['cid']}").text
     assert 'title="verdict.machine">machine verdict<' in claim
     assert "PDF" in c.get("/reports").text or "pdf" in c.get("/reports").text
+
+
+def test_the_differing_number_is_marked_in_the_quote(desk):
+    from factcheck.desk.cases import import_case
+    from factcheck.report.model import differing_spans
+    from factcheck.resources import sample_case
+
+    with desk.desk.session() as s:
+        import_case(s, desk.settings, sample_case(), actor="t")
+    verify(desk.desk, desk.settings, actor="t")
+    with desk.desk.session() as s:
+        rep = build_report(s, desk.settings)
+    contested = [c for c in rep.claims if c.verdict and c.verdict.label == "contested" and c.evidence]
+    marked = [(c, q) for c in contested for q in c.evidence if q.differs]
+    assert marked, [c.verdict.rationale for c in contested if c.verdict]
+    html = render(rep, "html")
+    for _c, q in marked:
+        for s_, e in q.differs:
+            assert f'<mark class="differs" title="differs from the claim">{q.quote[s_:e]}</mark>' in html
+    # the spans find the value as written, not inside other numbers
+    assert differing_spans("61 percent, up from 161 and 61.5", ["61"]) == [(0, 2)]
+    assert differing_spans("about 61,000 staff", ["61000"]) == [(6, 12)]
+    assert differing_spans("in 2023 and 2024", ["2024"]) == [(12, 16)]

@@ -614,6 +614,7 @@ def _anchors_contradict(r: Reading) -> Judgement | None:
     conf = round(min(0.95, 0.5 + 0.4 * r.best_cov), 2)
     what = ", ".join(_WORDS[t] for t in r.disagreeing)
     detail = _disagreement_detail(r.disagreeing, r.claim, r.best_anchors, r.claim_speakers, r.ev_speakers)
+    r.signals["differs"] = _differing_values(r.disagreeing, r.claim, r.best_anchors)
     rationale = (
         f"{_cite(r.best_c)}: '{_short(r.best_c.text)}' — addresses the claim but disagrees on {what}"
         f"{': ' + detail if detail else ''}."
@@ -770,6 +771,22 @@ def _disagreement_detail(
     if "ranks" in types:
         bits.append(f"claim {', '.join(sorted(claim.ranks))} vs evidence {', '.join(sorted(ev.ranks)) or 'none'}")
     return "; ".join(bits)
+
+
+def _differing_values(types: list[str], claim: Anchors, ev: Anchors) -> list[str]:
+    """The evidence's numbers and years that the claim's disagree with, as digits, so a report can mark them
+    in the quote (the claim's 45 against the page's 61)."""
+    out: set[str] = set()
+    if "quantities" in types:
+        mine = {q.value for q in claim.quantities}
+        out |= {_digits(q.value) for q in ev.quantities if q.value not in mine}
+    if "years" in types:
+        out |= {str(y) for y in ev.years - claim.years}
+    return sorted(out)
+
+
+def _digits(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _q(q: Any) -> str:

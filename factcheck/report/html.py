@@ -33,10 +33,13 @@ def _link(url: str | None) -> str:
 
 
 def _marked_html(q: ReportQuote) -> str:
+    """The quote with the claim's words marked, and the values the claim disagrees with marked apart."""
+    marks = [(s, e, ' class="differs" title="differs from the claim"') for s, e in q.differs]
+    marks += [(s, e, "") for s, e in q.highlights if not any(s < de and ds < e for ds, de in q.differs)]
     parts, pos = [], 0
-    for s, e in q.highlights:
+    for s, e, attrs in sorted(marks):
         parts.append(_e(q.quote[pos:s]))
-        parts.append(f"<mark>{_e(q.quote[s:e])}</mark>")
+        parts.append(f"<mark{attrs}>{_e(q.quote[s:e])}</mark>")
         pos = e
     parts.append(_e(q.quote[pos:]))
     return "".join(parts)
@@ -77,6 +80,7 @@ dl.facts dt{color:var(--muted);font-size:13px}dl.facts dd{margin:0}
 .quote .qmeta{font-size:12.5px;color:var(--muted);display:grid;grid-template-columns:100px 1fr;gap:2px 10px}
 .hash,code{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 mark{background:#ffe58a;color:inherit;padding:0 1px;border-radius:2px}
+mark.differs{background:var(--badbg);color:var(--bad);font-weight:700;outline:1.5px solid var(--bad)}
 table{border-collapse:collapse;width:100%;font-size:13px;background:#fff}
 th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
@@ -171,7 +175,8 @@ def render_html(report: Report) -> str:
     out.append('<h2>What the verdicts mean</h2><div class="legend">')
     for label, meaning in LABEL_MEANING.items():
         out.append(f"<p>{_badge(label)} {_e(meaning)}</p>")
-    out.append("<p>Highlighted words in a quote are the claim's words found in it, to help a reader check "
+    out.append("<p>Values in red in a quote are the numbers or years the claim disagrees with. "
+               "Highlighted words in a quote are the claim's words found in it, to help a reader check "
                "the match; they are not the verdict's reasoning. Hashes are SHA-256 of the archived page "
                "bytes; character offsets point into the snapshot's extracted text.</p></div>")
     out.append("</main></body></html>")

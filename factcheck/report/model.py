@@ -71,6 +71,7 @@ class ReportQuote:
     final_url: str | None = None
     http_status: int | None = None
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    differs: list[tuple[int, int]] = field(default_factory=list)  # the values the claim disagrees with
 
 
 def collapsed_history(history: list[ReportVerdict]) -> list[tuple[ReportVerdict, int]]:
@@ -303,8 +304,33 @@ def _resolve_article(session: Session, ref: str) -> Article:
     return found[0]
 
 
+def differing_spans(quote: str, values: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the quote states the numbers the verdict found differing ("61" in "61 percent", also written
+    "61,000" / "61.5" only when that is the value), as non-overlapping spans in order."""
+    spans: list[tuple[int, int]] = []
+    forms: set[str] = set()
+    for v in values:
+        if not v:
+            continue
+        forms.add(re.escape(v).replace(r"\.", r"[.,]"))
+        if v.isdigit() and len(v) > 3:  # 61000 is printed 61,000 / 61.000 / 61 000
+            grouped = f"{int(v):,}"
+            forms.add(re.escape(grouped).replace(",", r"[,. \u202f]"))
+    for pattern in forms:
+        for m in re.finditer(rf"(?<![\d.,]){pattern}(?![\d]|[.,]\d)", quote):
+            spans.append((m.start(), m.end()))
+    spans.sort()
+    out: list[tuple[int, int]] = []
+    for s_, e in spans:
+        if out and s_ < out[-1][1]:
+            continue
+        out.append((s_, e))
+    return out
+
+
 def _quotes(session: Session, raw: Iterable[dict[str, Any]], claim: Claim,
-            cache: dict[tuple[str | None, str | None], Snapshot | None]) -> list[ReportQuote]:
+            cache: dict[tuple[str | None, str | None], Snapshot | None],
+            differs: Iterable[str] = ()) -> list[ReportQuote]:
     out = []
     for q in raw or []:
         sha, url = q.get("snapshot_sha256"), q.get("url")
@@ -327,6 +353,7 @@ def _quotes(session: Session, raw: Iterable[dict[str, Any]], claim: Claim,
             final_url=snap.final_url if snap and snap.final_url and snap.final_url != url else None,
             http_status=snap.status if snap else None,
             highlights=highlight_spans(text, claim.text, claim.statement),
+            differs=differing_spans(text, differs) if q.get("role") == "contradicts" else [],
         ))
     return out
 
@@ -336,7 +363,8 @@ def _verdict(session: Session, v: Verdict, claim: Claim,
     return ReportVerdict(
         id=v.id, kind=v.kind, label=v.label, confidence=v.confidence, rationale=v.rationale or "",
         note=v.note, reviewer=v.reviewer, run_id=v.run_id, at=v.created_at, first_hand=v.first_hand,
-        quotes=_quotes(session, v.quotes or [], claim, cache), rating=v.rating,
+        quotes=_quotes(session, v.quotes or [], claim, cache, (v.signals or {}).get("differs") or ()),
+        rating=v.rating,
     )
 
 
