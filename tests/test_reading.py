@@ -77,3 +77,14 @@ def test_the_differing_number_is_marked_in_the_quote(desk):
     assert differing_spans("61 percent, up from 161 and 61.5", ["61"]) == [(0, 2)]
     assert differing_spans("about 61,000 staff", ["61000"]) == [(6, 12)]
     assert differing_spans("in 2023 and 2024", ["2024"]) == [(12, 16)]
+
+
+def test_claim_page_folds_identical_runs(desk, tmp_path):
+    ids = build(desk, tmp_path)
+    for _ in range(2):
+        verify(desk.desk, desk.settings, actor="t")
+    app = create_app(desk.desk, desk.settings)
+    page = sign_in(app, "cara").get("/claims/" + str(ids["cid"])).text
+    history = page[page.index("Verdict history"):page.index('id="discussion"')]
+    # the first run, the verdict pinned by the fixture in between, then two runs that agree: three rows
+    assert "the same in 2 runs in a row" in history and history.count("<tr><td") == 3

@@ -370,12 +370,21 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
             sid = s.execute(select(Snapshot.id).where(Snapshot.url == e["url"], Snapshot.sha256 == e["snapshot_sha256"])
                             .order_by(Snapshot.id.desc()).limit(1)).scalar()
             snaps[e["url"]] = sid
-    history = []
-    for v in reversed(verdict_history(s, claim.id)):
+    history: list[dict[str, Any]] = []
+    for v in verdict_history(s, claim.id):
+        quotes = [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]
+        same = [(q.get("snapshot_sha256"), q.get("start"), q.get("end")) for q in v.quotes or []]
+        last = history[-1] if history else None
+        if (last is not None and v.kind == "machine" == last["kind"] and v.label == last["label"]
+                and v.rationale == last["rationale"] and same == last["same"]):
+            last.update(id=v.id, at=v.created_at, runs=last["runs"] + 1, confidence=v.confidence,
+                        by=f"machine runs {last['first_run']}–{v.run_id}")
+            continue  # a run that said exactly what the one before said: one row, counted
         history.append({"id": v.id, "kind": v.kind, "label": v.label, "rating": v.rating, "confidence": v.confidence,
                         "by": f"reviewer {v.reviewer}" if v.kind == "human" else f"machine run {v.run_id}",
-                        "rationale": v.rationale, "at": v.created_at,
-                        "quotes": [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]})
+                        "rationale": v.rationale, "at": v.created_at, "quotes": quotes, "same": same, "runs": 1,
+                        "first_run": v.run_id})
+    history.reverse()
     article = s.get(Article, claim.article_id) if claim.article_id else None
     return {
         "claim": {"id": claim.id, "key": claim.key, "ref": detail["ref"], "case": detail["case"],
