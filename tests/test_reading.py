@@ -88,3 +88,13 @@ def test_claim_page_folds_identical_runs(desk, tmp_path):
     history = page[page.index("Verdict history"):page.index('id="discussion"')]
     # the first run, the verdict pinned by the fixture in between, then two runs that agree: three rows
     assert "the same in 2 runs in a row" in history and history.count("<tr><td") == 3
+
+
+def test_print_keeps_headings_with_their_text_and_runs_compact(desk, tmp_path):
+    build(desk, tmp_path)
+    with desk.desk.session() as s:
+        html = render(build_report(s, desk.settings), "html")
+    css = html[html.index("@media print"):html.index("</style>")]
+    assert re.search(r"h1,h2,h3,\.claim header[^{]*\{break-after:avoid", css)
+    runs = html[html.index("<h2>Verification runs</h2>"):html.index("<h2>What the verdicts mean</h2>")]
+    assert 'class="settings"' in runs and "<br>" not in runs  # one wrapping cell, not one line per setting

@@ -85,6 +85,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;background:#fff}
 th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
 td.t{white-space:nowrap}
+td.settings{font-size:11px;line-height:1.35}td.settings code{font-size:10.5px}
 a{color:#0b57a4;word-break:break-all}
 .warn{color:var(--bad);font-weight:600}
 .legend{font-size:13px;color:var(--muted)}
@@ -99,7 +100,6 @@ details summary{cursor:pointer;color:var(--muted);font-size:13px;margin-top:8px}
  .claim{border:none;border-top:1.5px solid #999;border-radius:0;padding:10px 0;margin:10px 0}
  .quote,.card,table,tr{break-inside:avoid}
  h1,h2,h3,.claim header,.ctext,.statement{break-after:avoid;break-inside:avoid}
- .claim{break-inside:avoid-page}.toc{break-after:page}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
  a{color:inherit;text-decoration:none}
  .cards{gap:6px}.card{min-width:0;padding:6px 10px}.card b{font-size:17px}
@@ -163,12 +163,13 @@ def render_html(report: Report) -> str:
         out.append("<h2>Verification runs</h2><table><tr><th>run</th><th>started</th><th>finished</th>"
                    "<th>tool version</th><th>by</th><th>settings</th><th>counts</th></tr>")
         for r in report.runs:
-            settings = "<br>".join(f"<code>{_e(k)}</code> = {_e('—' if v is None else v)}"
+            # every setting the run used, compact (one wrapping line, not one row each: 4 of 10 pages before)
+            settings = " · ".join(f"<code>{_e(k)}</code>&nbsp;=&nbsp;{_e('—' if v is None else v)}"
                                   for k, v in r.settings.items())
             counts = ", ".join(f"{_e(k)} {_e(v)}" for k, v in r.counts.items())
             out.append(f"<tr><td>{r.id}</td><td class=\"t\">{_e(when_text(r.started_at))}</td>"
                        f"<td class=\"t\">{_e(when_text(r.finished_at) if r.finished_at else r.state)}</td>"
-                       f"<td>{_e(r.version)}</td><td>{_e(r.actor or '—')}</td><td>{settings or '—'}</td>"
+                       f"<td>{_e(r.version)}</td><td>{_e(r.actor or '—')}</td><td class=\"settings\">{settings or '—'}</td>"
                        f"<td>{counts or '—'}</td></tr>")
         out.append("</table>")
 
