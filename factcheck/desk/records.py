@@ -171,10 +171,11 @@ def queue_evidence_url(
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
     a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
     desk's one URL rule (text.urls.normalise_evidence_url: web URLs, or a saved page's file:/// path) and
-    is stored in its normal form."""
+    is stored in its normal form. `known` (a ClaimBatch's evidence) holds every stored row of the URLs the
+    caller will name, so a URL it lacks is new; new rows are added to it."""
     url = normalise_evidence_url(url)
-    if known is not None and url in known:
-        eu: EvidenceUrl | None = known[url]
+    if known is not None:  # read beforehand (ClaimBatch): a URL it lacks is not on the desk
+        eu: EvidenceUrl | None = known.get(url)
     else:
         eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
     if eu is None:
