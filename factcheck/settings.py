@@ -6,6 +6,7 @@ Every value remembers where it came from, so `factcheck config` can explain itse
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -187,6 +188,10 @@ class FieldError(FactcheckError):
     """Text that is too long, or that holds a character no desk database can store."""
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A surrogate code point: in text read from a file it is a lone half, which no database can store."""
+
+
 def check_field(kind: str | None, value: str, what: str | None = None) -> str:
     """`value` unchanged if it fits `kind`'s limit and holds no NUL character or lone surrogate (which
     PostgreSQL cannot store and no terminal can print); else `FieldError` naming the field.
@@ -196,7 +201,7 @@ def check_field(kind: str | None, value: str, what: str | None = None) -> str:
     name = what or (FIELD_LIMITS[kind].label if kind else "text")
     if "\x00" in value:
         raise FieldError(f"{name} contains a NUL character (\\x00), which the desk does not store; remove it")
-    if any(0xD800 <= ord(ch) < 0xE000 for ch in value):
+    if SURROGATE.search(value):
         raise FieldError(f"{name} is not valid Unicode text (it holds a lone surrogate code point)")
     if kind is not None and len(value) > FIELD_LIMITS[kind].chars:
         raise FieldError(f"{name} is {len(value):,} characters long; the most is {FIELD_LIMITS[kind].chars:,}")

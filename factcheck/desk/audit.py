@@ -29,6 +29,7 @@ from factcheck.errors import FactcheckError
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x66616374  # PostgreSQL advisory lock id for appending to the chain ("fact")
+_HEAD_KEY = "audit_head"  # session.info: (transaction, hash of the newest event appended in it)
 
 
 ACTION_WORDS = {
@@ -78,12 +79,22 @@ def record(
     session: Session, *, actor: str, action: str, entity: str, entity_id: int | None = None,
     claim_id: int | None = None, before: Any = None, after: Any = None,
 ) -> AuditEvent:
-    """Append one event inside the caller's transaction (it commits or rolls back with the change)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # serialise appends so two writers never chain onto the same predecessor
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    session.flush()
-    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    """Append one event inside the caller's transaction (it commits or rolls back with the change).
+
+    The chain's head is read once per transaction (under the PostgreSQL lock that serialises appends, or
+    SQLite's write lock, both held until commit) and then kept in `session.info`: a big import appends
+    thousands of events without reading the head back each time. A savepoint gets its own reading, so a
+    rolled-back savepoint cannot leave a head behind that the database no longer holds."""
+    txn = session.get_nested_transaction() or session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is txn:
+        prev = cached[1]
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            # serialise appends so two writers never chain onto the same predecessor
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        session.flush()
+        prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     at = utcnow()
     before, after = _canonical(before), _canonical(after)
     ev = AuditEvent(
@@ -95,7 +106,11 @@ def record(
         entity_id=entity_id, claim_id=claim_id, before=before, after=after,
     )
     session.add(ev)
-    session.flush()
+    if cached is None or cached[0] is not txn:
+        # the first event of a transaction is written at once: from then on SQLite's write lock is held too
+        session.flush()
+        txn = session.get_nested_transaction() or session.get_transaction()
+    session.info[_HEAD_KEY] = (txn, ev.hash)
     session.info["audited"] = True  # the desk records the new head once this transaction commits
     return ev
 

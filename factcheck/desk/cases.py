@@ -25,10 +25,11 @@ from factcheck.desk.models import (
     Case,
     Claim,
     EvidenceUrl,
+    Source,
 )
 from factcheck.desk.sources import find_source, merge_source
 from factcheck.errors import FactcheckError
-from factcheck.settings import FieldError, Settings, check_field
+from factcheck.settings import SURROGATE, FieldError, Settings, check_field
 from factcheck.text.urls import BadUrl, normalise_url
 
 
@@ -46,7 +47,12 @@ class _LineDict(dict[str, Any]):
     line: int = 0
 
 
-class _Loader(yaml.SafeLoader):
+_SAFE_BASE: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same documents and errors, parsed in C (the
+pure-Python parser spends about 3 ms a claim, the most of a big import)."""
+
+
+class _Loader(_SAFE_BASE):  # type: ignore[misc,valid-type]
     pass
 
 
@@ -67,6 +73,8 @@ CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "langu
 ARTICLE_KINDS = {"url": "url", "title": "title", "outlet": "outlet", "language": "language",
                  "published": "published", "file": "file", "text": None}
 MAX_NESTING = 50
+CLAIM_BATCH = 1000
+"""New claims written to the database together (one INSERT per table), within the import's one transaction."""
 """Deepest nesting of lists and mappings a case file may have (a real one needs about five)."""
 
 
@@ -140,7 +148,7 @@ def _paired(value: str) -> str:
     """Surrogate pairs joined into the characters they stand for: JSON writers escape an emoji as two
     `\\uXXXX` escapes, and the YAML parser reads them as two halves. Unpaired halves are left for
     check_field to refuse."""
-    if not any(0xD800 <= ord(ch) < 0xE000 for ch in value):
+    if not SURROGATE.search(value):
         return value
     try:
         return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
@@ -250,7 +258,7 @@ def _check_nesting(path: Path, text: str) -> None:
     """Refuse absurdly nested YAML before it is composed (composing recurses, one level per bracket)."""
     depth = 0
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for token in yaml.scan(text, Loader=_SAFE_BASE):
             if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken
                           | yaml.BlockSequenceStartToken | yaml.BlockMappingStartToken):
                 depth += 1
@@ -438,9 +446,13 @@ def _store(session: Session, settings: Settings, spec: CaseSpec, summary: Import
     if spec.article:
         _import_article(session, settings, case, spec, actor)
 
+    batch = records.ClaimBatch(session, case, [e.url for e in spec.evidence]
+                               + [u for cs in spec.claims for u in cs.evidence])
+    sources: dict[str, Source | None] = {}  # the source each name found (sources do not change from here on)
     for e in spec.evidence:
-        src = find_source(session, e.source) if e.source else None
-        eu = records.queue_evidence_url(session, e.url, src.id if src else None, actor, e.file, via=VIA)
+        src = _source(session, e.source, sources) if e.source else None
+        eu = records.queue_evidence_url(session, e.url, src.id if src else None, actor, e.file, via=VIA,
+                                        known=batch.evidence)
         if e.path is not None:
             try:
                 body = read_file_capped(e.path, settings.max_bytes)
@@ -460,9 +472,12 @@ def _store(session: Session, settings: Settings, spec: CaseSpec, summary: Import
         else:
             summary.evidence["known"] += 1
 
-    for cs in spec.claims:
+    article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
+    for n, cs in enumerate(spec.claims, 1):
         try:
-            outcome = _import_claim(session, case, cs, actor)
+            outcome = _import_claim(session, case, cs, actor, article_id, batch, sources)
+            if n % CLAIM_BATCH == 0 or n == len(spec.claims):
+                batch.flush()
         except (IntegrityError, DataError) as exc:
             raise CaseFileError(f"{spec.path}: claim {cs.key}: nothing was stored: {explain_refusal(exc)}") from exc
         summary.claims[outcome] += 1
@@ -488,18 +503,26 @@ def _import_article(session: Session, settings: Settings, case: Case, spec: Case
     records.upsert_article(session, case, values, actor)  # the case's article
 
 
-def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str) -> str:
-    article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
+def _source(session: Session, name: str, found: dict[str, Source | None]) -> Source | None:
+    """`find_source`, remembered in `found` for the rest of one import."""
+    if name not in found:
+        found[name] = find_source(session, name)
+    return found[name]
+
+
+def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str, article_id: int | None,
+                  batch: records.ClaimBatch, sources: dict[str, Source | None]) -> str:
+    """One claim of the file, through `records.upsert_claim` with the import's batch."""
     cited = []
     for cit in cs.cited:
-        src = find_source(session, cit.name) if cit.kind != "anonymous" else None
+        src = _source(session, cit.name, sources) if cit.kind != "anonymous" else None
         cited.append(records.citation_row(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
                                           cit.via, source_id=src.id if src else None, url=cit.url))
     span: dict[str, Any] = {"start": cs.start, "end": cs.end} if cs.start is not None else {}
     _, created, changed = records.upsert_claim(
         session, case, cs.key, cs.text, actor=actor, article_id=article_id, statement=cs.statement,
         expected=cs.expected, language=cs.language, checkworthiness=cs.checkworthiness, citations=cited,
-        evidence_urls=cs.evidence, fingerprint=cs.fingerprint, via=VIA, **span)
+        evidence_urls=cs.evidence, fingerprint=cs.fingerprint, via=VIA, batch=batch, **span)
     return "created" if created else "updated" if changed else "unchanged"
 
 
@@ -552,7 +575,6 @@ def export_case(session: Session, case_key: str | None = None) -> dict[str, Any]
                 urls.append(eu)
                 if eu.source_id:
                     source_ids.add(eu.source_id)
-    from factcheck.desk.models import Source
 
     sources = [session.get(Source, i) for i in sorted(source_ids)]
     out["sources"] = [

@@ -95,12 +95,19 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ImportError) as exc:
         raise DeskError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}") from None
     if engine.dialect.name == "sqlite":
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if on_disk:
+                # write-ahead log: readers keep reading while one writer (a long import) works, and
+                # synchronous=NORMAL is safe in WAL mode (a power cut can lose the last commit, never
+                # corrupt the file)
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
     return engine

@@ -37,6 +37,7 @@ __all__ = [
     "ARTICLE_FIELDS",
     "CITATION_FIELDS",
     "UNSET",
+    "ClaimBatch",
     "EvidenceRef",
     "article_state",
     "citation_row",
@@ -164,19 +165,25 @@ def upsert_article(
 
 def queue_evidence_url(
     session: Session, url: str, source_id: int | None, actor: str, file: str | None = None, *,
-    via: str, queued: list[str] | None = None,
+    via: str, queued: list[str] | None = None, known: dict[str, EvidenceUrl] | None = None,
 ) -> EvidenceUrl:
     """The evidence row for `url`. A new URL is stored with status "queued" and audited ("evidence.queue";
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
     a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
     desk's one URL rule (text.urls.normalise_evidence_url: web URLs, or a saved page's file:/// path) and
-    is stored in its normal form."""
+    is stored in its normal form. `known` (a ClaimBatch's evidence) holds every stored row of the URLs the
+    caller will name, so a URL it lacks is new; new rows are added to it."""
     url = normalise_evidence_url(url)
-    eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
+    if known is not None:  # read beforehand (ClaimBatch): a URL it lacks is not on the desk
+        eu: EvidenceUrl | None = known.get(url)
+    else:
+        eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
     if eu is None:
         eu = EvidenceUrl(url=url, source_id=source_id, file=file or None, status="queued")
         session.add(eu)
         session.flush()
+        if known is not None:
+            known[url] = eu
         audit.record(session, actor=actor, action="evidence.queue", entity="evidence_url", entity_id=eu.id,
                      after={"url": url, "source_id": source_id, "file": eu.file, "via": via})
         if queued is not None:
@@ -194,6 +201,8 @@ def queue_evidence_url(
         session.flush()
         audit.record(session, actor=actor, action="evidence.update", entity="evidence_url", entity_id=eu.id,
                      before=before, after={"source_id": eu.source_id, "file": eu.file, "via": via})
+    if known is not None:
+        known[url] = eu
     return eu
 
 
@@ -235,6 +244,43 @@ def claim_state(c: Claim, session: Session) -> dict[str, Any]:
 
 
 _SCALARS = ("statement", "expected", "language", "checkworthiness", "start", "end")
+_IN_CHUNK = 500  # values per IN (...) list, well under every driver's parameter limit
+
+
+class ClaimBatch:
+    """What a run of `upsert_claim` calls on one case (a case import) reads once instead of per claim.
+
+    The case's claims with their citations and evidence links, and the evidence URLs they or the import
+    name, are read in a few queries and kept here (which also keeps them in the session). New claims are
+    written together by `flush` (one INSERT per table rather than one per claim), each followed by its own
+    `claim.create` event, in the order they were given. A changed existing claim is written at once, as
+    without a batch. The caller calls `flush` at the end (and may call it every few thousand claims)."""
+
+    def __init__(self, session: Session, case: Case, urls: Sequence[str] = ()) -> None:
+        self.session = session
+        self.case = case
+        self.claims: dict[str, Claim] = {c.key: c for c in session.execute(
+            select(Claim).where(Claim.case_id == case.id)
+            .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))).scalars()}
+        self.evidence: dict[str, EvidenceUrl] = {eu.url: eu for eu in session.execute(
+            select(EvidenceUrl).join(ClaimEvidence, ClaimEvidence.evidence_url_id == EvidenceUrl.id)
+            .join(Claim, Claim.id == ClaimEvidence.claim_id).where(Claim.case_id == case.id)).scalars()}
+        wanted = sorted({normalise_evidence_url(u) for u in urls} - set(self.evidence))
+        for i in range(0, len(wanted), _IN_CHUNK):
+            for eu in session.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(wanted[i:i + _IN_CHUNK]))
+                                      ).scalars():
+                self.evidence[eu.url] = eu
+        self.pending: list[tuple[Claim, str]] = []
+
+    def flush(self) -> None:
+        """Write the new claims given since the last flush, then their `claim.create` events."""
+        if not self.pending:
+            return
+        self.session.flush()
+        for claim, actor in self.pending:
+            audit.record(self.session, actor=actor, action="claim.create", entity="claim", entity_id=claim.id,
+                         claim_id=claim.id, after=claim_state(claim, self.session))
+        self.pending.clear()
 
 
 def upsert_claim(
@@ -256,6 +302,7 @@ def upsert_claim(
     evidence_urls: Sequence[str | EvidenceRef] = (),
     via: str,
     queued: list[str] | None = None,
+    batch: ClaimBatch | None = None,
 ) -> tuple[Claim, bool, bool]:
     """Create or update the claim `key` of `case`. Returns (claim, created, changed).
 
@@ -263,11 +310,18 @@ def upsert_claim(
     `expected` verdict). `article_id` is filled in when the claim has none, never moved to another article.
     `citations` (rows as `citation_row` makes them) and `evidence_urls` (in order) replace the claim's
     citations and evidence links when they differ; evidence URLs go through `queue_evidence_url`.
-    An unchanged claim writes nothing; a changed one bumps its revision and writes one audit event."""
-    claim = session.execute(
-        select(Claim).where(Claim.case_id == case.id, Claim.key == key)
-        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
-    ).scalar()
+    An unchanged claim writes nothing; a changed one bumps its revision and writes one audit event.
+    With `batch` (of this case), lookups come from the batch, and a new claim and its event are written by
+    the batch's next `flush`."""
+    if batch is not None:
+        if batch.case is not case:
+            raise ValueError("the claim batch belongs to another case")
+        claim = batch.claims.get(key)
+    else:
+        claim = session.execute(
+            select(Claim).where(Claim.case_id == case.id, Claim.key == key)
+            .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
+        ).scalar()
     check_field("claim_id", key)
     check_field("claim_text", text)
     if isinstance(statement, str):
@@ -296,8 +350,13 @@ def upsert_claim(
     if claim is None:
         claim = Claim(case_id=case.id, key=key, text=text, article_id=article_id, fingerprint=fingerprint)
         session.add(claim)
-        session.flush()
+        if batch is None:
+            session.flush()
+        else:
+            batch.claims[key] = claim
     else:
+        if batch is not None:
+            batch.flush()  # the new claims before this one keep their place in the audit trail
         before = claim_state(claim, session)
         wanted = {"text": text, "article_id": before["article_id"] or article_id, "cited": cited, "evidence": urls}
         wanted |= {k: before[k] if v is UNSET else v for k, v in given.items()}
@@ -311,24 +370,31 @@ def upsert_claim(
         if given[k] is not UNSET:
             setattr(claim, k, given[k])
     if before is None or before["cited"] != cited:
-        claim.citations.clear()
-        session.flush()
+        if before is not None:
+            claim.citations.clear()
+            session.flush()
         for row in cited:
             claim.citations.append(Citation(**row))
     eus = {}
     for r in refs:
         if r.url not in eus:
-            eus[r.url] = queue_evidence_url(session, r.url, r.source_id, actor, r.file, via=via, queued=queued)
+            eus[r.url] = queue_evidence_url(session, r.url, r.source_id, actor, r.file, via=via, queued=queued,
+                                            known=batch.evidence if batch is not None else None)
     if before is None or before["evidence"] != urls:
-        claim.evidence_links.clear()
-        session.flush()
+        if before is not None:
+            claim.evidence_links.clear()
+            session.flush()
         for url in urls:
             claim.evidence_links.append(ClaimEvidence(evidence_url_id=eus[url].id))
     claim.updated_at = utcnow()
+    if created and batch is not None:
+        batch.pending.append((claim, actor))
+        return claim, True, True
     if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
         claim.revision = Claim.revision + 1  # type: ignore[assignment]
     session.flush()
-    session.refresh(claim, ["revision"])
+    if not created:
+        session.refresh(claim, ["revision"])
     audit.record(session, actor=actor, action="claim.create" if created else "claim.update", entity="claim",
                  entity_id=claim.id, claim_id=claim.id, before=before, after=claim_state(claim, session))
     return claim, created, True

@@ -13,6 +13,7 @@ are kept exactly as given.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -78,6 +79,17 @@ def url_problem(url: object) -> str | None:
 
 
 def normalise_url(url: object) -> str:
+    """`_normalise_url` remembered per text: a big case file names the same few hundred pages thousands of
+    times (a refusal is not remembered; it raises each time)."""
+    return _normalise_cached(url) if isinstance(url, str) else _normalise_url(url)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalise_cached(url: str) -> str:
+    return _normalise_url(url)
+
+
+def _normalise_url(url: object) -> str:
     """`url` in the desk's one spelling, or `BadUrl` saying what is wrong with it.
 
     Accepted: absolute http(s) URLs with a valid host (name, IPv4, or IPv6 in brackets), an optional port
