@@ -13,12 +13,13 @@ Why it is built this way:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from factcheck.desk import audit
 from factcheck.desk.claims import (
@@ -267,7 +268,8 @@ def claims_with_changed_sources(session: Session, claim_ids: list[int] | None = 
     return _source_changes(session, current_verdicts(session, claim_ids), claim_ids)
 
 
-def _last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+def last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each claim's newest audit event (action, actor, time), for the claims asked about only."""
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(claim_ids), 500):
         chunk = claim_ids[i : i + 500]
@@ -285,8 +287,11 @@ def _last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str,
 
 def _filtered_claims(
     session: Session, *, article: str | None, source: str | None, assignee: str | None,
-) -> list[Claim]:
-    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+) -> list[Any]:
+    """The columns the queue is decided and ordered by, for the claims the filters allow (not the ORM
+    objects: a 100k-claim desk is read in one light query; text and citations only for the rows shown)."""
+    q = select(Claim.id, Claim.key, Claim.case_id, Claim.checkworthiness, Claim.created_at, Claim.assignee,
+               Claim.assigned_until, Claim.revision).order_by(Claim.id)
     if article:
         arts = select(Article.id).outerjoin(Case, Article.case_id == Case.id).where(
             (Article.url == article) | (Article.file == article) | (Article.title == article) | (Case.key == article)
@@ -302,7 +307,22 @@ def _filtered_claims(
             func.lower(Citation.name).in_([n.lower() for n in names]))))
     if assignee:
         q = q.where(Claim.assignee == assignee, Claim.assigned_until > utcnow())
-    return list(session.execute(q).scalars())
+    return list(session.execute(q))
+
+
+def _fill_details(session: Session, items: list[QueueItem]) -> None:
+    """Text and cited sources of the items shown (one query per 500)."""
+    ids = [it.claim_id for it in items]
+    text: dict[int, str] = {}
+    cited: dict[int, list[str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        text.update((cid, t) for cid, t in session.execute(select(Claim.id, Claim.text).where(Claim.id.in_(chunk))))
+        for cid, name in session.execute(select(Citation.claim_id, Citation.name)
+                                         .where(Citation.claim_id.in_(chunk)).order_by(Citation.id)):
+            cited.setdefault(cid, []).append(name)
+    for it in items:
+        it.text, it.cited = text.get(it.claim_id, ""), cited.get(it.claim_id, [])
 
 
 _WHY = {"contested": "the evidence disagrees", "unverified": "the evidence does not settle it",
@@ -319,8 +339,13 @@ def triage_queue(
     low_confidence: float = LOW_CONFIDENCE,
     with_last_action: bool = True,
     now: datetime | None = None,
+    window: Callable[[list[QueueItem]], list[QueueItem]] | None = None,
 ) -> list[QueueItem]:
     """Claims that need a person, most urgent first.
+
+    With `window`, only the items it picks from the whole ordered queue (a web page) are returned and
+    completed with their text, citations and last action: the queue is decided on light columns, so a page
+    of a 100k-claim queue does not read 100k claims' text.
 
     Contested first, then unverified (and never-checked) claims by check-worthiness, then verified claims
     with low confidence or a changed source. A claim whose current verdict is a person's leaves the queue
@@ -331,6 +356,7 @@ def triage_queue(
     now = now or utcnow()
     claims = _filtered_claims(session, article=article, source=source, assignee=assignee)
     ids = [c.id for c in claims]
+    case_keys: dict[int, str] = {cid: key for cid, key in session.execute(select(Case.id, Case.key))}
     verdicts = current_verdicts(session, ids)
     changes = _source_changes(session, verdicts, ids)
     items: list[QueueItem] = []
@@ -364,16 +390,19 @@ def triage_queue(
         sort_key = (_RANK.get(label, 1), 0 if ch and label == "verified" else 1, -cw,
                     conf if label == "verified" else 0.0, c.id)
         items.append(QueueItem(
-            claim_id=c.id, key=c.key, case=c.case.key if c.case else None, text=c.text,
-            cited=[ci.name for ci in c.citations], status=label, kind=v.kind if v is not None else None,
+            claim_id=c.id, key=c.key, case=case_keys.get(c.case_id) if c.case_id else None, text="",
+            cited=[], status=label, kind=v.kind if v is not None else None,
             decided_by=verdict_dict(v)["decided_by"], confidence=v.confidence if v is not None else None,
             checkworthiness=c.checkworthiness, reasons=reasons, changes=ch,
             assignee=live_assignee(c, now), assigned_until=c.assigned_until if live_assignee(c, now) else None,
             revision=c.revision, since=since, sort_key=sort_key,
         ))
     items.sort(key=lambda it: it.sort_key)
+    if window is not None:
+        items = window(items)
+    _fill_details(session, items)
     if with_last_action and items:
-        last = _last_actions(session, [it.claim_id for it in items])
+        last = last_actions(session, [it.claim_id for it in items])
         for it in items:
             it.last_action = last.get(it.claim_id)
     return items
@@ -768,6 +797,11 @@ def audit_events(session: Session, *, claim: str | None = None, limit: int | Non
         events = list(reversed(list(session.execute(q).scalars())))
     else:
         events = list(session.execute(q.order_by(AuditEvent.id)).scalars())
+    return event_dicts(session, events)
+
+
+def event_dicts(session: Session, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Audit events as plain dicts, each with its claim's key for people to read (one query per 500)."""
     keys: dict[int, str] = {}
     cids = sorted({e.claim_id for e in events if e.claim_id is not None})
     for i in range(0, len(cids), 500):
