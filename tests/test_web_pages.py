@@ -145,7 +145,7 @@ def test_claims_tag_filter_pages(big):
 def test_a_damaged_cursor_is_a_400_not_a_500(big):
     _env, c = big
     bad = ["garbage!", "", "x" * 5000, encode(("a",)), encode((1, 2)), encode((True,)), "bnVsbA",
-           encode((2**70,)), "W05hTl0"]  # bnVsbA = null, W05hTl0 = [NaN]
+           encode((2**70,)), encode((2**31,)), encode((-1,)), "W05hTl0"]  # bnVsbA = null, W05hTl0 = [NaN]
     for path in ("/claims", "/articles", "/runs", "/audit"):
         for cursor in bad:
             for way in ("after", "before"):
@@ -162,5 +162,5 @@ def test_a_damaged_cursor_is_a_400_not_a_500(big):
 
 def test_a_cursor_past_the_end_is_an_empty_page(big):
     _env, c = big
-    r = c.get("/claims", params={"after": encode((2**31,))})
+    r = c.get("/claims", params={"after": encode((2**31 - 1,))})
     assert r.status_code == 200 and rows_of("/claims", r.text) == [] and link(r.text, "prev") is None

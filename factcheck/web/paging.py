@@ -28,6 +28,10 @@ PAGE_SIZE = 50
 MAX_CURSOR = 2000
 """Longest cursor accepted (a key of a few numbers and a short claim id fits many times over)."""
 
+MAX_DB_ID = 2**31 - 1
+"""The largest row id any desk database can hold in every table (PostgreSQL's `integer` ids); the whole
+numbers in a cursor (ids, ranks, flags) lie between 0 and it, so none reaches the driver out of range."""
+
 Key = tuple[Any, ...]
 
 
@@ -71,7 +75,7 @@ def decode(cursor: str, shape: Sequence[type]) -> Key:
             part = float(part)
         if type(part) is not kind or (kind is float and not math.isfinite(part)):
             raise bad
-        if kind is int and not -(2**63) <= part < 2**63:
+        if kind is int and not 0 <= part <= MAX_DB_ID:
             raise bad
         out.append(part)
     return tuple(out)

@@ -32,13 +32,12 @@ from factcheck.desk.models import VERDICT_LABELS, Article, AuditEvent, Case, Cla
 from factcheck.errors import FactcheckError
 from factcheck.web import paging
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
+from factcheck.web.paging import MAX_DB_ID
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 
 T = TypeVar("T")
 
 
-MAX_DB_ID = 2**31 - 1
-"""The largest row id any desk database can hold in every table (PostgreSQL's `integer` ids)."""
 
 
 def _digits_at_most(limit: int) -> str:
