@@ -26,10 +26,10 @@ from factcheck.desk.claims import (
     claim_dict,
     claim_evidence_urls,
     current_verdict,
+    decided_by,
     find_claim,
     finished_run_ids,
     pick_current,
-    verdict_dict,
 )
 from factcheck.desk.models import (
     VERDICT_LABELS,
@@ -206,6 +206,25 @@ def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> di
     return out
 
 
+def _current_verdict_rows(session: Session, claim_ids: list[int] | None) -> dict[int, Any]:
+    """`current_verdicts` for the queue: the columns it reads, in one query over the whole desk (None) or
+    in chunks of the ids given, without building ORM objects (the queue of a 100k-claim desk reads them all)."""
+    q = select(Verdict.id, Verdict.claim_id, Verdict.kind, Verdict.run_id, Verdict.label, Verdict.rating,
+               Verdict.confidence, Verdict.reviewer, Verdict.quotes, Verdict.created_at)
+    by_claim: dict[int, list[Any]] = {}
+    chunks = [None] if claim_ids is None else [claim_ids[i : i + 500] for i in range(0, len(claim_ids), 500)]
+    for chunk in chunks:
+        for row in session.execute(q if chunk is None else q.where(Verdict.claim_id.in_(chunk))):
+            by_claim.setdefault(row.claim_id, []).append(row)
+    finished = finished_run_ids(session)
+    out: dict[int, Any] = {}
+    for cid, rows in by_claim.items():
+        chosen = pick_current(rows, finished_runs=finished)
+        if chosen is not None:
+            out[cid] = chosen
+    return out
+
+
 def _latest_snapshots(session: Session, urls: set[str]) -> dict[str, tuple[str, datetime]]:
     """url -> (sha256, fetched_at) of its newest capture (same order as evidence.latest_snapshot)."""
     best: dict[str, tuple[datetime, int, str]] = {}
@@ -356,9 +375,10 @@ def triage_queue(
     now = now or utcnow()
     claims = _filtered_claims(session, article=article, source=source, assignee=assignee)
     ids = [c.id for c in claims]
+    scope = ids if (article or source or assignee) else None  # the whole desk: no 100k-id IN lists
     case_keys: dict[int, str] = {cid: key for cid, key in session.execute(select(Case.id, Case.key))}
-    verdicts = current_verdicts(session, ids)
-    changes = _source_changes(session, verdicts, ids)
+    verdicts = _current_verdict_rows(session, scope)
+    changes = _source_changes(session, verdicts, scope)
     items: list[QueueItem] = []
     for c in claims:
         v = verdicts.get(c.id)
@@ -387,14 +407,16 @@ def triage_queue(
             since = max([since, *(x.latest_fetched_at for x in ch)])
         cw = c.checkworthiness if c.checkworthiness is not None else -1.0
         conf = v.confidence if v is not None and v.confidence is not None else 0.0
+        held = live_assignee(c, now)  # type: ignore[arg-type]  # a row of the claim's columns
         sort_key = (_RANK.get(label, 1), 0 if ch and label == "verified" else 1, -cw,
                     conf if label == "verified" else 0.0, c.id)
         items.append(QueueItem(
             claim_id=c.id, key=c.key, case=case_keys.get(c.case_id) if c.case_id else None, text="",
             cited=[], status=label, kind=v.kind if v is not None else None,
-            decided_by=verdict_dict(v)["decided_by"], confidence=v.confidence if v is not None else None,
+            decided_by=decided_by(v) if v is not None else None,
+            confidence=v.confidence if v is not None else None,
             checkworthiness=c.checkworthiness, reasons=reasons, changes=ch,
-            assignee=live_assignee(c, now), assigned_until=c.assigned_until if live_assignee(c, now) else None,
+            assignee=held, assigned_until=c.assigned_until if held else None,
             revision=c.revision, since=since, sort_key=sort_key,
         ))
     items.sort(key=lambda it: it.sort_key)
