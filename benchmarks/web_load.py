@@ -200,11 +200,13 @@ async def load(port: int, ids: list[int], user_counts: list[int], seconds: float
                 await sign_in(c, f"u{i}")
             runs = {
                 "baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds, per_user=per_user),
-                "queue + claim": await phase(
-                    clients, lambda i, n: "/queue" if n % 2 == 0 else f"/claims/{picks[(i * 997 + n) % len(picks)]}",
-                    seconds=seconds, per_user=per_user),
-                "queue by worth": await phase(clients, lambda i, n: "/queue?sort=worth", seconds=seconds / 2,
-                                            per_user=per_user // 2),
+                "/queue": await phase(clients, lambda i, n: "/queue", seconds=seconds, per_user=per_user),
+                "/queue?sort=worth": await phase(clients, lambda i, n: "/queue?sort=worth", seconds=seconds / 2,
+                                                 per_user=per_user // 2),
+                "/claims/ID": await phase(clients, lambda i, n: f"/claims/{picks[(i * 997 + n) % len(picks)]}",
+                                          seconds=seconds, per_user=per_user),
+                "/claims": await phase(clients, lambda i, n: "/claims", seconds=seconds / 2,
+                                       per_user=per_user // 2),
             }
         finally:
             for c in clients:
