@@ -114,6 +114,11 @@ def find_claim(session: Session, ref: str) -> Claim:
     return found[0]
 
 
+def decided_by(v: Any) -> str:
+    """Who a verdict is by, in words: the reviewer for a person's, the run for the machine's."""
+    return f"reviewer {v.reviewer}" if v.kind == "human" else f"run {v.run_id}"
+
+
 def verdict_dict(v: Verdict | None) -> dict[str, Any]:
     if v is None:
         return {"verdict": None, "rating": None, "confidence": None, "rationale": None, "evidence": [], "decided_by": None}
@@ -126,7 +131,7 @@ def verdict_dict(v: Verdict | None) -> dict[str, Any]:
             {k: q.get(k) for k in ("url", "snapshot_sha256", "quote", "start", "end", "source", "role")}
             for q in v.quotes or []
         ],
-        "decided_by": (f"reviewer {v.reviewer}" if v.kind == "human" else f"run {v.run_id}"),
+        "decided_by": decided_by(v),
     }
 
 

@@ -13,22 +13,23 @@ Why it is built this way:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from factcheck.desk import audit
 from factcheck.desk.claims import (
     claim_dict,
     claim_evidence_urls,
     current_verdict,
+    decided_by,
     find_claim,
     finished_run_ids,
     pick_current,
-    verdict_dict,
 )
 from factcheck.desk.models import (
     VERDICT_LABELS,
@@ -205,6 +206,25 @@ def current_verdicts(session: Session, claim_ids: list[int] | None = None) -> di
     return out
 
 
+def _current_verdict_rows(session: Session, claim_ids: list[int] | None) -> dict[int, Any]:
+    """`current_verdicts` for the queue: the columns it reads, in one query over the whole desk (None) or
+    in chunks of the ids given, without building ORM objects (the queue of a 100k-claim desk reads them all)."""
+    q = select(Verdict.id, Verdict.claim_id, Verdict.kind, Verdict.run_id, Verdict.label, Verdict.rating,
+               Verdict.confidence, Verdict.reviewer, Verdict.quotes, Verdict.created_at)
+    by_claim: dict[int, list[Any]] = {}
+    chunks = [None] if claim_ids is None else [claim_ids[i : i + 500] for i in range(0, len(claim_ids), 500)]
+    for chunk in chunks:
+        for row in session.execute(q if chunk is None else q.where(Verdict.claim_id.in_(chunk))):
+            by_claim.setdefault(row.claim_id, []).append(row)
+    finished = finished_run_ids(session)
+    out: dict[int, Any] = {}
+    for cid, rows in by_claim.items():
+        chosen = pick_current(rows, finished_runs=finished)
+        if chosen is not None:
+            out[cid] = chosen
+    return out
+
+
 def _latest_snapshots(session: Session, urls: set[str]) -> dict[str, tuple[str, datetime]]:
     """url -> (sha256, fetched_at) of its newest capture (same order as evidence.latest_snapshot)."""
     best: dict[str, tuple[datetime, int, str]] = {}
@@ -267,7 +287,8 @@ def claims_with_changed_sources(session: Session, claim_ids: list[int] | None = 
     return _source_changes(session, current_verdicts(session, claim_ids), claim_ids)
 
 
-def _last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+def last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each claim's newest audit event (action, actor, time), for the claims asked about only."""
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(claim_ids), 500):
         chunk = claim_ids[i : i + 500]
@@ -285,8 +306,11 @@ def _last_actions(session: Session, claim_ids: list[int]) -> dict[int, dict[str,
 
 def _filtered_claims(
     session: Session, *, article: str | None, source: str | None, assignee: str | None,
-) -> list[Claim]:
-    q = select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+) -> list[Any]:
+    """The columns the queue is decided and ordered by, for the claims the filters allow (not the ORM
+    objects: a 100k-claim desk is read in one light query; text and citations only for the rows shown)."""
+    q = select(Claim.id, Claim.key, Claim.case_id, Claim.checkworthiness, Claim.created_at, Claim.assignee,
+               Claim.assigned_until, Claim.revision).order_by(Claim.id)
     if article:
         arts = select(Article.id).outerjoin(Case, Article.case_id == Case.id).where(
             (Article.url == article) | (Article.file == article) | (Article.title == article) | (Case.key == article)
@@ -302,7 +326,22 @@ def _filtered_claims(
             func.lower(Citation.name).in_([n.lower() for n in names]))))
     if assignee:
         q = q.where(Claim.assignee == assignee, Claim.assigned_until > utcnow())
-    return list(session.execute(q).scalars())
+    return list(session.execute(q))
+
+
+def _fill_details(session: Session, items: list[QueueItem]) -> None:
+    """Text and cited sources of the items shown (one query per 500)."""
+    ids = [it.claim_id for it in items]
+    text: dict[int, str] = {}
+    cited: dict[int, list[str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        text.update((cid, t) for cid, t in session.execute(select(Claim.id, Claim.text).where(Claim.id.in_(chunk))))
+        for cid, name in session.execute(select(Citation.claim_id, Citation.name)
+                                         .where(Citation.claim_id.in_(chunk)).order_by(Citation.id)):
+            cited.setdefault(cid, []).append(name)
+    for it in items:
+        it.text, it.cited = text.get(it.claim_id, ""), cited.get(it.claim_id, [])
 
 
 _WHY = {"contested": "the evidence disagrees", "unverified": "the evidence does not settle it",
@@ -319,8 +358,13 @@ def triage_queue(
     low_confidence: float = LOW_CONFIDENCE,
     with_last_action: bool = True,
     now: datetime | None = None,
+    window: Callable[[list[QueueItem]], list[QueueItem]] | None = None,
 ) -> list[QueueItem]:
     """Claims that need a person, most urgent first.
+
+    With `window`, only the items it picks from the whole ordered queue (a web page) are returned and
+    completed with their text, citations and last action: the queue is decided on light columns, so a page
+    of a 100k-claim queue does not read 100k claims' text.
 
     Contested first, then unverified (and never-checked) claims by check-worthiness, then verified claims
     with low confidence or a changed source. A claim whose current verdict is a person's leaves the queue
@@ -331,8 +375,10 @@ def triage_queue(
     now = now or utcnow()
     claims = _filtered_claims(session, article=article, source=source, assignee=assignee)
     ids = [c.id for c in claims]
-    verdicts = current_verdicts(session, ids)
-    changes = _source_changes(session, verdicts, ids)
+    scope = ids if (article or source or assignee) else None  # the whole desk: no 100k-id IN lists
+    case_keys: dict[int, str] = {cid: key for cid, key in session.execute(select(Case.id, Case.key))}
+    verdicts = _current_verdict_rows(session, scope)
+    changes = _source_changes(session, verdicts, scope)
     items: list[QueueItem] = []
     for c in claims:
         v = verdicts.get(c.id)
@@ -361,19 +407,24 @@ def triage_queue(
             since = max([since, *(x.latest_fetched_at for x in ch)])
         cw = c.checkworthiness if c.checkworthiness is not None else -1.0
         conf = v.confidence if v is not None and v.confidence is not None else 0.0
+        held = live_assignee(c, now)  # type: ignore[arg-type]  # a row of the claim's columns
         sort_key = (_RANK.get(label, 1), 0 if ch and label == "verified" else 1, -cw,
                     conf if label == "verified" else 0.0, c.id)
         items.append(QueueItem(
-            claim_id=c.id, key=c.key, case=c.case.key if c.case else None, text=c.text,
-            cited=[ci.name for ci in c.citations], status=label, kind=v.kind if v is not None else None,
-            decided_by=verdict_dict(v)["decided_by"], confidence=v.confidence if v is not None else None,
+            claim_id=c.id, key=c.key, case=case_keys.get(c.case_id) if c.case_id else None, text="",
+            cited=[], status=label, kind=v.kind if v is not None else None,
+            decided_by=decided_by(v) if v is not None else None,
+            confidence=v.confidence if v is not None else None,
             checkworthiness=c.checkworthiness, reasons=reasons, changes=ch,
-            assignee=live_assignee(c, now), assigned_until=c.assigned_until if live_assignee(c, now) else None,
+            assignee=held, assigned_until=c.assigned_until if held else None,
             revision=c.revision, since=since, sort_key=sort_key,
         ))
     items.sort(key=lambda it: it.sort_key)
+    if window is not None:
+        items = window(items)
+    _fill_details(session, items)
     if with_last_action and items:
-        last = _last_actions(session, [it.claim_id for it in items])
+        last = last_actions(session, [it.claim_id for it in items])
         for it in items:
             it.last_action = last.get(it.claim_id)
     return items
@@ -768,6 +819,11 @@ def audit_events(session: Session, *, claim: str | None = None, limit: int | Non
         events = list(reversed(list(session.execute(q).scalars())))
     else:
         events = list(session.execute(q.order_by(AuditEvent.id)).scalars())
+    return event_dicts(session, events)
+
+
+def event_dicts(session: Session, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Audit events as plain dicts, each with its claim's key for people to read (one query per 500)."""
     keys: dict[int, str] = {}
     cids = sorted({e.claim_id for e in events if e.claim_id is not None})
     for i in range(0, len(cids), 500):

@@ -28,16 +28,16 @@ from factcheck.desk import sources as sources_mod
 from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.claims import UnknownClaim, claim_dict, list_claims, verdict_history
-from factcheck.desk.models import VERDICT_LABELS, Article, Case, Claim, Snapshot, utcnow
+from factcheck.desk.models import VERDICT_LABELS, Article, AuditEvent, Case, Claim, Run, Snapshot, utcnow
 from factcheck.errors import FactcheckError
+from factcheck.web import paging
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
+from factcheck.web.paging import MAX_DB_ID
 from factcheck.web.views import article_segments, quote_candidates, quote_in_context, segments
 
 T = TypeVar("T")
 
 
-MAX_DB_ID = 2**31 - 1
-"""The largest row id any desk database can hold in every table (PostgreSQL's `integer` ids)."""
 
 
 def _digits_at_most(limit: int) -> str:
@@ -67,18 +67,34 @@ class DbIdConvertor(Convertor[int]):
 
 register_url_convertor("dbid", DbIdConvertor())
 
-SORTS = {
-    "urgency": ("most urgent first", None),
-    "oldest": ("waiting longest", lambda it: it.since),
-    "newest": ("newest first", lambda it: -it.since.timestamp()),
-    "confidence": ("lowest confidence", lambda it: it.confidence if it.confidence is not None else -1.0),
-    "worth": ("most check-worthy", lambda it: -(it.checkworthiness if it.checkworthiness is not None else -1.0)),
-    "id": ("claim id", lambda it: (it.case or "", it.key)),
+SORTS: dict[str, tuple[str, Callable[[Any], tuple[Any, ...]] | None, tuple[type, ...]]] = {
+    "urgency": ("most urgent first", None, ()),
+    "oldest": ("waiting longest", lambda it: (it.since.timestamp(),), (float,)),
+    "newest": ("newest first", lambda it: (-it.since.timestamp(),), (float,)),
+    "confidence": ("lowest confidence",
+                   lambda it: (float(it.confidence) if it.confidence is not None else -1.0,), (float,)),
+    "worth": ("most check-worthy",
+              lambda it: (-(float(it.checkworthiness) if it.checkworthiness is not None else -1.0),), (float,)),
+    "id": ("claim id", lambda it: (it.case or "", it.key), (str, str)),
 }
+"""Queue orders: label, the key's leading part and its types. Ties keep the urgency order, whose key (ending
+in the claim id) the full key ends with, so every row has one place and a page cursor names it exactly."""
+URGENCY_SHAPE = (int, int, float, float, int)
+"""The types of `QueueItem.sort_key` (rank, changed-source flag, -worth, confidence, claim id)."""
+
+
+def _queue_key(sort: str) -> Callable[[Any], tuple[Any, ...]]:
+    lead = SORTS[sort][1]
+
+    def urgency(it: Any) -> tuple[Any, ...]:
+        r, ch, cw, conf, cid = it.sort_key
+        return (int(r), int(ch), float(cw), float(conf), int(cid))
+
+    return urgency if lead is None else (lambda it: (*lead(it), *urgency(it)))
+
+
 STALE_REVIEW = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
                 "The page now shows its current state; read it and review again.")
-CLAIMS_PAGE = 500
-"""Most claims the Claims page lists at once (search or filter by tag to narrow)."""
 REPORT_TYPES = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                 "json": "application/json", "csv": "text/csv; charset=utf-8",
                 "claimreview": "application/ld+json", "pdf": "application/pdf"}
@@ -192,40 +208,59 @@ async def queue_page(request: Request) -> Response:
     if sort not in SORTS:
         sort = "urgency"
 
+    after, before = paging.cursors(request.query_params, (*SORTS[sort][2], *URGENCY_SHAPE))
+
     def load(s: Session) -> dict[str, Any]:
         now = utcnow()
+        key = _queue_key(sort)
+        seen: dict[str, Any] = {}
+
+        def window(items: list[Any]) -> list[Any]:
+            """The page's items of the whole queue: filtered by search/tag, ordered, cut at the cursor."""
+            if wanted is not None:
+                items = [it for it in items if it.claim_id in wanted]
+            if sort != "urgency":
+                items.sort(key=key)
+            seen["total"] = len(items)
+            seen["page"] = paging.page_of(items, key, after=after, before=before)
+            return list(seen["page"].rows)
+
         try:
-            items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
-                                        article=filters["article"], assignee=me.name if mine else None, now=now)
             wanted = _matching_ids(s, filters)
+            shown_items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
+                                              article=filters["article"], assignee=me.name if mine else None,
+                                              now=now, window=window)
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
-        if wanted is not None:
-            items = [it for it in items if it.claim_id in wanted]
-        key = SORTS[sort][1]
-        if key is not None:
-            items.sort(key=key)
+        page = seen["page"]
+        page.rows = shown_items
+        tags = {c.id: [t.tag for t in c.tags] for c in list_claims(s, ids=[it.claim_id for it in shown_items])}
         rows = []
-        for it in items:
+        for it in page.rows:
             d = it.as_dict(now)
             d["claim_id"] = it.claim_id
             d["age"] = _age(d["age_seconds"])
+            d["tags"] = tags.get(it.claim_id, [])
             rows.append(d)
+        page.rows = rows
+        page.keep = _keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None)
         sources = [src.name for src in sources_mod.list_sources(s)]
         arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
-                for a in s.execute(select(Article).order_by(Article.id)).scalars()]
+                for a in s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id))]
         mine_count = sum(1 for it in triage.triage_queue(s, assignee=me.name, with_last_action=False, now=now))
-        tags = {c.id: [t.tag for t in c.tags] for c in list_claims(s, ids=[r["claim_id"] for r in rows])}
-        for r in rows:
-            r["tags"] = tags.get(r["claim_id"], [])
-        return {"rows": rows, "sources": sources, "articles": arts, "mine_count": mine_count,
-                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+        return {"rows": rows, "page": page, "total": seen["total"], "sources": sources, "articles": arts,
+                "mine_count": mine_count, "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
 
     data = await in_desk(request, load)
     return await render(request, "queue.html", {
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
         "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+def _keep(filters: dict[str, str | None], **more: str | None) -> dict[str, str]:
+    """The query parameters a page link carries so the next page shows the same list."""
+    return {k: v for k, v in {**filters, **more}.items() if v}
 
 
 def _ratings(request: Request) -> list[dict[str, Any]]:
@@ -252,6 +287,7 @@ async def claims_page(request: Request) -> Response:
     """Every claim on the desk (not only those the queue holds), searched and filtered by tag."""
     await require(request)
     filters = _filter_args(request.query_params)
+    after, before = paging.cursors(request.query_params, (int,))
 
     def load(s: Session) -> dict[str, Any]:
         found: dict[int, list[str]] = {}
@@ -259,14 +295,23 @@ async def claims_page(request: Request) -> Response:
             wanted = _matching_ids(s, filters, found)
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
-        claims = list_claims(s, ids=wanted, limit=CLAIMS_PAGE)
+        if wanted is None:  # the whole desk: keyset on the claim id in SQL
+            total = s.execute(select(func.count()).select_from(Claim)).scalar_one()
+            page = paging.sql_page(s, select(Claim), Claim.id, descending=False, after=after, before=before)
+            claims = list_claims(s, ids=[c.id for c in page.rows])
+        else:  # a search's or a tag's ids are already in hand: page them, load only the page's claims
+            total = len(wanted)
+            page = paging.page_of(sorted(wanted), lambda i: (i,), after=after, before=before)
+            claims = list_claims(s, ids=page.rows)
         current = triage.current_verdicts(s, [c.id for c in claims])
-        rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
-                 "label": current[c.id].label if c.id in current else "unchecked",
-                 "rating": current[c.id].rating if c.id in current else None,
-                 "tags": [t.tag for t in c.tags], "assignee": triage.live_assignee(c),
-                 "matched": found.get(c.id, [])} for c in claims]
-        return {"rows": rows, "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+        page.rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
+                      "label": current[c.id].label if c.id in current else "unchecked",
+                      "rating": current[c.id].rating if c.id in current else None,
+                      "tags": [t.tag for t in c.tags], "assignee": triage.live_assignee(c),
+                      "matched": found.get(c.id, [])} for c in claims]
+        page.keep = _keep(filters)
+        return {"rows": page.rows, "page": page, "total": total,
+                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
 
     return await render(request, "claims.html", await in_desk(request, load) | {"filters": filters})
 
@@ -617,17 +662,23 @@ def _label_of(result: verify_mod.RunResult) -> str:
 
 async def articles_page(request: Request) -> Response:
     await require(request)
+    after, before = paging.cursors(request.query_params, (int,))
 
-    def load(s: Session) -> list[dict[str, Any]]:
-        counts = dict(s.execute(select(Claim.article_id, func.count()).group_by(Claim.article_id)).all())
-        cases = {c.id: c.key for c in s.execute(select(Case)).scalars()}
-        return [{"id": a.id, "title": a.title or a.url or a.file or f"article {a.id}", "url": a.url,
-                 "outlet": a.outlet, "published": a.published, "language": a.language,
-                 "case": cases.get(a.case_id) if a.case_id else None, "claims": counts.get(a.id, 0),
-                 "has_text": bool(a.text)}
-                for a in s.execute(select(Article).order_by(Article.id)).scalars()]
+    def load(s: Session) -> dict[str, Any]:
+        page = paging.sql_page(s, select(Article), Article.id, descending=False, after=after, before=before)
+        ids = [a.id for a in page.rows]
+        counts = dict(s.execute(select(Claim.article_id, func.count()).where(Claim.article_id.in_(ids))
+                                .group_by(Claim.article_id)).all()) if ids else {}
+        case_ids = {a.case_id for a in page.rows if a.case_id}
+        cases = {c.id: c.key for c in s.execute(select(Case).where(Case.id.in_(case_ids))).scalars()} if case_ids else {}
+        page.rows = [{"id": a.id, "title": a.title or a.url or a.file or f"article {a.id}", "url": a.url,
+                      "outlet": a.outlet, "published": a.published, "language": a.language,
+                      "case": cases.get(a.case_id) if a.case_id else None, "claims": counts.get(a.id, 0),
+                      "has_text": bool(a.text)} for a in page.rows]
+        total = s.execute(select(func.count()).select_from(Article)).scalar_one()
+        return {"articles": page.rows, "page": page, "total": total}
 
-    return await render(request, "articles.html", {"articles": await in_desk(request, load)})
+    return await render(request, "articles.html", await in_desk(request, load))
 
 
 async def article_page(request: Request) -> Response:
@@ -682,14 +733,18 @@ async def capture_page(request: Request) -> Response:
 
 async def runs_page(request: Request) -> Response:
     await require(request)
+    after, before = paging.cursors(request.query_params, (int,))
 
-    def load(s: Session) -> list[dict[str, Any]]:
+    def load(s: Session) -> dict[str, Any]:
         now = utcnow()
-        return [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
-                 "actor": r.actor, "counts": r.counts or {}, "state": runs_mod.run_state(r, now)}
-                for r in runs_mod.list_runs(s)]
+        page = paging.sql_page(s, select(Run), Run.id, descending=True, after=after, before=before)
+        page.rows = [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
+                      "actor": r.actor, "counts": r.counts or {}, "state": runs_mod.run_state(r, now)}
+                     for r in page.rows]
+        total = s.execute(select(func.count()).select_from(Run)).scalar_one()
+        return {"runs": page.rows, "page": page, "total": total}
 
-    return await render(request, "runs.html", {"runs": await in_desk(request, load)})
+    return await render(request, "runs.html", await in_desk(request, load))
 
 
 async def reports_page(request: Request) -> Response:
@@ -828,8 +883,15 @@ async def user_set(request: Request) -> Response:
 
 async def audit_page(request: Request) -> Response:
     await require(request)
-    events = await in_desk(request, lambda s: triage.audit_events(s, limit=200))
-    return await render(request, "audit.html", {"events": list(reversed(events))})
+    after, before = paging.cursors(request.query_params, (int,))
+
+    def load(s: Session) -> dict[str, Any]:
+        page = paging.sql_page(s, select(AuditEvent), AuditEvent.id, descending=True, after=after, before=before)
+        page.rows = triage.event_dicts(s, page.rows)
+        total = s.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        return {"events": page.rows, "page": page, "total": total}
+
+    return await render(request, "audit.html", await in_desk(request, load))
 
 
 ROUTES = [

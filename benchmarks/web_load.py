@@ -1,0 +1,266 @@
+"""Web desk load benchmark: a desk with many claims, the web desk served by uvicorn on loopback, and U
+signed-in users requesting the queue and claim pages at once; bounded by a request count and a time limit.
+
+Prints p50 / p95 / max latency and errors per user count, side by side with a baseline measured in the same
+run on the same server: the sign-in page (a small page that reads nothing from the desk), so what the
+desk's pages cost shows apart from the server and the client.
+
+    python benchmarks/web_load.py                                   # PostgreSQL 100k if FACTCHECK_TEST_PG is set
+    python benchmarks/web_load.py --claims 20000 --users 1 10 --seconds 20
+    python benchmarks/web_load.py --backend sqlite --claims 5000
+
+`fill_desk` (bulk SQL inserts, not the import path) is also what tests/test_web_pages.py builds its desks with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from factcheck.desk.models import Article, AuditEvent, Case, Citation, Claim, ClaimTag, Run, Verdict
+
+PASSWORD = "correct horse battery"
+BATCH = 5000
+LABELS = ("contested", "unverified", "verified", "unverified", "verified")
+
+
+def _batches(rows: list[dict[str, Any]]) -> Any:
+    for i in range(0, len(rows), BATCH):
+        yield rows[i : i + BATCH]
+
+
+def fill_desk(session: Session, claims: int, *, seed: int = 1, runs: int = 3, events: int | None = None) -> None:
+    """`claims` claims (one case, an article per 100 claims) with machine verdicts of one finished run in
+    mixed labels and confidences, some tags and citations, `runs` runs and audit events (not hash-chained:
+    for listing, not for `audit verify`), all by bulk INSERT."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC) - timedelta(days=1)
+    session.execute(insert(Case), [{"key": "load", "title": "load test", "created_at": now, "updated_at": now}])
+    case_id = session.execute(select(Case.id).where(Case.key == "load")).scalar_one()
+    n_art = max(1, claims // 100)
+    for part in _batches([{"case_id": case_id, "url": f"https://news.example/a{i}", "title": f"Article {i}",
+                           "created_at": now} for i in range(n_art)]):
+        session.execute(insert(Article), part)
+    art_ids = list(session.execute(select(Article.id).order_by(Article.id)).scalars())
+    run_rows = [{"started_at": now + timedelta(seconds=i), "finished_at": now + timedelta(seconds=i, minutes=1),
+                 "version": "load", "actor": "load", "counts": {}, "settings": {}} for i in range(max(1, runs))]
+    session.execute(insert(Run), run_rows)
+    run_id = session.execute(select(Run.id).order_by(Run.id.desc()).limit(1)).scalar_one()
+    rows = []
+    for i in range(claims):
+        cw = None if i % 11 == 0 else round(rng.random(), 3)
+        rows.append({"case_id": case_id, "article_id": art_ids[i // 100 % len(art_ids)], "key": f"L{i}",
+                     "text": f"Claim {i}: the company grew {rng.randint(1, 99)} percent in {2000 + i % 25}.",
+                     "checkworthiness": cw, "revision": 0, "created_at": now + timedelta(seconds=i % 5000),
+                     "updated_at": now})
+    for part in _batches(rows):
+        session.execute(insert(Claim), part)
+    ids = list(session.execute(select(Claim.id).order_by(Claim.id)).scalars())
+    verdicts, tags, cites = [], [], []
+    for n, cid in enumerate(ids):
+        if n % 3 != 2:
+            label = LABELS[n % len(LABELS)]
+            verdicts.append({"claim_id": cid, "run_id": run_id, "kind": "machine", "label": label,
+                             "confidence": round(rng.random(), 3), "rationale": "load", "quotes": [],
+                             "signals": {}, "created_at": now + timedelta(seconds=n % 7000)})
+        if n % 7 == 0:
+            tags.append({"claim_id": cid, "tag": "seven", "created_at": now})
+        if n % 5 == 0:
+            cites.append({"claim_id": cid, "name": "Source A" if n % 10 == 0 else "Source B", "kind": "named"})
+    for table, data in ((Verdict, verdicts), (ClaimTag, tags), (Citation, cites)):
+        for part in _batches(data):
+            session.execute(insert(table), part)
+    n_ev = claims // 2 if events is None else events
+    for part in _batches([{"at": now + timedelta(seconds=i), "actor": "load", "action": "claim.assign",
+                           "entity": "claim", "entity_id": ids[i % len(ids)] if ids else None,
+                           "claim_id": ids[i % len(ids)] if ids else None, "before": None, "after": None,
+                           "prev_hash": "0" * 64, "hash": uuid.uuid4().hex + uuid.uuid4().hex}
+                          for i in range(n_ev)]):
+        session.execute(insert(AuditEvent), part)
+
+
+# ---------------------------------------------------------------- the load run
+
+PG_ADMIN = os.environ.get("FACTCHECK_TEST_PG")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def build_desk(url: str, claims: int, users_n: int) -> list[int]:
+    """Migrate and fill the desk, add users u0…u(N-1); returns the claim ids (for the claim pages)."""
+    from factcheck.desk import users
+    from factcheck.desk.db import Desk, upgrade
+
+    desk = Desk(url, check=False)
+    upgrade(desk.engine)
+    with desk.session() as s:
+        fill_desk(s, claims)
+        for i in range(users_n):
+            users.add_user(s, f"u{i}", role="checker", password=PASSWORD, actor="bench")
+    with desk.session() as s:
+        ids = list(s.execute(select(Claim.id)).scalars())
+    if url.startswith("postgresql"):
+        with desk.engine.connect() as c:
+            c.exec_driver_sql("ANALYZE")
+    desk.dispose()
+    return ids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FACTCHECK_DB": url, "FACTCHECK_EVIDENCE_DIR": str(folder / "evidence")}
+    proc = subprocess.Popen([sys.executable, "-m", "factcheck", "serve", "--port", str(port)], env=env,
+                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                said = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise SystemExit(f"the web desk did not start: {said}") from None
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the web desk did not start within 60 s")
+
+
+async def sign_in(client: Any, name: str) -> None:
+    page = await client.get("/login")
+    m = CSRF.search(page.text)
+    if m is None:
+        raise SystemExit("no CSRF field on the sign-in page")
+    r = await client.post("/login", data={"name": name, "password": PASSWORD, "csrf": m.group(1), "next": "/queue"})
+    if r.status_code != 303:
+        raise SystemExit(f"sign-in of {name} failed: HTTP {r.status_code}")
+
+
+async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int) -> dict[str, Any]:
+    """Every user requests `paths(user, n)` one after another until `per_user` requests or `seconds`."""
+    times: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def user(i: int, client: Any) -> None:
+        nonlocal errors
+        for n in range(per_user):
+            if time.monotonic() > deadline:
+                return
+            t0 = time.perf_counter()
+            try:
+                r = await client.get(paths(i, n))
+                ok = r.status_code == 200
+            except Exception:  # a timeout or a dropped connection counts as an error, the run goes on
+                ok = False
+            times.append(time.perf_counter() - t0)
+            errors += not ok
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(user(i, c) for i, c in enumerate(clients)))
+    wall = time.perf_counter() - t0
+    times.sort()
+    if not times:
+        return {"n": 0, "errors": errors, "p50": 0.0, "p95": 0.0, "max": 0.0, "rps": 0.0}
+    return {"n": len(times), "errors": errors, "p50": statistics.median(times) * 1000,
+            "p95": times[min(len(times) - 1, int(len(times) * 0.95))] * 1000, "max": times[-1] * 1000,
+            "rps": len(times) / wall}
+
+
+async def load(port: int, ids: list[int], user_counts: list[int], seconds: float, per_user: int) -> list[str]:
+    import httpx
+
+    lines = []
+    rng = random.Random(3)
+    picks = [rng.choice(ids) for _ in range(10_000)]
+    for u in user_counts:
+        clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                     limits=httpx.Limits(max_connections=1)) for _ in range(u)]
+        try:
+            for i, c in enumerate(clients):
+                await sign_in(c, f"u{i}")
+            runs = {
+                "baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds, per_user=per_user),
+                "/queue": await phase(clients, lambda i, n: "/queue", seconds=seconds, per_user=per_user),
+                "/queue?sort=worth": await phase(clients, lambda i, n: "/queue?sort=worth", seconds=seconds / 2,
+                                                 per_user=per_user // 2),
+                "/claims/ID": await phase(clients, lambda i, n: f"/claims/{picks[(i * 997 + n) % len(picks)]}",
+                                          seconds=seconds, per_user=per_user),
+                "/claims": await phase(clients, lambda i, n: "/claims", seconds=seconds / 2,
+                                       per_user=per_user // 2),
+            }
+        finally:
+            for c in clients:
+                await c.aclose()
+        for name, r in runs.items():
+            lines.append(f"{u:>5} {name:<17} {r['n']:>6} {r['errors']:>6} {r['p50']:>9.1f} {r['p95']:>9.1f} "
+                         f"{r['max']:>9.1f} {r['rps']:>8.1f}")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"],
+                    default="postgresql" if PG_ADMIN else "sqlite")
+    ap.add_argument("--claims", type=int, help="claims on the desk (default 100000 on PostgreSQL, 20000 on SQLite)")
+    ap.add_argument("--users", type=int, nargs="+", default=[1, 10, 50])
+    ap.add_argument("--seconds", type=float, default=20.0, help="time limit of each phase")
+    ap.add_argument("--requests", type=int, default=200, help="most requests per user in each phase")
+    args = ap.parse_args()
+    claims = args.claims or (100_000 if args.backend == "postgresql" else 20_000)
+    from sqlalchemy import create_engine, text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        admin = None
+        name = f"fc_webload_{uuid.uuid4().hex[:8]}"
+        if args.backend == "postgresql":
+            if not PG_ADMIN:
+                raise SystemExit("set FACTCHECK_TEST_PG to a PostgreSQL admin URL for --backend postgresql")
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+            url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        else:
+            url = f"sqlite:///{folder / 'desk.db'}"
+        proc = None
+        try:
+            t0 = time.perf_counter()
+            ids = build_desk(url, claims, max(args.users))
+            print(f"desk: {args.backend}, {claims} claims, built in {time.perf_counter() - t0:.1f} s", flush=True)
+            port = free_port()
+            proc = start_server(url, folder, port)
+            lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests))
+            print(f"{'users':>5} {'pages':<17} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
+                  f"{'max ms':>9} {'req/s':>8}")
+            print("\n".join(lines))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+            if admin is not None:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
