@@ -233,3 +233,43 @@ def test_viewer_sees_no_review_controls(browser, server):
     page.wait_for_url(f"{base}/claims/*")
     assert page.locator("#submit-review").count() == 0
     assert page.locator("figure.evidence").count() >= 1
+
+
+def test_a_checkers_day_on_the_claim_page(browser, server, shots):
+    """Restate, attach a saved page, tag and discuss a claim, all from the claim page, in Chromium."""
+    base, _desk = server
+    csp: list[str] = []
+    page = new_page(browser, csp)
+    sign_in(page, base, "ana")
+    page.goto(base + "/claims/3")
+    key = page.inner_text("h1").split()[0]
+
+    page.click("details.restate summary")
+    page.fill("textarea[name=statement]", "SignalFire ranks Amazon low for keeping engineers.")
+    page.click("details.restate button[type=submit]")
+    page.wait_for_url(f"{base}/claims/3")
+    assert "restatement saved and judged again" in page.inner_text("main")
+    assert "SignalFire ranks Amazon low for keeping engineers." in page.inner_text("p.statement")
+
+    page.click("details.add-evidence summary")
+    page.set_input_files("input[name=file]", {"name": "retention.html", "mimeType": "text/html", "buffer": (
+        b"<html><head><title>Retention</title></head><body><article><p>SignalFire says Amazon keeps "
+        b"engineers for a shorter time than its rivals.</p></article></body></html>")})
+    page.fill("input[name=source]", "SignalFire")
+    page.click("details.add-evidence button[type=submit]")
+    page.wait_for_url(f"{base}/claims/3")
+    assert "page tied and captured; judged again in run" in page.inner_text("main")
+    assert "retention.html" in page.inner_text("section.evidence-urls")
+
+    page.fill("input[name=tags]", "Retention, Big Tech")
+    page.click("#tags button:has-text('Tag')")
+    page.wait_for_url(f"{base}/claims/3")
+    assert "retention" in page.inner_text("#tags") and "big-tech" in page.inner_text("#tags")
+    page.fill("#comment-form textarea[name=text]", "Asked SignalFire for the raw numbers.")
+    page.click("#comment-form button[type=submit]")
+    page.wait_for_url(f"{base}/claims/3")
+    assert "Asked SignalFire for the raw numbers." in page.inner_text("ul.comments")
+    page.screenshot(path=str(shots / f"claim-{key}-worked.png"), full_page=True)
+    page.goto(base + "/reports")
+    assert page.locator("a[href='/reports/download?format=pdf']").count() == 1
+    assert csp == [], csp
