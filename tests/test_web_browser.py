@@ -259,7 +259,8 @@ def test_a_checkers_day_on_the_claim_page(browser, server, shots):
     page.click("details.add-evidence button[type=submit]")
     page.wait_for_url(f"{base}/claims/3")
     assert "page tied and captured; judged again in run" in page.inner_text("main")
-    assert "retention.html" in page.inner_text("section.evidence-urls")
+    listed = page.inner_text("section.evidence-urls")
+    assert "retention.html" in listed and "/uploads/" not in listed  # the name, not the server's path
 
     page.fill("input[name=tags]", "Retention, Big Tech")
     page.click("#tags button:has-text('Tag')")
