@@ -91,11 +91,15 @@ def test_web_review_form_offers_the_scale(desk, tmp_path):
     cara = sign_in(app, "cara")
     page = cara.get(f"/claims/{cid}").text
     assert '<option value="needs context">needs context (unverified)</option>' in page
+    import re
+
+    m = re.search(r'name="revision" value="(\d+)"', page)
+    assert m, "the review form carries the revision it was drawn at"
     bad = cara.post(f"/claims/{cid}/review", data={"csrf": csrf_of(cara, f"/claims/{cid}"), "rating": "true",
-                                                   "verdict": "contested", "note": "x"})
+                                                   "verdict": "contested", "note": "x", "revision": m.group(1)})
     assert bad.status_code == 400 and "means verified, not contested" in bad.text
     r = cara.post(f"/claims/{cid}/review", data={"csrf": csrf_of(cara, f"/claims/{cid}"), "rating": "false",
-                                                 "note": "61 percent, not the bottom third"})
+                                                 "note": "61 percent, not the bottom third", "revision": m.group(1)})
     assert r.status_code == 303
     with desk.desk.session() as s:
         v = s.execute(select(Verdict).join(Claim, Claim.id == Verdict.claim_id)
