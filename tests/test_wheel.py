@@ -187,7 +187,7 @@ def test_installed_wheel_runs_the_sample_case_from_an_empty_folder(installed: Pa
     out = run("demo")
     assert out.startswith("$ factcheck check halvard-artikel.html"), out
     job = yaml.safe_load((REPO / "claims" / "demo.yaml").read_text(encoding="utf-8"))
-    lines = [ln for ln in out.splitlines() if re.match(r"^(verified|contested|unverified)\s+c-", ln)]
+    lines = [ln for ln in out.splitlines() if re.match(r"^(verified|contested|unverified)\s+A\d+-\d+\s", ln)]
     shown = {}
     for words in job["expected"]:
         hits = [ln for ln in lines if words in ln]
