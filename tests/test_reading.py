@@ -98,3 +98,45 @@ def test_print_keeps_headings_with_their_text_and_runs_compact(desk, tmp_path):
     assert re.search(r"h1,h2,h3,\.claim header[^{]*\{break-after:avoid", css)
     runs = html[html.index("<h2>Verification runs</h2>"):html.index("<h2>What the verdicts mean</h2>")]
     assert 'class="settings"' in runs and "<br>" not in runs  # one wrapping cell, not one line per setting
+
+
+def test_one_folding_rule_for_terminal_claim_page_and_report(desk, tmp_path):
+    """`claims show`, the claim page and the report fold the same runs: identical machine runs in a row fold,
+    a review between them keeps the runs on either side apart."""
+    from sqlalchemy import select
+
+    from factcheck.desk.claims import fold_repeats, verdict_history, verdict_repeat_key
+    from factcheck.desk.models import Claim
+    from factcheck.desk.triage import review
+    from tests.test_web import sign_in
+
+    build(desk, tmp_path)
+    for _ in range(2):
+        verify(desk.desk, desk.settings, actor="t")
+    with desk.desk.session() as s:
+        c1 = s.execute(select(Claim).where(Claim.key == "C1")).scalar_one()
+        review(s, "C1", label="verified", note="read it", by="ana", expect_revision=c1.revision)
+    verify(desk.desk, desk.settings, actor="t")
+    with desk.desk.session() as s:
+        c1 = s.execute(select(Claim).where(Claim.key == "C1")).scalar_one()
+        folded = [(v.kind, n) for _f, v, n in fold_repeats(verdict_history(s, c1.id), verdict_repeat_key)]
+        cid = c1.id
+        rep = build_report(s, desk.settings)
+    assert folded == [("machine", 3), ("human", 1), ("machine", 1)]
+    shown = next(c for c in rep.claims if c.key == "C1")
+    assert [(h.kind, n) for h, n in collapsed_history(shown.history)] == folded
+    page = sign_in(create_app(desk.desk, desk.settings), "cara").get(f"/claims/{cid}").text
+    assert page.count("(the same in 3 runs in a row)") == 1 and "machine runs " in page
+
+
+def test_claims_show_folds_identical_runs_in_the_terminal(cli, tmp_path):
+    import json
+
+    from factcheck.resources import sample_case
+
+    assert cli("init").code == 0 and cli("claims", "import", str(sample_case())).code == 0
+    for _ in range(3):
+        assert cli("verify").code == 0
+    text = cli("claims", "show", "S1")
+    assert text.code == 0 and "runs 1–3" in text.stdout and "(the same in 3 runs in a row)" in text.stdout
+    assert len(json.loads(cli("claims", "show", "S1", "--json").stdout)["history"]) == 3  # JSON keeps each

@@ -193,7 +193,14 @@ def print_verdict_table(rows: list[dict[str, Any]], title: str) -> None:
 @pass_app
 def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     """Show one claim: text, citations, evidence, verdict with quotes, history."""
-    from factcheck.desk.claims import claim_dict, claim_evidence_urls, find_claim, verdict_history
+    from factcheck.desk.claims import (
+        claim_dict,
+        claim_evidence_urls,
+        find_claim,
+        fold_repeats,
+        verdict_history,
+        verdict_repeat_key,
+    )
     from factcheck.desk.comments import comments_for
     from factcheck.desk.triage import live_assignee
 
@@ -210,11 +217,20 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
         d["assigned_until"] = c.assigned_until.isoformat() if d["assignee"] and c.assigned_until else None
         d["comments"] = [x.as_dict() for x in comments_for(s, [c.id]).get(c.id, [])]
         d["evidence_urls"] = [{"url": eu.url, "status": eu.status} for eu in claim_evidence_urls(s, c)]
+        history = verdict_history(s, c.id)
         d["history"] = [
             {"at": v.created_at.isoformat(), "kind": v.kind, "by": v.reviewer or f"run {v.run_id}",
              "verdict": v.label, "rating": v.rating, "confidence": v.confidence, "rationale": v.rationale,
              "note": v.note}
-            for v in verdict_history(s, c.id)
+            for v in history
+        ]
+        # the terminal shows identical machine runs in a row as one line with its count (the desk's rule, as
+        # in reports and on the claim page); JSON keeps every verdict
+        folded = [
+            (v.created_at.isoformat(), v.kind, v.reviewer or (f"run {v.run_id}" if n == 1
+                                                              else f"runs {first.run_id}–{v.run_id}"),
+             v.label, n, v.note)
+            for first, v, n in fold_repeats(history, verdict_repeat_key)
         ]
     if as_json:
         print_json(d)
@@ -240,8 +256,9 @@ def claims_show(app: App, claim_id: str, as_json: bool) -> None:
     for n, q in enumerate(d["evidence"], 1):  # numbered: `review --quote N` takes the number
         out.print(_t(f"  [{n}] “{q['quote']}”  {q['url']} sha256:{(q['snapshot_sha256'] or '')[:12]} "
                      f"[{q['start']}:{q['end']}]", newlines=True))
-    for h in d["history"]:
-        out.print(_t(f"  {h['at']}  {h['kind']:7} {h['by']}: {h['verdict']} {h['note'] or ''}", newlines=True))
+    for at, kind, by, label, n, note in folded:
+        same = f" (the same in {n} runs in a row)" if n > 1 else ""
+        out.print(_t(f"  {at}  {kind:7} {by}: {label}{same} {note or ''}", newlines=True))
     if d["comments"]:
         out.print("comments:")
     for m in d["comments"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Hashable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
@@ -78,6 +78,46 @@ def current_verdict(session: Session, claim_id: int) -> Verdict | None:
         select(Verdict.id, Verdict.kind, Verdict.run_id).where(Verdict.claim_id == claim_id)).all()
     chosen = pick_current(rows, finished_runs=finished_run_ids(session))
     return session.get(Verdict, chosen.id) if chosen is not None else None
+
+
+def quote_spans(quotes: Iterable[Any] | None) -> tuple[tuple[Any, Any, Any], ...]:
+    """Where a verdict's quotes sit (snapshot, start, end), whether quotes are stored dicts or report objects."""
+    out = []
+    for q in quotes or ():
+        get = q.get if isinstance(q, dict) else (lambda k, q=q: getattr(q, k, None))
+        out.append((get("snapshot_sha256"), get("start"), get("end")))
+    return tuple(out)
+
+
+def repeat_key(kind: str, label: str, rationale: str | None, quotes: Iterable[Any] | None) -> Hashable | None:
+    """What makes two verdicts in a row "the same reading": machine runs with one label, one rationale and the
+    same quoted spans. Human verdicts never fold (each is somebody's decision). None means "never folds"."""
+    if kind != "machine":
+        return None
+    return (label, rationale, quote_spans(quotes))
+
+
+T = TypeVar("T")
+
+
+def fold_repeats(history: Sequence[T], key: Callable[[T], Hashable | None]) -> list[tuple[T, T, int]]:
+    """The history with runs in a row that said the same thing (`repeat_key`) shown once: (first, last, count)
+    per row, oldest first; nothing is dropped, only folded (the counts add up to the history's length)."""
+    out: list[tuple[T, T, int]] = []
+    last_key: Hashable | None = None
+    for item in history:
+        k = key(item)
+        if out and k is not None and k == last_key:
+            first, _, n = out[-1]
+            out[-1] = (first, item, n + 1)
+            continue
+        out.append((item, item, 1))
+        last_key = k
+    return out
+
+
+def verdict_repeat_key(v: Verdict) -> Hashable | None:
+    return repeat_key(v.kind, v.label, v.rationale, v.quotes)
 
 
 def verdict_history(session: Session, claim_id: int) -> list[Verdict]:

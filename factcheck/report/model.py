@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from factcheck import __version__
 from factcheck.desk import audit
-from factcheck.desk.claims import finished_run_ids, pick_current
+from factcheck.desk.claims import finished_run_ids, fold_repeats, pick_current, repeat_key
 from factcheck.desk.comments import comments_for
 from factcheck.desk.models import Article, Case, Claim, Run, Snapshot, Verdict, utcnow
 from factcheck.desk.runs import run_state
@@ -75,19 +75,10 @@ class ReportQuote:
 
 
 def collapsed_history(history: list[ReportVerdict]) -> list[tuple[ReportVerdict, int]]:
-    """The verdict history with runs in a row that said the same thing (same label, rationale and quotes)
-    shown once, with how many runs said it (the newest of them is the row shown)."""
-    out: list[tuple[ReportVerdict, int]] = []
-    for h in history:
-        if out:
-            last, n = out[-1]
-            if (h.kind == last.kind == "machine" and h.label == last.label and h.rationale == last.rationale
-                    and [(q.snapshot_sha256, q.start, q.end) for q in h.quotes]
-                    == [(q.snapshot_sha256, q.start, q.end) for q in last.quotes]):
-                out[-1] = (h, n + 1)
-                continue
-        out.append((h, 1))
-    return out
+    """The verdict history with runs in a row that said the same thing shown once, with how many runs said
+    it (the newest of them is the row shown); the rule is the desk's (`desk.claims.repeat_key`)."""
+    return [(last, n) for _first, last, n in
+            fold_repeats(history, lambda h: repeat_key(h.kind, h.label, h.rationale, h.quotes))]
 
 
 def citation_hand(second_hand: bool, via: str | None) -> str:

@@ -27,7 +27,14 @@ from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
 from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
-from factcheck.desk.claims import UnknownClaim, claim_dict, list_claims, verdict_history
+from factcheck.desk.claims import (
+    UnknownClaim,
+    claim_dict,
+    fold_repeats,
+    list_claims,
+    verdict_history,
+    verdict_repeat_key,
+)
 from factcheck.desk.models import VERDICT_LABELS, Article, AuditEvent, Case, Claim, Run, Snapshot, utcnow
 from factcheck.errors import FactcheckError
 from factcheck.web import paging
@@ -416,19 +423,12 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
                             .order_by(Snapshot.id.desc()).limit(1)).scalar()
             snaps[e["url"]] = sid
     history: list[dict[str, Any]] = []
-    for v in verdict_history(s, claim.id):
-        quotes = [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]
-        same = [(q.get("snapshot_sha256"), q.get("start"), q.get("end")) for q in v.quotes or []]
-        last = history[-1] if history else None
-        if (last is not None and v.kind == "machine" == last["kind"] and v.label == last["label"]
-                and v.rationale == last["rationale"] and same == last["same"]):
-            last.update(id=v.id, at=v.created_at, runs=last["runs"] + 1, confidence=v.confidence,
-                        by=f"machine runs {last['first_run']}–{v.run_id}")
-            continue  # a run that said exactly what the one before said: one row, counted
+    for first, v, n in fold_repeats(verdict_history(s, claim.id), verdict_repeat_key):
+        by = f"reviewer {v.reviewer}" if v.kind == "human" else (
+            f"machine run {v.run_id}" if n == 1 else f"machine runs {first.run_id}–{v.run_id}")
         history.append({"id": v.id, "kind": v.kind, "label": v.label, "rating": v.rating, "confidence": v.confidence,
-                        "by": f"reviewer {v.reviewer}" if v.kind == "human" else f"machine run {v.run_id}",
-                        "rationale": v.rationale, "at": v.created_at, "quotes": quotes, "same": same, "runs": 1,
-                        "first_run": v.run_id})
+                        "by": by, "rationale": v.rationale, "at": v.created_at, "runs": n,
+                        "quotes": [{"quote": q.get("quote"), "url": q.get("url")} for q in v.quotes or []]})
     history.reverse()
     article = s.get(Article, claim.article_id) if claim.article_id else None
     return {
