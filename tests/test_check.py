@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from factcheck.judge import semantic
 from factcheck.report import load_schema
+from tests.demo_site import serve_demo_sources
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "evidence" / "demo"
@@ -127,14 +128,7 @@ def test_check_source_mapping_json_against_the_schema(cli, tmp_path: Path) -> No
 @pytest.fixture
 def served(httpserver: HTTPServer) -> str:
     """The demo article with links to its sources' pages, all on a local server."""
-    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-    base = httpserver.url_for("").rstrip("/")
-    html = (DEMO / "halvard-artikel.html").read_text(encoding="utf-8")
-    for name, page in (("Tidewater Gazette", "tidewater-gazette"), ("Brightline Analytics", "brightline-analytics"),
-                       ("Pine Street Wire", "pine-street-wire")):
-        html = html.replace(name, f'<a href="{base}/{page}">{name}</a>')
-        httpserver.expect_request(f"/{page}").respond_with_data(
-            (DEMO / f"{page}.html").read_bytes(), content_type="text/html; charset=utf-8")
+    base, html = serve_demo_sources(httpserver)
     httpserver.expect_request("/artikel").respond_with_data(html, content_type="text/html; charset=utf-8")
     return base
 

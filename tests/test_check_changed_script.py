@@ -13,10 +13,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from factcheck.judge import semantic
+from tests.demo_site import serve_demo_sources
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "check-changed.sh"
-DEMO = REPO / "evidence" / "demo"
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or shutil.which("sh") is None,
                                 reason="needs git and a POSIX shell")
@@ -44,14 +44,7 @@ def _script(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def newsroom(tmp_path: Path, httpserver: HTTPServer) -> Path:
     """A git repository of articles: a first commit, then a commit adding the demo article, whose source
     names link to their pages on a local server."""
-    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-    base = httpserver.url_for("").rstrip("/")
-    html = (DEMO / "halvard-artikel.html").read_text(encoding="utf-8")
-    for name, page in (("Tidewater Gazette", "tidewater-gazette"), ("Brightline Analytics", "brightline-analytics"),
-                       ("Pine Street Wire", "pine-street-wire")):
-        html = html.replace(name, f'<a href="{base}/{page}">{name}</a>')
-        httpserver.expect_request(f"/{page}").respond_with_data(
-            (DEMO / f"{page}.html").read_bytes(), content_type="text/html; charset=utf-8")
+    _base, html = serve_demo_sources(httpserver)
     repo = tmp_path / "newsroom"
     (repo / "articles").mkdir(parents=True)
     _git(repo, "init", "-q")
