@@ -108,6 +108,12 @@ def test_terminal_escapes_and_bidi_controls_are_shown_not_sent(cli, tmp_path):
     r = cli("claims", "show", "nope\x1b[2J\nsecond line")
     assert r.code == 1 and "\x1b" not in r.stderr
     one_error_line(r.stderr)
+    # click's own usage errors quote what was typed: shown, not sent
+    for args in (("claims", "show", "A", "B\x1b[31mred\u202e"), ("claims", "show", "--x\x1b[31mred\u202e"),
+                 ("report", "--format", "h\x1b[2Jx")):
+        r = cli(*args)
+        assert r.code == 2 and "\x1b" not in r.stderr and "\u202e" not in r.stderr, (args, r.stderr)
+        assert "\\x1b[" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("text", [

@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print("Aborted.")
         return 130
     except click.ClickException as exc:
+        # click's own messages quote what was typed (an option name, a choice): shown like any text we print
+        exc.message = visible(exc.message)
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
