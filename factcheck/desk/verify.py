@@ -131,6 +131,20 @@ def _judge_all(
             progress(min(i + batch_size, len(ids)), len(ids))
 
 
+def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Sequence[int], *, actor: str,
+                   batch_size: int = 50) -> dict[str, int]:
+    """Judge `claim_ids` into the existing run `run_id` without finishing it: a worker's share of a run made
+    of jobs (`desk.jobs`), which finishes the run when its last batch is done. Label counts of this share."""
+    judge_settings = settings.verdict_settings()
+    judge_settings["nli"] = entail.enabled(settings.nli, settings.nli_model or None)
+    use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
+    result = RunResult(run_id=run_id, claim_ids=list(claim_ids), counts={})
+    _judge_all(desk, list(claim_ids), run_id, result, actor=actor, judge_settings=judge_settings,
+               batch_size=batch_size, limits=None, progress=None,
+               gloss_dictionary=settings.gloss_dictionary if use_gloss else None)
+    return result.counts
+
+
 def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:
     """Claims that new captures of `urls` can change: those the URLs are tied to as evidence, and those
     citing the source a URL belongs to (retrieval searches a cited source's pages too)."""
