@@ -116,7 +116,8 @@ def make_app(desk: Desk, settings: Settings) -> Any:
             return self._desk_sync
 
     app = procrastinate.App(connector=DeskConnector(conninfo(desk)))
-    retry = procrastinate.RetryStrategy(max_attempts=max(0, int(settings.job_attempts)), exponential_wait=2)
+    attempts = int(settings.job_attempts)  # procrastinate reads max_attempts 0 as "for ever": 0 is no retry here
+    retry: Any = procrastinate.RetryStrategy(max_attempts=attempts, exponential_wait=2) if attempts > 0 else False
     for name, queue, fn in ((TASK_FETCH, "fetch", _fetch_task), (TASK_VERIFY, "verify", _verify_task),
                             (TASK_INGEST, "ingest", _ingest_task), (TASK_IMPORT, "ingest", _import_task)):
         app.task(name=name, queue=queue, pass_context=True, retry=retry)(_guarded(name, fn))

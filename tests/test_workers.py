@@ -1,0 +1,389 @@
+"""Background workers on a PostgreSQL desk: real `factcheck worker` processes against a throwaway database and
+local HTTP servers (server-side timestamps), driven through the real command line.
+
+What must hold: two workers never run the same job; a worker killed mid-job (SIGKILL) loses nothing and its
+job runs again without a second capture or verdict; the per-host delay holds across workers; a run made of
+jobs is running until its last batch, interrupted when one failed for good, and `jobs retry` resumes it; a
+SQLite desk refuses --queue with one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import FACTCHECK_BIN
+from tests.httpserver_util import LocalServer, send
+
+PAGE = "<html><head><title>{title}</title></head><body><article><p>{body}</p></article></body></html>"
+
+
+def fact(i: int) -> str:
+    return f"The council of district {i} approved {i + 3} new parks in 2024."
+
+
+def write_case(path: Path, urls: list[str]) -> None:
+    """One claim per URL, each citing its own source, so a capture re-judges only its own claim."""
+    lines = ["sources:"] + [f"  - {{name: Source {i}}}" for i in range(len(urls))]
+    lines += ["evidence:"] + [f"  - {{url: '{u}', source: Source {i}}}" for i, u in enumerate(urls)]
+    lines += ["claims:"] + [f"  - {{id: C{i}, text: '{fact(i)}', cited: [Source {i}], evidence: ['{u}']}}"
+                            for i, u in enumerate(urls)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def serve_facts(server: LocalServer, n: int, delay: float = 0.0) -> list[str]:
+    for i in range(n):
+        server.static(f"/p{i}", PAGE.format(title=f"District {i}", body=fact(i)).encode(), delay=delay)
+    return [server.url(f"/p{i}") for i in range(n)]
+
+
+class Workers:
+    """`factcheck worker` processes on one desk, each logging the jobs it starts to its own file."""
+
+    def __init__(self, folder: Path, db: str, env: dict[str, str]) -> None:
+        self.folder, self.db, self.env = folder, db, env
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = self.folder / f"worker-{len(self.procs)}.log"
+        full = {k: v for k, v in os.environ.items() if not k.startswith("FACTCHECK_")}
+        full.update({"FACTCHECK_DB": self.db, "FACTCHECK_NLI": "off", "FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1",
+                     "FACTCHECK_WORKER_STALLED_AFTER": "2", "FACTCHECK_USER": "worker"} | self.env | (env or {}))
+        with log.open("wb") as fh:
+            p = subprocess.Popen([FACTCHECK_BIN, "worker", "-v", *args], cwd=self.folder, env=full, stdout=fh,
+                                 stderr=subprocess.STDOUT)
+        self.procs.append((p, log))
+        return p
+
+    def started_jobs(self, index: int) -> list[int]:
+        """Job ids the index-th worker started, from its log (procrastinate logs each start)."""
+        log = self.procs[index][1].read_text(encoding="utf-8", errors="replace")
+        return [int(m) for m in re.findall(r"Starting job \S+?\[(\d+)\]", log)]
+
+    def stop(self) -> None:
+        for p, _ in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p, _ in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def workers(pg_url: str, tmp_path: Path) -> Iterator[Workers]:
+    w = Workers(tmp_path, pg_url, {})
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Engine]:
+    engine = create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+def settings_for(pg_url: str, folder: Path, **env: str):
+    from factcheck.settings import load_settings
+
+    return load_settings({"db": pg_url}, environ={"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_NLI": "off",
+                                                  "FACTCHECK_PER_HOST_DELAY": "0"} | env, desk_dir=folder)
+
+
+def setup_desk(pg_url: str, folder: Path, urls: list[str]) -> None:
+    """A fresh desk with one claim per URL (set up in this process: the commands under test run as the CLI)."""
+    from factcheck.desk.cases import import_case
+    from factcheck.desk.db import Desk, upgrade
+
+    write_case(folder / "case.yaml", urls)
+    desk = Desk(pg_url, check=False)
+    upgrade(desk.engine)
+    with desk.session() as s:
+        import_case(s, settings_for(pg_url, folder), folder / "case.yaml", actor="tester")
+    desk.dispose()
+
+
+def run_states(db: Engine) -> dict[int, str]:
+    from sqlalchemy.orm import Session
+
+    from factcheck.desk.models import Run
+    from factcheck.desk.runs import run_state
+
+    with Session(db) as s:
+        return {r.id: run_state(r) for r in s.query(Run).order_by(Run.id)}
+
+
+def deciders(db: Engine) -> set[str | None]:
+    """Who decided each claim's current verdict ("run N"), by the one current-verdict rule."""
+    from sqlalchemy.orm import Session
+
+    from factcheck.desk.claims import current_verdict, decided_by
+    from factcheck.desk.models import Claim
+
+    with Session(db) as s:
+        out = set()
+        for c in s.query(Claim):
+            v = current_verdict(s, c.id)
+            out.add(decided_by(v) if v is not None else None)
+        return out
+
+
+@pytest.fixture
+def pg_cli(cli, pg_url: str):
+    def run(*args: str, env: dict[str, str] | None = None):
+        return cli(*args, env={"FACTCHECK_DB": pg_url} | (env or {}))
+
+    run.url = pg_url  # type: ignore[attr-defined]
+    return run
+
+
+def wait_idle(db: Engine, timeout: float = 25.0, at_least: int = 1) -> dict[str, int]:
+    """Until no job is queued or running (and at least `at_least` exist); the counts by state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.connect() as c:
+            counts = dict(c.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1")).all())
+        if sum(counts.values()) >= at_least and not counts.get("todo") and not counts.get("doing"):
+            return counts
+        if time.monotonic() > deadline:
+            raise AssertionError(f"jobs still pending after {timeout}s: {counts}")
+        time.sleep(0.2)
+
+
+def started_events(db: Engine) -> dict[int, int]:
+    with db.connect() as c:
+        return dict(c.execute(text("SELECT job_id, count(*) FROM procrastinate_events WHERE type = 'started' "
+                                   "GROUP BY job_id")).all())
+
+
+def duplicate_verdicts(db: Engine) -> int:
+    with db.connect() as c:
+        return c.execute(text("SELECT count(*) FROM (SELECT run_id, claim_id FROM verdict GROUP BY 1, 2 "
+                              "HAVING count(*) > 1) d")).scalar_one()
+
+
+def snapshots_per_url(db: Engine) -> dict[str, int]:
+    with db.connect() as c:
+        return dict(c.execute(text("SELECT url, count(*) FROM snapshot GROUP BY url")).all())
+
+
+# ------------------------------------------------------------------ SQLite: one clear line
+
+
+@pytest.mark.parametrize("args", [("fetch", "--queue"), ("verify", "--queue", "--json"), ("worker",),
+                                  ("jobs",), ("ingest", "--queue", "article.txt"),
+                                  ("claims", "import", "--queue", "case.yaml")])
+def test_queue_on_sqlite_says_workers_need_postgresql(cli, tmp_path, args):
+    (tmp_path / "article.txt").write_text("Laut Reuters stieg der Umsatz um 12 Prozent.", encoding="utf-8")
+    (tmp_path / "case.yaml").write_text("claims:\n  - {id: C1, text: 'Sales rose 12 percent.'}\n", encoding="utf-8")
+    assert cli("init").code == 0
+    r = cli(*args)
+    assert r.code == 1 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [
+        "Error: workers need a PostgreSQL desk; this desk is SQLite, which runs everything inline "
+        "(drop --queue, or point --db / FACTCHECK_DB at a PostgreSQL desk)"]
+
+
+# ------------------------------------------------------------------ two workers, one queue
+
+
+def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, db, tmp_path):
+    with LocalServer() as server:
+        urls = serve_facts(server, 12, delay=0.05)
+        setup_desk(pg_cli.url, tmp_path, urls)
+        r = pg_cli("fetch", "--queue", "--json")
+        assert r.code == 0, r.stderr
+        fetch_jobs = json.loads(r.stdout)["jobs"]
+        assert len(fetch_jobs) == 12 and all(j["queued"] for j in fetch_jobs)
+        # queueing the same URLs again queues nothing twice
+        again = json.loads(pg_cli("fetch", "--queue", "--json").stdout)["jobs"]
+        assert [j["queued"] for j in again] == [False] * 12
+        r = pg_cli("verify", "--queue", "--json", env={"FACTCHECK_VERIFY_BATCH": "3"})
+        assert r.code == 0, r.stderr
+        queued_run = json.loads(r.stdout)
+        assert len(queued_run["jobs"]) == 4
+        assert run_states(db) == {queued_run["run"]: "running"}
+
+        env = {"FACTCHECK_PER_HOST_DELAY": "0"}
+        workers.start("--concurrency", "3", env=env)
+        workers.start("--concurrency", "3", env=env)
+        counts = wait_idle(db, at_least=12 + 4 + 12)  # fetches, the verify run's batches, 12 re-judging batches
+        assert counts == {"succeeded": 12 + 4 + 12}
+        workers.stop()
+
+        a, b = set(workers.started_jobs(0)), set(workers.started_jobs(1))
+        assert a and b, "both workers took jobs"
+        assert not a & b, f"jobs started by both workers: {sorted(a & b)}"
+        assert set(started_events(db).values()) == {1}  # every job started exactly once
+        # each page requested once, captured once; one verdict per claim and run
+        assert sorted(len(server.hits_for(f"/p{i}")) for i in range(12)) == [1] * 12
+        assert set(snapshots_per_url(db).values()) == {1} and len(snapshots_per_url(db)) == 12
+        assert duplicate_verdicts(db) == 0
+    runs = json.loads(pg_cli("runs", "--json").stdout)
+    assert len(runs) == 13 and {x["state"] for x in runs} == {"finished"}
+    queued = next(x for x in runs if x["id"] == queued_run["run"])
+    assert sum(queued["counts"].values()) == 12
+    with db.connect() as c:  # every claim judged again after its page was captured: verified
+        labels = c.execute(text("SELECT DISTINCT label FROM verdict WHERE run_id <> :r"),
+                           {"r": queued_run["run"]}).scalars().all()
+    assert labels == ["verified"]
+
+
+# ------------------------------------------------------------------ politeness across workers
+
+
+def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
+    delay = 0.4
+    with LocalServer() as server:
+        urls = serve_facts(server, 8)
+        setup_desk(pg_cli.url, tmp_path, urls)
+        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
+        env = {"FACTCHECK_PER_HOST_DELAY": str(delay)}
+        workers.start("--concurrency", "4", env=env)
+        workers.start("--concurrency", "4", env=env)
+        assert wait_idle(db, at_least=8) == {"succeeded": 8}
+        workers.stop()
+        assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched from the host"
+        starts = sorted(h.start for h in server.hits)  # the pages and each worker's robots.txt
+    assert len(starts) >= 9
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= delay - 0.01, f"smallest gap the server saw: {min(gaps):.3f}s < {delay}s"
+
+
+# ------------------------------------------------------------------ a worker killed mid-job
+
+
+def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, workers, db, tmp_path):
+    hits = {"n": 0}
+
+    def slow_first(req) -> None:
+        hits["n"] += 1
+        if hits["n"] == 1:
+            time.sleep(6)  # the first worker is killed while it waits for this
+        send(req, 200, PAGE.format(title="District 0", body=fact(0)).encode())
+
+    with LocalServer({"/slow": slow_first}) as server:
+        url = server.url("/slow")
+        setup_desk(pg_cli.url, tmp_path, [url])
+        jobs = json.loads(pg_cli("fetch", "--queue", "--json").stdout)["jobs"]
+        env = {"FACTCHECK_PER_HOST_DELAY": "0"}
+        first = workers.start(env=env)
+        deadline = time.monotonic() + 15
+        while not server.hits_for("/slow"):
+            assert time.monotonic() < deadline, "the first worker never asked for the page"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        with db.connect() as c:
+            assert c.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = :i"),
+                             {"i": jobs[0]["job"]}).scalar_one() == "doing"  # left behind by the dead worker
+        workers.start(env=env)
+        wait_idle(db, at_least=2)
+        assert len(server.hits_for("/slow")) == 2
+    assert started_events(db)[jobs[0]["job"]] == 2  # the killed try and the one that finished
+    assert snapshots_per_url(db) == {url: 1}
+    assert duplicate_verdicts(db) == 0
+    listing = json.loads(pg_cli("jobs", "--json").stdout)
+    assert listing["counts"]["succeeded"] == 2 and listing["retried"] == 1
+    fetch_job = next(j for j in listing["jobs"] if j["id"] == jobs[0]["job"])
+    assert fetch_job["state"] == "succeeded" and fetch_job["attempts"] == 2
+    assert list(run_states(db).values()) == ["finished"]
+    assert deciders(db) == {f"run {next(iter(run_states(db)))}"}
+
+
+def test_job_left_after_its_commit_runs_again_and_adds_nothing(pg_cli, pg_url, workers, db, tmp_path):
+    """A worker killed after its work was committed but before the queue heard of it: the job runs again
+    and finds the work done (no second request, capture, re-judging run or verdict)."""
+    from factcheck.desk.capture import fetch_pending, pending_requests
+    from factcheck.desk.db import Desk
+    from factcheck.desk.verify import judge_into_run
+
+    with LocalServer() as server:
+        urls = serve_facts(server, 3)
+        setup_desk(pg_url, tmp_path, urls)
+        fetch_job = json.loads(pg_cli("fetch", "--queue", "--json", "--url", urls[0]).stdout)["jobs"][0]["job"]
+        queued = json.loads(pg_cli("verify", "--queue", "--json", env={"FACTCHECK_VERIFY_BATCH": "2"}).stdout)
+        batch_job = queued["jobs"][0]["job"]
+
+        # what the killed worker had committed: the capture, and the first batch's verdicts
+        settings = settings_for(pg_url, tmp_path)
+        desk = Desk(pg_url)
+        summary = fetch_pending(desk, settings, actor="killed", requests=pending_requests(desk, settings,
+                                                                                          urls=[urls[0]]))
+        assert [r.outcome for r in summary.rows] == ["fetched"]
+        with db.connect() as c:
+            first_batch = c.execute(text("SELECT claim_ids FROM run_batch WHERE run_id = :r AND seq = 0"),
+                                    {"r": queued["run"]}).scalar_one()
+        judge_into_run(desk, settings, queued["run"], first_batch, actor="killed")
+        desk.dispose()
+        with db.begin() as c:  # both jobs taken by a worker that then died
+            dead = c.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                  "VALUES (now() - interval '1 hour') RETURNING id")).scalar_one()
+            c.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w WHERE id IN (:a, :b)"),
+                      {"w": dead, "a": fetch_job, "b": batch_job})
+
+        workers.start("--concurrency", "2", env={"FACTCHECK_PER_HOST_DELAY": "0"})
+        wait_idle(db, at_least=4)  # the fetch, the run's two batches and the fetch's re-judging batch
+        assert len(server.hits_for("/p0")) == 1
+    assert snapshots_per_url(db) == {urls[0]: 1}
+    assert duplicate_verdicts(db) == 0
+    with db.connect() as c:
+        per_run = dict(c.execute(text("SELECT run_id, count(*) FROM verdict GROUP BY 1")).all())
+    assert per_run[queued["run"]] == 3
+    assert set(run_states(db).values()) == {"finished"} and len(run_states(db)) == 2  # one re-judging run
+
+
+# ------------------------------------------------------------------ failed for good, then retried
+
+
+def test_failed_batch_interrupts_its_run_and_jobs_retry_resumes_it(pg_cli, workers, db, tmp_path):
+    from factcheck.desk.db import Desk
+    from factcheck.desk.verify import verify
+
+    setup_desk(pg_cli.url, tmp_path, ["https://example.invalid/p0", "https://example.invalid/p1"])
+    desk = Desk(pg_cli.url)
+    assert verify(desk, settings_for(pg_cli.url, tmp_path), actor="tester").run_id == 1  # the current verdicts
+    desk.dispose()
+    queued = json.loads(pg_cli("verify", "--queue", "--json").stdout)
+    job = queued["jobs"][0]["job"]
+    # a worker whose reader is missing fails the batch: once, retried after 2 s, then for good
+    workers.start(env={"FACTCHECK_NLI": "on", "FACTCHECK_NLI_MODEL": str(tmp_path / "no-reader"),
+                       "FACTCHECK_JOB_ATTEMPTS": "1"})
+    assert wait_idle(db, at_least=1, timeout=20) == {"failed": 1}
+    workers.stop()
+
+    r = pg_cli("jobs")
+    assert r.code == 0 and "0 queued, 0 running, 0 succeeded, 1 failed; 1 retried" in r.stdout
+    listing = json.loads(pg_cli("jobs", "--json", "--state", "failed").stdout)
+    [failed] = listing["jobs"]
+    assert failed["id"] == job and failed["task"] == "verify" and failed["attempts"] == 2
+    assert failed["error"].startswith("EntailmentUnavailable: nli is on but there is no reader")
+    assert run_states(db) == {1: "finished", queued["run"]: "interrupted"}
+    assert deciders(db) == {"run 1"}  # the interrupted run's verdicts do not count
+
+    bad = pg_cli("jobs", "retry", "999")
+    assert bad.code == 1 and bad.stderr.strip() == "Error: no job 999 (see `factcheck jobs`)"
+    r = pg_cli("jobs", "retry", str(job))
+    assert r.code == 0 and r.stdout.strip() == f"Job {job} (verify) queued again."
+    assert run_states(db) == {1: "finished", queued["run"]: "running"}
+    again = pg_cli("jobs", "retry", str(job))
+    assert again.code == 1 and again.stderr.strip() == f"Error: job {job} is queued; only a failed job can be retried"
+
+    workers.start()
+    assert wait_idle(db) == {"succeeded": 1}
+    assert run_states(db) == {1: "finished", queued["run"]: "finished"}
+    assert deciders(db) == {f"run {queued['run']}"}
+    assert duplicate_verdicts(db) == 0
