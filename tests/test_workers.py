@@ -9,6 +9,7 @@ SQLite desk refuses --queue with one clear line.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -259,7 +260,7 @@ def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
         assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched from the host"
         starts = sorted(h.start for h in server.hits)  # the pages and each worker's robots.txt
     assert len(starts) >= 9
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= delay - 0.01, f"smallest gap the server saw: {min(gaps):.3f}s < {delay}s"
 
 
