@@ -388,3 +388,43 @@ def test_failed_batch_interrupts_its_run_and_jobs_retry_resumes_it(pg_cli, worke
     assert run_states(db) == {1: "finished", queued["run"]: "finished"}
     assert deciders(db) == {f"run {queued['run']}"}
     assert duplicate_verdicts(db) == 0
+
+
+# ------------------------------------------------------------------ the web desk hands new evidence to workers
+
+
+def test_web_evidence_on_a_worker_desk_is_fetched_and_judged_by_a_worker(pg_desk, workers, db, tmp_path):
+    from factcheck.settings import load_settings
+    from factcheck.web.app import create_app
+    from tests.test_web import build, csrf_of, sign_in
+
+    ids = build(pg_desk, tmp_path)
+    cid = ids["cid"]
+    body = (b"<html><head><title>Retention survey</title></head><body><article><p>SignalFire ranks Amazon in the "
+            b"lower third for retaining engineers, with 61 percent staying two years.</p></article></body></html>")
+    with LocalServer() as server:
+        server.static("/survey", body)
+        settings = load_settings({"db": pg_desk.url, "evidence_dir": str(tmp_path / "evidence")},
+                                 environ={"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_WORKERS": "on",
+                                          "FACTCHECK_NLI": "off"}, desk_dir=tmp_path)
+        c = sign_in(create_app(pg_desk.desk, settings), "cara")
+        runs_before = set(run_states(db))
+        r = c.post(f"/claims/{cid}/evidence", data={"csrf": csrf_of(c), "url": server.url("/survey"),
+                                                    "source": "SignalFire"})
+        assert r.status_code == 303 and r.headers["location"] == f"/claims/{cid}#jobs"
+        page = c.get(f"/claims/{cid}").text
+        assert "fetching and judging it again is queued (job 1)" in page
+        assert re.search(r"job 1: fetch .*/survey.* — <strong>queued</strong>", page)
+        assert not server.hits and set(run_states(db)) == runs_before  # nothing done inline
+
+        workers.start(env={"FACTCHECK_PER_HOST_DELAY": "0", "FACTCHECK_EVIDENCE_DIR": str(tmp_path / "evidence")})
+        wait_idle(db, at_least=2)  # the fetch, then the claim's judging
+        assert len(server.hits_for("/survey")) == 1
+    page = c.get(f"/claims/{cid}").text
+    assert re.search(r"job 1: fetch .* — <strong>succeeded</strong>", page)
+    assert re.search(r"job 2: verify .* — <strong>succeeded</strong>", page)
+    [new_run] = set(run_states(db)) - runs_before
+    assert run_states(db)[new_run] == "finished"
+    with db.connect() as conn:
+        judged = conn.execute(text("SELECT claim_id FROM verdict WHERE run_id = :r"), {"r": new_run}).scalars().all()
+    assert cid in judged
