@@ -239,10 +239,8 @@ def enqueue_ingest(desk: Desk, settings: Settings, path_or_url: str, *, actor: s
                    language: str | None = None, case: str | None = None, threshold: float | None = None,
                    app: Any = None) -> Enqueued:
     """One ingest job. A file is named by its absolute path: the worker must be able to read it there."""
-    from factcheck.desk.attach import is_url
-
     require_postgres(desk)
-    ref = path_or_url if is_url(path_or_url) else str(_readable(path_or_url))
+    ref = path_or_url if path_or_url.startswith(("http://", "https://")) else str(_readable(path_or_url))
     app = app or make_app(desk, settings)
     return _enqueue_one(desk, app, TASK_INGEST, f"ingest:{ref}", "ingest", ref, path_or_url=ref, actor=actor,
                         outlet=outlet, language=language, case=case, threshold=threshold)
