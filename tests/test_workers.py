@@ -66,6 +66,16 @@ class Workers:
         self.procs.append((p, log))
         return p
 
+    def wait_registered(self, db: Engine, n: int, timeout: float = 20.0) -> None:
+        """Until `n` workers have registered with the queue (their start-up is over)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with db.connect() as c:
+                if c.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar_one() >= n:
+                    return
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+
     def started_jobs(self, index: int) -> list[int]:
         """Job ids the index-th worker started, from its log (procrastinate logs each start)."""
         log = self.procs[index][1].read_text(encoding="utf-8", errors="replace")
@@ -221,6 +231,7 @@ def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, 
         env = {"FACTCHECK_PER_HOST_DELAY": "0"}
         workers.start("--concurrency", "3", env=env)
         workers.start("--concurrency", "3", env=env)
+        workers.wait_registered(db, 2)
         counts = wait_idle(db, at_least=12 + 4 + 12)  # fetches, the verify run's batches, 12 re-judging batches
         assert counts == {"succeeded": 12 + 4 + 12}
         workers.stop()
@@ -249,17 +260,18 @@ def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, 
 def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
     delay = 0.4
     with LocalServer() as server:
-        urls = serve_facts(server, 8)
+        urls = serve_facts(server, 10)
         setup_desk(pg_cli.url, tmp_path, urls)
-        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
         env = {"FACTCHECK_PER_HOST_DELAY": str(delay)}
-        workers.start("--concurrency", "4", env=env)
-        workers.start("--concurrency", "4", env=env)
-        assert wait_idle(db, at_least=8) == {"succeeded": 8}
+        workers.start("--concurrency", "2", env=env)
+        workers.start("--concurrency", "2", env=env)
+        workers.wait_registered(db, 2)  # both wait for jobs: each takes two at once, the rest go to the other
+        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
+        assert wait_idle(db, at_least=10) == {"succeeded": 10}
         workers.stop()
         assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched from the host"
         starts = sorted(h.start for h in server.hits)  # the pages and each worker's robots.txt
-    assert len(starts) >= 9
+    assert len(starts) >= 11
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= delay - 0.01, f"smallest gap the server saw: {min(gaps):.3f}s < {delay}s"
 
@@ -428,3 +440,44 @@ def test_web_evidence_on_a_worker_desk_is_fetched_and_judged_by_a_worker(pg_desk
     with db.connect() as conn:
         judged = conn.execute(text("SELECT claim_id FROM verdict WHERE run_id = :r"), {"r": new_run}).scalars().all()
     assert cid in judged
+
+
+# ------------------------------------------------------------------ ingest and import jobs
+
+
+def test_ingest_and_import_jobs_run_on_a_worker(pg_cli, workers, db, tmp_path):
+    from factcheck.desk.db import Desk, upgrade
+
+    desk = Desk(pg_cli.url, check=False)
+    upgrade(desk.engine)
+    desk.dispose()
+    (tmp_path / "article.txt").write_text(
+        "Halvard baut Speicher.\n\nLaut Reuters stieg der Umsatz von Halvard im Jahr 2024 um 12 Prozent.\n",
+        encoding="utf-8")
+    (tmp_path / "case.yaml").write_text(
+        "case: Parks\nsources:\n  - {name: City Hall}\nclaims:\n"
+        "  - {id: P1, text: 'The city opened 12 new parks in 2024.', cited: [City Hall]}\n"
+        "  - {id: P2, text: 'The city closed 3 pools in 2023.', cited: [City Hall]}\n", encoding="utf-8")
+    r = pg_cli("ingest", "--queue", "article.txt", "--language", "de", "--json")
+    assert r.code == 0, r.stderr
+    [ingest_job] = json.loads(r.stdout)["jobs"]
+    assert ingest_job["task"] == "ingest" and ingest_job["target"] == str(tmp_path / "article.txt")
+    r = pg_cli("claims", "import", "--queue", "case.yaml")
+    assert r.code == 0 and re.match(r"queued  job \d+  import  .*case\.yaml", r.stdout), r.stdout
+    again = pg_cli("claims", "import", "--queue", "case.yaml")
+    assert again.code == 0 and again.stdout.startswith("already queued  import")
+    missing = pg_cli("ingest", "--queue", "nowhere.txt")
+    assert missing.code == 1 and missing.stderr.strip() == "Error: nowhere.txt: no such file"
+
+    workers.start("--queue", "ingest")
+    assert wait_idle(db, at_least=2) == {"succeeded": 2}
+    with db.connect() as c:
+        keys = c.execute(text("SELECT key FROM claim ORDER BY key")).scalars().all()
+    assert "P1" in keys and "P2" in keys and any(k.startswith("A1-") for k in keys)
+
+    r = pg_cli("verify", "--queue", "--case", "Parks", env={"FACTCHECK_VERIFY_BATCH": "1"})
+    assert r.code == 0 and "2 job(s) queued for run 1" in r.stdout
+    table = pg_cli("runs")
+    assert table.code == 0 and "running (0/2 jobs)" in table.stdout  # the ingest-only worker leaves them
+    bad = pg_cli("worker", "--queue", "bogus")
+    assert bad.code == 1 and bad.stderr.strip() == "Error: no queue 'bogus'; the desk's queues are fetch, verify, ingest"

@@ -580,16 +580,21 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequenc
 def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
     """List verification runs, newest first: finished, running, or interrupted (their verdicts do not count)."""
 
-    from factcheck.desk.runs import list_runs, run_dict
+    from factcheck.desk.runs import batch_progress, list_runs, run_dict
 
     with app.desk().session() as s:
         rows = [run_dict(r) for r in list_runs(s, limit=limit)]
+        progress = batch_progress(s, [r["id"] for r in rows])
+    for r in rows:  # a run made of worker jobs: how many of its batches are done
+        r["batches"] = progress.get(r["id"])
     if as_json:
         print_json(rows)
         return
     t = Table("run", "state", "started", "finished", "by", "version", "counts", title="Verification runs")
     for r in rows:
-        t.add_row(str(r["id"]), r["state"], r["started_at"][:19].replace("T", " "),
+        b = r["batches"]
+        state = r["state"] + (f" ({b['done']}/{b['total']} jobs)" if b and r["state"] != "finished" else "")
+        t.add_row(str(r["id"]), state, r["started_at"][:19].replace("T", " "),
                   (r["finished_at"] or "—")[:19].replace("T", " "), _t(r["actor"] or ""), _t(r["version"]),
                   ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
     out.print(t)

@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import create_engine, delete, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from factcheck import __version__
 from factcheck.desk import audit
-from factcheck.desk.db import Desk, make_engine
+from factcheck.desk.db import Desk
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Verdict, utcnow
 from factcheck.documents.fetch import Fetcher, FetchFailure
 from factcheck.errors import FactcheckError
@@ -315,8 +315,19 @@ def live_workers(desk: Desk, settings: Settings) -> int:
 class _WorkerState:
     desk: Desk
     settings: Settings
+    concurrency: int = 1
     _fetcher: Fetcher | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _engines: dict[str, Engine] = field(default_factory=dict)
+
+    def engine(self, purpose: str) -> Engine:
+        """Connections apart from the desk's pool, one per running job at most: the jobs' advisory locks
+        (held for a whole job) and the host slots (held for a request)."""
+        with self._lock:
+            if purpose not in self._engines:
+                self._engines[purpose] = create_engine(self.desk.url, pool_size=self.concurrency + 1,
+                                                       max_overflow=self.concurrency)
+            return self._engines[purpose]
 
     def fetcher(self) -> Fetcher:
         """One fetcher for the whole worker process (robots.txt read once per origin), with the desk-wide
@@ -325,8 +336,8 @@ class _WorkerState:
             if self._fetcher is None:
                 from factcheck.desk.capture import policy_from_settings
 
-                self._fetcher = Fetcher(policy_from_settings(self.settings),
-                                        host_slots=PgHostSlots(make_engine(self.desk.url)))
+                slots = PgHostSlots(self.engine("host slots"))
+                self._fetcher = Fetcher(policy_from_settings(self.settings), host_slots=slots)
             return self._fetcher
 
 
@@ -340,10 +351,10 @@ def _state() -> _WorkerState:
 
 
 @contextlib.contextmanager
-def exclusive(desk: Desk, key: str) -> Iterator[None]:
+def exclusive(engine: Engine, key: str) -> Iterator[None]:
     """Hold a session advisory lock on `key` (released when done, or by PostgreSQL when the process dies);
     `Busy` when another process holds it."""
-    with desk.engine.connect() as conn:
+    with engine.connect() as conn:
         got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key}).scalar()
         conn.commit()
         if not got:
@@ -391,10 +402,10 @@ def note_error(desk: Desk, job_id: int, exc: BaseException) -> None:
 
 def _fetch_task(st: _WorkerState, job_id: int, *, url: str, after_attempt: int = 0, force: bool = False,
                 rejudge: bool = True, claims: Sequence[int] = (), actor: str = "worker") -> dict[str, Any]:
-    from factcheck.desk.capture import fetch_pending, pending_requests
+    from factcheck.desk.capture import pending_requests, record_result
     from factcheck.desk.evidence import latest_snapshot
 
-    with exclusive(st.desk, f"fetch:{url}"):
+    with exclusive(st.engine("locks"), f"fetch:{url}"):
         with st.desk.session() as s:
             since = s.execute(select(FetchAttempt.outcome).join(EvidenceUrl).where(
                 EvidenceUrl.url == url, FetchAttempt.id > after_attempt)).scalars().all()
@@ -403,10 +414,10 @@ def _fetch_task(st: _WorkerState, job_id: int, *, url: str, after_attempt: int =
         if since:  # fetched since the job was queued: an earlier try of this job (killed before it was
             outcome = "fetched" if "fetched" in since else since[-1]  # marked done), or another fetch
         elif force or not captured:
-            reqs = pending_requests(st.desk, st.settings, urls=[url])
-            if reqs:
-                summary = fetch_pending(st.desk, st.settings, actor=actor, requests=reqs, fetcher=st.fetcher())
-                outcome = summary.rows[0].outcome if summary.rows else None
+            for req in pending_requests(st.desk, st.settings, urls=[url]):  # one, with its conditional headers
+                # one URL: fetched in this job's thread (the process's fetcher is shared by its jobs)
+                res = st.fetcher().fetch(req.url, etag=req.etag, last_modified=req.last_modified, meta=req.meta)
+                outcome = record_result(st.desk, st.settings, res, actor=actor).outcome
         run_id = None
         if rejudge and outcome == "fetched":
             run_id = _rejudge_once(st, job_id, url, claims, actor)
@@ -444,7 +455,7 @@ def _app_for_defer(st: _WorkerState) -> Any:
 def _verify_task(st: _WorkerState, job_id: int, *, run_id: int, seq: int, actor: str = "worker") -> dict[str, Any]:
     from factcheck.desk.verify import judge_into_run
 
-    with exclusive(st.desk, f"run:{run_id}:{seq}"):
+    with exclusive(st.engine("locks"), f"run:{run_id}:{seq}"):
         with st.desk.session() as s:
             batch = s.execute(select(RunBatch).where(RunBatch.run_id == run_id, RunBatch.seq == seq)).scalar()
             if batch is None or batch.state == "done":
@@ -497,7 +508,7 @@ def _ingest_task(st: _WorkerState, job_id: int, *, path_or_url: str, actor: str 
                  threshold: float | None = None) -> dict[str, Any]:
     from factcheck.desk.ingest import ingest
 
-    with exclusive(st.desk, f"ingest:{path_or_url}"):
+    with exclusive(st.engine("locks"), f"ingest:{path_or_url}"):
         summary = ingest(st.desk, st.settings, path_or_url, actor=actor, outlet=outlet, language=language,
                          case=case, threshold=threshold, fetcher=st.fetcher())
     return {"case": summary.case, "claims": len(summary.claims)}
@@ -506,7 +517,7 @@ def _ingest_task(st: _WorkerState, job_id: int, *, path_or_url: str, actor: str 
 def _import_task(st: _WorkerState, job_id: int, *, path: str, actor: str = "worker") -> dict[str, Any]:
     from factcheck.desk.cases import import_case
 
-    with exclusive(st.desk, f"import:{path}"), st.desk.session() as s:
+    with exclusive(st.engine("locks"), f"import:{path}"), st.desk.session() as s:
         summary = import_case(s, st.settings, Path(path), actor=actor)
     return {"case": summary.case}
 
@@ -524,7 +535,7 @@ def run_worker(desk: Desk, settings: Settings, *, concurrency: int = 1, queues: 
         raise JobError(f"no queue {unknown[0]!r}; the desk's queues are {', '.join(QUEUES)}")
     if concurrency < 1:
         raise JobError("--concurrency must be at least 1")
-    _STATE = _WorkerState(desk, settings)
+    _STATE = _WorkerState(desk, settings, concurrency=concurrency)
     app = make_app(desk, settings)
     stalled = max(1.0, float(settings.worker_stalled_after))
 

@@ -18,10 +18,10 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from factcheck.desk.models import Run, utcnow
+from factcheck.desk.models import Run, RunBatch, utcnow
 
 STALE_AFTER = timedelta(minutes=30)
 """A run not finished whose heartbeat is older than this is taken as interrupted (its process would have
@@ -84,3 +84,18 @@ def list_runs(session: Session, *, limit: int | None = None) -> list[Run]:
     if limit is not None:
         q = q.limit(limit)
     return list(session.execute(q).scalars())
+
+
+def batch_progress(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    """For runs made of jobs: {run id: {"done", "failed", "total"}} batches (runs of one process are absent)."""
+    if not run_ids:
+        return {}
+    out: dict[int, dict[str, int]] = {}
+    rows = session.execute(select(RunBatch.run_id, RunBatch.state, func.count()).where(RunBatch.run_id.in_(run_ids))
+                           .group_by(RunBatch.run_id, RunBatch.state)).tuples()
+    for run_id, state, n in rows:
+        d = out.setdefault(run_id, {"done": 0, "failed": 0, "total": 0})
+        d["total"] += n
+        if state in ("done", "failed"):
+            d[state] += n
+    return out
