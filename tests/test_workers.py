@@ -481,3 +481,33 @@ def test_ingest_and_import_jobs_run_on_a_worker(pg_cli, workers, db, tmp_path):
     assert table.code == 0 and "running (0/2 jobs)" in table.stdout  # the ingest-only worker leaves them
     bad = pg_cli("worker", "--queue", "bogus")
     assert bad.code == 1 and bad.stderr.strip() == "Error: no queue 'bogus'; the desk's queues are fetch, verify, ingest"
+
+
+# ------------------------------------------------------------------ a worker's batch judges as `verify` does
+
+
+def test_a_workers_batch_judges_exactly_as_an_inline_run(memory_desk):
+    """`judge_into_run` (a worker's batch: judged first, stored after) gives the verdicts `verify` gives."""
+    from factcheck.desk.cases import import_case
+    from factcheck.desk.models import Run, Verdict, utcnow
+    from factcheck.desk.verify import judge_into_run, verify
+    from factcheck.resources import sample_case
+
+    env = memory_desk
+    with env.desk.session() as s:
+        import_case(s, env.settings, sample_case(), actor="t")
+    inline = verify(env.desk, env.settings, actor="t")
+    with env.desk.session() as s:
+        run = Run(version="t", actor="t", started_at=utcnow(), settings={"batches": 1})
+        s.add(run)
+        s.flush()
+        job_run = run.id
+    counts = judge_into_run(env.desk, env.settings, job_run, inline.claim_ids, actor="t", batch_size=3)
+    assert counts == {k: v for k, v in inline.counts.items() if v}
+
+    def verdicts(run_id: int) -> list[tuple]:
+        with env.desk.session() as s:
+            return [(v.claim_id, v.label, v.confidence, v.rationale, v.quotes, v.first_hand)
+                    for v in s.query(Verdict).filter_by(run_id=run_id).order_by(Verdict.claim_id)]
+
+    assert len(verdicts(job_run)) == 7 and verdicts(job_run) == verdicts(inline.run_id)
