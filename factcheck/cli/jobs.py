@@ -53,7 +53,8 @@ def jobs_group(ctx: click.Context, state: str | None, limit: int, as_json: bool)
         return
     from factcheck.desk.jobs import list_jobs
 
-    app: App = ctx.find_object(App)
+    app = ctx.find_object(App)
+    assert app is not None
     status = {"queued": "todo", "running": "doing"}.get(state or "", state)
     data = list_jobs(app.desk(), status=status, limit=limit)
     if as_json:

@@ -577,8 +577,8 @@ def list_jobs(desk: Desk, *, status: str | None = None, limit: int = 50) -> dict
     """Counts by state, live workers and the newest jobs with attempts and their last error."""
     require_postgres(desk)
     with desk.session() as s:
-        counts = dict(s.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status"))
-                      .tuples().all())
+        counts: dict[str, int] = dict(s.execute(text(
+            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).tuples().all())
         # attempts counts the tries that ended (a finished job has one more than the times it was retried)
         retried = s.execute(text(
             "SELECT count(*) FROM procrastinate_jobs WHERE attempts > CASE WHEN status IN ('todo', 'doing') "
