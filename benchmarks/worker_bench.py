@@ -225,6 +225,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=50, help="claims per verify job")
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the workers, drop the desks
     admin = os.environ.get("FACTCHECK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     servers, urls = start_servers(args.hosts, args.urls, args.server_delay)
     tmp = Path(tempfile.mkdtemp(prefix="worker-bench-"))
