@@ -113,6 +113,12 @@ _SETTINGS: list[Setting] = [
     Setting("handoff_hours", 48, int, "how long `claims assign` (and bulk assign on the web) holds a claim"),
     Setting("web_hosts", "", str, "host names the web desk answers to besides localhost (comma-separated)"),
     Setting("chromium", "", str, "Chromium used for PDF reports (default: found on PATH)"),
+    Setting("workers", "auto", str, "background workers (PostgreSQL desks): on, the web desk queues new evidence "
+            "for them; auto, when a worker is running; off, everything inline"),
+    Setting("worker_stalled_after", 30.0, float, "seconds without a worker's heartbeat after which its jobs are "
+            "queued again for another worker"),
+    Setting("job_attempts", 5, int, "how often a failing job is retried (back-off 2, 4, 8, … seconds)"),
+    Setting("verify_batch", 50, int, "claims per job of a queued verification run (`verify --queue`)"),
     # ---- the verdict: what judge() reads; a run stores all of them
     Setting("nli", "auto", str, "the reader (entailment model) in verdicts: auto (when one is installed), on, off",
             "verdict"),

@@ -12,6 +12,7 @@ from factcheck.cli import newsroom as _newsroom_commands  # noqa: F401  (claims 
 from factcheck.cli.app import cli, main
 from factcheck.cli.check import check, demo
 from factcheck.cli.ingest import ingest
+from factcheck.cli.jobs import jobs_group, worker
 from factcheck.cli.nli import nli_group
 from factcheck.cli.report import report
 from factcheck.cli.triage import audit_group, review, triage
@@ -27,6 +28,8 @@ cli.add_command(ingest)
 cli.add_command(serve)
 cli.add_command(users_group, name="users")
 cli.add_command(nli_group, name="nli")
+cli.add_command(worker)
+cli.add_command(jobs_group, name="jobs")
 
 __all__ = ["cli", "main", "run"]
 

@@ -65,12 +65,20 @@ def claims() -> None:
 @claims.command("import")
 @click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--by", help="Who is importing (else FACTCHECK_USER).")
+@click.option("--queue", "queue", is_flag=True,
+              help="Queue the import for a worker (PostgreSQL desks; the worker must read the file at its path).")
 @json_option
 @pass_app
-def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> None:
+def claims_import(app: App, case_file: Path, by: str | None, queue: bool, as_json: bool) -> None:
     """Import a case file (sources, evidence, claims). Re-importing updates in place."""
     from factcheck.desk.cases import import_case
 
+    if queue:
+        from factcheck.cli.jobs import print_enqueued
+        from factcheck.desk.jobs import enqueue_import
+
+        print_enqueued([enqueue_import(app.desk(), app.settings, case_file, actor=app.actor(by))], as_json=as_json)
+        return
     with app.desk().session() as s:
         summary = import_case(s, app.settings, case_file, actor=app.actor(by))
     if as_json:
@@ -321,9 +329,11 @@ def sources_list(app: App, as_json: bool) -> None:
 @click.option("--by", help="Who runs it (else FACTCHECK_USER).")
 @click.option("--rejudge/--no-rejudge", default=None,
               help="Judge the claims new captures belong to again, in a new run (default: the `rejudge` setting).")
+@click.option("--queue", "queue", is_flag=True,
+              help="Queue one job per URL for workers instead of fetching here (PostgreSQL desks).")
 @json_option
 @pass_app
-def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, rejudge: bool | None,
+def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, rejudge: bool | None, queue: bool,
               as_json: bool) -> None:
     """Fetch every evidence URL not yet captured (or stale), politely, with a progress bar; then judge again
     the claims whose evidence changed."""
@@ -332,6 +342,14 @@ def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, re
     from factcheck.desk.capture import fetch_pending, pending_requests
 
     desk = app.desk()
+    if queue:
+        from factcheck.cli.jobs import print_enqueued
+        from factcheck.desk.jobs import enqueue_fetch
+
+        print_enqueued(enqueue_fetch(desk, app.settings, actor=app.actor(by), urls=list(urls) or None,
+                                     refresh=refresh, rejudge=app.settings.rejudge if rejudge is None else rejudge),
+                       as_json=as_json)
+        return
     reqs = pending_requests(desk, app.settings, refresh=refresh, urls=list(urls) or None)
     with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err, transient=True,
@@ -524,10 +542,22 @@ def extract_cmd(app: App, paths_or_urls: tuple[str, ...], as_json: bool) -> None
 @click.option("--claim", "claim_refs", multiple=True, metavar="ID", help="Only these claims (repeatable).")
 @click.option("--case", help="Only this case's claims.")
 @click.option("--by", help="Who runs it (else FACTCHECK_USER).")
+@click.option("--queue", "queue", is_flag=True,
+              help="Queue the run as jobs of `verify_batch` claims for workers (PostgreSQL desks); it shows in "
+                   "`factcheck runs` as running until its last job is done.")
 @json_option
 @pass_app
-def verify_cmd(app: App, claim_refs: tuple[str, ...], case: str | None, by: str | None, as_json: bool) -> None:
+def verify_cmd(app: App, claim_refs: tuple[str, ...], case: str | None, by: str | None, queue: bool,
+               as_json: bool) -> None:
     """Match claims to evidence, record a run with machine verdicts, print the table."""
+    if queue:
+        from factcheck.cli.jobs import print_enqueued
+        from factcheck.desk.jobs import enqueue_verify
+
+        run_id, jobs = enqueue_verify(app.desk(), app.settings, actor=app.actor(by), claim_refs=claim_refs,
+                                      case=case)
+        print_enqueued(jobs, as_json=as_json, run=run_id)
+        return
     rows = run_verify(app, claim_refs=claim_refs, case=case, actor=app.actor(by), quiet=as_json)
     if as_json:
         print_json(rows)
@@ -567,16 +597,21 @@ def run_verify(app: App, *, claim_refs: tuple[str, ...] = (), claim_ids: Sequenc
 def runs_cmd(app: App, limit: int | None, as_json: bool) -> None:
     """List verification runs, newest first: finished, running, or interrupted (their verdicts do not count)."""
 
-    from factcheck.desk.runs import list_runs, run_dict
+    from factcheck.desk.runs import batch_progress, list_runs, run_dict
 
     with app.desk().session() as s:
         rows = [run_dict(r) for r in list_runs(s, limit=limit)]
+        progress = batch_progress(s, [r["id"] for r in rows])
+    for r in rows:  # a run made of worker jobs: how many of its batches are done
+        r["batches"] = progress.get(r["id"])
     if as_json:
         print_json(rows)
         return
     t = Table("run", "state", "started", "finished", "by", "version", "counts", title="Verification runs")
     for r in rows:
-        t.add_row(str(r["id"]), r["state"], r["started_at"][:19].replace("T", " "),
+        b = r["batches"]
+        state = r["state"] + (f" ({b['done']}/{b['total']} jobs)" if b and r["state"] != "finished" else "")
+        t.add_row(str(r["id"]), state, r["started_at"][:19].replace("T", " "),
                   (r["finished_at"] or "—")[:19].replace("T", " "), _t(r["actor"] or ""), _t(r["version"]),
                   ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
     out.print(t)

@@ -20,10 +20,12 @@ from factcheck.text.display import for_terminal as _t
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), metavar="X",
               help="Check-worthiness a sentence needs to become a claim (else the desk setting, 0.5).")
 @click.option("--by", help="Who is ingesting (else FACTCHECK_USER).")
+@click.option("--queue", "queue", is_flag=True,
+              help="Queue the ingest for a worker (PostgreSQL desks; a file is read by the worker at its path).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_obj  # the App that cli() put on the context
 def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None, case_key: str | None,
-           threshold: float | None, by: str | None, as_json: bool) -> None:
+           threshold: float | None, by: str | None, queue: bool, as_json: bool) -> None:
     """Turn an article (HTML or text file, or URL) into claims with their cited sources.
 
     The article is archived as a snapshot (URLs are fetched politely, like evidence); every sentence worth
@@ -35,6 +37,13 @@ def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None,
 
     from factcheck.desk.ingest import ingest as run_ingest
 
+    if queue:
+        from factcheck.cli.jobs import print_enqueued
+        from factcheck.desk.jobs import enqueue_ingest
+
+        print_enqueued([enqueue_ingest(app.desk(), app.settings, path_or_url, actor=app.actor(by), outlet=outlet,
+                                       language=language, case=case_key, threshold=threshold)], as_json=as_json)
+        return
     summary = run_ingest(app.desk(), app.settings, path_or_url, actor=app.actor(by), outlet=outlet,
                          language=language, case=case_key, threshold=threshold)
     if summary.gone:

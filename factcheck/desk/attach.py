@@ -29,7 +29,8 @@ from factcheck.desk.sources import name_key as _norm
 from factcheck.documents.fetch import Fetcher
 from factcheck.settings import Settings
 
-__all__ = ["AddResult", "Attached", "EvidenceError", "add_evidence", "attach", "cites", "is_url", "local_file"]
+__all__ = ["AddResult", "Attached", "EvidenceError", "QueuedAdd", "add_evidence", "add_evidence_queued", "attach",
+           "cites", "is_url", "local_file"]
 
 VIA = "evidence-add"  # how records written here name their path in the audit trail
 
@@ -178,12 +179,9 @@ class AddResult:
         return self.fetch.snapshot_sha256 if self.fetch else self.attached.snapshot_sha256
 
 
-def add_evidence(desk: Desk, settings: Settings, claim_ref: str, ref: str, *, actor: str,
-                 source: str | None = None, fetcher: Fetcher | None = None) -> AddResult:
-    """Tie `ref` to one claim, capture it (a URL through the fetcher's policies: robots, delays, size cap,
-    address guard), then judge the claim again in a new verification run."""
-    from factcheck.desk.verify import verify
-
+def _tie_one(desk: Desk, settings: Settings, claim_ref: str, ref: str, *, actor: str,
+             source: str | None) -> tuple[int, Attached]:
+    """Tie `ref` to one claim in its own transaction: (the claim's row id, what was tied)."""
     with desk.session() as s:
         claim = s.execute(select(Claim).where(Claim.id == find_claim(s, claim_ref).id)
                           .options(selectinload(Claim.citations), selectinload(Claim.evidence_links),
@@ -197,6 +195,42 @@ def add_evidence(desk: Desk, settings: Settings, claim_ref: str, ref: str, *, ac
                 ClaimEvidence.claim_id == claim_id, EvidenceUrl.url == attached.url)).scalar()
             if linked is None:  # pragma: no cover - attach ties every claim given without only_citing
                 raise EvidenceError(f"{ref}: could not be tied to claim {claim_ref!r}")
+    return claim_id, attached
+
+
+@dataclass
+class QueuedAdd:
+    """What `add_evidence_queued` did: the page tied, and the job that fetches it and judges the claim."""
+
+    claim_key: str
+    attached: Attached
+    job: Any  # desk.jobs.Enqueued
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim_key, "evidence": self.attached.as_dict(), "job": self.job.as_dict()}
+
+
+def add_evidence_queued(desk: Desk, settings: Settings, claim_ref: str, ref: str, *, actor: str,
+                        source: str | None = None) -> QueuedAdd:
+    """`add_evidence` on a desk with workers: tie the page here, queue its fetch and the claim's judging
+    (`desk.jobs`); a saved file is archived here and only the judging is queued."""
+    from factcheck.desk.jobs import enqueue_claim_evidence
+
+    claim_id, attached = _tie_one(desk, settings, claim_ref, ref, actor=actor, source=source)
+    job = enqueue_claim_evidence(desk, settings, claim_id, attached.url, actor=actor)
+    with desk.session() as s:
+        c = s.get(Claim, claim_id)
+        key = c.key if c is not None else claim_ref
+    return QueuedAdd(claim_key=key, attached=attached, job=job)
+
+
+def add_evidence(desk: Desk, settings: Settings, claim_ref: str, ref: str, *, actor: str,
+                 source: str | None = None, fetcher: Fetcher | None = None) -> AddResult:
+    """Tie `ref` to one claim, capture it (a URL through the fetcher's policies: robots, delays, size cap,
+    address guard), then judge the claim again in a new verification run."""
+    from factcheck.desk.verify import verify
+
+    claim_id, attached = _tie_one(desk, settings, claim_ref, ref, actor=actor, source=source)
     row = None
     if is_url(attached.url):
         reqs = [r for r in pending_requests(desk, settings) if r.url == attached.url]

@@ -114,8 +114,10 @@ def make_engine(url: str) -> Engine:
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Objects the ORM does not model (the full-text search structures) are not schema drift."""
-    return not (name or "").startswith(("passage_fts", "passage_tsv", "claim_fts", "claim_tsv"))
+    """Objects the ORM does not model (the full-text search structures, the job queue's tables on a
+    PostgreSQL desk) are not schema drift."""
+    return not (name or "").startswith(("passage_fts", "passage_tsv", "claim_fts", "claim_tsv", "procrastinate_",
+                                         "idx_procrastinate_"))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -355,3 +356,47 @@ class TermStat(Base):
     __tablename__ = "term_stat"
     term: Mapped[str] = mapped_column(String(100), primary_key=True)
     df: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---- background workers (PostgreSQL desks; the tables exist on every desk, so one schema fits both)
+
+
+class RunBatch(Base):
+    """One batch of claims of a verification run made of worker jobs (`factcheck verify --queue`).
+
+    The run finishes when its last batch is done; a batch whose job failed for good marks the run
+    interrupted. A batch is judged in the transaction that marks it done, so a worker killed half-way
+    leaves it queued and the retried job judges it once."""
+
+    __tablename__ = "run_batch"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    claim_ids: Mapped[list[Any]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued | done | failed
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class HostSlot(Base):
+    """Politeness for the desk as a whole: when the next request to an origin may start (the database's
+    clock), held under a row lock by the worker that is talking to that origin."""
+
+    __tablename__ = "host_slot"
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column()
+
+
+class JobNote(Base):
+    """What the desk remembers about a worker job besides the queue's own row: the last error (the queue
+    keeps only the state), and the follow-up it started (a fetch's re-judging run), so a retried job never
+    starts it twice."""
+
+    __tablename__ = "job_note"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -131,6 +131,50 @@ def _judge_all(
             progress(min(i + batch_size, len(ids)), len(ids))
 
 
+def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Sequence[int], *, actor: str,
+                   batch_size: int = 50) -> dict[str, int]:
+    """Judge `claim_ids` into the existing run `run_id` without finishing it: a worker's share of a run made
+    of jobs (`desk.jobs`), which finishes the run when its last batch is done. Label counts of this share.
+
+    Each batch is judged before the transaction that stores its verdicts opens: storing takes the audit
+    chain's lock (one writer at a time on PostgreSQL), and holding it while judging would make workers on
+    one desk judge one after the other."""
+    judge_settings = settings.verdict_settings()
+    judge_settings["nli"] = entail.enabled(settings.nli, settings.nli_model or None)
+    gloss_dictionary = settings.gloss_dictionary if bool(settings.gloss) and gloss.available(
+        settings.gloss_dictionary) else None
+    ids = list(claim_ids)
+    counts: dict[str, int] = {}
+    for i in range(0, len(ids), batch_size):
+        judged = []
+        with desk.session() as s:  # reading only
+            claims = s.execute(
+                select(Claim).where(Claim.id.in_(ids[i : i + batch_size]))
+                .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
+            ).scalars()
+            for claim in claims:
+                reading = None
+                if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
+                    reading = gloss.gloss(claim.text, gloss_dictionary)
+                cands = candidates_for(s, claim, None, reading=reading)
+                judged.append((claim.id, judge(claim.text, claim.statement, [ci.name for ci in claim.citations],
+                                               cands, attribution=_attribution(claim), settings=judge_settings)))
+        with desk.session() as s:
+            for claim_id, j in judged:
+                quotes = [dataclasses.asdict(q) for q in j.quotes]
+                v = Verdict(claim_id=claim_id, run_id=run_id, kind="machine", label=j.label,
+                            confidence=round(float(j.confidence), 3), rationale=j.rationale,
+                            first_hand=j.first_hand, quotes=quotes, signals=_jsonable(j.signals))
+                s.add(v)
+                s.flush()
+                audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
+                             claim_id=claim_id, after={"run": run_id, "label": j.label, "confidence": v.confidence,
+                                                       "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
+                counts[j.label] = counts.get(j.label, 0) + 1
+            s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+    return counts
+
+
 def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:
     """Claims that new captures of `urls` can change: those the URLs are tied to as evidence, and those
     citing the source a URL belongs to (retrieval searches a cited source's pages too)."""

@@ -17,7 +17,9 @@ The fetcher is a pipeline of small policies, each testable on its own:
   could not be reached at all. ``Crawl-delay`` and ``Request-rate`` raise the per-host delay; a delay above
   ``max_crawl_delay`` skips the origin (``crawl-delay``) rather than silently ignoring the site's wish.
 * :class:`HostThrottle` — one request at a time per origin, and at least the delay between the end of one
-  request and the start of the next (so start-to-start gaps are at least the delay too).
+  request and the start of the next (so start-to-start gaps are at least the delay too). Within one
+  process by itself; with a :class:`SharedHostSlots` store (``Fetcher(host_slots=…)``) the same rule holds
+  across every process that shares the store (the desk's workers pass one kept in their database).
 * :class:`RetryPolicy` — 408/429/500/502/503/504, connection errors and timeouts are retried with exponential
   back-off (``backoff * 2**(n-1)``); ``Retry-After`` (seconds or HTTP date) is honoured, and if the server
   asks for longer than ``max_retry_after`` we give up instead of knocking earlier than asked.
@@ -49,11 +51,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
@@ -77,6 +79,7 @@ __all__ = [
     "RetryPolicy",
     "RobotsCache",
     "RobotsRules",
+    "SharedHostSlots",
     "Target",
     "content_type_allowed",
     "is_public_address",
@@ -449,14 +452,28 @@ class RobotsCache:
 # --------------------------------------------------------------------------------------------------------
 # politeness and retries
 # --------------------------------------------------------------------------------------------------------
+class SharedHostSlots(Protocol):
+    """Politeness shared between processes: the "next allowed time" of each origin kept outside the process.
+
+    ``hold(origin, interval, stop)`` waits (giving up with a ``cancelled`` :class:`FetchFailure` when
+    ``stop`` is set) until no other holder of the store talks to ``origin`` and ``interval`` seconds have
+    passed since the last one finished; it is held while the request runs, and on leaving it the origin's
+    next allowed time becomes now + ``interval``."""
+
+    def hold(self, origin: str, interval: float, stop: threading.Event) -> AbstractContextManager[None]: ...
+
+
 class HostThrottle:
-    """One request at a time per origin, with at least ``interval`` seconds from the end of the previous one."""
+    """One request at a time per origin, with at least ``interval`` seconds from the end of the previous one;
+    with ``shared``, also across the processes that share that store."""
 
     def __init__(
-        self, stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic
+        self, stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+        shared: SharedHostSlots | None = None,
     ) -> None:
         self._stop = stop or threading.Event()
         self._clock = clock
+        self._shared = shared
         self._locks: dict[str, threading.Lock] = {}
         self._last: dict[str, float] = {}
         self._guard = threading.Lock()
@@ -474,10 +491,11 @@ class HostThrottle:
                     raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
             if self._stop.is_set():
                 raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
-            try:
-                yield
-            finally:
-                self._last[key] = self._clock()
+            with self._shared.hold(key, interval, self._stop) if self._shared is not None else nullcontext():
+                try:
+                    yield
+                finally:
+                    self._last[key] = self._clock()
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -661,6 +679,7 @@ class Fetcher:
     ``fetch`` never raises for network or server problems; ``fetch_many`` runs hosts in parallel.
     ``resolver`` replaces DNS resolution for the address guard (tests). One ``requests.Session`` is shared
     by the worker threads (urllib3's pool is thread-safe; each origin is used by one thread at a time).
+    ``host_slots`` makes the per-origin delay hold across processes (see :class:`SharedHostSlots`).
     """
 
     def __init__(
@@ -669,13 +688,14 @@ class Fetcher:
         session: requests.Session | None = None,
         *,
         resolver: Resolver | None = None,
+        host_slots: SharedHostSlots | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._own_session = session is None
         self.session = session or self._make_session(self.policy)
         self._stop = threading.Event()
         self.guard = AddressGuard(self.policy.allow_private_addresses, resolver)
-        self.throttle = HostThrottle(self._stop)
+        self.throttle = HostThrottle(self._stop, shared=host_slots)
         self.retry = RetryPolicy(self.policy.retries, self.policy.backoff, self.policy.max_retry_after)
         self.robots = RobotsCache(self._load_robots)
 

@@ -22,6 +22,7 @@ from factcheck import report as report_mod
 from factcheck.desk import attach as attach_mod
 from factcheck.desk import authoring, triage, users
 from factcheck.desk import comments as comments_mod
+from factcheck.desk import jobs as jobs_mod
 from factcheck.desk import runs as runs_mod
 from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
@@ -455,6 +456,7 @@ async def claim_page(request: Request) -> Response:
     me = await require(request)
     cid = request.path_params["cid"]
     ctx = await in_desk(request, lambda s: _claim_context(s, cid, me))
+    ctx["jobs"] = await run_in_threadpool(jobs_mod.claim_jobs, request.app.state.desk, cid)  # [] on SQLite
     return await render(request, "claim.html", ctx | {"form": {}, "ratings": _ratings(request)})
 
 
@@ -629,9 +631,16 @@ async def evidence_submit(request: Request) -> Response:
         ref = str(await run_in_threadpool(_save_upload, settings.desk_dir, upload.filename or "page.html", body))
     if await in_desk(request, lambda s: s.get(Claim, cid) is None):
         raise HTTPException(404, f"No claim {cid} on this desk.")
+    desk = request.app.state.desk
     try:
+        if await run_in_threadpool(jobs_mod.use_workers, desk, settings):  # a PostgreSQL desk with workers
+            queued = await run_in_threadpool(lambda: attach_mod.add_evidence_queued(
+                desk, settings, str(cid), ref, actor=me.name, source=source))
+            flash(request, f"{queued.claim_key}: page tied; fetching and judging it again is queued "
+                           f"(job {queued.job.job or 'already queued'}).")
+            return see(f"/claims/{cid}#jobs")
         res = await run_in_threadpool(lambda: attach_mod.add_evidence(
-            request.app.state.desk, settings, str(cid), ref, actor=me.name, source=source))
+            desk, settings, str(cid), ref, actor=me.name, source=source))
     except FactcheckError as exc:
         flash(request, str(exc), "error")
         return see(f"/claims/{cid}#add-evidence")

@@ -1,0 +1,258 @@
+"""Background workers: 1, 2 and 4 `factcheck worker` processes on one PostgreSQL desk, against the same work
+done inline by one process in the same run (the baseline).
+
+For each worker count a fresh desk gets a case file of N claims whose evidence is M URLs spread over H local
+HTTP servers (different ports = different hosts, robots.txt on each, a small server-side delay per page).
+The workers are started and registered first (their start-up is not timed); then
+
+- fetch: the M URLs are queued (`fetch --queue`, no re-judging) and timed until the last job is done;
+- verify: a run of the N claims is queued in batches (`verify --queue`) and timed until the run is finished.
+
+Printed per worker count: wall time, throughput, speed-up over one worker, efficiency per added worker
+(speed-up / workers), and the smallest gap any server saw between two requests to it (vs the per-host delay,
+which must hold across workers). The baseline is the library doing the same work inline in this process
+(`fetch_pending` with the desk's fetcher, `verify`).
+
+    FACTCHECK_TEST_PG=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
+    .venv/bin/python benchmarks/worker_bench.py [--claims 600] [--urls 200] [--hosts 20] [--workers 1 2 4]
+                                                [--concurrency 4] [--per-host-delay 0.05] [--batch 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from httpserver_util import LocalServer, send
+from sqlalchemy import create_engine, text
+
+from factcheck.desk.db import Desk, upgrade
+from factcheck.settings import load_settings
+
+PAGE = "<html><head><title>Report {i}</title></head><body><article><p>{body}</p><p>{pad}</p></article></body></html>"
+FACTCHECK = shutil.which("factcheck", path=str(Path(sys.executable).parent)) or "factcheck"
+
+
+def fact(i: int) -> str:
+    return f"The council of district {i} approved {i % 97 + 3} new parks and {i % 13 + 2} schools in 2024."
+
+
+def start_servers(hosts: int, n_urls: int, server_delay: float) -> tuple[list[LocalServer], list[str]]:
+    servers = [LocalServer().start() for _ in range(hosts)]
+    for srv in servers:
+        srv.routes["/robots.txt"] = lambda req: send(req, 200, b"User-agent: *\nDisallow: /private\n",
+                                                     content_type="text/plain")
+
+    def page(req: BaseHTTPRequestHandler) -> None:
+        i = int(req.path.rsplit("/p", 1)[1])
+        time.sleep(server_delay)
+        send(req, 200, PAGE.format(i=i, body=fact(i), pad="Background. " * 100).encode())
+
+    urls = []
+    for i in range(n_urls):
+        srv = servers[i % hosts]
+        srv.routes[f"/p{i}"] = page
+        urls.append(srv.url(f"/p{i}"))
+    return servers, urls
+
+
+def write_case(path: Path, urls: list[str], n_claims: int) -> None:
+    m = len(urls)
+    lines = ["sources:"] + [f"  - {{name: Source {i}}}" for i in range(m)]
+    lines += ["evidence:"] + [f"  - {{url: '{u}', source: Source {i}}}" for i, u in enumerate(urls)]
+    lines += ["claims:"] + [f"  - {{id: C{i}, text: '{fact(i % m)}', cited: [Source {i % m}], "
+                            f"evidence: ['{urls[i % m]}']}}" for i in range(n_claims)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class Database:
+    def __init__(self, admin: str) -> None:
+        self.admin = create_engine(admin, isolation_level="AUTOCOMMIT")
+        self.name = f"factcheck_bench_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{self.name}" TEMPLATE template0'))
+        self.url = f"{admin.rsplit('/', 1)[0]}/{self.name}"
+
+    def drop(self) -> None:
+        with self.admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def env_for(url: str, delay: float) -> dict[str, str]:
+    return {"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_PER_HOST_DELAY": str(delay),
+            "FACTCHECK_NLI": "off", "FACTCHECK_DB": url, "FACTCHECK_USER": "bench",
+            "FACTCHECK_WORKER_STALLED_AFTER": "30"}
+
+
+def new_desk(admin: str, folder: Path, urls: list[str], n_claims: int, delay: float, batch: int):
+    from factcheck.desk.cases import import_case
+
+    db = Database(admin)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = load_settings({"db": db.url}, environ=env_for(db.url, delay) | {"FACTCHECK_VERIFY_BATCH": str(batch)},
+                             desk_dir=folder)
+    desk = Desk(db.url, check=False)
+    upgrade(desk.engine)
+    write_case(folder / "case.yaml", urls, n_claims)
+    with desk.session() as s:
+        import_case(s, settings, folder / "case.yaml", actor="bench")
+    return db, desk, settings
+
+
+def smallest_gap(servers: list[LocalServer]) -> float:
+    gaps = []
+    for srv in servers:
+        starts = sorted(h.start for h in srv.hits)
+        gaps += [b - a for a, b in itertools.pairwise(starts)]
+    return min(gaps) if gaps else float("nan")
+
+
+def reset(servers: list[LocalServer]) -> None:
+    for srv in servers:
+        with srv._lock:
+            srv.hits.clear()
+
+
+def wait_done(desk: Desk, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with desk.engine.connect() as c:
+            left = c.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+                             ).scalar_one()
+            failed = c.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed'")).scalar_one()
+        if failed:
+            raise SystemExit(f"{failed} job(s) failed; see `factcheck jobs`")
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"jobs still pending after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def with_workers(n: int, args: argparse.Namespace, admin: str, servers: list[LocalServer], urls: list[str],
+                 folder: Path) -> dict[str, float]:
+    from factcheck.desk.jobs import enqueue_fetch, enqueue_verify, make_app
+
+    db, desk, settings = new_desk(admin, folder, urls, args.claims, args.per_host_delay, args.batch)
+    procs = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FACTCHECK_")} | env_for(db.url,
+                                                                                                 args.per_host_delay)
+        for i in range(n):
+            log = (folder / f"worker-{i}.log").open("wb")
+            procs.append(subprocess.Popen([FACTCHECK, "worker", "--concurrency", str(args.concurrency)],
+                                          cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 60
+        while True:  # all registered (their start-up is not part of the figures)
+            with desk.engine.connect() as c:
+                if c.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar_one() >= n:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("workers did not start; see worker-*.log")
+            time.sleep(0.1)
+        app = make_app(desk, settings)
+        reset(servers)
+        t0 = time.perf_counter()
+        queued = enqueue_fetch(desk, settings, actor="bench", rejudge=False, app=app)
+        wait_done(desk, args.timeout)
+        fetch_s = time.perf_counter() - t0
+        gap = smallest_gap(servers)
+        t0 = time.perf_counter()
+        enqueue_verify(desk, settings, actor="bench", batch_size=args.batch, app=app)
+        wait_done(desk, args.timeout)
+        verify_s = time.perf_counter() - t0
+        with desk.engine.connect() as c:
+            snaps = c.execute(text("SELECT count(*) FROM snapshot")).scalar_one()
+            verdicts = c.execute(text("SELECT count(*) FROM verdict")).scalar_one()
+        assert len(queued) == len(urls) and snaps == len(urls) and verdicts == args.claims, (queued, snaps, verdicts)
+        return {"fetch_s": fetch_s, "verify_s": verify_s, "gap": gap}
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        desk.dispose()
+        db.drop()
+
+
+def inline(args: argparse.Namespace, admin: str, servers: list[LocalServer], urls: list[str],
+           folder: Path) -> dict[str, float]:
+    from factcheck.desk.capture import fetch_pending
+    from factcheck.desk.verify import verify
+
+    db, desk, settings = new_desk(admin, folder, urls, args.claims, args.per_host_delay, args.batch)
+    try:
+        reset(servers)
+        t0 = time.perf_counter()
+        summary = fetch_pending(desk, settings, actor="bench")
+        fetch_s = time.perf_counter() - t0
+        gap = smallest_gap(servers)
+        assert summary.counts().get("fetched") == len(urls), summary.counts()
+        t0 = time.perf_counter()
+        verify(desk, settings, actor="bench")
+        verify_s = time.perf_counter() - t0
+        return {"fetch_s": fetch_s, "verify_s": verify_s, "gap": gap}
+    finally:
+        desk.dispose()
+        db.drop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--claims", type=int, default=600)
+    ap.add_argument("--urls", type=int, default=200)
+    ap.add_argument("--hosts", type=int, default=20)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--concurrency", type=int, default=4, help="jobs at once per worker process")
+    ap.add_argument("--per-host-delay", type=float, default=0.05)
+    ap.add_argument("--server-delay", type=float, default=0.02, help="server-side delay per page")
+    ap.add_argument("--batch", type=int, default=50, help="claims per verify job")
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the workers, drop the desks
+    admin = os.environ.get("FACTCHECK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    servers, urls = start_servers(args.hosts, args.urls, args.server_delay)
+    tmp = Path(tempfile.mkdtemp(prefix="worker-bench-"))
+    print(f"worker bench: {args.claims} claims, {args.urls} URLs on {args.hosts} hosts, per-host delay "
+          f"{args.per_host_delay}s, server delay {args.server_delay}s, concurrency {args.concurrency} per worker, "
+          f"{args.batch} claims per verify job; {os.cpu_count()} CPUs")
+    try:
+        base = inline(args, admin, servers, urls, tmp / "inline")
+        rows = {n: with_workers(n, args, admin, servers, urls, tmp / f"w{n}") for n in args.workers}
+    finally:
+        for srv in servers:
+            srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    one = rows.get(1) or rows[min(rows)]
+    print(f"\n{'':24}{'fetch s':>9}{'URLs/s':>9}{'vs 1':>7}{'eff.':>7}{'min gap s':>11}"
+          f"{'verify s':>10}{'claims/s':>10}{'vs 1':>7}{'eff.':>7}")
+    print(f"{'inline, one process':24}{base['fetch_s']:9.2f}{args.urls / base['fetch_s']:9.1f}{'':7}{'':7}"
+          f"{base['gap']:11.3f}{base['verify_s']:10.2f}{args.claims / base['verify_s']:10.1f}")
+    for n, r in rows.items():
+        fx, vx = one["fetch_s"] / r["fetch_s"], one["verify_s"] / r["verify_s"]
+        print(f"{f'{n} worker(s)':24}{r['fetch_s']:9.2f}{args.urls / r['fetch_s']:9.1f}{fx:7.2f}{fx / n:7.2f}"
+              f"{r['gap']:11.3f}{r['verify_s']:10.2f}{args.claims / r['verify_s']:10.1f}{vx:7.2f}{vx / n:7.2f}")
+    print(f"\nper-host delay {args.per_host_delay}s: smallest gap seen by any server across all worker counts "
+          f"{min(r['gap'] for r in rows.values()):.3f}s; "
+          f"{n} worker(s) vs inline: fetch x{base['fetch_s'] / rows[max(rows)]['fetch_s']:.2f}, "
+          f"verify x{base['verify_s'] / rows[max(rows)]['verify_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

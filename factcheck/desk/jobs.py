@@ -1,0 +1,722 @@
+"""Background workers on a PostgreSQL desk: jobs in procrastinate's queue, kept in the desk's own database.
+
+A job is small and idempotent: fetch one URL (capture, record, then queue the re-judging of the claims its
+new capture belongs to), judge one batch of a verification run, ingest one article, import one case file.
+
+- **Never twice at once.** Every job holds a PostgreSQL advisory lock on what it works on (the URL, the run's
+  batch, the article, the case file) for as long as it runs; a second job on the same thing finds it taken
+  and is retried later. procrastinate's own `lock` and `queueing_lock` keep a second copy from starting or
+  from being queued beside the first.
+- **Retried with back-off.** A job that raises is run again after 2, 4, 8, … seconds, up to the
+  `job_attempts` setting; its error is kept (`job_note`) for `factcheck jobs`. A fetch that the server
+  refused is not a job failure: it is recorded like every fetch outcome.
+- **A killed worker loses nothing.** Workers renew a heartbeat; every worker requeues the jobs of workers
+  whose heartbeat is older than `worker_stalled_after` seconds when it starts and then every half of that.
+  The requeued job runs again and finds what the killed one committed: a fetch checks for a fetch attempt
+  made after the job was queued (no second capture); a verification batch judges only the claims that have
+  no verdict in its run yet and is marked done in its own transaction; a fetch's re-judging run is noted
+  under the job's id in the transaction that queues it, so it is started once.
+- **A run made of many jobs is one run.** `enqueue_verify` writes the run, its batches (`run_batch`) and their
+  jobs in one transaction. The run is running while batches remain, finished (its verdicts count) when the
+  worker that judged the last batch marks it so, and interrupted when a batch failed for good
+  (`retry` puts it back on the way).
+
+A SQLite desk runs everything inline: asking it to queue fails with `WorkersNeedPostgres`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, delete, func, select, text, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from factcheck import __version__
+from factcheck.desk import audit
+from factcheck.desk.db import Desk
+from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Verdict, utcnow
+from factcheck.documents.fetch import Fetcher, FetchFailure
+from factcheck.errors import FactcheckError
+from factcheck.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("fetch", "verify", "ingest")
+TASK_FETCH = "factcheck.fetch_url"
+TASK_VERIFY = "factcheck.verify_batch"
+TASK_INGEST = "factcheck.ingest_article"
+TASK_IMPORT = "factcheck.import_case"
+TASK_WORDS = {TASK_FETCH: "fetch", TASK_VERIFY: "verify", TASK_INGEST: "ingest", TASK_IMPORT: "import"}
+WORKER_MODES = ("auto", "on", "off")
+
+
+class JobError(FactcheckError):
+    pass
+
+
+class WorkersNeedPostgres(JobError):
+    """Queueing and workers on a desk that is not PostgreSQL."""
+
+
+class Busy(JobError):
+    """Another worker is working on the same thing right now (the job is retried later)."""
+
+
+def require_postgres(desk: Desk) -> None:
+    if desk.dialect != "postgresql":
+        name = {"sqlite": "SQLite"}.get(desk.dialect, desk.dialect)
+        raise WorkersNeedPostgres(
+            f"workers need a PostgreSQL desk; this desk is {name}, which runs everything inline "
+            "(drop --queue, or point --db / FACTCHECK_DB at a PostgreSQL desk)")
+
+
+def workers_mode(settings: Settings) -> str:
+    mode = str(settings.workers).strip().lower()
+    if mode not in WORKER_MODES:
+        raise SettingsError(f"workers must be auto, on or off, not {settings.workers!r}")
+    return mode
+
+
+def conninfo(desk: Desk) -> str:
+    """The desk's database as libpq (and so procrastinate's psycopg connector) spells it."""
+    return make_url(desk.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# ------------------------------------------------------------------ the queue app
+
+
+def make_app(desk: Desk, settings: Settings) -> Any:
+    """A procrastinate app on the desk's database with the desk's tasks (imported here: only desks that
+    use workers pay for it)."""
+    import procrastinate
+    from procrastinate.psycopg_connector import PsycopgConnector
+    from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
+
+    class DeskConnector(PsycopgConnector):  # type: ignore[misc]
+        """The async connector runs the worker loop; the desk defers jobs synchronously on its own connection
+        (inside its transaction), also from a task running in a worker's thread, where the async pool is
+        open and procrastinate would otherwise hand back the async connector."""
+
+        def __init__(self, info: str) -> None:
+            super().__init__(conninfo=info, min_size=1, max_size=4)
+            self._desk_sync = SyncPsycopgConnector(conninfo=info)
+
+        def get_sync_connector(self) -> Any:
+            return self._desk_sync
+
+    app = procrastinate.App(connector=DeskConnector(conninfo(desk)))
+    attempts = int(settings.job_attempts)  # procrastinate reads max_attempts 0 as "for ever": 0 is no retry here
+    retry: Any = procrastinate.RetryStrategy(max_attempts=attempts, exponential_wait=2) if attempts > 0 else False
+    for name, queue, fn in ((TASK_FETCH, "fetch", _fetch_task), (TASK_VERIFY, "verify", _verify_task),
+                            (TASK_INGEST, "ingest", _ingest_task), (TASK_IMPORT, "ingest", _import_task)):
+        app.task(name=name, queue=queue, pass_context=True, retry=retry)(_guarded(name, fn))
+    return app
+
+
+def _defer(app: Any, session: Session, task: str, *, lock: str | None, queueing_lock: str | None,
+           **args: Any) -> int:
+    """Queue one job inside `session`'s transaction (it is queued if and only if that commits)."""
+    raw = session.connection().connection.driver_connection
+    return int(app.tasks[task].configure(connection=raw, lock=lock, queueing_lock=queueing_lock).defer(**args))
+
+
+def _already_queued(exc: BaseException) -> bool:
+    return type(exc).__name__ == "AlreadyEnqueued"
+
+
+# ------------------------------------------------------------------ queueing (the command line, the web desk)
+
+
+@dataclass
+class Enqueued:
+    """One job queued (or found queued already: `queued` False)."""
+
+    task: str
+    target: str
+    job: int | None
+    queued: bool = True
+    run: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "target": self.target, "job": self.job, "queued": self.queued, "run": self.run}
+
+
+def enqueue_fetch(desk: Desk, settings: Settings, *, actor: str, urls: Sequence[str] | None = None,
+                  refresh: bool = False, rejudge: bool = True, claims: Sequence[int] = (),
+                  app: Any = None) -> list[Enqueued]:
+    """One fetch job per URL `factcheck fetch` would fetch now (the same selection); a URL whose fetch is
+    queued already is reported, not queued twice. `claims`: judged again after a new capture besides those
+    the URL belongs to (the web desk's claim)."""
+    from factcheck.desk.capture import pending_requests
+
+    require_postgres(desk)
+    app = app or make_app(desk, settings)
+    reqs = pending_requests(desk, settings, refresh=refresh, urls=list(urls) if urls else None)
+    done: list[Enqueued] = []
+    with desk.session() as s:
+        for req in reqs:
+            last = s.execute(select(func.max(FetchAttempt.id)).join(EvidenceUrl)
+                             .where(EvidenceUrl.url == req.url)).scalar()
+            try:
+                with s.begin_nested():
+                    job = _defer(app, s, TASK_FETCH, lock=f"fetch:{req.url}", queueing_lock=f"fetch:{req.url}",
+                                 url=req.url, after_attempt=int(last or 0), force=bool(urls or refresh),
+                                 rejudge=rejudge, claims=list(claims), actor=actor)
+                done.append(Enqueued("fetch", req.url, job))
+            except Exception as exc:
+                if not _already_queued(exc):
+                    raise
+                done.append(Enqueued("fetch", req.url, None, queued=False))
+    return done
+
+
+def enqueue_verify(desk: Desk, settings: Settings, *, actor: str, claim_refs: Sequence[str] = (),
+                   claim_ids: Sequence[int] = (), case: str | None = None, batch_size: int | None = None,
+                   app: Any = None) -> tuple[int, list[Enqueued]]:
+    """A verification run of the claims `verify` would judge, as one job per batch: (run id, jobs)."""
+    from factcheck.desk.claims import find_claim, list_claims
+
+    require_postgres(desk)
+    app = app or make_app(desk, settings)
+    with desk.session() as s:
+        if claim_refs or claim_ids:
+            ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
+        else:
+            ids = [c.id for c in list_claims(s, case=case)]
+        run_id, jobs = create_job_run(s, app, settings, ids, actor=actor, case=case, batch_size=batch_size)
+    return run_id, jobs
+
+
+def create_job_run(session: Session, app: Any, settings: Settings, ids: Sequence[int], *, actor: str,
+                   case: str | None = None, batch_size: int | None = None) -> tuple[int, list[Enqueued]]:
+    """Inside the caller's transaction: the run row, its batches and one queued job per batch."""
+    from factcheck.judge import reader as entail
+    from factcheck.text import gloss
+
+    size = max(1, int(batch_size or settings.verify_batch))
+    judge_settings = settings.verdict_settings()
+    reader = settings.nli_model or None
+    use_nli = entail.enabled(settings.nli, reader)  # "on" without a reader fails here, before anything is kept
+    judge_settings["nli"] = use_nli
+    chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+    now = utcnow()
+    run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=None, pid=None,
+              settings=_jsonable(judge_settings)
+              | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
+                 "gloss": bool(settings.gloss) and gloss.available(settings.gloss_dictionary),
+                 "batches": len(chunks), "batch_size": size})
+    session.add(run)
+    session.flush()
+    jobs: list[Enqueued] = []
+    if not chunks:  # nothing to judge: finished at once, like an inline run of no claims
+        run.finished_at = now
+        run.counts = {"verified": 0, "unverified": 0, "contested": 0}
+        return run.id, jobs
+    for seq, chunk in enumerate(chunks):
+        batch = RunBatch(run_id=run.id, seq=seq, claim_ids=chunk, state="queued")
+        session.add(batch)
+        session.flush()
+        key = f"run:{run.id}:{seq}"
+        batch.job_id = _defer(app, session, TASK_VERIFY, lock=key, queueing_lock=key, run_id=run.id, seq=seq,
+                              actor=actor)
+        jobs.append(Enqueued("verify", f"run {run.id} batch {seq + 1}/{len(chunks)} ({len(chunk)} claims)",
+                             batch.job_id, run=run.id))
+    return run.id, jobs
+
+
+def enqueue_ingest(desk: Desk, settings: Settings, path_or_url: str, *, actor: str, outlet: str | None = None,
+                   language: str | None = None, case: str | None = None, threshold: float | None = None,
+                   app: Any = None) -> Enqueued:
+    """One ingest job. A file is named by its absolute path: the worker must be able to read it there."""
+    require_postgres(desk)
+    ref = path_or_url if path_or_url.startswith(("http://", "https://")) else str(_readable(path_or_url))
+    app = app or make_app(desk, settings)
+    return _enqueue_one(desk, app, TASK_INGEST, f"ingest:{ref}", "ingest", ref, path_or_url=ref, actor=actor,
+                        outlet=outlet, language=language, case=case, threshold=threshold)
+
+
+def enqueue_import(desk: Desk, settings: Settings, path: str | Path, *, actor: str, app: Any = None) -> Enqueued:
+    """One case-file import job (by absolute path: the worker must be able to read the file and its pages)."""
+    require_postgres(desk)
+    ref = str(_readable(str(path)))
+    app = app or make_app(desk, settings)
+    return _enqueue_one(desk, app, TASK_IMPORT, f"import:{ref}", "import", ref, path=ref, actor=actor)
+
+
+def _readable(ref: str) -> Path:
+    p = Path(ref).expanduser()
+    if not p.is_file():
+        raise JobError(f"{ref}: no such file")
+    return p.resolve()
+
+
+def _enqueue_one(desk: Desk, app: Any, task: str, key: str, word: str, target: str, **args: Any) -> Enqueued:
+    try:
+        with desk.session() as s:
+            job = _defer(app, s, task, lock=key, queueing_lock=key, **args)
+    except Exception as exc:
+        if not _already_queued(exc):
+            raise
+        return Enqueued(word, target, None, queued=False)
+    return Enqueued(word, target, job)
+
+
+def enqueue_claim_evidence(desk: Desk, settings: Settings, claim_id: int, url: str, *, actor: str) -> Enqueued:
+    """The web desk's new evidence on a worker desk: fetch the page, then judge the claim (and the others
+    the page belongs to) again; a page captured already is judged at once (a verification job)."""
+    from factcheck.desk.evidence import latest_snapshot
+
+    app = make_app(desk, settings)
+    with desk.session() as s:
+        captured = latest_snapshot(s, url) is not None
+    if not captured and url.startswith(("http://", "https://")):
+        fetches = enqueue_fetch(desk, settings, actor=actor, urls=[url], claims=[claim_id], app=app)
+        if fetches:
+            return fetches[0]
+    run_id, jobs = enqueue_verify(desk, settings, actor=actor, claim_ids=[claim_id], app=app)
+    return jobs[0] if jobs else Enqueued("verify", f"run {run_id}", None, queued=False, run=run_id)
+
+
+def use_workers(desk: Desk, settings: Settings) -> bool:
+    """Whether the web desk hands new evidence to workers: `workers` on (a PostgreSQL desk), or auto and a
+    worker has shown a sign of life lately; off, or a SQLite desk: inline."""
+    mode = workers_mode(settings)
+    if mode == "off" or desk.dialect != "postgresql":
+        return False
+    if mode == "on":
+        return True
+    return live_workers(desk, settings) > 0
+
+
+def live_workers(desk: Desk, settings: Settings) -> int:
+    if desk.dialect != "postgresql":
+        return 0
+    with desk.session() as s:
+        return int(s.execute(text(
+            "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :t)"),
+            {"t": float(settings.worker_stalled_after)}).scalar_one())
+
+
+# ------------------------------------------------------------------ the jobs, as workers run them
+
+
+@dataclass
+class _WorkerState:
+    desk: Desk
+    settings: Settings
+    concurrency: int = 1
+    _fetcher: Fetcher | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _engines: dict[str, Engine] = field(default_factory=dict)
+
+    def engine(self, purpose: str) -> Engine:
+        """Connections apart from the desk's pool, one per running job at most: the jobs' advisory locks
+        (held for a whole job) and the host slots (held for a request)."""
+        with self._lock:
+            if purpose not in self._engines:
+                self._engines[purpose] = create_engine(self.desk.url, pool_size=self.concurrency + 1,
+                                                       max_overflow=self.concurrency)
+            return self._engines[purpose]
+
+    def fetcher(self) -> Fetcher:
+        """One fetcher for the whole worker process (robots.txt read once per origin), with the desk-wide
+        per-host slots."""
+        with self._lock:
+            if self._fetcher is None:
+                from factcheck.desk.capture import policy_from_settings
+
+                slots = PgHostSlots(self.engine("host slots"))
+                self._fetcher = Fetcher(policy_from_settings(self.settings), host_slots=slots)
+            return self._fetcher
+
+
+_STATE: _WorkerState | None = None
+
+
+def _state() -> _WorkerState:
+    if _STATE is None:
+        raise JobError("this process is not a factcheck worker (start one with `factcheck worker`)")
+    return _STATE
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine, key: str) -> Iterator[None]:
+    """Hold a session advisory lock on `key` (released when done, or by PostgreSQL when the process dies);
+    `Busy` when another process holds it."""
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key}).scalar()
+        conn.commit()
+        if not got:
+            raise Busy(f"{key} is being worked on by another worker")
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
+            conn.commit()
+
+
+def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a task with the worker's state; on an error, note it, and when no retry is left, tell the desk."""
+
+    @functools.wraps(fn)
+    def run(context: Any, **kwargs: Any) -> Any:
+        st = _state()
+        job = context.job
+        try:
+            return fn(st, job.id, **kwargs)
+        except Exception as exc:
+            strategy = context.app.tasks[name].retry_strategy
+            final = strategy is None or strategy.get_retry_decision(exception=exc, job=job) is None
+            with contextlib.suppress(Exception):
+                note_error(st.desk, job.id, exc)
+                if final and name == TASK_VERIFY:
+                    batch_failed(st.desk, int(kwargs["run_id"]), int(kwargs["seq"]), _one_line(exc))
+            raise
+
+    return run
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {msg}"[:500]
+
+
+def note_error(desk: Desk, job_id: int, exc: BaseException) -> None:
+    with desk.session() as s:
+        key = f"error:{job_id}"
+        note = s.get(JobNote, key) or JobNote(key=key, job_id=job_id)
+        note.error, note.at = _one_line(exc), utcnow()
+        s.add(note)
+
+
+def _fetch_task(st: _WorkerState, job_id: int, *, url: str, after_attempt: int = 0, force: bool = False,
+                rejudge: bool = True, claims: Sequence[int] = (), actor: str = "worker") -> dict[str, Any]:
+    from factcheck.desk.capture import pending_requests, record_result
+    from factcheck.desk.evidence import latest_snapshot
+
+    with exclusive(st.engine("locks"), f"fetch:{url}"):
+        with st.desk.session() as s:
+            since = s.execute(select(FetchAttempt.outcome).join(EvidenceUrl).where(
+                EvidenceUrl.url == url, FetchAttempt.id > after_attempt)).scalars().all()
+            captured = latest_snapshot(s, url) is not None
+        outcome = None
+        if since:  # fetched since the job was queued: an earlier try of this job (killed before it was
+            outcome = "fetched" if "fetched" in since else since[-1]  # marked done), or another fetch
+        elif force or not captured:
+            for req in pending_requests(st.desk, st.settings, urls=[url]):  # one, with its conditional headers
+                # one URL: fetched in this job's thread (the process's fetcher is shared by its jobs)
+                res = st.fetcher().fetch(req.url, etag=req.etag, last_modified=req.last_modified, meta=req.meta)
+                outcome = record_result(st.desk, st.settings, res, actor=actor).outcome
+        run_id = None
+        if rejudge and outcome == "fetched":
+            run_id = _rejudge_once(st, job_id, url, claims, actor)
+    return {"url": url, "outcome": outcome, "run": run_id}
+
+
+def _rejudge_once(st: _WorkerState, job_id: int, url: str, claims: Sequence[int], actor: str) -> int | None:
+    """The claims a new capture of `url` belongs to, judged again in a run of jobs: started once per fetch
+    job (the note and the run are written in one transaction)."""
+    from factcheck.desk.verify import claims_for_evidence
+
+    key = f"rejudge:{job_id}"
+    with st.desk.session() as s:
+        note = s.get(JobNote, key)
+        if note is not None:
+            return note.run_id
+        touched = sorted(set(claims_for_evidence(s, [url])) | {int(c) for c in claims})
+        run_id = None
+        if touched:
+            run_id, _ = create_job_run(s, _app_for_defer(st), st.settings, touched, actor=actor)
+        s.add(JobNote(key=key, job_id=job_id, run_id=run_id))
+    return run_id
+
+
+@functools.cache
+def _app_cache(url: str) -> Any:
+    assert _STATE is not None
+    return make_app(_STATE.desk, _STATE.settings)
+
+
+def _app_for_defer(st: _WorkerState) -> Any:
+    return _app_cache(st.desk.url)
+
+
+def _verify_task(st: _WorkerState, job_id: int, *, run_id: int, seq: int, actor: str = "worker") -> dict[str, Any]:
+    from factcheck.desk.verify import judge_into_run
+
+    with exclusive(st.engine("locks"), f"run:{run_id}:{seq}"):
+        with st.desk.session() as s:
+            batch = s.execute(select(RunBatch).where(RunBatch.run_id == run_id, RunBatch.seq == seq)).scalar()
+            if batch is None or batch.state == "done":
+                return {"run": run_id, "batch": seq, "judged": 0}
+            ids = [int(i) for i in batch.claim_ids]
+            judged = set(s.execute(select(Verdict.claim_id).where(Verdict.run_id == run_id,
+                                                                   Verdict.claim_id.in_(ids))).scalars())
+        left = [i for i in ids if i not in judged]
+        if left:  # one transaction for the batch: killed half-way, nothing of it is kept
+            judge_into_run(st.desk, st.settings, run_id, left, actor=actor, batch_size=len(left))
+        finished = batch_done(st.desk, run_id, seq, actor=actor)
+    return {"run": run_id, "batch": seq, "judged": len(left), "finished": finished}
+
+
+def batch_done(desk: Desk, run_id: int, seq: int, *, actor: str) -> bool:
+    """Mark the batch done; the batch that leaves none undone finishes the run (True)."""
+    with desk.session() as s:
+        run = s.execute(select(Run).where(Run.id == run_id).with_for_update()).scalar_one()
+        s.execute(update(RunBatch).where(RunBatch.run_id == run_id, RunBatch.seq == seq)
+                  .values(state="done", done_at=utcnow(), error=None))
+        run.heartbeat_at = utcnow()
+        undone = s.execute(select(func.count()).select_from(RunBatch)
+                           .where(RunBatch.run_id == run_id, RunBatch.state != "done")).scalar_one()
+        if undone or run.finished_at is not None:
+            return False
+        counts = {"verified": 0, "unverified": 0, "contested": 0}
+        counts |= dict(s.execute(select(Verdict.label, func.count()).where(Verdict.run_id == run_id)
+                                 .group_by(Verdict.label)).tuples().all())
+        run.finished_at, run.interrupted_at, run.counts = utcnow(), None, counts
+        audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
+                     after={"counts": counts, "version": __version__})
+        return True
+
+
+def batch_failed(desk: Desk, run_id: int, seq: int, error: str) -> None:
+    """A batch whose job failed for good: the run is interrupted (its verdicts never count unless it is
+    resumed with `jobs retry`)."""
+    with desk.session() as s:
+        run = s.execute(select(Run).where(Run.id == run_id).with_for_update()).scalar_one_or_none()
+        if run is None:
+            return
+        s.execute(update(RunBatch).where(RunBatch.run_id == run_id, RunBatch.seq == seq)
+                  .values(state="failed", error=error))
+        if run.finished_at is None:
+            run.interrupted_at = utcnow()
+
+
+def _ingest_task(st: _WorkerState, job_id: int, *, path_or_url: str, actor: str = "worker",
+                 outlet: str | None = None, language: str | None = None, case: str | None = None,
+                 threshold: float | None = None) -> dict[str, Any]:
+    from factcheck.desk.ingest import ingest
+
+    with exclusive(st.engine("locks"), f"ingest:{path_or_url}"):
+        summary = ingest(st.desk, st.settings, path_or_url, actor=actor, outlet=outlet, language=language,
+                         case=case, threshold=threshold, fetcher=st.fetcher())
+    return {"case": summary.case, "claims": len(summary.claims)}
+
+
+def _import_task(st: _WorkerState, job_id: int, *, path: str, actor: str = "worker") -> dict[str, Any]:
+    from factcheck.desk.cases import import_case
+
+    with exclusive(st.engine("locks"), f"import:{path}"), st.desk.session() as s:
+        summary = import_case(s, st.settings, Path(path), actor=actor)
+    return {"case": summary.case}
+
+
+# ------------------------------------------------------------------ the worker
+
+
+def run_worker(desk: Desk, settings: Settings, *, concurrency: int = 1, queues: Sequence[str] = (),
+               name: str | None = None, on_start: Callable[[], None] | None = None) -> None:
+    """Run jobs until stopped (SIGINT or SIGTERM: running jobs finish first)."""
+    global _STATE
+    require_postgres(desk)
+    unknown = [q for q in queues if q not in QUEUES]
+    if unknown:
+        raise JobError(f"no queue {unknown[0]!r}; the desk's queues are {', '.join(QUEUES)}")
+    if concurrency < 1:
+        raise JobError("--concurrency must be at least 1")
+    _STATE = _WorkerState(desk, settings, concurrency=concurrency)
+    app = make_app(desk, settings)
+    stalled = max(1.0, float(settings.worker_stalled_after))
+
+    async def main() -> None:
+        async with app.open_async():
+            requeue = asyncio.create_task(_requeue_stalled(app, stalled))
+            if on_start:
+                on_start()
+            try:
+                await app.run_worker_async(
+                    queues=list(queues) or None, concurrency=concurrency, name=name or f"worker-{os.getpid()}",
+                    update_heartbeat_interval=stalled / 3, stalled_worker_timeout=stalled)
+            finally:
+                requeue.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await requeue
+
+    asyncio.run(main())
+
+
+async def _requeue_stalled(app: Any, stalled: float) -> None:
+    """Put the jobs of dead workers (no heartbeat for `stalled` seconds) back in the queue, now and then
+    every half of that."""
+    while True:
+        try:
+            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled):
+                log.warning("job %s (%s) was left by a worker that stopped; queued again", job.id, job.task_name)
+                with contextlib.suppress(Exception):
+                    await app.job_manager.retry_job(job)
+        except Exception:  # the database away for a moment: try again next round
+            log.exception("could not look for stalled jobs")
+        await asyncio.sleep(stalled / 2)
+
+
+# ------------------------------------------------------------------ listing and retrying
+
+
+def list_jobs(desk: Desk, *, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """Counts by state, live workers and the newest jobs with attempts and their last error."""
+    require_postgres(desk)
+    with desk.session() as s:
+        counts: dict[str, int] = dict(s.execute(text(
+            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).tuples().all())
+        # attempts counts the tries that ended (a finished job has one more than the times it was retried)
+        retried = s.execute(text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE attempts > CASE WHEN status IN ('todo', 'doing') "
+            "THEN 0 ELSE 1 END")).scalar_one()
+        workers = s.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar_one()
+        rows = s.execute(text(
+            "SELECT j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.args, "
+            "j.scheduled_at, (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS changed_at, "
+            "n.error FROM procrastinate_jobs j LEFT JOIN job_note n ON n.key = 'error:' || j.id "
+            "WHERE (CAST(:status AS text) IS NULL OR j.status::text = :status) ORDER BY j.id DESC LIMIT :limit"),
+            {"status": status, "limit": limit}).mappings().all()
+    return {"counts": {k: int(counts.get(k, 0)) for k in ("todo", "doing", "succeeded", "failed", "cancelled",
+                                                          "aborted")},
+            "retried": int(retried), "workers": int(workers),
+            "jobs": [_job_dict(r) for r in rows]}
+
+
+def _job_dict(r: Any) -> dict[str, Any]:
+    args = dict(r["args"] or {})
+    task = TASK_WORDS.get(r["task_name"], r["task_name"])
+    if task == "fetch":
+        target = args.get("url")
+    elif task == "verify":
+        target = f"run {args.get('run_id')} batch {int(args.get('seq', 0)) + 1}"
+    else:
+        target = args.get("path_or_url") or args.get("path")
+    state = {"todo": "queued", "doing": "running"}.get(r["status"], r["status"])
+    return {"id": r["id"], "task": task, "queue": r["queue_name"], "target": target, "state": state,
+            "attempts": r["attempts"], "scheduled_at": r["scheduled_at"].isoformat() if r["scheduled_at"] else None,
+            "changed_at": r["changed_at"].isoformat() if r["changed_at"] else None,
+            "error": r["error"]}
+
+
+def retry_job(desk: Desk, job_id: int) -> dict[str, Any]:
+    """Queue a failed job again with its full number of attempts (a verification batch's run runs again)."""
+    require_postgres(desk)
+    with desk.session() as s:
+        row = s.execute(text("SELECT id, status::text AS status, task_name, args FROM procrastinate_jobs "
+                             "WHERE id = :id FOR UPDATE"), {"id": job_id}).mappings().first()
+        if row is None:
+            raise JobError(f"no job {job_id} (see `factcheck jobs`)")
+        if row["status"] != "failed":
+            state = {"todo": "queued", "doing": "running"}.get(row["status"], row["status"])
+            raise JobError(f"job {job_id} is {state}; only a failed job can be retried")
+        try:
+            with s.begin_nested():
+                s.execute(text("SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"), {"id": job_id})
+        except Exception as exc:
+            if "queueing_lock" in str(exc):
+                raise JobError(f"job {job_id}: the same work is queued already in another job") from None
+            raise
+        s.execute(text("UPDATE procrastinate_jobs SET attempts = 0 WHERE id = :id"), {"id": job_id})
+        s.execute(delete(JobNote).where(JobNote.key == f"error:{job_id}"))
+        args = dict(row["args"] or {})
+        if row["task_name"] == TASK_VERIFY:
+            run_id = int(args["run_id"])
+            s.execute(update(RunBatch).where(RunBatch.run_id == run_id, RunBatch.seq == int(args["seq"]))
+                      .values(state="queued", error=None))
+            failed = s.execute(select(func.count()).select_from(RunBatch).where(
+                RunBatch.run_id == run_id, RunBatch.state == "failed")).scalar_one()
+            if not failed:
+                s.execute(update(Run).where(Run.id == run_id, Run.finished_at.is_(None)).values(interrupted_at=None))
+    return {"id": job_id, "task": TASK_WORDS.get(row["task_name"], row["task_name"]), "state": "queued"}
+
+
+def claim_jobs(desk: Desk, claim_id: int, *, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest jobs about one claim (fetches queued for it from the web desk, batches of runs that judge
+    it), for the claim page: among the jobs still queued or running and the newest `RECENT` of the rest, so
+    the page costs the same on a desk whose queue has seen millions of jobs. Empty on SQLite."""
+    if desk.dialect != "postgresql":
+        return []
+    with desk.session() as s:
+        rows = s.execute(text(
+            "WITH runs AS (SELECT DISTINCT run_id FROM run_batch "
+            "              WHERE id > (SELECT coalesce(max(id), 0) - :recent FROM run_batch) "
+            "                AND CAST(claim_ids AS jsonb) @> to_jsonb(CAST(:cid AS int))) "
+            "SELECT j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.args, j.scheduled_at, "
+            "(SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS changed_at, n.error "
+            "FROM procrastinate_jobs j LEFT JOIN job_note n ON n.key = 'error:' || j.id "
+            "WHERE (j.id > (SELECT coalesce(max(id), 0) - :recent FROM procrastinate_jobs) "
+            "       OR j.status IN ('todo', 'doing')) "
+            "  AND ((j.task_name = :fetch AND j.args -> 'claims' @> to_jsonb(CAST(:cid AS int))) "
+            "       OR (j.task_name = :verify AND CAST(j.args ->> 'run_id' AS int) IN (SELECT run_id FROM runs))) "
+            "ORDER BY j.id DESC LIMIT :limit"),
+            {"fetch": TASK_FETCH, "verify": TASK_VERIFY, "cid": claim_id, "limit": limit, "recent": RECENT}
+        ).mappings().all()
+    return [_job_dict(r) for r in rows]
+
+
+RECENT = 5000
+"""How far back (in jobs, and in run batches) the claim page looks for a claim's finished jobs."""
+
+
+class PgHostSlots:
+    """`documents.fetch.SharedHostSlots` in the desk's PostgreSQL database: one `host_slot` row per origin
+    holding when the next request may start, by the database's clock (so workers on several machines agree).
+    The row is locked (SELECT … FOR UPDATE) while its holder waits and talks to the origin."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def hold(self, origin: str, interval: float, stop: threading.Event) -> Iterator[None]:
+        with self.engine.connect() as conn:
+            conn.execute(text("INSERT INTO host_slot (origin, next_at) VALUES (:o, clock_timestamp()) "
+                              "ON CONFLICT (origin) DO NOTHING"), {"o": origin[:300]})
+            conn.commit()
+            while True:
+                if stop.is_set():
+                    raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
+                try:
+                    conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                    wait = conn.execute(text(
+                        "SELECT EXTRACT(EPOCH FROM (next_at - clock_timestamp())) FROM host_slot "
+                        "WHERE origin = :o FOR UPDATE"), {"o": origin[:300]}).scalar_one()
+                    break
+                except OperationalError as exc:
+                    conn.rollback()
+                    if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: ask again
+                        raise
+            if wait is not None and float(wait) > 0 and stop.wait(float(wait)):
+                conn.rollback()
+                raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
+            try:
+                yield
+            finally:
+                conn.execute(text("UPDATE host_slot SET next_at = clock_timestamp() + make_interval(secs => :i) "
+                                  "WHERE origin = :o"), {"o": origin[:300], "i": float(interval)})
+                conn.commit()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return round(value, 4)
+    return str(value)
