@@ -102,7 +102,7 @@ def run_desk(
     t0 = time.perf_counter()
     p = subprocess.run([exe, "fetch", "--json"], cwd=folder, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    rows = json.loads(p.stdout or "[]")
+    rows = json.loads(p.stdout)["fetched"] if p.stdout else []
     shutil.rmtree(folder, ignore_errors=True)
     m = _server_side(servers)
     m.update(wall=wall, ok=sum(r["outcome"] == "fetched" for r in rows), callbacks=len(rows))
