@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,16 +94,40 @@ def pending_requests(desk: Desk, settings: Settings, *, refresh: bool = False,
         q = select(EvidenceUrl).order_by(EvidenceUrl.id)
         if urls:  # in the spelling the desk stores them in (a malformed one is a clear error)
             q = q.where(EvidenceUrl.url.in_([normalise_url(u) for u in urls]))
+        evidence = list(s.execute(q).scalars())
+        latest = _latest_snapshots(s, [eu.url for eu in evidence])
         reqs = []
         cutoff = utcnow() - timedelta(days=settings.stale_after_days)
-        for eu in s.execute(q).scalars():
-            snap = latest_snapshot(s, eu.url)
+        for eu in evidence:
+            snap = latest.get(eu.url)
             if snap is None:
                 reqs.append(FetchRequest(eu.url, meta=eu.id))
             elif urls or (refresh and snap.origin == "fetch" and snap.fetched_at <= cutoff):
                 reqs.append(FetchRequest(eu.url, etag=_hdr(snap.headers, "etag"),
                                          last_modified=_hdr(snap.headers, "last-modified"), meta=eu.id))
         return reqs
+
+
+def _latest_ids(s: Session, urls: list[str]) -> dict[str, int]:
+    """Each URL's latest snapshot id (newest fetched_at, then highest id: as `latest_snapshot` orders)."""
+    best: dict[str, tuple[Any, int]] = {}
+    for i in range(0, len(urls), 500):
+        q = select(Snapshot.url, Snapshot.fetched_at, Snapshot.id).where(Snapshot.url.in_(urls[i : i + 500]))
+        for url, at, sid in s.execute(q):
+            if url not in best or (at, sid) > best[url]:
+                best[url] = (at, sid)
+    return {url: sid for url, (_, sid) in best.items()}
+
+
+def _latest_snapshots(s: Session, urls: list[str]) -> dict[str, Snapshot]:
+    """`latest_snapshot` of many URLs in a few queries (not one per URL)."""
+    ids = _latest_ids(s, urls)
+    by_id = list(ids.values())
+    out: dict[str, Snapshot] = {}
+    for i in range(0, len(by_id), 500):
+        for snap in s.execute(select(Snapshot).where(Snapshot.id.in_(by_id[i : i + 500]))).scalars():
+            out[snap.url] = snap
+    return out
 
 
 def _hdr(headers: dict[str, Any] | None, name: str) -> str | None:
@@ -196,22 +221,24 @@ def prepare_result(archive_root: Path, res: FetchResult, latest_sha256: str | No
 
 
 def _latest_sha256(desk: Desk, urls: list[str]) -> dict[str, str]:
-    """Each URL's latest capture hash (newest fetched_at, then id), in a few queries."""
-    latest: dict[str, tuple[Any, int, str]] = {}
+    """Each URL's latest capture hash."""
     with desk.session() as s:
-        for i in range(0, len(urls), 500):
-            q = select(Snapshot.url, Snapshot.fetched_at, Snapshot.id, Snapshot.sha256).where(
-                Snapshot.url.in_(urls[i : i + 500]))
-            for url, at, sid, sha in s.execute(q):
-                if url not in latest or (at, sid) > latest[url][:2]:
-                    latest[url] = (at, sid, sha)
-    return {url: v[2] for url, v in latest.items()}
+        ids = _latest_ids(s, urls)
+        by_id = list(ids.values())
+        out: dict[str, str] = {}
+        for i in range(0, len(by_id), 500):
+            q = select(Snapshot.url, Snapshot.sha256).where(Snapshot.id.in_(by_id[i : i + 500]))
+            out.update({url: sha for url, sha in s.execute(q)})
+        return out
 
 
 CAPTURE_WORKERS = 4
 """Workers that extract, archive and split fetched pages while the fetch goes on (see fetch_pending)."""
 WRITE_BATCH = 50
-"""At most this many results are stored in one transaction (fewer when fewer are waiting)."""
+"""At most this many results are stored in one transaction."""
+WRITE_WAIT = 0.1
+"""Seconds the writer waits for more results once one is ready, so that results arriving one by one still
+share transactions (each commit also re-reads and records the audit chain's head)."""
 
 _DONE = object()
 
@@ -304,17 +331,16 @@ def fetch_pending(
     finished = False
     try:
         while not finished:
-            batch = []
-            item = ready.get()
-            while item is not _DONE:
-                batch.append(item)
-                if len(batch) >= WRITE_BATCH:
-                    break
+            batch = [ready.get()]
+            deadline = time.monotonic() + WRITE_WAIT
+            while batch[-1] is not _DONE and len(batch) < WRITE_BATCH:
                 try:
-                    item = ready.get_nowait()
+                    batch.append(ready.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            finished = item is _DONE
+            if batch[-1] is _DONE:
+                finished = True
+                batch.pop()
             if batch:
                 write(batch)
     except BaseException:

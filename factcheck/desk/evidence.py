@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import EvidenceUrl, Passage, Snapshot, utcnow
@@ -128,11 +128,11 @@ def store_capture(
     session.add(snap)
     session.flush()
     passages = prepared.passages
-    session.add_all(
-        Passage(snapshot_id=snap.id, seq=i, start=p.start, end=p.end, text=p.text)
-        for i, p in enumerate(passages)
-    )
-    session.flush()
+    if passages:  # one executemany, not an ORM object (and a RETURNING round trip) per passage
+        session.execute(insert(Passage), [
+            {"snapshot_id": snap.id, "seq": i, "start": p.start, "end": p.end, "text": p.text}
+            for i, p in enumerate(passages)
+        ])
     from factcheck.desk.retrieve import count_terms
 
     count_terms(session, (p.text for p in passages))
