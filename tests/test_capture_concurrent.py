@@ -74,7 +74,7 @@ class Web:
     def urls(self) -> list[str]:
         paths = [f"/a/{i}" for i in range(4)] + ["/png", "/missing", "/private/x"]
         out = [srv.url(p) for srv in self.servers for p in paths]
-        return out + [self.servers[0].url("/same"), self.servers[1].url("/same")]
+        return [*out, self.servers[0].url("/same"), self.servers[1].url("/same")]
 
     def stop(self) -> None:
         for srv in self.servers:

@@ -248,11 +248,10 @@ def _capture_pool(workers: int, processes: bool) -> Executor:
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="factcheck-capture")
     # not fork: this process runs threads (the fetcher's), and a forked child could inherit a held lock
     if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["factcheck.desk.capture", "factcheck.documents.extract", "trafilatura"])
-    else:
-        ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload(["factcheck.desk.capture", "factcheck.documents.extract", "trafilatura"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=server)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def fetch_pending(
