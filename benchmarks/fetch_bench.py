@@ -7,15 +7,16 @@ to the same host (vs the configured delay), and how many TCP connections were op
 
     .venv/bin/python benchmarks/fetch_bench.py [--hosts 10] [--urls 200] [--server-delay 0.05]
                                                [--per-host-delay 0.2] [--concurrency 1 8 10] [--desk]
-                                               [--page-kb 2] [--capture-workers 4] [--processes]
+                                               [--page-kb 2] [--capture-workers 2] [--processes]
 
 With --desk, after the library rows, the same URLs go into fresh desks (a case file) at the highest
 concurrency and are fetched three ways, every capture stored (WARC record, extraction, passages, rows):
 
 * ``factcheck fetch --json``, the real command in a subprocess (its start-up included), and beside it the
   same command's start-up alone (a second ``fetch`` on that desk, with nothing left to fetch);
-* ``fetch_pending`` in this process, its capture work in threads (``--capture-workers``), and with
-  ``--processes`` also in worker processes.
+* in this process: first as ``fetch`` stored captures before (``record_result`` for each result in the
+  thread that called ``fetch_many``), then ``fetch_pending``, its capture work in threads
+  (``--capture-workers``), and with ``--processes`` also in worker processes.
 
 "vs seq" is the sequential library time divided by the row's time; "vs lib" is the row's time divided by
 the library's at the same concurrency (1.00 = storing costs nothing). ``--page-kb`` sets the size of the
@@ -155,10 +156,11 @@ def run_desk(
 
 def run_desk_inprocess(
     servers: list[LocalServer], urls: list[str], concurrency: int, per_host_delay: float,
-    capture_workers: int, processes: bool,
+    capture_workers: int, processes: bool, calling_thread: bool = False,
 ) -> dict[str, float]:
-    """`fetch_pending` on a fresh SQLite desk in this process (no command start-up)."""
-    from factcheck.desk.capture import fetch_pending
+    """`fetch_pending` on a fresh SQLite desk in this process (no command start-up); with `calling_thread`
+    the road it replaced: each result stored by `record_result` in the thread that called `fetch_many`."""
+    from factcheck.desk.capture import fetch_pending, pending_requests, policy_from_settings, record_result
     from factcheck.desk.cases import import_case
     from factcheck.desk.db import Desk, upgrade
     from factcheck.settings import load_settings
@@ -176,13 +178,19 @@ def run_desk_inprocess(
     with desk.session() as s:
         import_case(s, settings, _case_file(folder, urls), actor="bench")
     t0 = time.perf_counter()
-    summary = fetch_pending(desk, settings, actor="bench", capture_workers=capture_workers,
-                            capture_processes=processes)
+    if calling_thread:
+        rows = []
+        with Fetcher(policy_from_settings(settings)) as fetcher:
+            fetcher.fetch_many(pending_requests(desk, settings), on_result=lambda res: rows.append(
+                record_result(desk, settings, res, actor="bench")))
+    else:
+        rows = fetch_pending(desk, settings, actor="bench", capture_workers=capture_workers,
+                             capture_processes=processes).rows
     wall = time.perf_counter() - t0
     desk.dispose()
     shutil.rmtree(folder, ignore_errors=True)
     m = _server_side(servers)
-    m.update(wall=wall, ok=summary.counts().get("fetched", 0), callbacks=len(summary.rows))
+    m.update(wall=wall, ok=sum(r.outcome == "fetched" for r in rows), callbacks=len(rows))
     return m
 
 
@@ -208,7 +216,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 10])
     ap.add_argument("--desk", action="store_true", help="also store every capture on a desk (see above)")
     ap.add_argument("--page-kb", type=int, default=2, help="page size in KiB (2: the bare pages)")
-    ap.add_argument("--capture-workers", type=int, nargs="+", default=[4],
+    ap.add_argument("--capture-workers", type=int, nargs="+", default=[2],
                     help="capture workers of the in-process desk rows")
     ap.add_argument("--processes", action="store_true", help="also run the desk's capture work in processes")
     args = ap.parse_args()
@@ -254,6 +262,8 @@ def main() -> None:
             line("`factcheck fetch` (command)", conc, m)
             print(f"{'  its start-up (nothing to fetch)':<34} {conc:>4} {m['startup']:>7.2f}")
             line("  command less its start-up", conc, m, wall=m["wall"] - m["startup"])
+            m = run_desk_inprocess(servers, urls, conc, args.per_host_delay, 0, False, calling_thread=True)
+            line("stored in the calling thread", conc, m)
             pools = [(w, False) for w in args.capture_workers]
             pools += [(w, True) for w in args.capture_workers] if args.processes else []
             for workers, processes in pools:

@@ -232,7 +232,7 @@ def _latest_sha256(desk: Desk, urls: list[str]) -> dict[str, str]:
         return out
 
 
-CAPTURE_WORKERS = 4
+CAPTURE_WORKERS = 2
 """Workers that extract, archive and split fetched pages while the fetch goes on (see fetch_pending)."""
 WRITE_BATCH = 50
 """At most this many results are stored in one transaction."""
