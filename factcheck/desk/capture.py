@@ -1,22 +1,38 @@
 """Fetching the desk's evidence: pending URLs go through the fetcher's policies, every result is recorded.
 
-Each result is committed on its own, so an interrupted or failing batch keeps everything fetched so far.
+Fetching, preparing captures (extraction, WARC records, passages) and storing them run side by side;
+results are committed in small batches as they are ready, so an interrupted or failing run keeps
+everything stored before the interruption or the failure.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.db import Desk
-from factcheck.desk.evidence import EvidenceError, latest_snapshot, store_capture
+from factcheck.desk.evidence import (
+    EvidenceError,
+    PreparedCapture,
+    latest_snapshot,
+    prepare_capture,
+    store_capture,
+)
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, Snapshot, utcnow
+from factcheck.documents.archive import sha256_hex
 from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest, FetchResult
 from factcheck.settings import Settings
 from factcheck.text.urls import normalise_url
@@ -78,16 +94,40 @@ def pending_requests(desk: Desk, settings: Settings, *, refresh: bool = False,
         q = select(EvidenceUrl).order_by(EvidenceUrl.id)
         if urls:  # in the spelling the desk stores them in (a malformed one is a clear error)
             q = q.where(EvidenceUrl.url.in_([normalise_url(u) for u in urls]))
+        evidence = list(s.execute(q).scalars())
+        latest = _latest_snapshots(s, [eu.url for eu in evidence])
         reqs = []
         cutoff = utcnow() - timedelta(days=settings.stale_after_days)
-        for eu in s.execute(q).scalars():
-            snap = latest_snapshot(s, eu.url)
+        for eu in evidence:
+            snap = latest.get(eu.url)
             if snap is None:
                 reqs.append(FetchRequest(eu.url, meta=eu.id))
             elif urls or (refresh and snap.origin == "fetch" and snap.fetched_at <= cutoff):
                 reqs.append(FetchRequest(eu.url, etag=_hdr(snap.headers, "etag"),
                                          last_modified=_hdr(snap.headers, "last-modified"), meta=eu.id))
         return reqs
+
+
+def _latest_ids(s: Session, urls: list[str]) -> dict[str, int]:
+    """Each URL's latest snapshot id (newest fetched_at, then highest id: as `latest_snapshot` orders)."""
+    best: dict[str, tuple[Any, int]] = {}
+    for i in range(0, len(urls), 500):
+        q = select(Snapshot.url, Snapshot.fetched_at, Snapshot.id).where(Snapshot.url.in_(urls[i : i + 500]))
+        for url, at, sid in s.execute(q):
+            if url not in best or (at, sid) > best[url]:
+                best[url] = (at, sid)
+    return {url: sid for url, (_, sid) in best.items()}
+
+
+def _latest_snapshots(s: Session, urls: list[str]) -> dict[str, Snapshot]:
+    """`latest_snapshot` of many URLs in a few queries (not one per URL)."""
+    ids = _latest_ids(s, urls)
+    by_id = list(ids.values())
+    out: dict[str, Snapshot] = {}
+    for i in range(0, len(by_id), 500):
+        for snap in s.execute(select(Snapshot).where(Snapshot.id.in_(by_id[i : i + 500]))).scalars():
+            out[snap.url] = snap
+    return out
 
 
 def _hdr(headers: dict[str, Any] | None, name: str) -> str | None:
@@ -97,68 +137,220 @@ def _hdr(headers: dict[str, Any] | None, name: str) -> str | None:
     return None
 
 
-def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: str) -> FetchRow:
+def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: str,
+                  prepared: PreparedCapture | EvidenceError | None = None) -> FetchRow:
     """Store one fetch result in its own transaction (snapshot if new bytes, always an attempt row)."""
-    outcome, reason, sha = res.outcome, res.reason, None
     with desk.session() as s:
-        eu = s.get(EvidenceUrl, res.meta) if res.meta is not None else None
-        if eu is None:
-            eu = s.execute(select(EvidenceUrl).where(EvidenceUrl.url == res.url)).scalar_one()
-        snapshot_id = None
-        if res.outcome == "fetched" and res.body is not None:
-            try:
-                snap, created = store_capture(
-                    s, settings, url=eu.url, body=res.body, origin="fetch", evidence_url=eu,
-                    fetched_at=res.fetched_at, status=res.http_status, headers=res.headers,
-                    final_url=res.final_url, redirects=[list(r) for r in res.redirects],
-                    content_type=res.headers.get("Content-Type") or res.content_type,
-                )
-            except EvidenceError as exc:
-                outcome, reason = "failed", "unreadable"
-                res.detail = str(exc)
+        return _record(s, settings, res, actor=actor, prepared=prepared)
+
+
+def _record(s: Session, settings: Settings, res: FetchResult, *, actor: str,
+            prepared: PreparedCapture | EvidenceError | None) -> FetchRow:
+    """One fetch result inside the caller's transaction. `prepared`: the capture's extraction and WARC
+    record made beforehand (`prepare_result`), or the EvidenceError that making them raised."""
+    outcome, reason, sha = res.outcome, res.reason, None
+    eu = s.get(EvidenceUrl, res.meta) if res.meta is not None else None
+    if eu is None:
+        eu = s.execute(select(EvidenceUrl).where(EvidenceUrl.url == res.url)).scalar_one()
+    snapshot_id = None
+    if res.outcome == "fetched" and res.body is not None:
+        try:
+            if isinstance(prepared, EvidenceError) and _unchanged(s, eu.url, res.body):
+                prepared = None  # the same bytes as the latest capture: nothing is extracted
+            if isinstance(prepared, EvidenceError):
+                raise prepared
+            snap, created = store_capture(
+                s, settings, url=eu.url, body=res.body, origin="fetch", evidence_url=eu,
+                fetched_at=res.fetched_at, status=res.http_status, headers=res.headers,
+                final_url=res.final_url, redirects=[list(r) for r in res.redirects],
+                content_type=_content_type(res), prepared=prepared,
+            )
+        except EvidenceError as exc:
+            outcome, reason = "failed", "unreadable"
+            res.detail = str(exc)
+        else:
+            snapshot_id, sha = snap.id, snap.sha256
+            if not created:
+                outcome = "unchanged"
             else:
-                snapshot_id, sha = snap.id, snap.sha256
-                if not created:
-                    outcome = "unchanged"
-                else:
-                    audit.record(s, actor=actor, action="evidence.fetch", entity="snapshot", entity_id=snap.id,
-                                 after={"url": eu.url, "sha256": snap.sha256, "status": res.http_status,
-                                        "final_url": res.final_url})
-        elif res.outcome == "unchanged":
-            snap0 = latest_snapshot(s, eu.url)
-            if snap0 is not None:
-                snapshot_id, sha = snap0.id, snap0.sha256
-        s.add(FetchAttempt(evidence_url_id=eu.id, at=res.fetched_at, outcome=outcome, reason=reason,
-                           http_status=res.http_status, snapshot_id=snapshot_id, elapsed=res.elapsed))
-        eu.last_outcome, eu.last_reason, eu.last_attempt_at = outcome, reason, res.fetched_at
-        has_snapshot = s.execute(
-            select(func.count()).select_from(Snapshot).where(Snapshot.url == eu.url)
-        ).scalar_one() > 0
-        eu.status = "captured" if has_snapshot else ("failed" if outcome == "failed" else "skipped"
-                                                     if outcome == "skipped" else eu.status)
+                audit.record(s, actor=actor, action="evidence.fetch", entity="snapshot", entity_id=snap.id,
+                             after={"url": eu.url, "sha256": snap.sha256, "status": res.http_status,
+                                    "final_url": res.final_url})
+    elif res.outcome == "unchanged":
+        snap0 = latest_snapshot(s, eu.url)
+        if snap0 is not None:
+            snapshot_id, sha = snap0.id, snap0.sha256
+    s.add(FetchAttempt(evidence_url_id=eu.id, at=res.fetched_at, outcome=outcome, reason=reason,
+                       http_status=res.http_status, snapshot_id=snapshot_id, elapsed=res.elapsed))
+    eu.last_outcome, eu.last_reason, eu.last_attempt_at = outcome, reason, res.fetched_at
+    has_snapshot = s.execute(
+        select(func.count()).select_from(Snapshot).where(Snapshot.url == eu.url)
+    ).scalar_one() > 0
+    eu.status = "captured" if has_snapshot else ("failed" if outcome == "failed" else "skipped"
+                                                 if outcome == "skipped" else eu.status)
     return FetchRow(res.url, outcome, res.http_status, reason, sha, res.detail)
+
+
+def _content_type(res: FetchResult) -> str | None:
+    return res.headers.get("Content-Type") or res.content_type
+
+
+def _unchanged(s: Session, url: str, body: bytes) -> bool:
+    latest = latest_snapshot(s, url)
+    return latest is not None and latest.sha256 == sha256_hex(body)
+
+
+def prepare_result(archive_root: Path, res: FetchResult, latest_sha256: str | None = None
+                   ) -> PreparedCapture | EvidenceError | None:
+    """The database-free part of storing a fetched page (extraction, WARC record, passages), for a worker.
+
+    None when there is nothing to prepare: no body, or the same bytes as `latest_sha256` (the URL's latest
+    capture when the fetch began; the writer checks again). An EvidenceError (the bytes do not extract) is
+    returned, not raised: the writer records it as the failure it is. Any other exception is a bug and
+    propagates."""
+    if res.outcome != "fetched" or res.body is None:
+        return None
+    if latest_sha256 is not None and (res.sha256 or sha256_hex(res.body)) == latest_sha256:
+        return None
+    try:
+        return prepare_capture(archive_root, url=res.url, body=res.body, origin="fetch",
+                               fetched_at=res.fetched_at, status=res.http_status, headers=res.headers,
+                               final_url=res.final_url, content_type=_content_type(res))
+    except EvidenceError as exc:
+        return exc
+
+
+def _latest_sha256(desk: Desk, urls: list[str]) -> dict[str, str]:
+    """Each URL's latest capture hash."""
+    with desk.session() as s:
+        ids = _latest_ids(s, urls)
+        by_id = list(ids.values())
+        out: dict[str, str] = {}
+        for i in range(0, len(by_id), 500):
+            q = select(Snapshot.url, Snapshot.sha256).where(Snapshot.id.in_(by_id[i : i + 500]))
+            out.update({url: sha for url, sha in s.execute(q)})
+        return out
+
+
+CAPTURE_WORKERS = 2
+"""Workers that extract, archive and split fetched pages while the fetch goes on (see fetch_pending)."""
+WRITE_BATCH = 50
+"""At most this many results are stored in one transaction."""
+WRITE_WAIT = 0.1
+"""Seconds the writer waits for more results once one is ready, so that results arriving one by one still
+share transactions (each commit also re-reads and records the audit chain's head)."""
+
+_DONE = object()
+
+
+def _capture_pool(workers: int, processes: bool) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="factcheck-capture")
+    # not fork: this process runs threads (the fetcher's), and a forked child could inherit a held lock
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload(["factcheck.desk.capture", "factcheck.documents.extract", "trafilatura"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=server)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def fetch_pending(
     desk: Desk, settings: Settings, *, actor: str, refresh: bool = False, urls: list[str] | None = None,
     on_row: Callable[[FetchRow], None] | None = None, fetcher: Fetcher | None = None,
-    requests: list[FetchRequest] | None = None,
+    requests: list[FetchRequest] | None = None, capture_workers: int = CAPTURE_WORKERS,
+    capture_processes: bool = False,
 ) -> FetchSummary:
-    """Fetch and record `requests` (default: what `pending_requests` finds)."""
+    """Fetch and record `requests` (default: what `pending_requests` finds).
+
+    Three stages run side by side: the fetcher's workers fetch (politeness as the fetcher keeps it), a
+    small pool of `capture_workers` threads prepares each fetched page (extraction, WARC record,
+    passages: no database; threads, or with `capture_processes` worker processes), and the calling thread is the one writer, storing results in batched
+    transactions of whatever is ready (SQLite has one writer; one writer also keeps the audit chain in
+    order). `on_row` is called in the calling thread after each result is committed. A result whose
+    storing fails raises after every result before it is committed; a page that does not extract is a
+    `failed`/`unreadable` row like any other failure, and the others are stored."""
     reqs = pending_requests(desk, settings, refresh=refresh, urls=urls) if requests is None else requests
     summary = FetchSummary()
+    if not reqs:
+        return summary
+    latest = _latest_sha256(desk, sorted({r.url for r in reqs}))
+    archive_root = settings.evidence_path
     own = fetcher is None
     fetcher = fetcher or Fetcher(policy_from_settings(settings))
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (result, prepared | error | Future) or _DONE
+    pool = _capture_pool(max(1, capture_workers), capture_processes)
+    fetch_error: list[BaseException] = []
 
-    def handle(res: FetchResult) -> None:
-        row = record_result(desk, settings, res, actor=actor)
+    def on_result(res: FetchResult) -> None:  # in the fetch thread: hand the page to a capture worker
+        fut = pool.submit(prepare_result, archive_root, res, latest.get(res.url))
+        fut.add_done_callback(lambda f: ready.put((res, f)))
+
+    def fetch_all() -> None:
+        try:
+            fetcher.fetch_many(reqs, on_result=on_result)
+        except BaseException as exc:  # handed to the calling thread
+            fetch_error.append(exc)
+        finally:
+            pool.shutdown(wait=True)  # every prepared page is in `ready` before the end mark
+            ready.put(_DONE)
+
+    def write(batch: list[tuple[FetchResult, Future[Any]]]) -> None:
+        items: list[tuple[FetchResult, Any]] = []
+        bug: BaseException | None = None
+        for res, fut in batch:
+            try:
+                items.append((res, fut.result()))
+            except Exception as exc:  # a bug in a capture worker: what came before it is still stored
+                bug = exc
+                break
+        rows: list[FetchRow] | None = None
+        if items:
+            try:
+                with desk.session() as s:
+                    rows = [_record(s, settings, res, actor=actor, prepared=p) for res, p in items]
+            except Exception:
+                if len(items) == 1:
+                    raise
+        if rows is None:  # one of them failed: store them one by one, raising at the failing one
+            rows = []
+            for res, p in items:
+                _emit(record_result(desk, settings, res, actor=actor, prepared=p))
+        for row in rows:
+            _emit(row)
+        if bug is not None:
+            raise bug
+
+    def _emit(row: FetchRow) -> None:
         summary.rows.append(row)
         if on_row:
             on_row(row)
 
+    driver = threading.Thread(target=fetch_all, name="factcheck-fetch-driver", daemon=True)
+    driver.start()
+    finished = False
     try:
-        fetcher.fetch_many(reqs, on_result=handle)
-    finally:
+        while not finished:
+            batch = [ready.get()]
+            deadline = time.monotonic() + WRITE_WAIT
+            while batch[-1] is not _DONE and len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(ready.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            if batch[-1] is _DONE:
+                finished = True
+                batch.pop()
+            if batch:
+                write(batch)
+    except BaseException:
+        fetcher.cancel()
+        driver.join(timeout=2.0)  # as the fetcher does: requests in flight are not waited for
         if own:
             fetcher.close()
+        raise
+    driver.join()
+    if own:
+        fetcher.close()
+    if fetch_error:
+        raise fetch_error[0]
     return summary

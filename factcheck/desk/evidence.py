@@ -9,16 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import EvidenceUrl, Passage, Snapshot, utcnow
 from factcheck.documents.archive import Archive, sha256_hex
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings
+from factcheck.text.passages import Passage as TextPassage
 from factcheck.text.passages import split_passages
+
+if TYPE_CHECKING:
+    from factcheck.documents.extract import Extracted
 
 
 class EvidenceError(FactcheckError):
@@ -29,6 +33,55 @@ def latest_snapshot(session: Session, url: str) -> Snapshot | None:
     return session.execute(
         select(Snapshot).where(Snapshot.url == url).order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)
     ).scalar()
+
+
+@dataclass(frozen=True)
+class PreparedCapture:
+    """The work on one capture that needs no database: extraction, the WARC record, passages.
+
+    Made by `prepare_capture` (in any thread or process: it touches only the bytes and the archive
+    folder), stored by `store_capture(..., prepared=...)` in the writer's transaction.
+    """
+
+    sha256: str
+    extracted: Extracted
+    warc_path: str
+    passages: list[TextPassage]
+
+
+def prepare_capture(
+    archive_root: Path,
+    *,
+    url: str,
+    body: bytes,
+    origin: str,
+    fetched_at: datetime,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    final_url: str | None = None,
+    content_type: str | None = None,
+    filename: str | None = None,
+) -> PreparedCapture:
+    """Extract one capture, archive its bytes (content-addressed: the same bytes land in the same WARC
+    file) and split its text into passages. Raises EvidenceError when the bytes do not extract, before
+    anything is archived."""
+    from factcheck.documents.extract import (  # heavy (trafilatura): load only when needed
+        ExtractionError,
+        extract_bytes,
+    )
+
+    try:
+        extracted = extract_bytes(body, content_type=content_type, url=final_url or url, filename=filename)
+    except ExtractionError as exc:
+        raise EvidenceError(f"{filename or url}: {exc}") from None
+    archive = Archive(archive_root)
+    if origin == "file":
+        stored = archive.store_file(url=url, body=body, content_type=extracted.content_type,
+                                    saved_at=fetched_at)
+    else:
+        stored = archive.store(url=final_url or url, body=body, status=status or 200, headers=headers or {},
+                               fetched_at=fetched_at)
+    return PreparedCapture(stored.sha256, extracted, stored.path, split_passages(extracted.text))
 
 
 def store_capture(
@@ -46,47 +99,40 @@ def store_capture(
     redirects: list[Any] | None = None,
     content_type: str | None = None,
     filename: str | None = None,
+    prepared: PreparedCapture | None = None,
 ) -> tuple[Snapshot, bool]:
-    """Archive and extract one capture. Returns (snapshot, created); bytes equal to the latest capture are not stored again."""
+    """Archive and extract one capture. Returns (snapshot, created); bytes equal to the latest capture are not stored again.
+
+    `prepared` is the same capture's `prepare_capture` done beforehand (elsewhere, from these very
+    arguments); without it the work is done here."""
     sha = sha256_hex(body)
     latest = latest_snapshot(session, url)
     if latest is not None and latest.sha256 == sha:
         return latest, False  # unchanged since the last capture (a page that changed back is a new one)
-    from factcheck.documents.extract import (  # heavy (trafilatura): load only when needed
-        ExtractionError,
-        extract_bytes,
-    )
-
-    try:
-        extracted = extract_bytes(body, content_type=content_type, url=final_url or url, filename=filename)
-    except ExtractionError as exc:
-        raise EvidenceError(f"{filename or url}: {exc}") from None
     fetched_at = fetched_at or utcnow()
-    archive = Archive(settings.evidence_path)
-    if origin == "file":
-        stored = archive.store_file(url=url, body=body, content_type=extracted.content_type,
-                                    saved_at=fetched_at)
-    else:
-        stored = archive.store(url=final_url or url, body=body, status=status or 200, headers=headers or {},
-                               fetched_at=fetched_at)
+    if prepared is None or prepared.sha256 != sha:
+        prepared = prepare_capture(settings.evidence_path, url=url, body=body, origin=origin,
+                                   fetched_at=fetched_at, status=status, headers=headers, final_url=final_url,
+                                   content_type=content_type, filename=filename)
+    extracted = prepared.extracted
     snap = Snapshot(
         evidence_url_id=evidence_url.id if evidence_url else None,
         source_id=evidence_url.source_id if evidence_url else None,
         url=url, final_url=final_url or url, status=status, headers=dict(headers or {}),
         redirects=list(redirects or []), fetched_at=fetched_at, origin=origin, sha256=sha,
-        warc_path=stored.path, content_type=extracted.content_type,
+        warc_path=prepared.warc_path, content_type=extracted.content_type,
         encoding=extracted.encoding, title=extracted.title, author=extracted.author,
         published=extracted.published, language=extracted.language, text=extracted.text,
         meta={k: v for k, v in (extracted.metadata or {}).items() if isinstance(v, str | int | float | bool)},
     )
     session.add(snap)
     session.flush()
-    passages = split_passages(extracted.text)
-    session.add_all(
-        Passage(snapshot_id=snap.id, seq=i, start=p.start, end=p.end, text=p.text)
-        for i, p in enumerate(passages)
-    )
-    session.flush()
+    passages = prepared.passages
+    if passages:  # one executemany, not an ORM object (and a RETURNING round trip) per passage
+        session.execute(insert(Passage), [
+            {"snapshot_id": snap.id, "seq": i, "start": p.start, "end": p.end, "text": p.text}
+            for i, p in enumerate(passages)
+        ])
     from factcheck.desk.retrieve import count_terms
 
     count_terms(session, (p.text for p in passages))

@@ -28,6 +28,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -114,15 +115,34 @@ def _status_line(status: int) -> str:
 
 STALE_TEMP_SECONDS = 15 * 60
 """A ``.tmp-*.warc.gz`` older than this is left over from a write that was killed (a real write takes
-seconds): the first write of each Archive removes such files."""
+seconds): the first write to an archive folder in a process removes such files, and again every
+SWEEP_INTERVAL seconds while the process keeps writing there."""
+SWEEP_INTERVAL = 60.0
+_last_sweep: dict[Path, float] = {}  # archive root (resolved) -> time.monotonic() of this process's last sweep
+_sweep_lock = threading.Lock()
+
+
+def _sweep_due(root: Path) -> bool:
+    """Whether this process should sweep `root` now; claims the sweep, so concurrent writers (threads
+    storing captures side by side) do not all walk the folder at once."""
+    key = root.resolve()
+    now = time.monotonic()
+    with _sweep_lock:
+        last = _last_sweep.get(key)
+        if last is not None and now - last < SWEEP_INTERVAL:
+            return False
+        _last_sweep[key] = now
+        return True
 
 
 class Archive:
-    """The evidence archive under ``root`` (created on first write)."""
+    """The evidence archive under ``root`` (created on first write).
+
+    Safe to use from several threads (and processes) at once: every write goes to its own temp file and
+    is linked into place, so two writers of the same bytes leave one file and neither fails."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self._swept = False
 
     def sweep_stale_temp(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
         """Remove temp files that killed writes left behind (older than `older_than` seconds; a younger one
@@ -134,7 +154,8 @@ class Archive:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
                     removed.append(tmp)
-        self._swept = True
+        with _sweep_lock:
+            _last_sweep[self.root.resolve()] = time.monotonic()
         return removed
 
     # -- paths -----------------------------------------------------------------------------------------
@@ -293,7 +314,7 @@ class Archive:
 
     def _write_atomically(self, target: Path, date: str, write: Callable[[WARCWriter], None]) -> bool:
         """Write a WARC to a temp file and link it into place; False if the target appeared meanwhile."""
-        if not self._swept:
+        if _sweep_due(self.root):
             self.sweep_stale_temp()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".warc.gz", dir=target.parent)

@@ -4,6 +4,10 @@ The desk stores what this module returns as a snapshot's text, and `passages.spl
 cuts it at blank lines, so the main text always separates paragraphs with "\\n\\n".
 Boilerplate (navigation, cookie banners, related links, footers, comments) is left out because a
 claim must never be "verified" by text the cited source did not actually publish in its article.
+
+`extract_bytes` may run in several threads at once (the desk's capture workers do): every call builds its
+own document tree and keeps no state here, and lxml serialises the parsers that trafilatura and htmldate
+share at module level (each parser holds a lock while it parses).
 """
 
 from __future__ import annotations
