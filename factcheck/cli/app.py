@@ -4,6 +4,7 @@ error translation every command goes through (library errors become one `Error: 
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import os
 from collections.abc import Callable
@@ -73,7 +74,37 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Which modules define each top-level command. A command's modules are imported when it is asked for, so
+# `factcheck fetch` does not pay for the report, the web desk, the reader or the job queue (start-up is part
+# of every command's time). Groups that several modules extend list every one of them.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "init": ("desk",), "config": ("desk",), "sources": ("desk",), "fetch": ("desk",), "extract": ("desk",),
+    "verify": ("desk",), "runs": ("desk",),
+    "claims": ("desk", "newsroom"), "evidence": ("desk", "check"),
+    "check": ("check",), "demo": ("check",),
+    "triage": ("triage",), "review": ("triage",), "audit": ("triage",),
+    "report": ("report",), "ingest": ("ingest",), "serve": ("web",), "users": ("web",), "nli": ("nli",),
+    "worker": ("jobs",), "jobs": ("jobs",),
+}
+
+
+class LazyGroup(click.Group):
+    """The root group: each command module is imported the first time one of its commands is needed."""
+
+    def _load(self, name: str) -> None:
+        for module in COMMAND_MODULES.get(name, ()):
+            importlib.import_module(f"factcheck.cli.{module}")  # the module registers its commands on `cli`
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands or cmd_name in ("claims", "evidence"):
+            self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Desk database URL (else FACTCHECK_DB, else sqlite:///factcheck.db).")
 @click.option("--evidence-dir", metavar="DIR", help="Evidence archive folder (else FACTCHECK_EVIDENCE_DIR).")
 @click.version_option(__version__, prog_name="factcheck")

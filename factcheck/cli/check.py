@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from factcheck.cli.app import App, err, json_option, pass_app, print_json
+from factcheck.cli.app import App, cli, err, json_option, pass_app, print_json
 from factcheck.cli.desk import evidence
 from factcheck.errors import FactcheckError
 from factcheck.text.display import shorten as _short
@@ -228,3 +228,8 @@ def evidence_add(app: App, claim_id: str, url_or_file: str, source_name: str | N
     click.echo(claim_line(res.claim))
     if res.claim.get("rationale"):
         click.echo(visible(f"  {res.claim['rationale']}"))
+
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(check)
+cli.add_command(demo)

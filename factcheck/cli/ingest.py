@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from factcheck.cli.app import App, err, out, print_json
+from factcheck.cli.app import App, cli, err, out, print_json
 from factcheck.text.display import for_terminal as _t
 
 
@@ -75,3 +75,5 @@ def ingest(app: App, path_or_url: str, outlet: str | None, language: str | None,
     )
 
 
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(ingest)

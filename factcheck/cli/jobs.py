@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import click
 from rich.table import Table
 
-from factcheck.cli.app import App, err, json_option, out, pass_app, print_json
+from factcheck.cli.app import App, cli, err, json_option, out, pass_app, print_json
 from factcheck.text.display import for_terminal as _t
 
 
@@ -104,3 +104,8 @@ def print_enqueued(rows: Sequence[object], *, as_json: bool, run: int | None = N
     n = sum(1 for d in dicts if d["queued"])
     tail = f" for run {run}" if run is not None else ""
     out.print(f"{n} job(s) queued{tail}; `factcheck worker` runs them, `factcheck jobs` shows them.")
+
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(worker)
+cli.add_command(jobs_group, name="jobs")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from factcheck.cli.app import App, json_option, out, pass_app, print_json
+from factcheck.cli.app import App, cli, json_option, out, pass_app, print_json
 from factcheck.judge.reader import EntailmentUnavailable
 from factcheck.text.display import for_terminal as _t
 
@@ -158,3 +158,7 @@ def nli_check(app: App, premise: str | None, hypothesis: str | None, pairs_file:
     for r in rows:
         click.echo(f"{r['label']:<13} entailment {r['entailment']:.3f}  neutral {r['neutral']:.3f}  "
                    f"contradiction {r['contradiction']:.3f}")
+
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(nli_group, name="nli")

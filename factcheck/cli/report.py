@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from factcheck.cli.app import App
+from factcheck.cli.app import App, cli
 from factcheck.report import FORMATS, check_target, make_report, render, report_bytes, write_atomic
 from factcheck.text.display import visible
 
@@ -68,3 +68,7 @@ def report(app: App, fmt: str, output: Path | None, case: str | None, article: s
         click.echo(f"Warning: {visible(w)}", err=True)
     path = write_atomic(output, data)
     click.echo(f"Wrote {fmt} report ({len(rep.claims)} claims) to {path}", err=True)
+
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(report)

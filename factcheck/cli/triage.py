@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from factcheck.cli.app import App, json_option, out, print_json
+from factcheck.cli.app import App, cli, json_option, out, print_json
 from factcheck.desk.audit import describe_action
 from factcheck.desk.models import VERDICT_LABELS, utcnow
 from factcheck.errors import FactcheckError
@@ -368,3 +368,9 @@ def _brief(v: Any) -> str:
     if isinstance(v, dict):
         return "{…}"
     return str(v)
+
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(triage)
+cli.add_command(review)
+cli.add_command(audit_group, name="audit")

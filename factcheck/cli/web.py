@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from factcheck.cli.app import App, print_json
+from factcheck.cli.app import App, cli, print_json
 
 ROLE_CHOICE = click.Choice(["viewer", "checker", "editor"])
 
@@ -129,3 +129,7 @@ def users_set(app: App, name: str, role: str | None, disabled: bool | None, new_
             set_password(s, name, password, actor=actor)
     click.echo(f"Updated {name}.")
 
+
+# registered on the root group when this module is imported (see app.COMMAND_MODULES)
+cli.add_command(serve)
+cli.add_command(users_group, name="users")
