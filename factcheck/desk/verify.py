@@ -22,7 +22,7 @@ from factcheck.desk import audit, runs
 from factcheck.desk.claims import find_claim, list_claims
 from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
-from factcheck.desk.retrieve import RetrievalLimits, candidates_for
+from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
 from factcheck.judge import reader as entail
 from factcheck.judge.verdict import judge
 from factcheck.settings import Settings
@@ -101,26 +101,31 @@ def _judge_all(
     batch_size: int, limits: RetrievalLimits | None, progress: Callable[[int, int], None] | None,
     gloss_dictionary: str | None = None,
 ) -> None:
-    """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row."""
+    """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row.
+
+    A batch is read in a few queries (claims with their citations, then the candidates of all of them), its
+    verdicts are written in one flush, and its audit events follow in the claims' order."""
     for i in range(0, len(ids), batch_size):
         with desk.session() as s:
-            claims = s.execute(
+            claims = list(s.execute(
                 select(Claim).where(Claim.id.in_(ids[i : i + batch_size]))
-                .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
-            ).scalars()
+                .options(selectinload(Claim.citations)).order_by(Claim.id)
+            ).scalars())
+            # a German claim with no English wording is searched with its gloss too, and judged with it
+            readings = {claim.id: _gloss(claim, gloss_dictionary) for claim in claims}
+            candidates = candidates_for_claims(s, claims, limits, readings=readings)
+            judged = []
             for claim in claims:
-                reading = None  # a German claim with no English wording is searched with its gloss too
-                if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
-                    reading = gloss.gloss(claim.text, gloss_dictionary)
-                cands = candidates_for(s, claim, limits, reading=reading)
-                j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], cands,
-                          attribution=_attribution(claim), settings=judge_settings)
+                j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], candidates[claim.id],
+                          attribution=_attribution(claim), settings=judge_settings, glossed=readings[claim.id])
                 quotes = [dataclasses.asdict(q) for q in j.quotes]
                 v = Verdict(claim_id=claim.id, run_id=run_id, kind="machine", label=j.label,
                             confidence=round(float(j.confidence), 3), rationale=j.rationale,
                             first_hand=j.first_hand, quotes=quotes, signals=_jsonable(j.signals))
-                s.add(v)
-                s.flush()
+                judged.append((claim, j, v, quotes))
+            s.add_all([v for _c, _j, v, _q in judged])
+            s.flush()  # one multi-row insert; the verdicts' ids are known from here on
+            for claim, j, v, quotes in judged:
                 audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
                              claim_id=claim.id, after={"run": run_id, "label": j.label,
                                                        "confidence": v.confidence,
@@ -129,6 +134,13 @@ def _judge_all(
             s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
         if progress:
             progress(min(i + batch_size, len(ids)), len(ids))
+
+
+def _gloss(claim: Claim, gloss_dictionary: str | None) -> str | None:
+    """The word gloss of a German claim without English wording (None for any other claim)."""
+    if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
+        return gloss.gloss(claim.text, gloss_dictionary)
+    return None
 
 
 def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:
