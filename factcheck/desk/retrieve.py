@@ -11,7 +11,7 @@ the archive.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -106,8 +106,24 @@ def selective_terms(session: Session, terms: Sequence[str], *, budget: int = POS
     """The rarest of the claim's terms: only they narrow the search, and only they keep it cheap."""
     if not terms:
         return []
-    df = dict(session.execute(select(TermStat.term, TermStat.df).where(TermStat.term.in_(list(terms)))).all())
-    found = sorted((n, t) for t, n in df.items() if n > 0)
+    return choose_terms(term_frequencies(session, terms), terms, budget=budget, keep=keep)
+
+
+def term_frequencies(session: Session, terms: Iterable[str]) -> dict[str, int]:
+    """How many passages hold each of the terms (those no passage holds are left out), in one lookup per
+    thousand terms."""
+    wanted = sorted(set(terms))
+    df: dict[str, int] = {}
+    for i in range(0, len(wanted), 1000):
+        df.update(session.execute(select(TermStat.term, TermStat.df)
+                                  .where(TermStat.term.in_(wanted[i : i + 1000]))).tuples().all())
+    return df
+
+
+def choose_terms(df: dict[str, int], terms: Sequence[str], *, budget: int = POSTING_BUDGET,
+                 keep: int = 12) -> list[str]:
+    """selective_terms on frequencies already looked up (`df` may hold other claims' terms too)."""
+    found = sorted((df[t], t) for t in set(terms) if df.get(t, 0) > 0)
     chosen: list[str] = []
     spent = 0
     for n, t in found:
@@ -145,12 +161,14 @@ def search_passages(
         params["q"] = " | ".join(_fts_literal(dialect, t) for t in terms)
         # the index goes first (a materialised CTE), so a large cited source is never scanned row by row:
         # the chosen terms keep the hits few, whatever the archive's size
+        # (equal ranks are common, ts_rank does not weigh length: the passage id orders them, or which of
+        # them made the cut would depend on the plan PostgreSQL happened to choose)
         sql = (
             "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
             "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(to_tsvector('simple', p.text), q.q) AS r "
             "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
             "SELECT p.id, p.snapshot_id, s.url FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
-            f"WHERE true{filters} ORDER BY p.r DESC LIMIT :limit"
+            f"WHERE true{filters} ORDER BY p.r DESC, p.id LIMIT :limit"
         )
     else:  # pragma: no cover - other databases are not supported desks
         return []
@@ -212,31 +230,221 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
     """Passages to judge the claim on: its tied evidence, then its cited sources' and the desk's pages that
     share its words. `reading` is the claim's English form when it has no statement (a German claim's word
     gloss), so English pages are searched with English words too."""
-    limits = limits or RetrievalLimits()
-    cited_sources = {ci.source_id for ci in claim.citations if ci.source_id is not None}
-    tied_urls = list(session.execute(
-        select(Snapshot.url).join(ClaimEvidence, ClaimEvidence.evidence_url_id == Snapshot.evidence_url_id)
-        .where(ClaimEvidence.claim_id == claim.id).distinct()
-    ).scalars())
-    tied_snaps = _latest_snapshot_ids(session, tied_urls)
-    # a claim is never evidence for itself: leave out every capture of the claim's own article
-    own = _own_article_snapshots(session, claim)
-    tied_snaps = [i for i in tied_snaps if i not in own]
-    tied_ids = list(session.execute(
-        select(Passage.id).where(Passage.snapshot_id.in_(tied_snaps)).order_by(Passage.snapshot_id, Passage.seq)
-        .limit(limits.tied)
-    ).scalars()) if tied_snaps else []
-    out = _candidates(session, tied_ids, tied=True, cited_sources=cited_sources)
-    seen = set(tied_ids)
-    terms = selective_terms(session, query_terms([claim.text, claim.statement or reading or ""], limit=16))
-    if cited_sources:
-        hits = [i for i in search_passages(session, terms, limit=limits.cited, source_ids=sorted(cited_sources),
-                                           exclude_snapshots=[*tied_snaps, *own]) if i not in seen]
-        seen.update(hits)
-        out += _candidates(session, hits, tied=False, cited_sources=cited_sources)
-    if limits.desk:
-        hits = [i for i in search_passages(session, terms, limit=limits.desk,
-                                           exclude_snapshots=[*tied_snaps, *own])
-                if i not in seen]
-        out += _candidates(session, hits, tied=False, cited_sources=cited_sources)
-    return out
+    return candidates_for_claims(session, [claim], limits, readings={claim.id: reading})[claim.id]
+
+
+def candidates_for_claims(session: Session, claims: Sequence[Claim], limits: RetrievalLimits | None = None, *,
+                          readings: Mapping[int, str | None] | None = None) -> dict[int, list[Candidate]]:
+    """candidates_for of each of a batch of claims (by claim id), with the database asked once per batch
+    wherever the claims' questions can be asked together; the full-text search is one query per claim."""
+    return _Batch(session, limits or RetrievalLimits()).run(claims, readings or {})
+
+
+class _Batch:
+    """One batch of claims' retrieval, inside one transaction: what it reads of snapshots is kept for the
+    batch only (a snapshot's source can be filled in later, and newer captures can arrive)."""
+
+    def __init__(self, session: Session, limits: RetrievalLimits) -> None:
+        self.s = session
+        self.limits = limits
+        self.dialect = session.get_bind().dialect.name
+        self.snaps: dict[int, tuple[int | None, str]] = {}  # snapshot id -> (source id, url)
+        self.latest: dict[str, int] = {}  # url -> its newest snapshot id
+
+    # ------------------------------------------------------------ lookups shared by the batch
+
+    def _snapshot_info(self, ids: Iterable[int]) -> None:
+        todo = sorted({i for i in ids if i not in self.snaps})
+        for k in range(0, len(todo), 1000):
+            self.snaps.update((i, (src, url)) for i, src, url in self.s.execute(
+                select(Snapshot.id, Snapshot.source_id, Snapshot.url).where(Snapshot.id.in_(todo[k : k + 1000]))))
+
+    def _latest(self, urls: Iterable[str]) -> dict[str, int]:
+        todo = sorted({u for u in urls if u not in self.latest})
+        for k in range(0, len(todo), 500):
+            self.latest.update(self.s.execute(
+                select(Snapshot.url, func.max(Snapshot.id)).where(Snapshot.url.in_(todo[k : k + 500]))
+                .group_by(Snapshot.url)).tuples().all())
+        return self.latest
+
+    def _tied_snapshots(self, claim_ids: list[int]) -> dict[int, set[int]]:
+        """The newest capture of each URL tied to each claim."""
+        rows = self.s.execute(
+            select(ClaimEvidence.claim_id, Snapshot.url)
+            .join(ClaimEvidence, ClaimEvidence.evidence_url_id == Snapshot.evidence_url_id)
+            .where(ClaimEvidence.claim_id.in_(claim_ids)).distinct()
+        ).tuples().all()
+        latest = self._latest(url for _c, url in rows)
+        out: dict[int, set[int]] = {}
+        for cid, url in rows:
+            if url in latest:
+                out.setdefault(cid, set()).add(latest[url])
+        return out
+
+    def _own_snapshots(self, claims: Sequence[Claim]) -> dict[int, set[int]]:
+        """Every capture of each claim's own article (a claim is never evidence for itself)."""
+        art_ids = sorted({c.article_id for c in claims if c.article_id is not None})
+        if not art_ids:
+            return {}
+        arts = {a: (url, snap) for a, url, snap in self.s.execute(
+            select(Article.id, Article.url, Article.snapshot_id).where(Article.id.in_(art_ids)))}
+        snap_urls = dict(self.s.execute(select(Snapshot.id, Snapshot.url).where(
+            Snapshot.id.in_(sorted({snap for _u, snap in arts.values() if snap is not None})))).tuples().all())
+        urls_of = {a: {u for u in (url, snap_urls.get(snap) if snap is not None else None) if u}
+                   for a, (url, snap) in arts.items()}
+        all_urls = sorted(set().union(*urls_of.values()))
+        by_url: dict[str, set[int]] = {}
+        for k in range(0, len(all_urls), 500):
+            for i, url in self.s.execute(select(Snapshot.id, Snapshot.url)
+                                         .where(Snapshot.url.in_(all_urls[k : k + 500]))):
+                by_url.setdefault(url, set()).add(i)
+        out: dict[int, set[int]] = {}
+        for a, (_url, snap) in arts.items():
+            ids = set().union(*(by_url.get(u, set()) for u in urls_of[a]))
+            if snap is not None:
+                ids.add(snap)
+            out[a] = ids
+        return {c.id: out.get(c.article_id, set()) for c in claims if c.article_id is not None}
+
+    def _tied_passages(self, snaps: set[int]) -> dict[int, list[int]]:
+        """Passage ids of each snapshot, in order."""
+        out: dict[int, list[int]] = {}
+        ordered = sorted(snaps)
+        for k in range(0, len(ordered), 500):
+            for pid, sid in self.s.execute(
+                select(Passage.id, Passage.snapshot_id).where(Passage.snapshot_id.in_(ordered[k : k + 500]))
+                .order_by(Passage.snapshot_id, Passage.seq)
+            ):
+                out.setdefault(sid, []).append(pid)
+        return out
+
+    # ------------------------------------------------------------ full-text search
+
+    def _search(self, terms: Sequence[str], cited: Sequence[int], exclude: set[int]) -> tuple[list[int], list[int]]:
+        """search_passages for the cited sources (when there are) and for the whole desk, from one query."""
+        limits = self.limits
+        if not terms or (not limits.desk and not cited):
+            return [], []
+        if self.dialect == "sqlite":
+            # every hit with its bm25 score, sorted here: the same order as the database's ORDER BY bm25
+            # (ties in the order of the index's scan, ascending rowid), at a fraction of the cost
+            q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
+            rows = self.s.execute(text(
+                "SELECT f.rowid, p.snapshot_id, bm25(passage_fts) FROM passage_fts f "
+                "JOIN passage p ON p.id = f.rowid WHERE passage_fts MATCH :q"), {"q": q}).tuples().all()
+            rows.sort(key=lambda r: (r[2], r[0]))
+            hits = [(pid, sid) for pid, sid, _score in rows if sid not in exclude]
+            self._snapshot_info(sid for _p, sid in hits)
+            cited_set = set(cited)
+            a = [h for h in hits if self.snaps[h[1]][0] in cited_set][: 2 * limits.cited] if cited else []
+            b = hits[: 2 * limits.desk] if limits.desk else []
+        else:
+            a, b = self._search_pg(terms, cited, exclude)
+            self._snapshot_info(sid for _p, sid in a + b)
+        latest = self._latest(self.snaps[sid][1] for _p, sid in a + b)
+        keep = [[p for p, sid in hits if latest.get(self.snaps[sid][1]) == sid] for hits in (a, b)]
+        return keep[0][: limits.cited], keep[1][: limits.desk]
+
+    def _search_pg(self, terms: Sequence[str], cited: Sequence[int],
+                   exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The two searches of search_passages in one statement: the hits (and their ranks) are found once."""
+        limits = self.limits
+        excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in exclude) + ")") if exclude else ""
+        parts = []
+        if cited:
+            src = " AND s.source_id IN (" + ",".join(str(int(i)) for i in cited) + ")"
+            parts.append(f"(SELECT 0 AS which, p.id, p.snapshot_id FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
+                         f"WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
+        if limits.desk:
+            parts.append(f"(SELECT 1 AS which, p.id, p.snapshot_id FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
+                         f"WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb)")
+        sql = (
+            "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
+            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(to_tsvector('simple', p.text), q.q) AS r "
+            "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
+            + " UNION ALL ".join(parts)
+        )
+        q = " | ".join(_fts_literal("postgresql", t) for t in terms)
+        out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+        params = {"q": q, "la": 2 * limits.cited, "lb": 2 * limits.desk}
+        for which, pid, sid in self.s.execute(text(sql), {k: v for k, v in params.items() if f":{k}" in sql}):
+            out[which].append((pid, sid))
+        return out
+
+    # ------------------------------------------------------------ candidates
+
+    def _candidates(self, ids: set[int]) -> dict[int, tuple[int, int, int, str]]:
+        """Passage id -> (snapshot id, start, end, text), and what the snapshots say, for all of the batch."""
+        rows: dict[int, tuple[int, int, int, str]] = {}
+        ordered = sorted(ids)
+        for k in range(0, len(ordered), 1000):
+            for pid, sid, start, end, txt in self.s.execute(
+                select(Passage.id, Passage.snapshot_id, Passage.start, Passage.end, Passage.text)
+                .where(Passage.id.in_(ordered[k : k + 1000]))
+            ):
+                rows[pid] = (sid, start, end, txt)
+        return rows
+
+    def _snapshots(self, ids: set[int]) -> dict[int, tuple[str, str, int | None, str | None, str, str | None]]:
+        """Snapshot id -> (sha256, url, source id, published, text, source name)."""
+        out = {}
+        ordered = sorted(ids)
+        for k in range(0, len(ordered), 500):
+            for sid, sha, url, src, pub, txt, name in self.s.execute(
+                select(Snapshot.id, Snapshot.sha256, Snapshot.url, Snapshot.source_id, Snapshot.published,
+                       Snapshot.text, Source.name)
+                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500]))
+            ):
+                out[sid] = (sha, url, src, pub, txt, name)
+        return out
+
+    def run(self, claims: Sequence[Claim], readings: Mapping[int, str | None]) -> dict[int, list[Candidate]]:
+        limits = self.limits
+        if not claims:
+            return {}
+        claim_ids = [c.id for c in claims]
+        tied_snaps = self._tied_snapshots(claim_ids)
+        own = self._own_snapshots(claims)
+        for cid, snaps in tied_snaps.items():
+            snaps -= own.get(cid, set())
+        tied_passages = self._tied_passages(set().union(*tied_snaps.values())) if tied_snaps else {}
+        wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in claims}
+        df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
+        plan: dict[int, list[tuple[list[int], bool]]] = {}
+        for c in claims:
+            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
+            snaps = tied_snaps.get(c.id, set())
+            tied_ids = [p for sid in sorted(snaps) for p in tied_passages.get(sid, [])][: limits.tied]
+            seen = set(tied_ids)
+            steps = [(tied_ids, True)]
+            terms = choose_terms(df, wanted[c.id])
+            exclude = snaps | own.get(c.id, set())
+            in_cited, on_desk = self._search(terms, sorted(cited_sources), exclude)
+            if cited_sources:
+                hits = [i for i in in_cited if i not in seen]
+                seen.update(hits)
+                steps.append((hits, False))
+            if limits.desk:
+                steps.append(([i for i in on_desk if i not in seen], False))
+            plan[c.id] = steps
+        all_ids = {p for steps in plan.values() for ids, _t in steps for p in ids}
+        passages = self._candidates(all_ids)
+        snapshots = self._snapshots({row[0] for row in passages.values()})
+        out: dict[int, list[Candidate]] = {}
+        for c in claims:
+            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
+            cands: list[Candidate] = []
+            for ids, tied in plan[c.id]:
+                for pid in ids:
+                    if pid not in passages:
+                        continue
+                    sid, start, end, ptext = passages[pid]
+                    sha, url, src, published, stext, source_name = snapshots[sid]
+                    lo, hi = max(0, start - 300), min(len(stext), end + 300)
+                    cands.append(Candidate(
+                        passage_id=pid, text=ptext, start=start, end=end, snapshot_sha256=sha, url=url,
+                        source=source_name, tied=tied, cited=src is not None and src in cited_sources,
+                        published=published, context=stext[lo:hi],
+                    ))
+            out[c.id] = cands
+        return out

@@ -22,7 +22,7 @@ from factcheck.desk import audit, runs
 from factcheck.desk.claims import find_claim, list_claims
 from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
-from factcheck.desk.retrieve import RetrievalLimits, candidates_for
+from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
 from factcheck.judge import reader as entail
 from factcheck.judge.verdict import judge
 from factcheck.settings import Settings
@@ -103,42 +103,59 @@ def _judge_all(
 ) -> None:
     """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row."""
     for i in range(0, len(ids), batch_size):
-        with desk.session() as s:
-            claims = s.execute(
-                select(Claim).where(Claim.id.in_(ids[i : i + batch_size]))
-                .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
-            ).scalars()
-            for claim in claims:
-                reading = None  # a German claim with no English wording is searched with its gloss too
-                if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
-                    reading = gloss.gloss(claim.text, gloss_dictionary)
-                cands = candidates_for(s, claim, limits, reading=reading)
-                j = judge(claim.text, claim.statement, [ci.name for ci in claim.citations], cands,
-                          attribution=_attribution(claim), settings=judge_settings)
-                quotes = [dataclasses.asdict(q) for q in j.quotes]
-                v = Verdict(claim_id=claim.id, run_id=run_id, kind="machine", label=j.label,
-                            confidence=round(float(j.confidence), 3), rationale=j.rationale,
-                            first_hand=j.first_hand, quotes=quotes, signals=_jsonable(j.signals))
-                s.add(v)
-                s.flush()
-                audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
-                             claim_id=claim.id, after={"run": run_id, "label": j.label,
-                                                       "confidence": v.confidence,
-                                                       "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
-                result.counts[j.label] = result.counts.get(j.label, 0) + 1
-            s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+        judged = _judge_batch(desk, ids[i : i + batch_size], judge_settings=judge_settings, limits=limits,
+                              gloss_dictionary=gloss_dictionary)
+        for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
+            result.counts[label] = result.counts.get(label, 0) + n
         if progress:
             progress(min(i + batch_size, len(ids)), len(ids))
+
+
+def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, Any],
+                 limits: RetrievalLimits | None, gloss_dictionary: str | None) -> list[tuple[int, Any]]:
+    """Read and judge one batch of claims, writing nothing: the claims with their citations in one query, the
+    candidates of all of them together. Judging happens before the transaction that stores the verdicts
+    opens, since storing takes the audit chain's lock (one writer at a time on PostgreSQL)."""
+    with desk.session() as s:
+        claims = list(s.execute(
+            select(Claim).where(Claim.id.in_(list(ids))).options(selectinload(Claim.citations)).order_by(Claim.id)
+        ).scalars())
+        # a German claim with no English wording is searched with its gloss too, and judged with it
+        readings = {claim.id: _gloss(claim, gloss_dictionary) for claim in claims}
+        candidates = candidates_for_claims(s, claims, limits, readings=readings)
+        return [(claim.id, judge(claim.text, claim.statement, [ci.name for ci in claim.citations],
+                                 candidates[claim.id], attribution=_attribution(claim), settings=judge_settings,
+                                 glossed=readings[claim.id]))
+                for claim in claims]
+
+
+def _store_verdicts(desk: Desk, run_id: int, judged: list[tuple[int, Any]], *, actor: str) -> dict[str, int]:
+    """Write one batch's verdicts (one multi-row insert), then their audit events in the claims' order, and
+    a fresh heartbeat on the run row, in one transaction. Label counts of the batch."""
+    counts: dict[str, int] = {}
+    with desk.session() as s:
+        rows = []
+        for claim_id, j in judged:
+            quotes = [dataclasses.asdict(q) for q in j.quotes]
+            rows.append((claim_id, j, quotes, Verdict(
+                claim_id=claim_id, run_id=run_id, kind="machine", label=j.label,
+                confidence=round(float(j.confidence), 3), rationale=j.rationale, first_hand=j.first_hand,
+                quotes=quotes, signals=_jsonable(j.signals))))
+        s.add_all([v for *_rest, v in rows])
+        s.flush()  # the verdicts' ids are known from here on
+        for claim_id, j, quotes, v in rows:
+            audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
+                         claim_id=claim_id, after={"run": run_id, "label": j.label, "confidence": v.confidence,
+                                                   "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
+            counts[j.label] = counts.get(j.label, 0) + 1
+        s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+    return counts
 
 
 def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Sequence[int], *, actor: str,
                    batch_size: int = 50) -> dict[str, int]:
     """Judge `claim_ids` into the existing run `run_id` without finishing it: a worker's share of a run made
-    of jobs (`desk.jobs`), which finishes the run when its last batch is done. Label counts of this share.
-
-    Each batch is judged before the transaction that stores its verdicts opens: storing takes the audit
-    chain's lock (one writer at a time on PostgreSQL), and holding it while judging would make workers on
-    one desk judge one after the other."""
+    of jobs (`desk.jobs`), which finishes the run when its last batch is done. Label counts of this share."""
     judge_settings = settings.verdict_settings()
     judge_settings["nli"] = entail.enabled(settings.nli, settings.nli_model or None)
     gloss_dictionary = settings.gloss_dictionary if bool(settings.gloss) and gloss.available(
@@ -146,33 +163,18 @@ def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Seque
     ids = list(claim_ids)
     counts: dict[str, int] = {}
     for i in range(0, len(ids), batch_size):
-        judged = []
-        with desk.session() as s:  # reading only
-            claims = s.execute(
-                select(Claim).where(Claim.id.in_(ids[i : i + batch_size]))
-                .options(selectinload(Claim.citations), selectinload(Claim.case)).order_by(Claim.id)
-            ).scalars()
-            for claim in claims:
-                reading = None
-                if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
-                    reading = gloss.gloss(claim.text, gloss_dictionary)
-                cands = candidates_for(s, claim, None, reading=reading)
-                judged.append((claim.id, judge(claim.text, claim.statement, [ci.name for ci in claim.citations],
-                                               cands, attribution=_attribution(claim), settings=judge_settings)))
-        with desk.session() as s:
-            for claim_id, j in judged:
-                quotes = [dataclasses.asdict(q) for q in j.quotes]
-                v = Verdict(claim_id=claim_id, run_id=run_id, kind="machine", label=j.label,
-                            confidence=round(float(j.confidence), 3), rationale=j.rationale,
-                            first_hand=j.first_hand, quotes=quotes, signals=_jsonable(j.signals))
-                s.add(v)
-                s.flush()
-                audit.record(s, actor=actor, action="verdict.machine", entity="verdict", entity_id=v.id,
-                             claim_id=claim_id, after={"run": run_id, "label": j.label, "confidence": v.confidence,
-                                                       "snapshots": sorted({q["snapshot_sha256"] for q in quotes})})
-                counts[j.label] = counts.get(j.label, 0) + 1
-            s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+        judged = _judge_batch(desk, ids[i : i + batch_size], judge_settings=judge_settings, limits=None,
+                              gloss_dictionary=gloss_dictionary)
+        for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
+            counts[label] = counts.get(label, 0) + n
     return counts
+
+
+def _gloss(claim: Claim, gloss_dictionary: str | None) -> str | None:
+    """The word gloss of a German claim without English wording (None for any other claim)."""
+    if gloss_dictionary and not (claim.statement or "").strip() and de_or_en(claim.text) == "de":
+        return gloss.gloss(claim.text, gloss_dictionary)
+    return None
 
 
 def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:

@@ -8,6 +8,7 @@ claim can be matched against English sources.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from rapidfuzz import fuzz, process
 from factcheck.text.anchors import (
     RANK_FAMILIES,
     Anchors,
+    TextMemo,
     extract_anchors,
     fold,
     quantities_match,
@@ -78,13 +80,27 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "e
              "en", "e")
 
 
+# Passages are read again and again (every claim of an article meets the same pages), so what is derived
+# from a passage's text alone is kept per text; the passage store (judge.features) fills these in advance.
+NORMALISED = TextMemo[str]()
+_STEMS_ALL = TextMemo[frozenset[str]]()
+_STEMS_CONTENT = TextMemo[frozenset[str]]()
+_DIGIT_SEP = re.compile(r"(?<=\d)[.,](?=\d)")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _normalise(text: str) -> str:
+    t = fold(text)
+    t = _DIGIT_SEP.sub("", t)
+    return _NON_ALNUM.sub(" ", t).strip()
+
+
 def normalise(text: str) -> str:
     """Folded, punctuation-free, single-spaced text: the form every fuzzy comparison uses."""
-    t = fold(text)
-    t = re.sub(r"(?<=\d)[.,](?=\d)", "", t)
-    return re.sub(r"[^a-z0-9]+", " ", t).strip()
+    return NORMALISED.get(text, _normalise)
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def stem(word: str) -> str:
     """A crude, language-agnostic stem: strip one common suffix, cap the length (cheap and predictable)."""
     if word.isdigit() or len(word) <= 4:
@@ -108,8 +124,14 @@ def content_stems(text: str) -> list[str]:
     return list(seen)
 
 
-def _stem_set(text: str) -> set[str]:
-    return {stem(w) for w in normalise(text).split() if w not in STOPWORDS}
+def _stem_set(text: str) -> frozenset[str]:
+    """Stems of text's words other than stopwords."""
+    return _STEMS_CONTENT.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split() if w not in STOPWORDS))
+
+
+def stem_set_all(text: str) -> frozenset[str]:
+    """Stems of all of text's words."""
+    return _STEMS_ALL.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split()))
 
 
 def name_found(name: str, folded_text: str) -> bool:

@@ -28,6 +28,7 @@ from factcheck.judge.match import (
     normalise,
     score_passages,
     stem,
+    stem_set_all,
 )
 from factcheck.settings import VERDICT_DEFAULTS
 from factcheck.text import gloss
@@ -187,7 +188,7 @@ def _weights(claim_stems: list[list[str]], candidates: Sequence[Candidate]) -> d
     wanted = {s for stems in claim_stems for s in stems}
     df = dict.fromkeys(wanted, 0)
     for c in candidates:
-        seen = {stem(w) for w in normalise(c.text).split()} & wanted
+        seen = stem_set_all(c.text) & wanted
         for s in seen:
             df[s] += 1
     return {s: 1.0 + math.log((n + 1) / (df[s] + 1)) for s in wanted}
@@ -196,7 +197,7 @@ def _weights(claim_stems: list[list[str]], candidates: Sequence[Candidate]) -> d
 def _coverage(stems: list[str], text: str, weights: Mapping[str, float]) -> float:
     if not stems:
         return 0.0
-    have = {stem(w) for w in normalise(text).split()}
+    have = stem_set_all(text)
     total = sum(weights.get(s, 1.0) for s in stems)
     return sum(weights.get(s, 1.0) for s in stems if s in have) / total
 
@@ -357,8 +358,12 @@ def judge(
     *,
     attribution: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    glossed: str | None = None,
 ) -> Judgement:
-    """Judge one claim against candidate passages (already retrieved) and explain the verdict."""
+    """Judge one claim against candidate passages (already retrieved) and explain the verdict.
+
+    `glossed`: the claim's word gloss when the caller has made it already (a German claim without
+    statement, glossed with the dictionary of `settings`), so it is not made twice."""
     cfg = _settings(settings)
     if not candidates:
         return Judgement(
@@ -366,7 +371,7 @@ def judge(
             "No evidence passage was available for this claim (nothing captured from the cited source).",
             [], None, {"candidates": 0},
         )
-    r = _gather(claim_text, statement, cited, candidates, attribution, cfg)
+    r = _gather(claim_text, statement, cited, candidates, attribution, cfg, glossed)
     for signal in SIGNALS:
         signal(r)
     for rule in RULES:
@@ -377,11 +382,13 @@ def judge(
 
 
 def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
-            attribution: str | None, cfg: dict[str, Any]) -> Reading:
+            attribution: str | None, cfg: dict[str, Any], given_gloss: str | None = None) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
     statement = statement if statement and statement.strip() else None
     german = statement is None and de_or_en(claim_text) == "de"  # a German claim with no English wording
-    glossed = gloss.gloss(claim_text, cfg["gloss_dictionary"]) if german and cfg["gloss"] else None
+    glossed = None
+    if german and cfg["gloss"]:
+        glossed = given_gloss if given_gloss is not None else gloss.gloss(claim_text, cfg["gloss_dictionary"])
     reading = statement or glossed  # the claim's English form, when it has one
     texts = [claim_text] + ([reading] if reading else [])
     # The evidence the case ties to the claim speaks for it. Passages retrieved from elsewhere on the desk

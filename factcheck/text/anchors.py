@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Generic, TypeVar
 
 from factcheck.text.language import de_or_en
 
@@ -21,6 +24,7 @@ __all__ = [
     "RANK_FAMILIES",
     "Anchors",
     "Quantity",
+    "TextMemo",
     "extract_anchors",
     "names_in",
     "quantities_match",
@@ -47,6 +51,39 @@ class Anchors:
     names: set[str] = field(default_factory=set)
     negated: bool = False
     ranks: set[str] = field(default_factory=set)
+
+
+# ---------------------------------------------------------------- memo
+
+T = TypeVar("T")
+
+
+class TextMemo(Generic[T]):
+    """What a pure function made of a text, kept for the texts seen last (a bounded dict: the oldest
+    quarter goes when it is full). Values must never be changed by whoever reads them."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.data: dict[object, T] = {}
+
+    def get(self, key: Any, make: Callable[[Any], T]) -> T:
+        try:
+            return self.data[key]
+        except KeyError:
+            pass
+        value = make(key)
+        self.put(key, value)
+        return value
+
+    def put(self, key: object, value: T) -> None:
+        data = self.data
+        if len(data) >= self.size:
+            for old in list(islice(data, self.size // 4)):
+                data.pop(old, None)
+        data[key] = value
+
+    def clear(self) -> None:
+        self.data.clear()
 
 
 # ---------------------------------------------------------------- language
@@ -418,9 +455,22 @@ def names_in(text: str, language: str) -> set[str]:
 # ---------------------------------------------------------------- entry point
 
 
+ANCHORS = TextMemo[Anchors](20_000)  # (text, language) -> anchors, as extract_anchors made them
+
+
+def copy_anchors(a: Anchors) -> Anchors:
+    return Anchors(list(a.quantities), set(a.years), set(a.dates), set(a.names), a.negated, set(a.ranks))
+
+
 def extract_anchors(text: str, language: str | None = None) -> Anchors:
     """All anchors of text; language ('de'/'en') decides number separators and number words."""
     lang = (language or de_or_en(text)).lower()[:2]
+    # a copy: the caller may change what it gets, the memo's own stays as made
+    return copy_anchors(ANCHORS.get((text, lang), _extract))
+
+
+def _extract(key: tuple[str, str]) -> Anchors:
+    text, lang = key
     dates, date_spans = _find_dates(text)
     quantities, years = _find_quantities(text, lang, date_spans)
     for d in dates:
