@@ -71,8 +71,9 @@ def claims_import(app: App, case_file: Path, by: str | None, as_json: bool) -> N
     """Import a case file (sources, evidence, claims). Re-importing updates in place."""
     from factcheck.desk.cases import import_case
 
-    with app.desk().session() as s:
-        summary = import_case(s, app.settings, case_file, actor=app.actor(by))
+    desk = app.desk()
+    with desk.session() as s:  # committed batch by batch: readers and other writers get their turn
+        summary = import_case(s, app.settings, case_file, actor=app.actor(by), commit=lambda: desk.commit(s))
     if as_json:
         print_json(summary.as_dict())
     else:
