@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import itertools
 import json
 import os
 import secrets
@@ -22,9 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from factcheck.desk.db import insert_in_order
 from factcheck.desk.models import AuditEvent, utcnow
 from factcheck.errors import FactcheckError
 
@@ -51,8 +51,13 @@ def describe_action(action: str) -> str:
     return ACTION_WORDS.get(action, action.replace(".", " ").replace("_", " "))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _canonical(value: Any) -> Any:
     """JSON-safe, deterministic form (datetimes as ISO strings)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
@@ -140,8 +145,8 @@ class Entry(NamedTuple):
 def append_many(session: Session, entries: Sequence[Entry]) -> None:
     """Append `entries` in order, as `record` would one by one, in one INSERT (a bulk import's events).
 
-    The hashes are chained here in Python; the rows' ids come back in the order given (RETURNING, sorted by
-    parameter order) and are checked to rise, so the chain `verify_chain` walks by id is the chain made."""
+    The hashes are chained here in Python; the rows' ids are checked to rise in the order given
+    (`db.insert_in_order`), so the chain `verify_chain` walks by id is the chain made."""
     if not entries:
         return
     prev, _ = _chain_end(session)
@@ -156,10 +161,7 @@ def append_many(session: Session, entries: Sequence[Entry]) -> None:
         rows.append({"at": at, "actor": actor, "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
                      "claim_id": e.claim_id, "before": before, "after": after, "prev_hash": prev, "hash": digest})
         prev = digest
-    table = AuditEvent.__table__
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    if any(b <= a for a, b in itertools.pairwise(ids)):  # never seen; the chain would not verify
-        raise RuntimeError("audit events were given ids out of order")
+    insert_in_order(session, AuditEvent.__table__, rows, "hash")  # ids rising along the chain, or an error
     _keep_end(session, prev)
 
 

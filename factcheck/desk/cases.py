@@ -34,7 +34,7 @@ from factcheck.desk.models import (
 from factcheck.desk.sources import find_source, merge_source
 from factcheck.errors import FactcheckError
 from factcheck.settings import SURROGATE, FieldError, Settings, check_field
-from factcheck.text.urls import BadUrl, normalise_url
+from factcheck.text.urls import BadUrl, normalise_evidence_url, normalise_url
 
 
 class CaseFileError(FactcheckError):
@@ -309,6 +309,7 @@ def _load_whole(path: Path, text: str) -> dict[str, Any]:
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_IMPLICIT = (None, "!")  # an event's tag when the document gives none
 _PLAIN_TYPED = frozenset(k for k in _Loader.yaml_implicit_resolvers if k)
 """First characters with which a plain (unquoted) scalar may be something other than text (a number, a
 date, true/false, null); any other plain scalar is text without asking the resolver."""
@@ -337,88 +338,97 @@ class _Stream:
         """Each item of the top-level `claims` list, in order; the other top-level entries go into `top`
         (`claims` itself as an empty list there when it is a list, else as its value). The whole document is
         read by the time the iterator ends."""
-        loader = self.loader
+        get = self.loader.get_event
         try:
-            if type(loader.get_event()) is not yaml.StreamStartEvent or type(loader.get_event()) is not yaml.DocumentStartEvent:
+            if type(get()) is not yaml.StreamStartEvent or type(get()) is not yaml.DocumentStartEvent:
                 raise _Unusual
-            first = loader.get_event()
-            if type(first) is not yaml.MappingStartEvent or first.tag not in (None, "!") or first.anchor is not None:
+            first = get()
+            if type(first) is not yaml.MappingStartEvent or first.tag not in _IMPLICIT or first.anchor is not None:
                 raise _Unusual
             if top is not None:
                 top.line = first.start_mark.line + 1
             seen: set[str] = set()
-            while type(loader.peek_event()) is not yaml.MappingEndEvent:
-                key = self._key()
+            ev = get()
+            while type(ev) is not yaml.MappingEndEvent:
+                key = self._key(ev)
                 if key in seen:
                     raise _Unusual
                 seen.add(key)
-                ev = loader.peek_event()
-                if key == "claims" and type(ev) is yaml.SequenceStartEvent and ev.tag in (None, "!") and ev.anchor is None:
-                    loader.get_event()
+                ev = get()
+                if key == "claims" and type(ev) is yaml.SequenceStartEvent and ev.tag in _IMPLICIT \
+                        and ev.anchor is None:
                     if top is not None:
                         top[key] = []
-                    while type(loader.peek_event()) is not yaml.SequenceEndEvent:
-                        yield self._value(3)
-                    loader.get_event()
+                    ev = get()
+                    while type(ev) is not yaml.SequenceEndEvent:
+                        yield self._value(ev, 3)
+                        ev = get()
                 else:
-                    value = self._value(2)
+                    value = self._value(ev, 2)
                     if top is not None:
                         top[key] = value
-            loader.get_event()
-            if type(loader.get_event()) is not yaml.DocumentEndEvent or type(loader.get_event()) is not yaml.StreamEndEvent:
+                ev = get()
+            if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
                 raise _Unusual
         except yaml.YAMLError:
             raise _Unusual from None
         finally:
-            loader.dispose()
+            self.loader.dispose()
 
-    def _key(self) -> str:
-        ev = self.loader.get_event()
-        if type(ev) is not yaml.ScalarEvent or ev.anchor is not None or ev.tag not in (None, "!"):
+    def _key(self, ev: Any) -> str:
+        if type(ev) is not yaml.ScalarEvent or ev.anchor is not None or ev.tag not in _IMPLICIT:
             raise _Unusual
-        if ev.implicit[0] and (not ev.value or ev.value[0] in _PLAIN_TYPED) \
-                and self.loader.resolve(yaml.ScalarNode, ev.value, ev.implicit) != _STR_TAG:
+        value: str = ev.value
+        if ev.implicit[0] and (not value or value[0] in _PLAIN_TYPED) \
+                and self.loader.resolve(yaml.ScalarNode, value, ev.implicit) != _STR_TAG:
             raise _Unusual  # a number, a merge key (<<) and so on
-        return ev.value  # type: ignore[no-any-return]
+        return value
 
-    def _value(self, depth: int) -> Any:
-        loader = self.loader
-        ev = loader.get_event()
+    def _value(self, ev: Any, depth: int) -> Any:
+        """The value that starts with event `ev` (its events read up to its end)."""
         kind = type(ev)
-        if kind is yaml.AliasEvent:
-            if ev.anchor not in self.anchors:
-                raise _Unusual  # undefined, or the alias of a collection not finished yet
-            return self.anchors[ev.anchor]
-        if ev.tag not in (None, "!") or (ev.anchor is not None and ev.anchor in self.anchors):
-            raise _Unusual
         value: Any
         if kind is yaml.ScalarEvent:
             value = ev.value
             if ev.implicit[0] and (not value or value[0] in _PLAIN_TYPED):
-                tag = loader.resolve(yaml.ScalarNode, value, ev.implicit)
+                tag = self.loader.resolve(yaml.ScalarNode, value, ev.implicit)
                 if tag != _STR_TAG:
                     try:
-                        value = loader.yaml_constructors[tag](loader, yaml.ScalarNode(tag, value, ev.start_mark,
-                                                                                      ev.end_mark))
+                        value = self.loader.yaml_constructors[tag](
+                            self.loader, yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark))
                     except Exception:  # e.g. a date that does not exist: whatever the loader says of it
                         raise _Unusual from None
-        elif depth > MAX_NESTING:
-            raise _Unusual
         elif kind is yaml.MappingStartEvent:
+            if depth > MAX_NESTING:
+                raise _Unusual
+            get = self.loader.get_event
             value = _LineDict()
             value.line = ev.start_mark.line + 1
-            while type(loader.peek_event()) is not yaml.MappingEndEvent:
-                key = self._key()
-                value[key] = self._value(depth + 1)
-            loader.get_event()
+            item = get()
+            while type(item) is not yaml.MappingEndEvent:
+                key = self._key(item)
+                value[key] = self._value(get(), depth + 1)
+                item = get()
         elif kind is yaml.SequenceStartEvent:
+            if depth > MAX_NESTING:
+                raise _Unusual
+            get = self.loader.get_event
             value = []
-            while type(loader.peek_event()) is not yaml.SequenceEndEvent:
-                value.append(self._value(depth + 1))
-            loader.get_event()
+            item = get()
+            while type(item) is not yaml.SequenceEndEvent:
+                value.append(self._value(item, depth + 1))
+                item = get()
+        elif kind is yaml.AliasEvent:
+            if ev.anchor not in self.anchors:
+                raise _Unusual  # undefined, or the alias of a collection not finished yet
+            return self.anchors[ev.anchor]
         else:
             raise _Unusual
+        if ev.tag not in _IMPLICIT:
+            raise _Unusual
         if ev.anchor is not None:
+            if ev.anchor in self.anchors:
+                raise _Unusual
             self.anchors[ev.anchor] = value
         return value
 
@@ -690,8 +700,22 @@ def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: I
         for eu in session.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(urls[i:i + 500]))).scalars():
             known[eu.url] = eu
     sources: dict[str, Source | None] = {}  # the source each name found (sources do not change from here on)
+    run: list[records.EvidenceRef] = []  # new URLs without a saved copy: queued together
+
+    def queue_run() -> None:
+        if not run:
+            return
+        records.queue_new_evidence_urls(session, run, actor, via=VIA)
+        summary.evidence["queued"] += len(run)
+        run.clear()
+
     for e in spec.evidence:
         src = _source(session, e.source, sources) if e.source else None
+        url = normalise_evidence_url(e.url)
+        if e.path is None and url not in known:
+            run.append(records.EvidenceRef(url, src.id if src else None, e.file))
+            continue
+        queue_run()
         eu = records.queue_evidence_url(session, e.url, src.id if src else None, actor, e.file, via=VIA,
                                         known=known)
         if e.path is not None:
@@ -712,7 +736,7 @@ def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: I
             summary.evidence["queued"] += 1
         else:
             summary.evidence["known"] += 1
-    session.flush()
+    queue_run()
     article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
     return case, article_id, sources
 

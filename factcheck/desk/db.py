@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +62,22 @@ def explain_refusal(exc: BaseException) -> str:
         return "a value is longer than the database allows"
     first = msg.strip().splitlines()[0] if msg.strip() else exc.__class__.__name__
     return f"the database refused the change ({first[:200]})"
+
+
+def insert_in_order(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str) -> list[int]:
+    """Insert `rows` into `table` (batched multi-row INSERTs); the new rows' ids, in the order of `rows`.
+
+    `key` names a column whose values tell the rows apart, so the ids that come back (RETURNING) are matched
+    to their rows whatever order the database returns them in. The ids must also rise in the order given:
+    a desk lists claims, citations and audit events by id (the audit chain is walked that way), so a database
+    that numbered them otherwise is an error here, never a list quietly out of order."""
+    if not rows:
+        return []
+    found: dict[Any, int] = dict(session.execute(insert(table).returning(table.c[key], table.c.id), rows).all())
+    ids = [found[r[key]] for r in rows]
+    if any(b <= a for a, b in itertools.pairwise(ids)):
+        raise DeskError(f"the database numbered new {table.name} rows out of their order; they were not stored")
+    return ids
 
 
 def normalise_url(url: str) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
+from factcheck.desk.db import insert_in_order
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
 from factcheck.settings import check_field
 from factcheck.text.urls import normalise_evidence_url
@@ -47,6 +48,7 @@ __all__ = [
     "ensure_case",
     "next_claim_key",
     "queue_evidence_url",
+    "queue_new_evidence_urls",
     "upsert_article",
     "upsert_claim",
 ]
@@ -205,6 +207,27 @@ def queue_evidence_url(
     if known is not None:
         known[url] = eu
     return eu
+
+
+def queue_new_evidence_urls(session: Session, refs: Sequence[EvidenceRef], actor: str, *, via: str) -> list[int]:
+    """Evidence URLs none of which is on the desk (nor twice in `refs`), in their normal form, queued in bulk:
+    the rows and `evidence.queue` events that `queue_evidence_url` writes for each, in order. Their ids."""
+    session.flush()
+    ids = _queue_rows(session, refs)
+    audit.append_many(session, [_queue_entry(actor, r, i, via) for r, i in zip(refs, ids, strict=True)])
+    return ids
+
+
+def _queue_rows(session: Session, refs: Sequence[EvidenceRef]) -> list[int]:
+    now = utcnow()
+    return insert_in_order(session, EvidenceUrl.__table__, [
+        {"url": r.url, "source_id": r.source_id, "file": r.file or None, "status": "queued", "created_at": now}
+        for r in refs], "url")
+
+
+def _queue_entry(actor: str, ref: EvidenceRef, eid: int, via: str) -> audit.Entry:
+    return audit.Entry(actor, "evidence.queue", "evidence_url", eid,
+                       after={"url": ref.url, "source_id": ref.source_id, "file": ref.file or None, "via": via})
 
 
 class EvidenceRef(NamedTuple):
@@ -368,12 +391,7 @@ class ClaimBatch:
             fresh.update(dict.fromkeys(mine))
             queues.append(mine)
         if fresh:
-            now = utcnow()
-            table = EvidenceUrl.__table__
-            ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), [
-                {"url": u, "source_id": None, "file": None, "status": "queued", "created_at": now} for u in fresh
-            ]).scalars().all()
-            self.url_ids.update(zip(fresh, ids, strict=True))
+            self.url_ids.update(zip(fresh, _queue_rows(session, [EvidenceRef(u) for u in fresh]), strict=True))
         rows = []
         for c in claims:
             now = utcnow()
@@ -381,9 +399,7 @@ class ClaimBatch:
                          "fingerprint": c.fingerprint, "text": c.text,
                          **{k: None if v is UNSET else v for k, v in _given(c).items()},
                          "revision": 0, "created_at": now, "updated_at": now})
-        table = Claim.__table__
-        claim_ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                    rows).scalars().all()
+        claim_ids = insert_in_order(session, Claim.__table__, rows, "key")
         citations = [{"claim_id": cid, **row} for cid, c in zip(claim_ids, claims, strict=True) for row in c.citations]
         if citations:
             session.execute(insert(Citation.__table__), citations)
@@ -393,9 +409,7 @@ class ClaimBatch:
             session.execute(insert(ClaimEvidence.__table__), links)
         events: list[audit.Entry] = []
         for cid, c, row, queued in zip(claim_ids, claims, rows, queues, strict=True):
-            for u in queued:
-                events.append(audit.Entry(self.actor, "evidence.queue", "evidence_url", self.url_ids[u],
-                                          after={"url": u, "source_id": None, "file": None, "via": self.via}))
+            events += [_queue_entry(self.actor, EvidenceRef(u), self.url_ids[u], self.via) for u in queued]
             events.append(audit.Entry(self.actor, "claim.create", "claim", cid, cid, after={
                 "text": c.text, "statement": row["statement"], "expected": row["expected"],
                 "language": row["language"], "checkworthiness": row["checkworthiness"], "start": row["start"],
