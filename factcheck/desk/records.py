@@ -25,11 +25,11 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
-from factcheck.desk.db import insert_in_order
+from factcheck.desk.db import insert_in_order, insert_rows
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
 from factcheck.settings import check_field
 from factcheck.text.urls import normalise_evidence_url
@@ -401,12 +401,10 @@ class ClaimBatch:
                          "revision": 0, "created_at": now, "updated_at": now})
         claim_ids = insert_in_order(session, Claim.__table__, rows, "key")
         citations = [{"claim_id": cid, **row} for cid, c in zip(claim_ids, claims, strict=True) for row in c.citations]
-        if citations:
-            session.execute(insert(Citation.__table__), citations)
-        links = [{"claim_id": cid, "evidence_url_id": self.url_ids[u]}
-                 for cid, c in zip(claim_ids, claims, strict=True) for u in c.evidence_urls]
-        if links:
-            session.execute(insert(ClaimEvidence.__table__), links)
+        insert_rows(session, Citation.__table__, citations)
+        insert_rows(session, ClaimEvidence.__table__, [{"claim_id": cid, "evidence_url_id": self.url_ids[u]}
+                                                       for cid, c in zip(claim_ids, claims, strict=True)
+                                                       for u in c.evidence_urls])
         events: list[audit.Entry] = []
         for cid, c, row, queued in zip(claim_ids, claims, rows, queues, strict=True):
             events += [_queue_entry(self.actor, EvidenceRef(u), self.url_ids[u], self.via) for u in queued]
