@@ -303,6 +303,8 @@ def _load_whole(path: Path, text: str) -> dict[str, Any]:
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CaseFileError(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a value the loader cannot make, e.g. the date 2025-13-45
+        raise CaseFileError(f"{path}: a value cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise CaseFileError(f"{path}: a case file must be a mapping with `claims:` (and optionally sources, evidence)")
     return data
