@@ -112,12 +112,12 @@ def _pg_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *
         if isinstance(col.type, JSON):
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
             values = [dumps(v) for v in values]  # None too: JSON's null, as the column's own binding writes it
-            casts.append(f"%(c{i})s::text[]::json[]")
+            casts.append(f"%(c{i})b::text[]::json[]")
         else:
             process = col.type._cached_bind_processor(dialect)
             if process is not None:
                 values = [process(v) for v in values]
-            casts.append(f"%(c{i})s::{col.type.compile(dialect)}[]")
+            casts.append(f"%(c{i})b::{col.type.compile(dialect)}[]")
         params[f"c{i}"] = values
     cols = ", ".join(quote(n) for n in names)
     aliases = ", ".join(f"v{i}" for i in range(len(names)))

@@ -11,6 +11,8 @@ made it:
 - `upsert_claim`: create (`claim.create`) or update (`claim.update`, before → after in the `claim_state`
   shape) a claim, replacing its citations and evidence links when they differ. An unchanged claim writes
   nothing.
+- `ClaimBatch` and `queue_new_evidence_urls`: the same for many claims or new URLs at once (a case import),
+  with SQL bulk INSERTs and the same rows and events, in the same order, as one call per claim or URL.
 
 Every function works inside the caller's transaction.
 """
@@ -174,10 +176,11 @@ def queue_evidence_url(
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
     a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
     desk's one URL rule (text.urls.normalise_evidence_url: web URLs, or a saved page's file:/// path) and
-    is stored in its normal form. `known` (a ClaimBatch's evidence) holds every stored row of the URLs the
-    caller will name, so a URL it lacks is new; new rows are added to it."""
+    is stored in its normal form. `known`, when given, holds every stored row of the URLs the caller will
+    name (read beforehand, e.g. a case file's evidence section), so a URL it lacks is new; new rows are
+    added to it."""
     url = normalise_evidence_url(url)
-    if known is not None:  # read beforehand (ClaimBatch): a URL it lacks is not on the desk
+    if known is not None:  # read beforehand: a URL it lacks is not on the desk
         eu: EvidenceUrl | None = known.get(url)
     else:
         eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
