@@ -419,3 +419,27 @@ def test_bulk_rows_carry_utc_times(memory_desk, tmp_path):
         times = [c.created_at for c in s.execute(select(Claim)).scalars()]
         times += [e.at for e in s.execute(select(AuditEvent)).scalars()]
     assert all(t.tzinfo is not None and t >= before for t in times)
+
+
+def test_rows_numbered_out_of_order_are_refused():
+    """The guard behind the audit chain's order: ids that do not rise in the order rows were given are an
+    error, never a chain or claim list quietly out of order (a database is faked to number them backwards)."""
+    from factcheck.desk import bulk
+
+    class Numbered:
+        def __init__(self, pairs: list[tuple[str, int]]) -> None:
+            self.pairs = pairs
+
+        def all(self) -> list[tuple[str, int]]:
+            return self.pairs
+
+    class Backwards:
+        def get_bind(self) -> Any:
+            return create_engine("sqlite://")
+
+        def execute(self, _stmt: Any, rows: list[dict[str, Any]]) -> Numbered:
+            return Numbered([(r["hash"], 100 - i) for i, r in enumerate(rows)])
+
+    rows = [{"hash": f"h{i}"} for i in range(3)]
+    with pytest.raises(bulk.OutOfOrder, match="audit_event rows out of their order"):
+        bulk.insert_in_order(Backwards(), AuditEvent.__table__, rows, "hash")  # type: ignore[arg-type]

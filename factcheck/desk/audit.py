@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from factcheck.desk.db import insert_in_order
+from factcheck.desk.bulk import insert_in_order
 from factcheck.desk.models import AuditEvent, utcnow
 from factcheck.errors import FactcheckError
 
@@ -146,7 +146,7 @@ def append_many(session: Session, entries: Sequence[Entry]) -> None:
     """Append `entries` in order, as `record` would one by one, in one INSERT (a bulk import's events).
 
     The hashes are chained here in Python; the rows' ids are checked to rise in the order given
-    (`db.insert_in_order`), so the chain `verify_chain` walks by id is the chain made."""
+    (`bulk.insert_in_order`), so the chain `verify_chain` walks by id is the chain made."""
     if not entries:
         return
     prev, _ = _chain_end(session)

@@ -31,7 +31,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
-from factcheck.desk.db import insert_in_order, insert_rows
+from factcheck.desk.bulk import insert_in_order, insert_rows
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
 from factcheck.settings import check_field
 from factcheck.text.urls import normalise_evidence_url
