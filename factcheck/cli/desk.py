@@ -79,8 +79,9 @@ def claims_import(app: App, case_file: Path, by: str | None, queue: bool, as_jso
 
         print_enqueued([enqueue_import(app.desk(), app.settings, case_file, actor=app.actor(by))], as_json=as_json)
         return
-    with app.desk().session() as s:
-        summary = import_case(s, app.settings, case_file, actor=app.actor(by))
+    desk = app.desk()
+    with desk.session() as s:  # committed batch by batch: readers and other writers get their turn
+        summary = import_case(s, app.settings, case_file, actor=app.actor(by), commit=lambda: desk.commit(s))
     if as_json:
         print_json(summary.as_dict())
     else:

@@ -15,15 +15,16 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from factcheck.desk.bulk import insert_in_order
 from factcheck.desk.models import AuditEvent, utcnow
 from factcheck.errors import FactcheckError
 
@@ -50,8 +51,13 @@ def describe_action(action: str) -> str:
     return ACTION_WORDS.get(action, action.replace(".", " ").replace("_", " "))
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _canonical(value: Any) -> Any:
     """JSON-safe, deterministic form (datetimes as ISO strings)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
@@ -75,44 +81,88 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _chain_end(session: Session) -> tuple[str, bool]:
+    """The hash the next event chains onto, and whether it was kept from earlier in this transaction.
+
+    The chain's head is read once per transaction (under the PostgreSQL lock that serialises appends, or
+    SQLite's write lock, both held until commit) and then kept in `session.info`. A savepoint gets its own
+    reading, so a rolled-back savepoint cannot leave a head behind that the database no longer holds."""
+    txn = session.get_nested_transaction() or session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is txn:
+        return cached[1], True
+    if session.get_bind().dialect.name == "postgresql":
+        # serialise appends so two writers never chain onto the same predecessor
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    session.flush()
+    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return prev or GENESIS, False
+
+
+def _keep_end(session: Session, digest: str) -> None:
+    session.info[_HEAD_KEY] = (session.get_nested_transaction() or session.get_transaction(), digest)
+    session.info["audited"] = True  # the desk records the new head once this transaction commits
+
+
 def record(
     session: Session, *, actor: str, action: str, entity: str, entity_id: int | None = None,
     claim_id: int | None = None, before: Any = None, after: Any = None,
 ) -> AuditEvent:
     """Append one event inside the caller's transaction (it commits or rolls back with the change).
 
-    The chain's head is read once per transaction (under the PostgreSQL lock that serialises appends, or
-    SQLite's write lock, both held until commit) and then kept in `session.info`: a big import appends
-    thousands of events without reading the head back each time. A savepoint gets its own reading, so a
-    rolled-back savepoint cannot leave a head behind that the database no longer holds."""
-    txn = session.get_nested_transaction() or session.get_transaction()
-    cached = session.info.get(_HEAD_KEY)
-    if cached is not None and cached[0] is txn:
-        prev = cached[1]
-    else:
-        if session.get_bind().dialect.name == "postgresql":
-            # serialise appends so two writers never chain onto the same predecessor
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        session.flush()
-        prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    A big import appends thousands of events without reading the head back each time (`_chain_end`)."""
+    prev, kept = _chain_end(session)
     at = utcnow()
     before, after = _canonical(before), _canonical(after)
     ev = AuditEvent(
         at=at, actor=actor or "unknown", action=action, entity=entity, entity_id=entity_id,
-        claim_id=claim_id, before=before, after=after, prev_hash=prev or GENESIS,
+        claim_id=claim_id, before=before, after=after, prev_hash=prev,
     )
     ev.hash = event_hash(
         prev_hash=ev.prev_hash, at=at, actor=ev.actor, action=action, entity=entity,
         entity_id=entity_id, claim_id=claim_id, before=before, after=after,
     )
     session.add(ev)
-    if cached is None or cached[0] is not txn:
+    if not kept:
         # the first event of a transaction is written at once: from then on SQLite's write lock is held too
         session.flush()
-        txn = session.get_nested_transaction() or session.get_transaction()
-    session.info[_HEAD_KEY] = (txn, ev.hash)
-    session.info["audited"] = True  # the desk records the new head once this transaction commits
+    _keep_end(session, ev.hash)
     return ev
+
+
+class Entry(NamedTuple):
+    """One event for `append_many`: what `record` takes."""
+
+    actor: str
+    action: str
+    entity: str
+    entity_id: int | None = None
+    claim_id: int | None = None
+    before: Any = None
+    after: Any = None
+
+
+def append_many(session: Session, entries: Sequence[Entry]) -> None:
+    """Append `entries` in order, as `record` would one by one, in one INSERT (a bulk import's events).
+
+    The hashes are chained here in Python; the rows' ids are checked to rise in the order given
+    (`bulk.insert_in_order`), so the chain `verify_chain` walks by id is the chain made."""
+    if not entries:
+        return
+    prev, _ = _chain_end(session)
+    session.flush()  # events `record` added before these come first
+    rows = []
+    for e in entries:
+        at = utcnow()
+        actor = e.actor or "unknown"
+        before, after = _canonical(e.before), _canonical(e.after)
+        digest = event_hash(prev_hash=prev, at=at, actor=actor, action=e.action, entity=e.entity,
+                            entity_id=e.entity_id, claim_id=e.claim_id, before=before, after=after)
+        rows.append({"at": at, "actor": actor, "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
+                     "claim_id": e.claim_id, "before": before, "after": after, "prev_hash": prev, "hash": digest})
+        prev = digest
+    insert_in_order(session, AuditEvent.__table__, rows, "hash")  # ids rising along the chain, or an error
+    _keep_end(session, prev)
 
 
 @dataclass

@@ -1,18 +1,22 @@
 """Case files (YAML) in and out of the desk.
 
-Import is one transaction: the whole file is parsed and checked first, then stored; any error
-leaves the desk as it was. Claims are keyed by their `id`, so re-importing updates in place.
+Import checks the whole file first (a bad file stores nothing), then stores it, the claims in batches read
+from the file again one claim at a time; the caller may commit after each batch (`import_case`'s `commit`).
+Claims are keyed by their `id`, so re-importing updates in place and an unchanged file writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,7 +34,7 @@ from factcheck.desk.models import (
 from factcheck.desk.sources import find_source, merge_source
 from factcheck.errors import FactcheckError
 from factcheck.settings import SURROGATE, FieldError, Settings, check_field
-from factcheck.text.urls import BadUrl, normalise_url
+from factcheck.text.urls import BadUrl, normalise_evidence_url, normalise_url
 
 
 class CaseFileError(FactcheckError):
@@ -73,9 +77,10 @@ CLAIM_KEYS = {"id", "text", "statement", "cited", "evidence", "expected", "langu
 ARTICLE_KINDS = {"url": "url", "title": "title", "outlet": "outlet", "language": "language",
                  "published": "published", "file": "file", "text": None}
 MAX_NESTING = 50
-CLAIM_BATCH = 1000
-"""New claims written to the database together (one INSERT per table), within the import's one transaction."""
 """Deepest nesting of lists and mappings a case file may have (a real one needs about five)."""
+CLAIM_BATCH = 1000
+"""Claims stored together: read from the file, written with one INSERT per table, committed (with `commit`)."""
+_IMPORT_LOCK = 0x696D7074  # PostgreSQL advisory lock space for imports that commit as they go ("impt")
 
 
 @dataclass
@@ -271,8 +276,7 @@ def _check_nesting(path: Path, text: str) -> None:
         return  # the parser proper reports it, with its line
 
 
-def parse_case(path: str | Path) -> CaseSpec:
-    path = Path(path)
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -282,9 +286,13 @@ def parse_case(path: str | Path) -> CaseSpec:
     if b"\x00" in raw[:8192]:
         raise CaseFileError(f"{path}: not a YAML case file (binary content)")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CaseFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _load_whole(path: Path, text: str) -> dict[str, Any]:
+    """The whole document through the YAML loader (what `_Stream` leaves to it), as a checked top mapping."""
     _check_nesting(path, text)
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
@@ -295,8 +303,215 @@ def parse_case(path: str | Path) -> CaseSpec:
         where = f"{path}, line {mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CaseFileError(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a value the loader cannot make, e.g. the date 2025-13-45
+        raise CaseFileError(f"{path}: a value cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise CaseFileError(f"{path}: a case file must be a mapping with `claims:` (and optionally sources, evidence)")
+    return data
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_IMPLICIT = (None, "!")  # an event's tag when the document gives none
+_PLAIN_TYPED = frozenset(k for k in _Loader.yaml_implicit_resolvers if k)
+"""First characters with which a plain (unquoted) scalar may be something other than text (a number, a
+date, true/false, null); any other plain scalar is text without asking the resolver."""
+
+
+class _Unusual(Exception):
+    """Something `_Stream` leaves to the whole-document loader: explicit tags, merge keys, keys that are not
+    text, an alias of an unfinished collection, a duplicate anchor or top-level key, several documents,
+    nesting past MAX_NESTING, malformed YAML."""
+
+
+class _Stream:
+    """A case file read from the YAML parser's events (libyaml's where PyYAML has it), one claim at a time.
+
+    It builds the values the whole-document loader would (mappings as `_LineDict` with their line; plain
+    scalars resolved and constructed by the same loader's resolver and constructors; aliases as the same
+    object), without composing the whole document's node tree first, which is most of that loader's time.
+    The values of what case files do not use (see `_Unusual`) are left to the loader, which also gives the
+    errors: the reader raises `_Unusual` and the caller reads the file the old way."""
+
+    def __init__(self, text: str) -> None:
+        self.loader = _Loader(text)
+        self.anchors: dict[str, Any] = {}
+
+    def claims(self, top: _LineDict | None = None) -> Iterator[Any]:
+        """Each item of the top-level `claims` list, in order; the other top-level entries go into `top`
+        (`claims` itself as an empty list there when it is a list, else as its value). The whole document is
+        read by the time the iterator ends."""
+        get = self.loader.get_event
+        try:
+            if type(get()) is not yaml.StreamStartEvent or type(get()) is not yaml.DocumentStartEvent:
+                raise _Unusual
+            first = get()
+            if type(first) is not yaml.MappingStartEvent or first.tag not in _IMPLICIT or first.anchor is not None:
+                raise _Unusual
+            if top is not None:
+                top.line = first.start_mark.line + 1
+            seen: set[str] = set()
+            ev = get()
+            while type(ev) is not yaml.MappingEndEvent:
+                key = self._key(ev)
+                if key in seen:
+                    raise _Unusual
+                seen.add(key)
+                ev = get()
+                if key == "claims" and type(ev) is yaml.SequenceStartEvent and ev.tag in _IMPLICIT \
+                        and ev.anchor is None:
+                    if top is not None:
+                        top[key] = []
+                    ev = get()
+                    while type(ev) is not yaml.SequenceEndEvent:
+                        yield self._value(ev, 3)
+                        ev = get()
+                else:
+                    value = self._value(ev, 2)
+                    if top is not None:
+                        top[key] = value
+                ev = get()
+            if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
+                raise _Unusual
+        except yaml.YAMLError:
+            raise _Unusual from None
+        finally:
+            self.loader.dispose()
+
+    def _key(self, ev: Any) -> str:
+        if type(ev) is not yaml.ScalarEvent or ev.anchor is not None or ev.tag not in _IMPLICIT:
+            raise _Unusual
+        value: str = ev.value
+        if ev.implicit[0] and (not value or value[0] in _PLAIN_TYPED) \
+                and self.loader.resolve(yaml.ScalarNode, value, ev.implicit) != _STR_TAG:
+            raise _Unusual  # a number, a merge key (<<) and so on
+        return value
+
+    def _value(self, ev: Any, depth: int) -> Any:
+        """The value that starts with event `ev` (its events read up to its end)."""
+        kind = type(ev)
+        value: Any
+        if kind is yaml.ScalarEvent:
+            value = ev.value
+            if ev.implicit[0] and (not value or value[0] in _PLAIN_TYPED):
+                tag = self.loader.resolve(yaml.ScalarNode, value, ev.implicit)
+                if tag != _STR_TAG:
+                    try:
+                        value = self.loader.yaml_constructors[tag](
+                            self.loader, yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark))
+                    except Exception:  # e.g. a date that does not exist: whatever the loader says of it
+                        raise _Unusual from None
+        elif kind is yaml.MappingStartEvent:
+            if depth > MAX_NESTING:
+                raise _Unusual
+            get = self.loader.get_event
+            value = _LineDict()
+            value.line = ev.start_mark.line + 1
+            item = get()
+            while type(item) is not yaml.MappingEndEvent:
+                key = self._key(item)
+                value[key] = self._value(get(), depth + 1)
+                item = get()
+        elif kind is yaml.SequenceStartEvent:
+            if depth > MAX_NESTING:
+                raise _Unusual
+            get = self.loader.get_event
+            value = []
+            item = get()
+            while type(item) is not yaml.SequenceEndEvent:
+                value.append(self._value(item, depth + 1))
+                item = get()
+        elif kind is yaml.AliasEvent:
+            if ev.anchor not in self.anchors:
+                raise _Unusual  # undefined, or the alias of a collection not finished yet
+            return self.anchors[ev.anchor]
+        else:
+            raise _Unusual
+        if ev.tag not in _IMPLICIT:
+            raise _Unusual
+        if ev.anchor is not None:
+            if ev.anchor in self.anchors:
+                raise _Unusual
+            self.anchors[ev.anchor] = value
+        return value
+
+
+@dataclass
+class CaseFile:
+    """A case file checked whole (`read_case`), ready to be stored: the case, article, sources and evidence
+    in `spec`, and the claims read again in order by `claims()` (from the file's text, one at a time, not
+    kept)."""
+
+    spec: CaseSpec
+    count: int
+    """How many claims it has."""
+    cited: dict[str, str]
+    """Each name cited other than anonymously, with the first claim that cites it (in file order)."""
+    _items: Callable[[], Iterable[Any]]
+
+    def claims(self) -> Iterator[ClaimSpec]:
+        keys: dict[str, int] = {}
+        for c in self._items():
+            yield _claim_spec(c, self.spec.path, keys)
+
+
+def read_case(path: str | Path) -> CaseFile:
+    """Read and check a whole case file (every error a bad file has is raised here, before anything is
+    stored), keeping only what storing it needs first; `CaseFile.claims` reads the claims again."""
+    path = Path(path)
+    text = _read_text(path)
+    top = _LineDict()
+    items: Callable[[], Iterable[Any]]
+    try:
+        survey = _survey(path, _Stream(text).claims(top))
+
+        def items() -> Iterator[Any]:
+            return _Stream(text).claims()
+    except _Unusual:
+        top = _load_whole(path, text)  # type: ignore[assignment]
+        listed = top.get("claims")
+        listed = listed if isinstance(listed, list) else []
+        survey = _survey(path, listed)
+
+        def items() -> Iterable[Any]:
+            return listed
+    spec = _case_spec(path, top)
+    count, cited, error = survey
+    if error is not None:
+        raise error
+    return CaseFile(spec, count, cited, items)
+
+
+def parse_case(path: str | Path) -> CaseSpec:
+    """A whole case file with its claims, checked (`read_case`, the claims kept in `claims`)."""
+    case_file = read_case(path)
+    case_file.spec.claims = list(case_file.claims())
+    return case_file.spec
+
+
+def _survey(path: Path, items: Iterable[Any]) -> tuple[int, dict[str, str], CaseFileError | None]:
+    """Check each claim; count them, note the names they cite, and keep the first error (raised once the
+    rest of the file is known to parse and its other parts to be right, as when the file was read whole)."""
+    keys: dict[str, int] = {}
+    cited: dict[str, str] = {}
+    error: CaseFileError | None = None
+    count = 0
+    for c in items:
+        count += 1
+        if error is not None:
+            continue
+        try:
+            cs = _claim_spec(c, path, keys)
+        except CaseFileError as exc:
+            error = exc
+            continue
+        for cit in cs.cited:
+            if cit.kind != "anonymous":
+                cited.setdefault(cit.name, cs.key)
+    return count, cited, error
+
+
+def _case_spec(path: Path, data: dict[str, Any]) -> CaseSpec:
+    """The case file's parts other than its claims, checked (in the order errors are reported)."""
     _check_keys(data, TOP_KEYS, "case file", path)
 
     article = data.get("article")
@@ -336,49 +551,49 @@ def parse_case(path: str | Path) -> CaseSpec:
                                                     kind="source_name"), file,
                                           resolve_file(path, file, e) if file else None))
     claims = data.get("claims")
-    if claims is None:
-        claims = []
-    if not isinstance(claims, list):
+    if claims is not None and not isinstance(claims, list):
         raise CaseFileError(f"{_where(path, data)}: `claims` must be a list")
-    keys: dict[str, int] = {}
-    for c in claims:
-        _check_keys(c, CLAIM_KEYS, "claim", path)
-        key = _str(c.get("id"), "claim id", path, c, required=True, kind="claim_id")
-        assert key is not None
-        if key in keys:
-            raise CaseFileError(f"{_where(path, c)}: duplicate claim id {key!r} (first at line {keys[key]})")
-        keys[key] = getattr(c, "line", 0)
-        claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True, kind="claim_text")
-        assert claim_text is not None
-        expected = _str(c.get("expected"), "expected", path, c)
-        if expected is not None and expected not in VERDICT_LABELS:
-            raise CaseFileError(
-                f"{_where(path, c)}: claim {key}: unknown verdict label {expected!r} "
-                f"(one of {', '.join(VERDICT_LABELS)})"
-            )
-        cw = c.get("checkworthiness")
-        if cw is not None and not (isinstance(cw, int | float) and 0 <= cw <= 1):
-            raise CaseFileError(f"{_where(path, c)}: claim {key}: checkworthiness must be a number from 0 to 1")
-        ev: list[str] = []
-        for u in _str_list(c.get("evidence"), f"claim {key}: evidence", path, c, "url"):
-            u = _url(u, f"claim {key}: evidence", path, c)
-            if u in ev:
-                raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} is listed twice")
-            ev.append(u)
-        span = [c.get("start"), c.get("end")]
-        if span != [None, None] and not (all(isinstance(x, int) and not isinstance(x, bool) for x in span)
-                                         and 0 <= span[0] <= span[1]):
-            raise CaseFileError(f"{_where(path, c)}: claim {key}: start and end must be character offsets "
-                                "with start <= end")
-        spec.claims.append(ClaimSpec(
-            key=key, text=claim_text,
-            statement=_str(c.get("statement"), f"claim {key}: statement", path, c, kind="statement"),
-            cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
-            language=_str(c.get("language"), f"claim {key}: language", path, c, kind="language"), checkworthiness=cw,
-            start=span[0], end=span[1],
-            fingerprint=_str(c.get("fingerprint"), f"claim {key}: fingerprint", path, c, kind="claim_id"),
-        ))
     return spec
+
+
+def _claim_spec(c: Any, path: Path, keys: dict[str, int]) -> ClaimSpec:
+    """One claim of the file, checked; `keys` (the ids seen so far, with their lines) gains its id."""
+    _check_keys(c, CLAIM_KEYS, "claim", path)
+    key = _str(c.get("id"), "claim id", path, c, required=True, kind="claim_id")
+    assert key is not None
+    if key in keys:
+        raise CaseFileError(f"{_where(path, c)}: duplicate claim id {key!r} (first at line {keys[key]})")
+    keys[key] = getattr(c, "line", 0)
+    claim_text = _str(c.get("text"), f"claim {key}: text", path, c, required=True, kind="claim_text")
+    assert claim_text is not None
+    expected = _str(c.get("expected"), "expected", path, c)
+    if expected is not None and expected not in VERDICT_LABELS:
+        raise CaseFileError(
+            f"{_where(path, c)}: claim {key}: unknown verdict label {expected!r} "
+            f"(one of {', '.join(VERDICT_LABELS)})"
+        )
+    cw = c.get("checkworthiness")
+    if cw is not None and not (isinstance(cw, int | float) and 0 <= cw <= 1):
+        raise CaseFileError(f"{_where(path, c)}: claim {key}: checkworthiness must be a number from 0 to 1")
+    ev: list[str] = []
+    for u in _str_list(c.get("evidence"), f"claim {key}: evidence", path, c, "url"):
+        u = _url(u, f"claim {key}: evidence", path, c)
+        if u in ev:
+            raise CaseFileError(f"{_where(path, c)}: claim {key}: evidence {u!r} is listed twice")
+        ev.append(u)
+    span = [c.get("start"), c.get("end")]
+    if span != [None, None] and not (all(isinstance(x, int) and not isinstance(x, bool) for x in span)
+                                     and 0 <= span[0] <= span[1]):
+        raise CaseFileError(f"{_where(path, c)}: claim {key}: start and end must be character offsets "
+                            "with start <= end")
+    return ClaimSpec(
+        key=key, text=claim_text,
+        statement=_str(c.get("statement"), f"claim {key}: statement", path, c, kind="statement"),
+        cited=_citations(c.get("cited"), key, path, c), evidence=ev, expected=expected,
+        language=_str(c.get("language"), f"claim {key}: language", path, c, kind="language"), checkworthiness=cw,
+        start=span[0], end=span[1],
+        fingerprint=_str(c.get("fingerprint"), f"claim {key}: fingerprint", path, c, kind="claim_id"),
+    )
 
 
 # ---------------------------------------------------------------- import
@@ -406,8 +621,18 @@ def claim_fields(c: Claim, session: Session) -> dict[str, Any]:
     }
 
 
-def import_case(session: Session, settings: Settings, path: str | Path, *, actor: str) -> ImportSummary:
-    spec = parse_case(path)
+def import_case(session: Session, settings: Settings, path: str | Path, *, actor: str,
+                commit: Callable[[], None] | None = None) -> ImportSummary:
+    """Check the whole file (`read_case`), then store it: the case, sources, article and evidence, then the
+    claims in batches of CLAIM_BATCH (`records.ClaimBatch`), reading them from the file again batch by batch.
+
+    Without `commit` all of it is one transaction of the caller's. With `commit` (which commits `session`,
+    e.g. `Desk.commit`) it is called after the evidence and after each batch of claims, so readers and other
+    writers get their turn and a big file is not held in one transaction; then a batch the database refuses
+    leaves the batches before it stored, and the error says which claims were not stored. A bad file is
+    refused before anything is stored either way; re-importing the same file writes nothing."""
+    case_file = read_case(path)
+    spec = case_file.spec
     summary = ImportSummary(case=spec.key)
     declared = {s.name.casefold() for s in spec.sources} | {
         a.casefold() for s in spec.sources for a in s.aliases
@@ -419,25 +644,50 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
     for e in spec.evidence:
         if e.source and not known(e.source):
             raise CaseFileError(f"{spec.path}: evidence {e.url} names unknown source {e.source!r}")
-    for c in spec.claims:
-        for cit in c.cited:
-            if cit.kind != "anonymous" and not known(cit.name):
-                raise CaseFileError(
-                    f"{spec.path}: claim {c.key} cites unknown source {cit.name!r} (add it under `sources:`, "
-                    "or mark an unnamed source `kind: anonymous`)"
-                )
+    for name, key in case_file.cited.items():
+        if not known(name):
+            raise CaseFileError(
+                f"{spec.path}: claim {key} cites unknown source {name!r} (add it under `sources:`, "
+                "or mark an unnamed source `kind: anonymous`)"
+            )
 
-    try:
-        _store(session, settings, spec, summary, actor)
-        session.flush()
-    except (IntegrityError, DataError) as exc:  # the caller's session rolls everything back
-        raise CaseFileError(f"{spec.path}: nothing was stored: {explain_refusal(exc)}") from exc
-    except FieldError as exc:
-        raise CaseFileError(f"{spec.path}: nothing was stored: {exc}") from None
+    with _one_import_at_a_time(session, spec.key) if commit is not None else contextlib.nullcontext():
+        try:
+            case, article_id, sources = _store_head(session, settings, spec, summary, actor)
+            if commit is not None:
+                commit()
+        except (IntegrityError, DataError) as exc:  # the caller's session rolls everything back
+            raise CaseFileError(f"{spec.path}: nothing was stored: {explain_refusal(exc)}") from exc
+        except FieldError as exc:
+            raise CaseFileError(f"{spec.path}: nothing was stored: {exc}") from None
+        _store_claims(session, case_file, case, article_id, sources, summary, actor, commit)
     return summary
 
 
-def _store(session: Session, settings: Settings, spec: CaseSpec, summary: ImportSummary, actor: str) -> None:
+@contextlib.contextmanager
+def _one_import_at_a_time(session: Session, key: str) -> Iterator[None]:
+    """On PostgreSQL, an import that commits as it goes holds a lock on its case key until it ends (on a
+    connection of its own), so a second import of the same case waits for the whole first one, as it
+    does for a one-transaction import (records.ensure_case)."""
+    engine = session.get_bind().engine
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    args = {"space": _IMPORT_LOCK, "key": zlib.crc32(key.encode("utf-8")) - 2**31}
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), args)
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), args)
+            conn.commit()
+
+
+def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: ImportSummary,
+                actor: str) -> tuple[Case, int | None, dict[str, Source | None]]:
+    """The case, its sources, article and evidence; returns the case, its article's id and the sources
+    looked up so far (by name)."""
     case, _ = records.ensure_case(session, spec.key, spec.title, actor, path=str(spec.path), via=VIA)
     for s in spec.sources:
         _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor)
@@ -446,13 +696,30 @@ def _store(session: Session, settings: Settings, spec: CaseSpec, summary: Import
     if spec.article:
         _import_article(session, settings, case, spec, actor)
 
-    batch = records.ClaimBatch(session, case, [e.url for e in spec.evidence]
-                               + [u for cs in spec.claims for u in cs.evidence])
+    known: dict[str, EvidenceUrl] = {}
+    urls = sorted({e.url for e in spec.evidence})
+    for i in range(0, len(urls), 500):
+        for eu in session.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(urls[i:i + 500]))).scalars():
+            known[eu.url] = eu
     sources: dict[str, Source | None] = {}  # the source each name found (sources do not change from here on)
+    run: list[records.EvidenceRef] = []  # new URLs without a saved copy: queued together
+
+    def queue_run() -> None:
+        if not run:
+            return
+        records.queue_new_evidence_urls(session, run, actor, via=VIA)
+        summary.evidence["queued"] += len(run)
+        run.clear()
+
     for e in spec.evidence:
         src = _source(session, e.source, sources) if e.source else None
+        url = normalise_evidence_url(e.url)
+        if e.path is None and url not in known:
+            run.append(records.EvidenceRef(url, src.id if src else None, e.file))
+            continue
+        queue_run()
         eu = records.queue_evidence_url(session, e.url, src.id if src else None, actor, e.file, via=VIA,
-                                        known=batch.evidence)
+                                        known=known)
         if e.path is not None:
             try:
                 body = read_file_capped(e.path, settings.max_bytes)
@@ -471,16 +738,46 @@ def _store(session: Session, settings: Settings, spec: CaseSpec, summary: Import
             summary.evidence["queued"] += 1
         else:
             summary.evidence["known"] += 1
-
+    queue_run()
     article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
-    for n, cs in enumerate(spec.claims, 1):
+    return case, article_id, sources
+
+
+def _store_claims(session: Session, case_file: CaseFile, case: Case, article_id: int | None,
+                  sources: dict[str, Source | None], summary: ImportSummary, actor: str,
+                  commit: Callable[[], None] | None) -> None:
+    path = case_file.spec.path
+    batch = records.ClaimBatch(session, case, actor=actor, via=VIA, article_id=article_id)
+    chunk: list[records.ClaimInput] = []
+    done = 0
+
+    def write() -> None:
+        nonlocal done
         try:
-            outcome = _import_claim(session, case, cs, actor, article_id, batch, sources)
-            if n % CLAIM_BATCH == 0 or n == len(spec.claims):
-                batch.flush()
+            outcomes = batch.write(chunk)
+            if commit is not None:
+                commit()
         except (IntegrityError, DataError) as exc:
-            raise CaseFileError(f"{spec.path}: claim {cs.key}: nothing was stored: {explain_refusal(exc)}") from exc
-        summary.claims[outcome] += 1
+            which = f"claims {chunk[0].key} to {chunk[-1].key}" if len(chunk) > 1 else f"claim {chunk[0].key}"
+            if commit is None or not done:
+                raise CaseFileError(f"{path}: {which}: nothing was stored: {explain_refusal(exc)}") from exc
+            raise CaseFileError(
+                f"{path}: {which} and those after them were not stored: {explain_refusal(exc)} "
+                f"(the case and its first {done} of {case_file.count} claims are stored; importing the file "
+                "again stores the rest)") from exc
+        except FieldError as exc:
+            raise CaseFileError(f"{path}: nothing was stored: {exc}") from None
+        for outcome in outcomes:
+            summary.claims[outcome] += 1
+        done += len(chunk)
+        chunk.clear()
+
+    for cs in case_file.claims():
+        chunk.append(_claim_input(session, cs, sources))
+        if len(chunk) >= CLAIM_BATCH:
+            write()
+    if chunk:
+        write()
 
 
 def _import_article(session: Session, settings: Settings, case: Case, spec: CaseSpec, actor: str) -> None:
@@ -510,20 +807,17 @@ def _source(session: Session, name: str, found: dict[str, Source | None]) -> Sou
     return found[name]
 
 
-def _import_claim(session: Session, case: Case, cs: ClaimSpec, actor: str, article_id: int | None,
-                  batch: records.ClaimBatch, sources: dict[str, Source | None]) -> str:
-    """One claim of the file, through `records.upsert_claim` with the import's batch."""
+def _claim_input(session: Session, cs: ClaimSpec, sources: dict[str, Source | None]) -> records.ClaimInput:
+    """One claim of the file as `records.ClaimBatch` takes it (cited names looked up in the source registry)."""
     cited = []
     for cit in cs.cited:
         src = _source(session, cit.name, sources) if cit.kind != "anonymous" else None
         cited.append(records.citation_row(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
                                           cit.via, source_id=src.id if src else None, url=cit.url))
     span: dict[str, Any] = {"start": cs.start, "end": cs.end} if cs.start is not None else {}
-    _, created, changed = records.upsert_claim(
-        session, case, cs.key, cs.text, actor=actor, article_id=article_id, statement=cs.statement,
-        expected=cs.expected, language=cs.language, checkworthiness=cs.checkworthiness, citations=cited,
-        evidence_urls=cs.evidence, fingerprint=cs.fingerprint, via=VIA, batch=batch, **span)
-    return "created" if created else "updated" if changed else "unchanged"
+    return records.ClaimInput(cs.key, cs.text, statement=cs.statement, expected=cs.expected, language=cs.language,
+                              checkworthiness=cs.checkworthiness, fingerprint=cs.fingerprint, citations=cited,
+                              evidence_urls=cs.evidence, **span)
 
 
 # ---------------------------------------------------------------- export

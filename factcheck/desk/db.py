@@ -257,5 +257,12 @@ class Desk:
         if audited:
             self._after_audited_commit()
 
+    def commit(self, session: Session) -> None:
+        """Commit what `session` (one of `session()`'s) holds so far; it goes on in a new transaction. A long
+        job (a big import) commits in steps this way, each step's audit head recorded as at the end."""
+        session.commit()
+        if session.info.pop("audited", False):
+            self._after_audited_commit()
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,6 +11,8 @@ made it:
 - `upsert_claim`: create (`claim.create`) or update (`claim.update`, before → after in the `claim_state`
   shape) a claim, replacing its citations and evidence links when they differ. An unchanged claim writes
   nothing.
+- `ClaimBatch` and `queue_new_evidence_urls`: the same for many claims or new URLs at once (a case import),
+  with SQL bulk INSERTs and the same rows and events, in the same order, as one call per claim or URL.
 
 Every function works inside the caller's transaction.
 """
@@ -29,6 +31,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from factcheck.desk import audit
+from factcheck.desk.bulk import insert_in_order, insert_rows
 from factcheck.desk.models import Article, Case, Citation, Claim, ClaimEvidence, EvidenceUrl, utcnow
 from factcheck.settings import check_field
 from factcheck.text.urls import normalise_evidence_url
@@ -38,6 +41,7 @@ __all__ = [
     "CITATION_FIELDS",
     "UNSET",
     "ClaimBatch",
+    "ClaimInput",
     "EvidenceRef",
     "article_state",
     "citation_row",
@@ -46,6 +50,7 @@ __all__ = [
     "ensure_case",
     "next_claim_key",
     "queue_evidence_url",
+    "queue_new_evidence_urls",
     "upsert_article",
     "upsert_claim",
 ]
@@ -171,10 +176,11 @@ def queue_evidence_url(
     its URL is appended to `queued` when given). A known URL keeps its status and captures; it only gains
     a source or a file it did not have ("evidence.update"), never loses or swaps one. `url` must pass the
     desk's one URL rule (text.urls.normalise_evidence_url: web URLs, or a saved page's file:/// path) and
-    is stored in its normal form. `known` (a ClaimBatch's evidence) holds every stored row of the URLs the
-    caller will name, so a URL it lacks is new; new rows are added to it."""
+    is stored in its normal form. `known`, when given, holds every stored row of the URLs the caller will
+    name (read beforehand, e.g. a case file's evidence section), so a URL it lacks is new; new rows are
+    added to it."""
     url = normalise_evidence_url(url)
-    if known is not None:  # read beforehand (ClaimBatch): a URL it lacks is not on the desk
+    if known is not None:  # read beforehand: a URL it lacks is not on the desk
         eu: EvidenceUrl | None = known.get(url)
     else:
         eu = session.execute(select(EvidenceUrl).where(EvidenceUrl.url == url)).scalar()
@@ -204,6 +210,27 @@ def queue_evidence_url(
     if known is not None:
         known[url] = eu
     return eu
+
+
+def queue_new_evidence_urls(session: Session, refs: Sequence[EvidenceRef], actor: str, *, via: str) -> list[int]:
+    """Evidence URLs none of which is on the desk (nor twice in `refs`), in their normal form, queued in bulk:
+    the rows and `evidence.queue` events that `queue_evidence_url` writes for each, in order. Their ids."""
+    session.flush()
+    ids = _queue_rows(session, refs)
+    audit.append_many(session, [_queue_entry(actor, r, i, via) for r, i in zip(refs, ids, strict=True)])
+    return ids
+
+
+def _queue_rows(session: Session, refs: Sequence[EvidenceRef]) -> list[int]:
+    now = utcnow()
+    return insert_in_order(session, EvidenceUrl.__table__, [
+        {"url": r.url, "source_id": r.source_id, "file": r.file or None, "status": "queued", "created_at": now}
+        for r in refs], "url")
+
+
+def _queue_entry(actor: str, ref: EvidenceRef, eid: int, via: str) -> audit.Entry:
+    return audit.Entry(actor, "evidence.queue", "evidence_url", eid,
+                       after={"url": ref.url, "source_id": ref.source_id, "file": ref.file or None, "via": via})
 
 
 class EvidenceRef(NamedTuple):
@@ -247,40 +274,154 @@ _SCALARS = ("statement", "expected", "language", "checkworthiness", "start", "en
 _IN_CHUNK = 500  # values per IN (...) list, well under every driver's parameter limit
 
 
+class ClaimInput(NamedTuple):
+    """One claim for `ClaimBatch.write`: the arguments `upsert_claim` takes (UNSET keeps a stored value)."""
+
+    key: str
+    text: str
+    statement: str | _Unset | None = UNSET
+    expected: str | _Unset | None = UNSET
+    language: str | _Unset | None = UNSET
+    checkworthiness: float | _Unset | None = UNSET
+    start: int | _Unset | None = UNSET
+    end: int | _Unset | None = UNSET
+    fingerprint: str | None = None
+    citations: Sequence[Mapping[str, Any]] = ()
+    evidence_urls: Sequence[str] = ()
+
+
 class ClaimBatch:
-    """What a run of `upsert_claim` calls on one case (a case import) reads once instead of per claim.
+    """Claims of one case written many at a time (a case import), with the rows and audit events that
+    `upsert_claim` would write for each of them in turn.
 
-    The case's claims with their citations and evidence links, and the evidence URLs they or the import
-    name, are read in a few queries and kept here (which also keeps them in the session). New claims are
-    written together by `flush` (one INSERT per table rather than one per claim), each followed by its own
-    `claim.create` event, in the order they were given. A changed existing claim is written at once, as
-    without a batch. The caller calls `flush` at the end (and may call it every few thousand claims)."""
+    `write` takes a batch of claims (a thousand, say): it reads the stored state of those of them the case
+    already has and the ids of the evidence URLs they name (a few queries a batch, nothing kept but URL
+    ids), and writes the new claims with SQL bulk INSERTs (claims, citations, evidence links, newly queued
+    URLs) and their events with one `audit.append_many`, in the order `upsert_claim` would have: for each
+    claim, `evidence.queue` for each URL it is the first to name, then its `claim.create`. A claim that is
+    on the desk and differs goes through `upsert_claim` itself (after the new claims before it); an
+    unchanged one writes nothing. The checks of `upsert_claim` on field values are the caller's (a case
+    file's parser makes them, with the same limits)."""
 
-    def __init__(self, session: Session, case: Case, urls: Sequence[str] = ()) -> None:
+    def __init__(self, session: Session, case: Case, *, actor: str, via: str, article_id: int | None = None) -> None:
         self.session = session
         self.case = case
-        self.claims: dict[str, Claim] = {c.key: c for c in session.execute(
-            select(Claim).where(Claim.case_id == case.id)
-            .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))).scalars()}
-        self.evidence: dict[str, EvidenceUrl] = {eu.url: eu for eu in session.execute(
-            select(EvidenceUrl).join(ClaimEvidence, ClaimEvidence.evidence_url_id == EvidenceUrl.id)
-            .join(Claim, Claim.id == ClaimEvidence.claim_id).where(Claim.case_id == case.id)).scalars()}
-        wanted = sorted({normalise_evidence_url(u) for u in urls} - set(self.evidence))
-        for i in range(0, len(wanted), _IN_CHUNK):
-            for eu in session.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(wanted[i:i + _IN_CHUNK]))
-                                      ).scalars():
-                self.evidence[eu.url] = eu
-        self.pending: list[tuple[Claim, str]] = []
+        self.actor = actor
+        self.via = via
+        self.article_id = article_id
+        self.url_ids: dict[str, int] = {}
 
-    def flush(self) -> None:
-        """Write the new claims given since the last flush, then their `claim.create` events."""
-        if not self.pending:
+    def write(self, claims: Sequence[ClaimInput]) -> list[str]:
+        """Store `claims`; for each, "created", "updated" or "unchanged"."""
+        given = [c._replace(citations=[citation_row(r["name"], r.get("kind") or "named", r.get("phrase"),
+                                                    bool(r.get("second_hand")), r.get("via"), r.get("source_id"),
+                                                    r.get("url")) for r in c.citations],
+                            evidence_urls=list(dict.fromkeys(normalise_evidence_url(u) for u in c.evidence_urls)))
+                 for c in claims]
+        stored = self._stored_states([c.key for c in given])
+        self._look_up_urls({u for c in given for u in c.evidence_urls})
+        outcomes: list[str] = []
+        new: list[ClaimInput] = []
+        for c in given:
+            before = stored.get(c.key)
+            if before is None:
+                new.append(c)
+                outcomes.append("created")
+                continue
+            wanted = {"text": c.text, "article_id": before["article_id"] or self.article_id, "cited": c.citations,
+                      "evidence": c.evidence_urls}
+            wanted |= {k: before[k] if v is UNSET else v for k, v in _given(c).items()}
+            if wanted == before:
+                outcomes.append("unchanged")
+                continue
+            self._insert(new)  # the new claims before this one keep their place in the audit trail
+            new = []
+            _, _, changed = upsert_claim(
+                self.session, self.case, c.key, c.text, actor=self.actor, article_id=self.article_id,
+                fingerprint=c.fingerprint, citations=c.citations, evidence_urls=c.evidence_urls, via=self.via,
+                **_given(c))
+            outcomes.append("updated" if changed else "unchanged")
+            self._look_up_urls(set(c.evidence_urls))  # URLs it queued
+        self._insert(new)
+        return outcomes
+
+    def _stored_states(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """`claim_state` of each of `keys` the case has, read in three queries (per 500 keys)."""
+        states: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), _IN_CHUNK):
+            rows = self.session.execute(
+                select(Claim.id, Claim.key, Claim.text, Claim.statement, Claim.expected, Claim.language,
+                       Claim.checkworthiness, Claim.start, Claim.end, Claim.article_id)
+                .where(Claim.case_id == self.case.id, Claim.key.in_(keys[i:i + _IN_CHUNK]))).all()
+            if not rows:
+                continue
+            by_id: dict[int, dict[str, Any]] = {}
+            for r in rows:
+                by_id[r.id] = states[r.key] = {
+                    "text": r.text, "statement": r.statement, "expected": r.expected, "language": r.language,
+                    "checkworthiness": r.checkworthiness, "start": r.start, "end": r.end,
+                    "article_id": r.article_id, "cited": [], "evidence": []}
+            ids = list(by_id)
+            for ci in self.session.execute(
+                    select(Citation.claim_id, Citation.name, Citation.kind, Citation.phrase, Citation.second_hand,
+                           Citation.via, Citation.source_id, Citation.url)
+                    .where(Citation.claim_id.in_(ids)).order_by(Citation.id)):
+                by_id[ci.claim_id]["cited"].append(citation_row(ci.name, ci.kind, ci.phrase, ci.second_hand,
+                                                                ci.via, ci.source_id, ci.url))
+            for link in self.session.execute(
+                    select(ClaimEvidence.claim_id, EvidenceUrl.url)
+                    .join(EvidenceUrl, EvidenceUrl.id == ClaimEvidence.evidence_url_id)
+                    .where(ClaimEvidence.claim_id.in_(ids)).order_by(ClaimEvidence.id)):
+                by_id[link.claim_id]["evidence"].append(link.url)
+        return states
+
+    def _look_up_urls(self, urls: set[str]) -> None:
+        wanted = sorted(urls - self.url_ids.keys())
+        for i in range(0, len(wanted), _IN_CHUNK):
+            self.url_ids.update(self.session.execute(  # type: ignore[arg-type]
+                select(EvidenceUrl.url, EvidenceUrl.id).where(EvidenceUrl.url.in_(wanted[i:i + _IN_CHUNK]))).all())
+
+    def _insert(self, claims: Sequence[ClaimInput]) -> None:
+        """New claims, their citations and links, the URLs they queue, and the events of all that, in bulk."""
+        if not claims:
             return
-        self.session.flush()
-        for claim, actor in self.pending:
-            audit.record(self.session, actor=actor, action="claim.create", entity="claim", entity_id=claim.id,
-                         claim_id=claim.id, after=claim_state(claim, self.session))
-        self.pending.clear()
+        session = self.session
+        session.flush()  # whatever the ORM holds goes first
+        queues: list[list[str]] = []  # per claim: the URLs it is the first to name
+        fresh: dict[str, None] = {}
+        for c in claims:
+            mine = [u for u in c.evidence_urls if u not in self.url_ids and u not in fresh]
+            fresh.update(dict.fromkeys(mine))
+            queues.append(mine)
+        if fresh:
+            self.url_ids.update(zip(fresh, _queue_rows(session, [EvidenceRef(u) for u in fresh]), strict=True))
+        rows = []
+        for c in claims:
+            now = utcnow()
+            rows.append({"case_id": self.case.id, "article_id": self.article_id, "key": c.key,
+                         "fingerprint": c.fingerprint, "text": c.text,
+                         **{k: None if v is UNSET else v for k, v in _given(c).items()},
+                         "revision": 0, "created_at": now, "updated_at": now})
+        claim_ids = insert_in_order(session, Claim.__table__, rows, "key")
+        citations = [{"claim_id": cid, **row} for cid, c in zip(claim_ids, claims, strict=True) for row in c.citations]
+        insert_rows(session, Citation.__table__, citations)
+        insert_rows(session, ClaimEvidence.__table__, [{"claim_id": cid, "evidence_url_id": self.url_ids[u]}
+                                                       for cid, c in zip(claim_ids, claims, strict=True)
+                                                       for u in c.evidence_urls])
+        events: list[audit.Entry] = []
+        for cid, c, row, queued in zip(claim_ids, claims, rows, queues, strict=True):
+            events += [_queue_entry(self.actor, EvidenceRef(u), self.url_ids[u], self.via) for u in queued]
+            events.append(audit.Entry(self.actor, "claim.create", "claim", cid, cid, after={
+                "text": c.text, "statement": row["statement"], "expected": row["expected"],
+                "language": row["language"], "checkworthiness": row["checkworthiness"], "start": row["start"],
+                "end": row["end"], "article_id": self.article_id, "cited": list(c.citations),
+                "evidence": list(c.evidence_urls)}))
+        audit.append_many(session, events)
+
+
+def _given(c: ClaimInput) -> dict[str, Any]:
+    return {"statement": c.statement, "expected": c.expected, "language": c.language,
+            "checkworthiness": c.checkworthiness, "start": c.start, "end": c.end}
 
 
 def upsert_claim(
@@ -302,7 +443,6 @@ def upsert_claim(
     evidence_urls: Sequence[str | EvidenceRef] = (),
     via: str,
     queued: list[str] | None = None,
-    batch: ClaimBatch | None = None,
 ) -> tuple[Claim, bool, bool]:
     """Create or update the claim `key` of `case`. Returns (claim, created, changed).
 
@@ -311,17 +451,11 @@ def upsert_claim(
     `citations` (rows as `citation_row` makes them) and `evidence_urls` (in order) replace the claim's
     citations and evidence links when they differ; evidence URLs go through `queue_evidence_url`.
     An unchanged claim writes nothing; a changed one bumps its revision and writes one audit event.
-    With `batch` (of this case), lookups come from the batch, and a new claim and its event are written by
-    the batch's next `flush`."""
-    if batch is not None:
-        if batch.case is not case:
-            raise ValueError("the claim batch belongs to another case")
-        claim = batch.claims.get(key)
-    else:
-        claim = session.execute(
-            select(Claim).where(Claim.case_id == case.id, Claim.key == key)
-            .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
-        ).scalar()
+    (`ClaimBatch` writes many new claims at once, with the same rows and events.)"""
+    claim = session.execute(
+        select(Claim).where(Claim.case_id == case.id, Claim.key == key)
+        .options(selectinload(Claim.citations), selectinload(Claim.evidence_links))
+    ).scalar()
     check_field("claim_id", key)
     check_field("claim_text", text)
     if isinstance(statement, str):
@@ -350,13 +484,8 @@ def upsert_claim(
     if claim is None:
         claim = Claim(case_id=case.id, key=key, text=text, article_id=article_id, fingerprint=fingerprint)
         session.add(claim)
-        if batch is None:
-            session.flush()
-        else:
-            batch.claims[key] = claim
+        session.flush()
     else:
-        if batch is not None:
-            batch.flush()  # the new claims before this one keep their place in the audit trail
         before = claim_state(claim, session)
         wanted = {"text": text, "article_id": before["article_id"] or article_id, "cited": cited, "evidence": urls}
         wanted |= {k: before[k] if v is UNSET else v for k, v in given.items()}
@@ -378,8 +507,7 @@ def upsert_claim(
     eus = {}
     for r in refs:
         if r.url not in eus:
-            eus[r.url] = queue_evidence_url(session, r.url, r.source_id, actor, r.file, via=via, queued=queued,
-                                            known=batch.evidence if batch is not None else None)
+            eus[r.url] = queue_evidence_url(session, r.url, r.source_id, actor, r.file, via=via, queued=queued)
     if before is None or before["evidence"] != urls:
         if before is not None:
             claim.evidence_links.clear()
@@ -387,9 +515,6 @@ def upsert_claim(
         for url in urls:
             claim.evidence_links.append(ClaimEvidence(evidence_url_id=eus[url].id))
     claim.updated_at = utcnow()
-    if created and batch is not None:
-        batch.pending.append((claim, actor))
-        return claim, True, True
     if not created:  # bumped in SQL, so a concurrent review's optimistic check sees it
         claim.revision = Claim.revision + 1  # type: ignore[assignment]
     session.flush()
