@@ -169,3 +169,17 @@ def cli_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'desk.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+# Files whose module-scoped fixtures are costly (a wheel built and installed, a reader trained, a browser
+# started, hypothesis desks): under pytest-xdist (`-n auto --dist loadgroup`, as CI runs) each stays on one
+# worker, so the fixture is made once; every other test is handed out on its own.
+_ONE_WORKER_MODULES = ("test_wheel", "test_entail", "test_fuzz", "test_ingest_text", "test_report_render",
+                       "test_web_browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if name in _ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(name))
