@@ -483,7 +483,7 @@ def batch_done(desk: Desk, run_id: int, seq: int, *, actor: str) -> bool:
             return False
         counts = {"verified": 0, "unverified": 0, "contested": 0}
         counts |= dict(s.execute(select(Verdict.label, func.count()).where(Verdict.run_id == run_id)
-                                 .group_by(Verdict.label)).tuples().all())
+                                 .group_by(Verdict.label)).all())
         run.finished_at, run.interrupted_at, run.counts = utcnow(), None, counts
         audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
                      after={"counts": counts, "version": __version__})
@@ -578,7 +578,7 @@ def list_jobs(desk: Desk, *, status: str | None = None, limit: int = 50) -> dict
     require_postgres(desk)
     with desk.session() as s:
         counts: dict[str, int] = dict(s.execute(text(
-            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).tuples().all())
+            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).all())
         # attempts counts the tries that ended (a finished job has one more than the times it was retried)
         retried = s.execute(text(
             "SELECT count(*) FROM procrastinate_jobs WHERE attempts > CASE WHEN status IN ('todo', 'doing') "

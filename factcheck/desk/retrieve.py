@@ -116,7 +116,7 @@ def term_frequencies(session: Session, terms: Iterable[str]) -> dict[str, int]:
     df: dict[str, int] = {}
     for i in range(0, len(wanted), 1000):
         df.update(session.execute(select(TermStat.term, TermStat.df)
-                                  .where(TermStat.term.in_(wanted[i : i + 1000]))).tuples().all())
+                                  .where(TermStat.term.in_(wanted[i : i + 1000]))).all())
     return df
 
 
@@ -264,7 +264,7 @@ class _Batch:
         for k in range(0, len(todo), 500):
             self.latest.update(self.s.execute(
                 select(Snapshot.url, func.max(Snapshot.id)).where(Snapshot.url.in_(todo[k : k + 500]))
-                .group_by(Snapshot.url)).tuples().all())
+                .group_by(Snapshot.url)).all())
         return self.latest
 
     def _tied_snapshots(self, claim_ids: list[int]) -> dict[int, set[int]]:
@@ -273,7 +273,7 @@ class _Batch:
             select(ClaimEvidence.claim_id, Snapshot.url)
             .join(ClaimEvidence, ClaimEvidence.evidence_url_id == Snapshot.evidence_url_id)
             .where(ClaimEvidence.claim_id.in_(claim_ids)).distinct()
-        ).tuples().all()
+        ).all()
         latest = self._latest(url for _c, url in rows)
         out: dict[int, set[int]] = {}
         for cid, url in rows:
@@ -289,7 +289,7 @@ class _Batch:
         arts = {a: (url, snap) for a, url, snap in self.s.execute(
             select(Article.id, Article.url, Article.snapshot_id).where(Article.id.in_(art_ids)))}
         snap_urls = dict(self.s.execute(select(Snapshot.id, Snapshot.url).where(
-            Snapshot.id.in_(sorted({snap for _u, snap in arts.values() if snap is not None})))).tuples().all())
+            Snapshot.id.in_(sorted({snap for _u, snap in arts.values() if snap is not None})))).all())
         urls_of = {a: {u for u in (url, snap_urls.get(snap) if snap is not None else None) if u}
                    for a, (url, snap) in arts.items()}
         all_urls = sorted(set().union(*urls_of.values()))
@@ -331,7 +331,7 @@ class _Batch:
             q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
             rows = self.s.execute(text(
                 "SELECT f.rowid, p.snapshot_id, bm25(passage_fts) FROM passage_fts f "
-                "JOIN passage p ON p.id = f.rowid WHERE passage_fts MATCH :q"), {"q": q}).tuples().all()
+                "JOIN passage p ON p.id = f.rowid WHERE passage_fts MATCH :q"), {"q": q}).all()
             rows.sort(key=lambda r: (r[2], r[0]))
             hits = [(pid, sid) for pid, sid, _score in rows if sid not in exclude]
             self._snapshot_info(sid for _p, sid in hits)

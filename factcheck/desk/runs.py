@@ -92,7 +92,7 @@ def batch_progress(session: Session, run_ids: list[int]) -> dict[int, dict[str, 
         return {}
     out: dict[int, dict[str, int]] = {}
     rows = session.execute(select(RunBatch.run_id, RunBatch.state, func.count()).where(RunBatch.run_id.in_(run_ids))
-                           .group_by(RunBatch.run_id, RunBatch.state)).tuples()
+                           .group_by(RunBatch.run_id, RunBatch.state)).all()
     for run_id, state, n in rows:
         d = out.setdefault(run_id, {"done": 0, "failed": 0, "total": 0})
         d["total"] += n
