@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
@@ -22,13 +22,24 @@ from factcheck import report as report_mod
 from factcheck.desk import attach as attach_mod
 from factcheck.desk import authoring, triage, users
 from factcheck.desk import comments as comments_mod
+from factcheck.desk import queue as queue_mod
 from factcheck.desk import runs as runs_mod
 from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
 from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.claims import UnknownClaim, claim_dict, list_claims, verdict_history
-from factcheck.desk.models import VERDICT_LABELS, Article, AuditEvent, Case, Claim, Run, Snapshot, utcnow
+from factcheck.desk.models import (
+    VERDICT_LABELS,
+    Article,
+    AuditEvent,
+    Case,
+    Claim,
+    ClaimTag,
+    Run,
+    Snapshot,
+    utcnow,
+)
 from factcheck.errors import FactcheckError
 from factcheck.web import paging
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
@@ -68,29 +79,10 @@ class DbIdConvertor(Convertor[int]):
 register_url_convertor("dbid", DbIdConvertor())
 
 SORTS: dict[str, tuple[str, Callable[[Any], tuple[Any, ...]] | None, tuple[type, ...]]] = {
-    "urgency": ("most urgent first", None, ()),
-    "oldest": ("waiting longest", lambda it: (it.since.timestamp(),), (float,)),
-    "newest": ("newest first", lambda it: (-it.since.timestamp(),), (float,)),
-    "confidence": ("lowest confidence",
-                   lambda it: (float(it.confidence) if it.confidence is not None else -1.0,), (float,)),
-    "worth": ("most check-worthy",
-              lambda it: (-(float(it.checkworthiness) if it.checkworthiness is not None else -1.0),), (float,)),
-    "id": ("claim id", lambda it: (it.case or "", it.key), (str, str)),
+    name: (label, lead, queue_mod.shape(name)) for name, (label, lead) in triage.SORTS.items()
 }
-"""Queue orders: label, the key's leading part and its types. Ties keep the urgency order, whose key (ending
-in the claim id) the full key ends with, so every row has one place and a page cursor names it exactly."""
-URGENCY_SHAPE = (int, int, float, float, int)
-"""The types of `QueueItem.sort_key` (rank, changed-source flag, -worth, confidence, claim id)."""
-
-
-def _queue_key(sort: str) -> Callable[[Any], tuple[Any, ...]]:
-    lead = SORTS[sort][1]
-
-    def urgency(it: Any) -> tuple[Any, ...]:
-        r, ch, cw, conf, cid = it.sort_key
-        return (int(r), int(ch), float(cw), float(conf), int(cid))
-
-    return urgency if lead is None else (lambda it: (*lead(it), *urgency(it)))
+"""Queue orders: label, the rule's leading key over a queue item (`triage.SORTS`), and the types of a page
+cursor (the database's sort key of the row at a page's edge, `desk.queue.shape`)."""
 
 
 STALE_REVIEW = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
@@ -200,62 +192,62 @@ def _filter_args(params: Any) -> dict[str, str | None]:
     return out
 
 
+def _sort_arg(params: Any) -> str:
+    sort = params.get("sort") or "urgency"
+    return sort if isinstance(sort, str) and sort in SORTS else "urgency"
+
+
 async def queue_page(request: Request) -> Response:
     me = await require(request)
     filters = _filter_args(request.query_params)
     mine = request.query_params.get("mine") == "1"
-    sort = request.query_params.get("sort") or "urgency"
-    if sort not in SORTS:
-        sort = "urgency"
-
-    after, before = paging.cursors(request.query_params, (*SORTS[sort][2], *URGENCY_SHAPE))
+    sort = _sort_arg(request.query_params)
+    after, before = paging.cursors(request.query_params, SORTS[sort][2])
 
     def load(s: Session) -> dict[str, Any]:
         now = utcnow()
-        key = _queue_key(sort)
-        seen: dict[str, Any] = {}
-
-        def window(items: list[Any]) -> list[Any]:
-            """The page's items of the whole queue: filtered by search/tag, ordered, cut at the cursor."""
-            if wanted is not None:
-                items = [it for it in items if it.claim_id in wanted]
-            if sort != "urgency":
-                items.sort(key=key)
-            seen["total"] = len(items)
-            seen["page"] = paging.page_of(items, key, after=after, before=before)
-            return list(seen["page"].rows)
-
         try:
-            wanted = _matching_ids(s, filters)
-            shown_items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
-                                              article=filters["article"], assignee=me.name if mine else None,
-                                              now=now, window=window)
+            got = triage.queue_page(s, status=filters["status"], source=filters["source"],
+                                    article=filters["article"], assignee=me.name if mine else None,
+                                    within=_within(s, filters), sort=sort, after=after, before=before, now=now)
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
-        page = seen["page"]
-        page.rows = shown_items
-        tags = {c.id: [t.tag for t in c.tags] for c in list_claims(s, ids=[it.claim_id for it in shown_items])}
+        tags = tags_mod.tags_of(s, [it.claim_id for it in got.items])
         rows = []
-        for it in page.rows:
+        for it in got.items:
             d = it.as_dict(now)
             d["claim_id"] = it.claim_id
             d["age"] = _age(d["age_seconds"])
             d["tags"] = tags.get(it.claim_id, [])
             rows.append(d)
-        page.rows = rows
-        page.keep = _keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None)
+        page = paging.Page(rows=rows, first=got.first,
+                           after=paging.encode(got.after) if got.after is not None else None,
+                           before=paging.encode(got.before) if got.before is not None else None,
+                           keep=_keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None))
         sources = [src.name for src in sources_mod.list_sources(s)]
         arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
                 for a in s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id))]
-        mine_count = sum(1 for it in triage.triage_queue(s, assignee=me.name, with_last_action=False, now=now))
-        return {"rows": rows, "page": page, "total": seen["total"], "sources": sources, "articles": arts,
-                "mine_count": mine_count, "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+        return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": arts,
+                "mine_count": triage.queue_count(s, assignee=me.name, now=now),
+                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
 
     data = await in_desk(request, load)
     return await render(request, "queue.html", {
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
         "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+def _within(s: Session, filters: dict[str, str | None]) -> Any:
+    """The claims a search and/or tag filter allows, for the queue's SQL: a subquery for a tag, the ids a
+    search found (None: no such filter given)."""
+    ids = set(search_mod.search_claims(s, filters["q"] or "")) if filters.get("q") else None
+    if not filters.get("tag"):
+        return ids
+    tagged = tags_mod.tagged_select(filters["tag"] or "")
+    if ids is not None:
+        tagged = tagged.where(ClaimTag.claim_id.in_(sorted(ids)) if ids else false())
+    return tagged
 
 
 def _keep(filters: dict[str, str | None], **more: str | None) -> dict[str, str]:
@@ -381,9 +373,11 @@ async def take_next(request: Request) -> Response:
     filters = _filter_args(form)
     minutes = int(request.app.state.settings.assignment_minutes)
 
+    sort = _sort_arg(form)
+
     def take(s: Session) -> tuple[int, str, Any] | None:
         got = triage.next_claim(s, by=me.name, minutes=minutes, status=filters["status"], source=filters["source"],
-                               article=filters["article"])
+                                article=filters["article"], within=_within(s, filters), sort=sort)
         return None if got is None else (got.claim_id, got.detail["ref"], got.assigned_until)
 
     try:
