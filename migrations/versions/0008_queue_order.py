@@ -30,16 +30,16 @@ INDEXES = {  # the same expressions as models.QUEUE_* (a query's expression must
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("claim", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("queue_out", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("queue_status", sa.String(length=16), server_default="unchecked",
-                                      nullable=False))
-        batch_op.add_column(sa.Column("queue_changed", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("queue_rank", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(sa.Column("queue_flag", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(sa.Column("queue_conf", sa.Float(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("queue_confidence", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("queue_since", sa.DateTime(timezone=True), nullable=True))
+    # plain ALTER TABLE … ADD COLUMN (no batch copy on SQLite: that would drop the claim table's FTS triggers)
+    op.add_column("claim", sa.Column("queue_out", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("claim", sa.Column("queue_status", sa.String(length=16), server_default="unchecked",
+                                     nullable=False))
+    op.add_column("claim", sa.Column("queue_changed", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("claim", sa.Column("queue_rank", sa.Integer(), server_default="1", nullable=False))
+    op.add_column("claim", sa.Column("queue_flag", sa.Integer(), server_default="1", nullable=False))
+    op.add_column("claim", sa.Column("queue_conf", sa.Float(), server_default="0", nullable=False))
+    op.add_column("claim", sa.Column("queue_confidence", sa.Float(), nullable=True))
+    op.add_column("claim", sa.Column("queue_since", sa.DateTime(timezone=True), nullable=True))
     for name, cols in INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON claim ({cols})")
     op.create_table(
@@ -69,7 +69,6 @@ def downgrade() -> None:
     op.drop_table("queue_watch")
     for name in INDEXES:
         op.execute(f"DROP INDEX IF EXISTS {name}")
-    with op.batch_alter_table("claim", schema=None) as batch_op:
-        for col in ("queue_since", "queue_confidence", "queue_conf", "queue_flag", "queue_rank", "queue_changed",
-                    "queue_status", "queue_out"):
-            batch_op.drop_column(col)
+    for col in ("queue_since", "queue_confidence", "queue_conf", "queue_flag", "queue_rank", "queue_changed",
+                "queue_status", "queue_out"):
+        op.execute(f"ALTER TABLE claim DROP COLUMN {col}")  # SQLite >= 3.35: no table copy (FTS triggers stay)
