@@ -122,15 +122,20 @@ class Entry:
 
 def current_verdict_rows(session: Session, claim_ids: Sequence[int] | None) -> dict[int, Any]:
     """Each claim's current verdict (the rule of `claims.pick_current`) as a row of the columns the queue
-    reads, for the claims given (in chunks) or the whole desk (None) in one query, without ORM objects."""
-    q = select(Verdict.id, Verdict.claim_id, Verdict.kind, Verdict.run_id, Verdict.label, Verdict.rating,
-               Verdict.confidence, Verdict.reviewer, Verdict.quotes, Verdict.created_at)
+    reads, for the claims given (in chunks) or the whole desk (None) in one query, without ORM objects;
+    whether a verdict's run finished comes with it (no list of every run on the desk)."""
+    q = (select(Verdict.id, Verdict.claim_id, Verdict.kind, Verdict.run_id, Verdict.label, Verdict.rating,
+                Verdict.confidence, Verdict.reviewer, Verdict.quotes, Verdict.created_at,
+                Run.finished_at.is_not(None).label("run_finished"))
+         .outerjoin(Run, Verdict.run_id == Run.id))
     by_claim: dict[int, list[Any]] = {}
+    finished: set[int] = set()
     chunks = [None] if claim_ids is None else [claim_ids[i : i + CHUNK] for i in range(0, len(claim_ids), CHUNK)]
     for chunk in chunks:
         for row in session.execute(q if chunk is None else q.where(Verdict.claim_id.in_(chunk))):
             by_claim.setdefault(row.claim_id, []).append(row)
-    finished = finished_run_ids(session)
+            if row.run_finished and row.run_id is not None:
+                finished.add(row.run_id)
     out: dict[int, Any] = {}
     for cid, rows in by_claim.items():
         chosen = pick_current(rows, finished_runs=finished)
@@ -225,17 +230,20 @@ def decide(claim_id: int, created_at: datetime, checkworthiness: float | None, v
                  reasons=reasons, since=since, sort_key=sort_key, quoted=quoted_urls(v) if v is not None else set())
 
 
-def evaluate(session: Session, claim_ids: Sequence[int] | None = None) -> dict[int, Entry]:
+def evaluate(session: Session, claim_ids: Sequence[int] | None = None, *, rows: Sequence[Any] | None = None
+             ) -> dict[int, Entry]:
     """The rule for the claims given (or every claim on the desk: None), computed from the verdicts and
-    captures themselves, never from the stored columns."""
-    q = select(Claim.id, Claim.created_at, Claim.checkworthiness).order_by(Claim.id)
-    rows: list[Any] = []
-    if claim_ids is None:
-        rows = list(session.execute(q))
-    else:
-        ids = sorted(set(claim_ids))
-        for i in range(0, len(ids), CHUNK):
-            rows += session.execute(q.where(Claim.id.in_(ids[i : i + CHUNK])))
+    captures themselves, never from the stored columns. `rows`: the claims' id, created_at and
+    checkworthiness when the caller read them already."""
+    if rows is None:
+        q = select(Claim.id, Claim.created_at, Claim.checkworthiness).order_by(Claim.id)
+        rows = []
+        if claim_ids is None:
+            rows = list(session.execute(q))
+        else:
+            ids = sorted(set(claim_ids))
+            for i in range(0, len(ids), CHUNK):
+                rows += session.execute(q.where(Claim.id.in_(ids[i : i + CHUNK])))
     scope = None if claim_ids is None else [r.id for r in rows]
     verdicts = current_verdict_rows(session, scope)
     changes = source_changes(session, verdicts, scope)
@@ -647,7 +655,7 @@ def page(session: Session, f: Filters, *, sort: str = "urgency", after: Sequence
     rows = rows[:size]
     if not forward:
         rows.reverse()
-    total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one() if count else 0
+    total = _count(session, f, now) if count else 0
     if not rows:
         return Page([], None, None, 0, total)
     first_key, last_key = list(rows[0][1:]), list(rows[-1][1:])
@@ -659,8 +667,8 @@ def page(session: Session, f: Filters, *, sort: str = "urgency", after: Sequence
     has_prev = (key is not None and exists(_beyond(terms, first_key, False))) if forward else more
     first = 0
     if has_prev:
-        first = session.execute(select(func.count()).select_from(
-            q.where(_beyond(terms, first_key, False)).subquery())).scalar_one()
+        first = session.execute(q.with_only_columns(func.count()).where(_beyond(terms, first_key, False))
+                                .order_by(None)).scalar_one()
     return Page(ids=[r[0] for r in rows], after=_to_cursor(terms, rows[-1][1:]) if has_next else None,
                 before=_to_cursor(terms, rows[0][1:]) if has_prev else None, first=first, total=total)
 
@@ -678,6 +686,11 @@ def ordered(session: Session, f: Filters, *, sort: str = "urgency", limit: int |
     return [(r[0], _to_cursor(terms, r[1:])) for r in session.execute(q)]
 
 
-def count(session: Session, f: Filters, *, now: datetime) -> int:
-    apply_pending(session)
+def _count(session: Session, f: Filters, now: datetime) -> int:
     return int(session.execute(select(func.count()).select_from(Claim).where(*_where(session, f, now))).scalar_one())
+
+
+def count(session: Session, f: Filters, *, now: datetime) -> int:
+    """How many claims the (filtered) queue holds: an index-only count on PostgreSQL."""
+    apply_pending(session)
+    return _count(session, f, now)

@@ -234,37 +234,30 @@ def _filters(session: Session, *, article: str | None, source: str | None, statu
                          free_at=free_at)
 
 
-def _fill_details(session: Session, items: list[QueueItem]) -> None:
-    """Text and cited sources of the items shown (one query per 500)."""
+def _fill_cited(session: Session, items: list[QueueItem]) -> None:
+    """The cited sources of the items shown (one query per 500)."""
     ids = [it.claim_id for it in items]
-    text: dict[int, str] = {}
     cited: dict[int, list[str]] = {}
     for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        text.update((cid, t) for cid, t in session.execute(select(Claim.id, Claim.text).where(Claim.id.in_(chunk))))
         for cid, name in session.execute(select(Citation.claim_id, Citation.name)
-                                         .where(Citation.claim_id.in_(chunk)).order_by(Citation.id)):
+                                         .where(Citation.claim_id.in_(ids[i : i + 500])).order_by(Citation.id)):
             cited.setdefault(cid, []).append(name)
     for it in items:
-        it.text, it.cited = text.get(it.claim_id, ""), cited.get(it.claim_id, [])
+        it.cited = cited.get(it.claim_id, [])
 
 
 def queue_items(session: Session, ids: list[int], *, now: datetime, with_last_action: bool = True,
                 details: bool = True) -> list[QueueItem]:
     """The queue items of these claims, in the order given: the rule's reasons, changes and verdict for each
     (computed for these claims only), their text, citations and last action."""
-    entries = queue.evaluate(session, ids)
     rows: dict[int, Any] = {}
+    q = (select(Claim.id, Claim.key, Claim.case_id, Case.key.label("case_key"), Claim.checkworthiness,
+                Claim.created_at, Claim.assignee, Claim.assigned_until, Claim.revision, Claim.text)
+         .outerjoin(Case, Claim.case_id == Case.id))
     for i in range(0, len(ids), 500):
-        for r in session.execute(select(Claim.id, Claim.key, Claim.case_id, Claim.checkworthiness, Claim.assignee,
-                                        Claim.assigned_until, Claim.revision)
-                                 .where(Claim.id.in_(ids[i : i + 500]))):
+        for r in session.execute(q.where(Claim.id.in_(ids[i : i + 500]))):
             rows[r.id] = r
-    case_ids = sorted({r.case_id for r in rows.values() if r.case_id is not None})
-    case_keys: dict[int, str] = {}
-    for i in range(0, len(case_ids), 500):
-        case_keys.update((cid, key) for cid, key in session.execute(
-            select(Case.id, Case.key).where(Case.id.in_(case_ids[i : i + 500]))))
+    entries = queue.evaluate(session, ids, rows=list(rows.values()))
     items: list[QueueItem] = []
     for cid in ids:
         e, c = entries.get(cid), rows.get(cid)
@@ -273,7 +266,7 @@ def queue_items(session: Session, ids: list[int], *, now: datetime, with_last_ac
         v = e.verdict
         held = live_assignee(c, now)  # type: ignore[arg-type]  # a row of the claim's columns
         items.append(QueueItem(
-            claim_id=cid, key=c.key, case=case_keys.get(c.case_id) if c.case_id else None, text="",
+            claim_id=cid, key=c.key, case=c.case_key, text=c.text,
             cited=[], status=e.status, kind=v.kind if v is not None else None,
             decided_by=decided_by(v) if v is not None else None,
             confidence=v.confidence if v is not None else None,
@@ -282,7 +275,7 @@ def queue_items(session: Session, ids: list[int], *, now: datetime, with_last_ac
             revision=c.revision, since=e.since, sort_key=e.sort_key,
         ))
     if details:
-        _fill_details(session, items)
+        _fill_cited(session, items)
     if with_last_action and items:
         last = last_actions(session, [it.claim_id for it in items])
         for it in items:
