@@ -289,3 +289,27 @@ def test_the_migration_backfills_an_older_desk(tmp_path):
         assert c.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'claim_fts_au'").scalar() == 1
     upgrade(d.engine)
     d.dispose()
+
+
+def test_kept_totals_follow_this_process_at_once_and_others_within_the_ttl(desk, monkeypatch):
+    from factcheck.desk import counts
+
+    with desk.desk.session() as s:
+        web_load.fill_desk(s, 40, runs=1, events=0)
+    monkeypatch.setattr(counts, "TTL", 3600.0)
+    counts.forget()
+    with desk.desk.session() as s:
+        before = queue.count(s, queue.Filters(), now=utcnow())
+        first = queue.ordered(s, queue.Filters(), now=utcnow(), limit=1)[0][0]
+        key = s.get(Claim, first).key
+    with desk.desk.session() as s:  # a change through a desk session of this process: the total follows at once
+        review(s, key, label="verified", note="checked", by="ana")
+    with desk.desk.session() as s:
+        assert queue.count(s, queue.Filters(), now=utcnow()) == before - 1
+    with desk.desk.engine.begin() as c:  # as another process's change (a bare connection): kept until the TTL ends
+        c.execute(update(Claim).where(Claim.key != key).values(queue_out=True))
+    with desk.desk.session() as s:
+        assert queue.count(s, queue.Filters(), now=utcnow()) == before - 1
+    monkeypatch.setattr(counts, "TTL", 0.0)
+    with desk.desk.session() as s:
+        assert queue.count(s, queue.Filters(), now=utcnow()) == 0

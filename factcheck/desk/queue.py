@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from factcheck.desk import counts
 from factcheck.desk.claims import finished_run_ids, pick_current
 from factcheck.desk.models import (
     QUEUE_CONFIDENCE,
@@ -354,11 +355,19 @@ def _note_verdict(p: _Pending, claim_id: Any, kind: Any, run_id: Any) -> None:
         p.claims.add(claim_id)
 
 
+WROTE = "factcheck.queue.wrote"
+UNCOUNTED = frozenset({"login_attempt", "desk_user", "desk_secret", "audit_event", "fetch_attempt", "term_stat",
+                       "claim_comment"})
+"""Tables no kept total (`desk.counts`) depends on: writing them (a sign-in, an audit event) keeps the totals."""
+
+
 def _after_flush(session: Session, _ctx: Any) -> None:
     from sqlalchemy import inspect
 
     p = _pending(session)
     for obj in [*session.new, *session.dirty, *session.deleted]:
+        if getattr(obj, "__tablename__", None) not in UNCOUNTED:
+            session.info[WROTE] = True
         if isinstance(obj, Verdict):
             _note_verdict(p, obj.claim_id, obj.kind, obj.run_id)
         elif isinstance(obj, Snapshot):
@@ -378,6 +387,8 @@ def _on_execute(state: Any) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table not in UNCOUNTED:
+        state.session.info[WROTE] = True
     if table not in ("verdict", "snapshot", "claim_evidence", "run"):
         return
     p = _pending(state.session)
@@ -461,9 +472,15 @@ def _before_commit(session: Session) -> None:
     apply_pending(session)
 
 
+def _after_commit(session: Session) -> None:
+    if session.info.pop(WROTE, False):
+        counts.forget()  # totals this process keeps may have changed
+
+
 def _after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(PENDING, None)  # committed (applied before) or rolled back (nothing to apply)
+        session.info.pop(WROTE, None)
 
 
 def track(sessions: sessionmaker[Session]) -> None:
@@ -471,6 +488,7 @@ def track(sessions: sessionmaker[Session]) -> None:
     event.listen(sessions, "after_flush", _after_flush)
     event.listen(sessions, "do_orm_execute", _on_execute)
     event.listen(sessions, "before_commit", _before_commit)
+    event.listen(sessions, "after_commit", _after_commit)
     event.listen(sessions, "after_transaction_end", _after_transaction_end)
 
 
@@ -687,10 +705,20 @@ def ordered(session: Session, f: Filters, *, sort: str = "urgency", limit: int |
 
 
 def _count(session: Session, f: Filters, now: datetime) -> int:
-    return int(session.execute(select(func.count()).select_from(Claim).where(*_where(session, f, now))).scalar_one())
+    def run() -> int:
+        return int(session.execute(select(func.count()).select_from(Claim).where(*_where(session, f, now)))
+                   .scalar_one())
+
+    if f.assignee or f.free_at is not None or (f.within is not None and not isinstance(f.within, Select)):
+        return run()  # one person's, or a search's: small, and not worth keeping
+    within = None
+    if f.within is not None:
+        compiled = f.within.compile(compile_kwargs={"literal_binds": True})
+        within = str(compiled)
+    return counts.total(session, ("queue", f.status, f.article, f.source, within), run)
 
 
 def count(session: Session, f: Filters, *, now: datetime) -> int:
-    """How many claims the (filtered) queue holds: an index-only count on PostgreSQL."""
+    """How many claims the (filtered) queue holds: an indexed count (kept a moment, see `desk.counts`)."""
     apply_pending(session)
     return _count(session, f, now)

@@ -343,10 +343,11 @@ def queue_page(
                      first=pg.first, total=pg.total)
 
 
-def queue_count(session: Session, *, assignee: str | None = None, now: datetime | None = None) -> int:
-    """How many claims the queue holds (those `assignee` holds now, when given), by an indexed count."""
-    return queue.count(session, _filters(session, article=None, source=None, status=None, assignee=assignee),
-                       now=now or utcnow())
+def queue_count(session: Session, *, article: str | None = None, source: str | None = None,
+                status: str | None = None, assignee: str | None = None, now: datetime | None = None) -> int:
+    """How many claims the (filtered) queue holds (those `assignee` holds now, when given): an indexed count."""
+    return queue.count(session, _filters(session, article=article, source=source, status=status,
+                                         assignee=assignee), now=now or utcnow())
 
 
 # ---------------------------------------------------------------- assignment
@@ -739,11 +740,15 @@ def review_many(
 # ---------------------------------------------------------------- audit log
 
 
-def audit_events(session: Session, *, claim: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Events oldest first (the last `limit` if given), with the claim's key for people to read."""
+def audit_events(session: Session, *, claim: str | None = None, limit: int | None = None,
+                 claim_id: int | None = None) -> list[dict[str, Any]]:
+    """Events oldest first (the last `limit` if given), with the claim's key for people to read; only those of
+    one claim when `claim` (a reference) or `claim_id` (its row id) is given."""
     q = select(AuditEvent)
     if claim:
-        q = q.where(AuditEvent.claim_id == find_claim(session, claim).id)
+        claim_id = find_claim(session, claim).id
+    if claim_id is not None:
+        q = q.where(AuditEvent.claim_id == claim_id)
     if limit:
         q = q.order_by(AuditEvent.id.desc()).limit(limit)
         events = list(reversed(list(session.execute(q).scalars())))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import false, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
@@ -22,13 +22,14 @@ from factcheck import report as report_mod
 from factcheck.desk import attach as attach_mod
 from factcheck.desk import authoring, triage, users
 from factcheck.desk import comments as comments_mod
+from factcheck.desk import counts as counts_mod
 from factcheck.desk import queue as queue_mod
 from factcheck.desk import runs as runs_mod
 from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
 from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
-from factcheck.desk.claims import UnknownClaim, claim_dict, list_claims, verdict_history
+from factcheck.desk.claims import UnknownClaim, list_claims, verdict_history
 from factcheck.desk.models import (
     VERDICT_LABELS,
     Article,
@@ -229,13 +230,18 @@ async def queue_page(request: Request) -> Response:
                 for a in s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id))]
         return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": arts,
                 "mine_count": triage.queue_count(s, assignee=me.name, now=now),
-                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+                "all_tags": _all_tags(s)}
 
     data = await in_desk(request, load)
     return await render(request, "queue.html", {
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
         "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+def _all_tags(s: Session) -> list[str]:
+    """The tags in use, for the filter menus (kept a moment, as the totals are: `desk.counts`)."""
+    return counts_mod.total(s, "tags", lambda: [t for t, _n in tags_mod.all_tags(s)])
 
 
 def _within(s: Session, filters: dict[str, str | None]) -> Any:
@@ -288,14 +294,16 @@ async def claims_page(request: Request) -> Response:
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
         if wanted is None:  # the whole desk: keyset on the claim id in SQL
-            total = s.execute(select(func.count()).select_from(Claim)).scalar_one()
-            page = paging.sql_page(s, select(Claim), Claim.id, descending=False, after=after, before=before)
-            claims = list_claims(s, ids=[c.id for c in page.rows])
+            total = counts_mod.total(s, "claims", lambda: int(s.execute(
+                select(func.count()).select_from(Claim)).scalar_one()))
+            page = paging.sql_page(s, select(Claim).options(joinedload(Claim.case), selectinload(Claim.tags)),
+                                   Claim.id, descending=False, after=after, before=before)
+            claims = page.rows  # the page's claims, read once with their cases and tags
         else:  # a search's or a tag's ids are already in hand: page them, load only the page's claims
             total = len(wanted)
             page = paging.page_of(sorted(wanted), lambda i: (i,), after=after, before=before)
             claims = list_claims(s, ids=page.rows)
-        current = triage.current_verdicts(s, [c.id for c in claims])
+        current = queue_mod.current_verdict_rows(s, [c.id for c in claims])
         page.rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
                       "label": current[c.id].label if c.id in current else "unchecked",
                       "rating": current[c.id].rating if c.id in current else None,
@@ -303,7 +311,7 @@ async def claims_page(request: Request) -> Response:
                       "matched": found.get(c.id, [])} for c in claims]
         page.keep = _keep(filters)
         return {"rows": page.rows, "page": page, "total": total,
-                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+                "all_tags": _all_tags(s)}
 
     return await render(request, "claims.html", await in_desk(request, load) | {"filters": filters})
 
@@ -397,11 +405,12 @@ async def take_next(request: Request) -> Response:
 
 
 def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
-    claim = s.get(Claim, cid)
+    claim = s.get(Claim, cid, options=[joinedload(Claim.case), selectinload(Claim.citations),
+                                       selectinload(Claim.tags), selectinload(Claim.evidence_links)])
     if claim is None:
         raise HTTPException(404, f"No claim {cid} on this desk.")
     detail = triage.claim_detail(s, claim)
-    current = claim_dict(s, claim)
+    current = detail  # the claim with its current verdict (and more), read once
     quoted = current["evidence"]
     snaps = {}
     for e in detail["evidence_urls"]:
@@ -438,7 +447,7 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
         "candidates": quote_candidates(s, claim, quoted) if me.can("checker") else [],
         "history": history,
         "assignee": detail["assignee"], "assigned_until": claim.assigned_until if detail["assignee"] else None,
-        "events": triage.audit_events(s, claim=str(detail["ref"]), limit=30),
+        "events": triage.audit_events(s, claim_id=claim.id, limit=30),
         "labels": VERDICT_LABELS,
         "tags": [t.tag for t in claim.tags],
         "comments": comments_mod.comments_for(s, [claim.id]).get(claim.id, []),
