@@ -207,15 +207,21 @@ def test_next_claim_takes_the_first_of_the_filtered_sorted_queue(desk):
         assert again is not None and again.claim_id == want[1]  # ana holds the first
 
 
-def test_take_next_in_the_web_desk_honours_the_filters(desk):
+def signed_in(desk: Any) -> TestClient:
     with desk.desk.session() as s:
-        web_load.fill_desk(s, 60, runs=1, events=0)
         users.add_user(s, "cara", role="checker", password="correct horse battery", actor="t")
     c = TestClient(create_app(desk.desk, desk.settings), follow_redirects=False, base_url="http://localhost")
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)
     assert csrf
     assert c.post("/login", data={"name": "cara", "password": "correct horse battery", "csrf": csrf.group(1),
                                   "next": "/queue"}).status_code == 303
+    return c
+
+
+def test_take_next_in_the_web_desk_honours_the_filters(desk):
+    with desk.desk.session() as s:
+        web_load.fill_desk(s, 60, runs=1, events=0)
+    c = signed_in(desk)
     page = c.get("/queue", params={"tag": "seven", "sort": "newest", "status": "unverified"}).text
     assert 'name="tag" value="seven"' in page and 'name="sort" value="newest"' in page  # the form carries them
     first = re.search(r'<td class="claimcell"><a href="/claims/(\d+)">', page)
@@ -313,3 +319,21 @@ def test_kept_totals_follow_this_process_at_once_and_others_within_the_ttl(desk,
     monkeypatch.setattr(counts, "TTL", 0.0)
     with desk.desk.session() as s:
         assert queue.count(s, queue.Filters(), now=utcnow()) == 0
+
+
+def test_many_articles_make_the_article_filter_a_box(desk, monkeypatch):
+    from factcheck.desk import counts
+    from factcheck.web import routes
+
+    with desk.desk.session() as s:
+        web_load.fill_desk(s, 300, runs=1, events=0)  # three articles
+        wanted = {it.claim_id for it in triage_queue(s, article="https://news.example/a1", with_last_action=False)}
+    c = signed_in(desk)
+    assert '<select name="article">' in c.get("/queue").text
+    monkeypatch.setattr(routes, "ARTICLE_MENU", 2)
+    counts.forget()
+    page = c.get("/queue", params={"article": "https://news.example/a1"}).text
+    assert '<select name="article">' not in page
+    assert 'name="article" value="https://news.example/a1"' in page
+    shown = {int(x) for x in re.findall(r'<td class="claimcell"><a href="/claims/(\d+)">', page)}
+    assert shown and shown <= wanted

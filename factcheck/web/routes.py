@@ -226,9 +226,7 @@ async def queue_page(request: Request) -> Response:
                            before=paging.encode(got.before) if got.before is not None else None,
                            keep=_keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None))
         sources = [src.name for src in sources_mod.list_sources(s)]
-        arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
-                for a in s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id))]
-        return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": arts,
+        return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": _article_menu(s),
                 "mine_count": triage.queue_count(s, assignee=me.name, now=now),
                 "all_tags": _all_tags(s)}
 
@@ -237,6 +235,22 @@ async def queue_page(request: Request) -> Response:
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
         "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+ARTICLE_MENU = 200
+"""Up to this many articles the queue's article filter is a menu; beyond, a box for a URL, title, case or id
+(a menu of thousands of articles is no help, and would be most of every queue page's weight)."""
+
+
+def _article_menu(s: Session) -> list[dict[str, str]] | None:
+    def menu() -> list[dict[str, str]] | None:
+        rows = list(s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id)
+                              .limit(ARTICLE_MENU + 1)))
+        if len(rows) > ARTICLE_MENU:
+            return None
+        return [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"} for a in rows]
+
+    return counts_mod.total(s, "article-menu", menu)
 
 
 def _all_tags(s: Session) -> list[str]:
