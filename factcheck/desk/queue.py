@@ -356,9 +356,9 @@ def _note_verdict(p: _Pending, claim_id: Any, kind: Any, run_id: Any) -> None:
 
 
 WROTE = "factcheck.queue.wrote"
-UNCOUNTED = frozenset({"login_attempt", "desk_user", "desk_secret", "audit_event", "fetch_attempt", "term_stat",
+UNCOUNTED = frozenset({"login_attempt", "desk_user", "desk_secret", "fetch_attempt", "term_stat",
                        "claim_comment"})
-"""Tables no kept total (`desk.counts`) depends on: writing them (a sign-in, an audit event) keeps the totals."""
+"""Tables no kept total (`desk.counts`) depends on: writing them (a sign-in attempt) keeps the totals."""
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import false, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
@@ -682,8 +682,11 @@ async def articles_page(request: Request) -> Response:
     after, before = paging.cursors(request.query_params, (int,))
 
     def load(s: Session) -> dict[str, Any]:
-        page = paging.sql_page(s, select(Article), Article.id, descending=False, after=after, before=before)
+        page = paging.sql_page(s, select(Article).options(defer(Article.text)), Article.id, descending=False,
+                               after=after, before=before)  # not the articles' whole text: only whether they have it
         ids = [a.id for a in page.rows]
+        with_text = set(s.execute(select(Article.id).where(Article.id.in_(ids), Article.text.is_not(None),
+                                                           Article.text != "")).scalars()) if ids else set()
         counts = dict(s.execute(select(Claim.article_id, func.count()).where(Claim.article_id.in_(ids))
                                 .group_by(Claim.article_id)).all()) if ids else {}
         case_ids = {a.case_id for a in page.rows if a.case_id}
@@ -691,8 +694,8 @@ async def articles_page(request: Request) -> Response:
         page.rows = [{"id": a.id, "title": a.title or a.url or a.file or f"article {a.id}", "url": a.url,
                       "outlet": a.outlet, "published": a.published, "language": a.language,
                       "case": cases.get(a.case_id) if a.case_id else None, "claims": counts.get(a.id, 0),
-                      "has_text": bool(a.text)} for a in page.rows]
-        total = s.execute(select(func.count()).select_from(Article)).scalar_one()
+                      "has_text": a.id in with_text} for a in page.rows]
+        total = counts_mod.total(s, "articles", lambda: s.execute(select(func.count()).select_from(Article)).scalar_one())
         return {"articles": page.rows, "page": page, "total": total}
 
     return await render(request, "articles.html", await in_desk(request, load))
@@ -758,7 +761,7 @@ async def runs_page(request: Request) -> Response:
         page.rows = [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
                       "actor": r.actor, "counts": r.counts or {}, "state": runs_mod.run_state(r, now)}
                      for r in page.rows]
-        total = s.execute(select(func.count()).select_from(Run)).scalar_one()
+        total = counts_mod.total(s, "runs", lambda: s.execute(select(func.count()).select_from(Run)).scalar_one())
         return {"runs": page.rows, "page": page, "total": total}
 
     return await render(request, "runs.html", await in_desk(request, load))
@@ -905,7 +908,8 @@ async def audit_page(request: Request) -> Response:
     def load(s: Session) -> dict[str, Any]:
         page = paging.sql_page(s, select(AuditEvent), AuditEvent.id, descending=True, after=after, before=before)
         page.rows = triage.event_dicts(s, page.rows)
-        total = s.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        total = counts_mod.total(s, "audit", lambda: s.execute(select(func.count()).select_from(AuditEvent))
+                                 .scalar_one())
         return {"events": page.rows, "page": page, "total": total}
 
     return await render(request, "audit.html", await in_desk(request, load))
