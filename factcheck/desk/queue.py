@@ -274,7 +274,15 @@ def refresh(session: Session, claim_ids: Iterable[int] | None) -> int:
         return 0
     parts: list[Sequence[int] | None] = [None] if ids is None else [ids[i : i + 5000] for i in range(0, len(ids), 5000)]
     changed = 0
+    postgres = session.get_bind().dialect.name == "postgresql"
     for part in parts:
+        if postgres and part is not None:
+            # hold the rows first (in id order), then read what the rule needs: a concurrent transaction
+            # refreshing the same claims (a review while a fetch stores a page it quotes) waits here and then
+            # reads the other's committed verdicts, instead of overwriting them with what it read before
+            for i in range(0, len(part), CHUNK):
+                session.execute(select(Claim.id).where(Claim.id.in_(part[i : i + CHUNK])).order_by(Claim.id)
+                                .with_for_update(key_share=True))
         entries = evaluate(session, part)
         stored: dict[int, tuple[Any, ...]] = {}
         watched: dict[int, set[str]] = {}
