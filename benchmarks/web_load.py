@@ -8,8 +8,17 @@ desk's pages cost shows apart from the server and the client.
     python benchmarks/web_load.py                                   # PostgreSQL 100k if FACTCHECK_TEST_PG is set
     python benchmarks/web_load.py --claims 20000 --users 1 10 --seconds 20
     python benchmarks/web_load.py --backend sqlite --claims 5000
+    python benchmarks/web_load.py --workers 2 --think 1       # two server processes; users pause 1 s a page
 
-`fill_desk` (bulk SQL inserts, not the import path) is also what tests/test_web_pages.py builds its desks with.
+Each user is one client making one request at a time. With --think 0 (the default) users ask again the
+moment an answer comes: 50 such users are 50 requests always in flight, a saturation test. With --think S a
+user reads for S seconds (0.5-1.5 S, drawn) between pages, as people do. The load average is printed with the
+figures: on a small shared machine the same run varies with what else runs. The queue's first-page query is
+shown with EXPLAIN ANALYZE, to see that the index serves it.
+
+`fill_desk` (bulk SQL inserts, not the import path) is also what tests/test_web_pages.py builds its desks with;
+the triage queue's stored order (`desk.queue`) follows the inserts, as it follows every change made through a
+desk session.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import Article, AuditEvent, Case, Citation, Claim, ClaimTag, Run, Verdict
@@ -115,10 +124,36 @@ def build_desk(url: str, claims: int, users_n: int) -> list[int]:
     with desk.session() as s:
         ids = list(s.execute(select(Claim.id)).scalars())
     if url.startswith("postgresql"):
-        with desk.engine.connect() as c:
-            c.exec_driver_sql("ANALYZE")
+        with desk.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum does to a desk after a bulk load
     desk.dispose()
     return ids
+
+
+def explain_queue(url: str) -> list[str]:
+    """EXPLAIN ANALYZE of the queue's first page and of a page deep in it (after the 30,000th row)."""
+    from factcheck.desk import queue
+    from factcheck.desk.db import Desk
+    from factcheck.desk.models import utcnow
+
+    desk = Desk(url)
+    out = []
+    try:
+        with desk.session() as s:
+            now = utcnow()
+            rows = queue.ordered(s, queue.Filters(), now=now, limit=30_000)
+            for title, after in (("first page", None), ("after row 30,000", rows[-1][1] if rows else None)):
+                terms, q = queue._base(s, queue.Filters(), "urgency", now)
+                if after is not None:
+                    q = q.where(queue._beyond(terms, queue._from_cursor(terms, after), True))
+                sql = q.order_by(*queue._ordered(terms, True)).limit(51)
+                compiled = sql.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
+                prefix = "EXPLAIN QUERY PLAN " if desk.dialect == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
+                out.append(f"-- queue page query, {title}:")
+                out += [f"   {r[-1]}" for r in s.execute(text(prefix + str(compiled)))]
+    finally:
+        desk.dispose()
+    return out
 
 
 def free_port() -> int:
@@ -127,9 +162,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, folder: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FACTCHECK_DB": url, "FACTCHECK_EVIDENCE_DIR": str(folder / "evidence")}
-    proc = subprocess.Popen([sys.executable, "-m", "factcheck", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "factcheck", "serve", "--port", str(port),
+                             "--workers", str(workers)], env=env,
                             cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -155,15 +191,23 @@ async def sign_in(client: Any, name: str) -> None:
         raise SystemExit(f"sign-in of {name} failed: HTTP {r.status_code}")
 
 
-async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int) -> dict[str, Any]:
-    """Every user requests `paths(user, n)` one after another until `per_user` requests or `seconds`."""
+async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int,
+                think: float = 0.0) -> dict[str, Any]:
+    """Every user requests `paths(user, n)` one after another until `per_user` requests or `seconds`,
+    pausing 0.5-1.5 × `think` seconds between requests (users start spread over one pause)."""
     times: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
+    load_before = os.getloadavg()[0]
 
     async def user(i: int, client: Any) -> None:
         nonlocal errors
+        pause = random.Random(i)
+        if think:
+            await asyncio.sleep(pause.uniform(0, think))
         for n in range(per_user):
+            if n and think:
+                await asyncio.sleep(think * pause.uniform(0.5, 1.5))
             if time.monotonic() > deadline:
                 return
             t0 = time.perf_counter()
@@ -179,42 +223,68 @@ async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int
     await asyncio.gather(*(user(i, c) for i, c in enumerate(clients)))
     wall = time.perf_counter() - t0
     times.sort()
+    load = max(load_before, os.getloadavg()[0])
     if not times:
-        return {"n": 0, "errors": errors, "p50": 0.0, "p95": 0.0, "max": 0.0, "rps": 0.0}
+        return {"n": 0, "errors": errors, "p50": 0.0, "p95": 0.0, "max": 0.0, "rps": 0.0, "load": load}
     return {"n": len(times), "errors": errors, "p50": statistics.median(times) * 1000,
             "p95": times[min(len(times) - 1, int(len(times) * 0.95))] * 1000, "max": times[-1] * 1000,
-            "rps": len(times) / wall}
+            "rps": len(times) / wall, "load": load}
 
 
-async def load(port: int, ids: list[int], user_counts: list[int], seconds: float, per_user: int) -> list[str]:
+async def load(port: int, ids: list[int], user_counts: list[int], seconds: float, per_user: int,
+               think: float = 0.0) -> list[str]:
     import httpx
 
     lines = []
     rng = random.Random(3)
     picks = [rng.choice(ids) for _ in range(10_000)]
+    next_pages = await _queue_pages(port, 20)
     for u in user_counts:
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
                                      limits=httpx.Limits(max_connections=1)) for _ in range(u)]
         try:
             for i, c in enumerate(clients):
                 await sign_in(c, f"u{i}")
+            kw = {"think": think}
             runs = {
-                "baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds, per_user=per_user),
-                "/queue": await phase(clients, lambda i, n: "/queue", seconds=seconds, per_user=per_user),
+                "baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds, per_user=per_user,
+                                               **kw),
+                "/queue": await phase(clients, lambda i, n: "/queue", seconds=seconds, per_user=per_user, **kw),
                 "/queue?sort=worth": await phase(clients, lambda i, n: "/queue?sort=worth", seconds=seconds / 2,
-                                                 per_user=per_user // 2),
+                                                 per_user=per_user // 2, **kw),
+                "/queue next pages": await phase(clients, lambda i, n: next_pages[(i + n) % len(next_pages)],
+                                                 seconds=seconds / 2, per_user=per_user // 2, **kw),
                 "/claims/ID": await phase(clients, lambda i, n: f"/claims/{picks[(i * 997 + n) % len(picks)]}",
-                                          seconds=seconds, per_user=per_user),
+                                          seconds=seconds, per_user=per_user, **kw),
                 "/claims": await phase(clients, lambda i, n: "/claims", seconds=seconds / 2,
-                                       per_user=per_user // 2),
+                                       per_user=per_user // 2, **kw),
             }
         finally:
             for c in clients:
                 await c.aclose()
         for name, r in runs.items():
             lines.append(f"{u:>5} {name:<17} {r['n']:>6} {r['errors']:>6} {r['p50']:>9.1f} {r['p95']:>9.1f} "
-                         f"{r['max']:>9.1f} {r['rps']:>8.1f}")
+                         f"{r['max']:>9.1f} {r['rps']:>8.1f} {r['load']:>6.1f}")
     return lines
+
+
+async def _queue_pages(port: int, n: int) -> list[str]:
+    """The links to the queue's pages 2 to n+1 (followed once, by one user): later pages for the load."""
+    import html
+
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+        await sign_in(c, "u0")
+        out: list[str] = []
+        url = "/queue"
+        for _ in range(n):
+            m = re.search(r'<a href="([^"]+)" rel="next"', (await c.get(url)).text)
+            if m is None:
+                break
+            url = html.unescape(m.group(1))
+            out.append(url)
+    return out or ["/queue"]
 
 
 def main() -> None:
@@ -225,9 +295,12 @@ def main() -> None:
     ap.add_argument("--users", type=int, nargs="+", default=[1, 10, 50])
     ap.add_argument("--seconds", type=float, default=20.0, help="time limit of each phase")
     ap.add_argument("--requests", type=int, default=200, help="most requests per user in each phase")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (`factcheck serve --workers`)")
+    ap.add_argument("--think", type=float, nargs="+", default=[0.0],
+                    help="seconds a user reads between pages (each value is one run over all user counts)")
     args = ap.parse_args()
     claims = args.claims or (100_000 if args.backend == "postgresql" else 20_000)
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -246,13 +319,18 @@ def main() -> None:
         try:
             t0 = time.perf_counter()
             ids = build_desk(url, claims, max(args.users))
-            print(f"desk: {args.backend}, {claims} claims, built in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"desk: {args.backend}, {claims} claims, built in {time.perf_counter() - t0:.1f} s "
+                  f"(bulk inserts, then the queue's stored order; {os.cpu_count()} cores)", flush=True)
+            print("\n".join(explain_queue(url)), flush=True)
             port = free_port()
-            proc = start_server(url, folder, port)
-            lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests))
-            print(f"{'users':>5} {'pages':<17} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
-                  f"{'max ms':>9} {'req/s':>8}")
-            print("\n".join(lines))
+            proc = start_server(url, folder, port, args.workers)
+            for think in args.think:
+                print(f"\nserver: {args.workers} worker process(es); users pause {think:g} s between pages "
+                      f"(load = 1-minute load average, the higher of start and end)", flush=True)
+                lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests, think))
+                print(f"{'users':>5} {'pages':<17} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
+                      f"{'max ms':>9} {'req/s':>8} {'load':>6}")
+                print("\n".join(lines), flush=True)
         finally:
             if proc is not None:
                 proc.terminate()

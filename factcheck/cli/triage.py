@@ -67,13 +67,15 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
     """The review queue: contested first, then unverified by check-worthiness, then doubtful verified claims."""
     if ctx.invoked_subcommand is not None:
         return
-    from factcheck.desk.triage import triage_queue
+    from factcheck.desk.triage import queue_count, triage_queue
 
     app: App = ctx.obj
     now = utcnow()
-    with app.desk().session() as s:
-        items = triage_queue(s, article=article, source=source, status=status, assignee=assignee, now=now)
-    rows = [it.as_dict(now) for it in items][:limit]
+    with app.desk().session() as s:  # only the rows shown are read in full; the total is a count
+        items = triage_queue(s, article=article, source=source, status=status, assignee=assignee, now=now,
+                             limit=limit)
+        total = queue_count(s, article=article, source=source, status=status, assignee=assignee, now=now)
+    rows = [it.as_dict(now) for it in items]
     if as_json:
         print_json(rows)
         return
@@ -81,7 +83,7 @@ def triage(ctx: click.Context, article: str | None, source: str | None, status: 
         out.print("Nothing needs a person right now.")
         return
     t = Table("#", "id", "status", "why", "conf.", "worth", "age", "assignee", "last action", "claim",
-              title=f"Triage queue ({len(items)} claims)")
+              title=f"Triage queue ({total} claims)")
     for i, r in enumerate(rows, 1):
         colour = _COLOURS.get(r["status"], "dim")
         last = r["last_action"]

@@ -24,8 +24,11 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
 @click.option("--secure-cookies", is_flag=True,
               help="Send the session cookie only over HTTPS (set this when a TLS proxy is in front).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (one Python process uses about one core; on PostgreSQL a busy desk "
+                   "wants about one per core. A SQLite desk keeps one writer at a time whatever the count).")
 @click.pass_obj
-def serve(app: App, host: str, port: int, secure_cookies: bool) -> None:
+def serve(app: App, host: str, port: int, secure_cookies: bool, workers: int) -> None:
     """Run the web desk: queue, claims and evidence, reviews, reports; sign in with `factcheck users add`."""
     import uvicorn
 
@@ -48,7 +51,22 @@ def serve(app: App, host: str, port: int, secure_cookies: bool) -> None:
             click.echo("Warning: only requests for localhost are answered; name the desk's host in "
                        "FACTCHECK_WEB_HOSTS (or web_hosts in factcheck.toml)", err=True)
     click.echo(f"factcheck web desk on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    if workers == 1:
+        uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+        return
+    import json
+    import os
+
+    from factcheck.web.app import WORKER_ENV
+
+    desk.dispose()  # each worker opens its own connections
+    # the workers resolve their settings as this process did: pass down what flags decided
+    os.environ["FACTCHECK_DB"] = str(app.settings.db)
+    os.environ["FACTCHECK_EVIDENCE_DIR"] = str(app.settings.evidence_path)
+    os.environ[WORKER_ENV] = json.dumps({"secure_cookies": secure_cookies,
+                                         "hosts": allowed_hosts(app.settings, host)})
+    uvicorn.run("factcheck.web.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level="info", proxy_headers=False, server_header=False)
 
 
 @click.group("users")

@@ -207,6 +207,9 @@ class Desk:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from factcheck.desk import queue
+
+        queue.track(self._sessions)  # the triage queue's stored order follows every change made through it
         self.head_file = head_file
         self.head_key = head_key
         self.last_head: Any = None

@@ -19,6 +19,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -122,6 +125,18 @@ class Claim(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The triage queue's verdict on this claim, kept by `desk.queue` (never written elsewhere): whether it
+    # is out of the queue, the current verdict's label ("unchecked": none), whether a source changed, the
+    # urgency parts that come from the verdict, and since when it waits. The defaults are a claim no verdict
+    # has reached yet, so a new claim is in the queue correctly without being refreshed.
+    queue_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    queue_status: Mapped[str] = mapped_column(String(16), default="unchecked", server_default="unchecked")
+    queue_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    queue_rank: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    queue_flag: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    queue_conf: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    queue_confidence: Mapped[float | None] = mapped_column(Float)
+    queue_since: Mapped[datetime | None] = mapped_column()
 
     citations: Mapped[list[Citation]] = relationship(
         back_populates="claim", cascade="all, delete-orphan", order_by="Citation.id"
@@ -133,6 +148,33 @@ class Claim(Base):
     tags: Mapped[list[ClaimTag]] = relationship(
         back_populates="claim", cascade="all, delete-orphan", order_by="ClaimTag.tag"
     )
+
+
+QUEUE_WORTH = -func.coalesce(Claim.checkworthiness, literal_column("-1.0"))
+"""The queue's check-worthiness key (most worthy first; none counts as -1), over the claim's own column."""
+QUEUE_SINCE = func.coalesce(Claim.queue_since, Claim.created_at)
+"""Since when a claim waits in the queue: its verdict's (or newest change's) time, else its creation."""
+QUEUE_CONFIDENCE = func.coalesce(Claim.queue_confidence, literal_column("-1.0"))
+"""The current verdict's confidence for the lowest-confidence sort (none counts as -1)."""
+QUEUE_URGENCY = (Claim.queue_rank, Claim.queue_flag, QUEUE_WORTH, Claim.queue_conf, Claim.id)
+"""The queue's default order, as `desk.queue` documents it; every other sort ends with it."""
+
+# One index per queue order, each led by queue_out so a page of the queue is an index range.
+Index("ix_claim_queue", Claim.queue_out, *QUEUE_URGENCY)
+Index("ix_claim_queue_since", Claim.queue_out, QUEUE_SINCE, *QUEUE_URGENCY)
+Index("ix_claim_queue_worth", Claim.queue_out, QUEUE_WORTH, Claim.queue_rank, Claim.queue_flag, Claim.queue_conf,
+      Claim.id)
+Index("ix_claim_queue_confidence", Claim.queue_out, QUEUE_CONFIDENCE, *QUEUE_URGENCY)
+
+
+class QueueWatch(Base):
+    """A URL that a claim's current verdict quotes: a new capture of it can put the claim back in the triage
+    queue. Kept by `desk.queue` beside the claim's queue columns (the evidence tied to a claim is found
+    through `claim_evidence`)."""
+
+    __tablename__ = "queue_watch"
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
 
 
 class ClaimTag(Base):

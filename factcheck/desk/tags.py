@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from factcheck.desk import audit
@@ -70,11 +70,24 @@ def tag_claim(session: Session, ref: str, tags: list[str] | tuple[str, ...], *, 
 
 
 def all_tags(session: Session) -> list[tuple[str, int]]:
-    """Every tag on the desk with how many claims carry it, most used first."""
-    counts: dict[str, int] = {}
-    for (t,) in session.execute(select(ClaimTag.tag)):
-        counts[t] = counts.get(t, 0) + 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    """Every tag on the desk with how many claims carry it, most used first (counted by the database)."""
+    rows = session.execute(select(ClaimTag.tag, func.count()).group_by(ClaimTag.tag))
+    return sorted(((t, int(n)) for t, n in rows), key=lambda kv: (-kv[1], kv[0]))
+
+
+def tags_of(session: Session, claim_ids: list[int]) -> dict[int, list[str]]:
+    """The tags of these claims (a page's), each claim's in name order, in one query per 500 claims."""
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(claim_ids), 500):
+        for cid, tag in session.execute(select(ClaimTag.claim_id, ClaimTag.tag)
+                                        .where(ClaimTag.claim_id.in_(claim_ids[i : i + 500])).order_by(ClaimTag.tag)):
+            out.setdefault(cid, []).append(tag)
+    return out
+
+
+def tagged_select(tag: str) -> Select[tuple[int]]:
+    """The ids of the claims that carry `tag`, as a subquery (for filters the database applies)."""
+    return select(ClaimTag.claim_id).where(ClaimTag.tag == normalise_tag(tag))
 
 
 def claims_with_tags(session: Session, tags: list[str] | tuple[str, ...]) -> set[int]:

@@ -13,6 +13,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -151,4 +152,26 @@ def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False,
     return app
 
 
-__all__ = ["Person", "Route", "create_app", "flash"]
+WORKER_ENV = "FACTCHECK_WEB_WORKER"
+"""How `factcheck serve --workers N` tells each worker process what the parent resolved (JSON: the options
+that are not settings); the settings themselves travel as FACTCHECK_* variables the parent sets."""
+
+
+def worker_app() -> Starlette:
+    """The app of one `serve --workers` process (a uvicorn factory): the desk and settings the parent
+    resolved, read back from the environment it passed down."""
+    import json
+
+    from factcheck.desk.audit import read_key
+    from factcheck.settings import load_settings
+
+    opts = json.loads(os.environ.get(WORKER_ENV) or "{}")
+    settings = load_settings()
+    key_path = settings.audit_key_path
+    desk = Desk(settings.db, head_file=settings.audit_head_path,
+                head_key=read_key(key_path) if key_path is not None else None)
+    return create_app(desk, settings, secure_cookies=bool(opts.get("secure_cookies")),
+                      hosts=list(opts.get("hosts") or []) or None)
+
+
+__all__ = ["Person", "Route", "create_app", "flash", "worker_app"]

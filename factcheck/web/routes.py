@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
@@ -22,7 +22,9 @@ from factcheck import report as report_mod
 from factcheck.desk import attach as attach_mod
 from factcheck.desk import authoring, triage, users
 from factcheck.desk import comments as comments_mod
+from factcheck.desk import counts as counts_mod
 from factcheck.desk import jobs as jobs_mod
+from factcheck.desk import queue as queue_mod
 from factcheck.desk import runs as runs_mod
 from factcheck.desk import search as search_mod
 from factcheck.desk import sources as sources_mod
@@ -30,13 +32,22 @@ from factcheck.desk import tags as tags_mod
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.claims import (
     UnknownClaim,
-    claim_dict,
     fold_repeats,
     list_claims,
     verdict_history,
     verdict_repeat_key,
 )
-from factcheck.desk.models import VERDICT_LABELS, Article, AuditEvent, Case, Claim, Run, Snapshot, utcnow
+from factcheck.desk.models import (
+    VERDICT_LABELS,
+    Article,
+    AuditEvent,
+    Case,
+    Claim,
+    ClaimTag,
+    Run,
+    Snapshot,
+    utcnow,
+)
 from factcheck.errors import FactcheckError
 from factcheck.web import paging
 from factcheck.web.auth import Person, checked_form, flash, require, safe_next
@@ -76,29 +87,10 @@ class DbIdConvertor(Convertor[int]):
 register_url_convertor("dbid", DbIdConvertor())
 
 SORTS: dict[str, tuple[str, Callable[[Any], tuple[Any, ...]] | None, tuple[type, ...]]] = {
-    "urgency": ("most urgent first", None, ()),
-    "oldest": ("waiting longest", lambda it: (it.since.timestamp(),), (float,)),
-    "newest": ("newest first", lambda it: (-it.since.timestamp(),), (float,)),
-    "confidence": ("lowest confidence",
-                   lambda it: (float(it.confidence) if it.confidence is not None else -1.0,), (float,)),
-    "worth": ("most check-worthy",
-              lambda it: (-(float(it.checkworthiness) if it.checkworthiness is not None else -1.0),), (float,)),
-    "id": ("claim id", lambda it: (it.case or "", it.key), (str, str)),
+    name: (label, lead, queue_mod.shape(name)) for name, (label, lead) in triage.SORTS.items()
 }
-"""Queue orders: label, the key's leading part and its types. Ties keep the urgency order, whose key (ending
-in the claim id) the full key ends with, so every row has one place and a page cursor names it exactly."""
-URGENCY_SHAPE = (int, int, float, float, int)
-"""The types of `QueueItem.sort_key` (rank, changed-source flag, -worth, confidence, claim id)."""
-
-
-def _queue_key(sort: str) -> Callable[[Any], tuple[Any, ...]]:
-    lead = SORTS[sort][1]
-
-    def urgency(it: Any) -> tuple[Any, ...]:
-        r, ch, cw, conf, cid = it.sort_key
-        return (int(r), int(ch), float(cw), float(conf), int(cid))
-
-    return urgency if lead is None else (lambda it: (*lead(it), *urgency(it)))
+"""Queue orders: label, the rule's leading key over a queue item (`triage.SORTS`), and the types of a page
+cursor (the database's sort key of the row at a page's edge, `desk.queue.shape`)."""
 
 
 STALE_REVIEW = ("Nothing was saved: this claim was reviewed or changed by someone else since you opened it. "
@@ -208,62 +200,81 @@ def _filter_args(params: Any) -> dict[str, str | None]:
     return out
 
 
+def _sort_arg(params: Any) -> str:
+    sort = params.get("sort") or "urgency"
+    return sort if isinstance(sort, str) and sort in SORTS else "urgency"
+
+
 async def queue_page(request: Request) -> Response:
     me = await require(request)
     filters = _filter_args(request.query_params)
     mine = request.query_params.get("mine") == "1"
-    sort = request.query_params.get("sort") or "urgency"
-    if sort not in SORTS:
-        sort = "urgency"
-
-    after, before = paging.cursors(request.query_params, (*SORTS[sort][2], *URGENCY_SHAPE))
+    sort = _sort_arg(request.query_params)
+    after, before = paging.cursors(request.query_params, SORTS[sort][2])
 
     def load(s: Session) -> dict[str, Any]:
         now = utcnow()
-        key = _queue_key(sort)
-        seen: dict[str, Any] = {}
-
-        def window(items: list[Any]) -> list[Any]:
-            """The page's items of the whole queue: filtered by search/tag, ordered, cut at the cursor."""
-            if wanted is not None:
-                items = [it for it in items if it.claim_id in wanted]
-            if sort != "urgency":
-                items.sort(key=key)
-            seen["total"] = len(items)
-            seen["page"] = paging.page_of(items, key, after=after, before=before)
-            return list(seen["page"].rows)
-
         try:
-            wanted = _matching_ids(s, filters)
-            shown_items = triage.triage_queue(s, status=filters["status"], source=filters["source"],
-                                              article=filters["article"], assignee=me.name if mine else None,
-                                              now=now, window=window)
+            got = triage.queue_page(s, status=filters["status"], source=filters["source"],
+                                    article=filters["article"], assignee=me.name if mine else None,
+                                    within=_within(s, filters), sort=sort, after=after, before=before, now=now)
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
-        page = seen["page"]
-        page.rows = shown_items
-        tags = {c.id: [t.tag for t in c.tags] for c in list_claims(s, ids=[it.claim_id for it in shown_items])}
+        tags = tags_mod.tags_of(s, [it.claim_id for it in got.items])
         rows = []
-        for it in page.rows:
+        for it in got.items:
             d = it.as_dict(now)
             d["claim_id"] = it.claim_id
             d["age"] = _age(d["age_seconds"])
             d["tags"] = tags.get(it.claim_id, [])
             rows.append(d)
-        page.rows = rows
-        page.keep = _keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None)
+        page = paging.Page(rows=rows, first=got.first,
+                           after=paging.encode(got.after) if got.after is not None else None,
+                           before=paging.encode(got.before) if got.before is not None else None,
+                           keep=_keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None))
         sources = [src.name for src in sources_mod.list_sources(s)]
-        arts = [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"}
-                for a in s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id))]
-        mine_count = sum(1 for it in triage.triage_queue(s, assignee=me.name, with_last_action=False, now=now))
-        return {"rows": rows, "page": page, "total": seen["total"], "sources": sources, "articles": arts,
-                "mine_count": mine_count, "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+        return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": _article_menu(s),
+                "mine_count": triage.queue_count(s, assignee=me.name, now=now),
+                "all_tags": _all_tags(s)}
 
     data = await in_desk(request, load)
     return await render(request, "queue.html", {
         **data, "filters": filters, "mine": mine, "sort": sort, "sorts": {k: v[0] for k, v in SORTS.items()},
         "statuses": triage.STATUSES, "labels": VERDICT_LABELS, "ratings": _ratings(request),
     })
+
+
+ARTICLE_MENU = 200
+"""Up to this many articles the queue's article filter is a menu; beyond, a box for a URL, title, case or id
+(a menu of thousands of articles is no help, and would be most of every queue page's weight)."""
+
+
+def _article_menu(s: Session) -> list[dict[str, str]] | None:
+    def menu() -> list[dict[str, str]] | None:
+        rows = list(s.execute(select(Article.id, Article.url, Article.title).order_by(Article.id)
+                              .limit(ARTICLE_MENU + 1)))
+        if len(rows) > ARTICLE_MENU:
+            return None
+        return [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"} for a in rows]
+
+    return counts_mod.total(s, "article-menu", menu)
+
+
+def _all_tags(s: Session) -> list[str]:
+    """The tags in use, for the filter menus (kept a moment, as the totals are: `desk.counts`)."""
+    return counts_mod.total(s, "tags", lambda: [t for t, _n in tags_mod.all_tags(s)])
+
+
+def _within(s: Session, filters: dict[str, str | None]) -> Any:
+    """The claims a search and/or tag filter allows, for the queue's SQL: a subquery for a tag, the ids a
+    search found (None: no such filter given)."""
+    ids = set(search_mod.search_claims(s, filters["q"] or "")) if filters.get("q") else None
+    if not filters.get("tag"):
+        return ids
+    tagged = tags_mod.tagged_select(filters["tag"] or "")
+    if ids is not None:
+        tagged = tagged.where(ClaimTag.claim_id.in_(sorted(ids)) if ids else false())
+    return tagged
 
 
 def _keep(filters: dict[str, str | None], **more: str | None) -> dict[str, str]:
@@ -304,14 +315,16 @@ async def claims_page(request: Request) -> Response:
         except FactcheckError as exc:
             raise HTTPException(400, str(exc)) from None
         if wanted is None:  # the whole desk: keyset on the claim id in SQL
-            total = s.execute(select(func.count()).select_from(Claim)).scalar_one()
-            page = paging.sql_page(s, select(Claim), Claim.id, descending=False, after=after, before=before)
-            claims = list_claims(s, ids=[c.id for c in page.rows])
+            total = counts_mod.total(s, "claims", lambda: int(s.execute(
+                select(func.count()).select_from(Claim)).scalar_one()))
+            page = paging.sql_page(s, select(Claim).options(joinedload(Claim.case), selectinload(Claim.tags)),
+                                   Claim.id, descending=False, after=after, before=before)
+            claims = page.rows  # the page's claims, read once with their cases and tags
         else:  # a search's or a tag's ids are already in hand: page them, load only the page's claims
             total = len(wanted)
             page = paging.page_of(sorted(wanted), lambda i: (i,), after=after, before=before)
             claims = list_claims(s, ids=page.rows)
-        current = triage.current_verdicts(s, [c.id for c in claims])
+        current = queue_mod.current_verdict_rows(s, [c.id for c in claims])
         page.rows = [{"id": c.id, "key": c.key, "case": c.case.key if c.case else None, "text": c.text,
                       "label": current[c.id].label if c.id in current else "unchecked",
                       "rating": current[c.id].rating if c.id in current else None,
@@ -319,7 +332,7 @@ async def claims_page(request: Request) -> Response:
                       "matched": found.get(c.id, [])} for c in claims]
         page.keep = _keep(filters)
         return {"rows": page.rows, "page": page, "total": total,
-                "all_tags": [t for t, _n in tags_mod.all_tags(s)]}
+                "all_tags": _all_tags(s)}
 
     return await render(request, "claims.html", await in_desk(request, load) | {"filters": filters})
 
@@ -389,9 +402,11 @@ async def take_next(request: Request) -> Response:
     filters = _filter_args(form)
     minutes = int(request.app.state.settings.assignment_minutes)
 
+    sort = _sort_arg(form)
+
     def take(s: Session) -> tuple[int, str, Any] | None:
         got = triage.next_claim(s, by=me.name, minutes=minutes, status=filters["status"], source=filters["source"],
-                               article=filters["article"])
+                                article=filters["article"], within=_within(s, filters), sort=sort)
         return None if got is None else (got.claim_id, got.detail["ref"], got.assigned_until)
 
     try:
@@ -411,11 +426,12 @@ async def take_next(request: Request) -> Response:
 
 
 def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
-    claim = s.get(Claim, cid)
+    claim = s.get(Claim, cid, options=[joinedload(Claim.case), selectinload(Claim.citations),
+                                       selectinload(Claim.tags), selectinload(Claim.evidence_links)])
     if claim is None:
         raise HTTPException(404, f"No claim {cid} on this desk.")
     detail = triage.claim_detail(s, claim)
-    current = claim_dict(s, claim)
+    current = detail  # the claim with its current verdict (and more), read once
     quoted = current["evidence"]
     snaps = {}
     for e in detail["evidence_urls"]:
@@ -445,7 +461,7 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
         "candidates": quote_candidates(s, claim, quoted) if me.can("checker") else [],
         "history": history,
         "assignee": detail["assignee"], "assigned_until": claim.assigned_until if detail["assignee"] else None,
-        "events": triage.audit_events(s, claim=str(detail["ref"]), limit=30),
+        "events": triage.audit_events(s, claim_id=claim.id, limit=30),
         "labels": VERDICT_LABELS,
         "tags": [t.tag for t in claim.tags],
         "comments": comments_mod.comments_for(s, [claim.id]).get(claim.id, []),
@@ -674,8 +690,11 @@ async def articles_page(request: Request) -> Response:
     after, before = paging.cursors(request.query_params, (int,))
 
     def load(s: Session) -> dict[str, Any]:
-        page = paging.sql_page(s, select(Article), Article.id, descending=False, after=after, before=before)
+        page = paging.sql_page(s, select(Article).options(defer(Article.text)), Article.id, descending=False,
+                               after=after, before=before)  # not the articles' whole text: only whether they have it
         ids = [a.id for a in page.rows]
+        with_text = set(s.execute(select(Article.id).where(Article.id.in_(ids), Article.text.is_not(None),
+                                                           Article.text != "")).scalars()) if ids else set()
         counts = dict(s.execute(select(Claim.article_id, func.count()).where(Claim.article_id.in_(ids))
                                 .group_by(Claim.article_id)).all()) if ids else {}
         case_ids = {a.case_id for a in page.rows if a.case_id}
@@ -683,8 +702,8 @@ async def articles_page(request: Request) -> Response:
         page.rows = [{"id": a.id, "title": a.title or a.url or a.file or f"article {a.id}", "url": a.url,
                       "outlet": a.outlet, "published": a.published, "language": a.language,
                       "case": cases.get(a.case_id) if a.case_id else None, "claims": counts.get(a.id, 0),
-                      "has_text": bool(a.text)} for a in page.rows]
-        total = s.execute(select(func.count()).select_from(Article)).scalar_one()
+                      "has_text": a.id in with_text} for a in page.rows]
+        total = counts_mod.total(s, "articles", lambda: s.execute(select(func.count()).select_from(Article)).scalar_one())
         return {"articles": page.rows, "page": page, "total": total}
 
     return await render(request, "articles.html", await in_desk(request, load))
@@ -750,7 +769,7 @@ async def runs_page(request: Request) -> Response:
         page.rows = [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "version": r.version,
                       "actor": r.actor, "counts": r.counts or {}, "state": runs_mod.run_state(r, now)}
                      for r in page.rows]
-        total = s.execute(select(func.count()).select_from(Run)).scalar_one()
+        total = counts_mod.total(s, "runs", lambda: s.execute(select(func.count()).select_from(Run)).scalar_one())
         return {"runs": page.rows, "page": page, "total": total}
 
     return await render(request, "runs.html", await in_desk(request, load))
@@ -897,7 +916,8 @@ async def audit_page(request: Request) -> Response:
     def load(s: Session) -> dict[str, Any]:
         page = paging.sql_page(s, select(AuditEvent), AuditEvent.id, descending=True, after=after, before=before)
         page.rows = triage.event_dicts(s, page.rows)
-        total = s.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        total = counts_mod.total(s, "audit", lambda: s.execute(select(func.count()).select_from(AuditEvent))
+                                 .scalar_one())
         return {"events": page.rows, "page": page, "total": total}
 
     return await render(request, "audit.html", await in_desk(request, load))

@@ -5,7 +5,7 @@ a SQLite desk runs everything inline).
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-12-02
+Create Date: 2026-11-29
 """
 
 from __future__ import annotations
