@@ -65,8 +65,19 @@ def serve(app: App, host: str, port: int, secure_cookies: bool, workers: int) ->
     os.environ["FACTCHECK_EVIDENCE_DIR"] = str(app.settings.evidence_path)
     os.environ[WORKER_ENV] = json.dumps({"secure_cookies": secure_cookies,
                                          "hosts": allowed_hosts(app.settings, host)})
-    uvicorn.run("factcheck.web.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level="info", proxy_headers=False, server_header=False)
+    import contextlib
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("factcheck.web.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                            log_level="info", proxy_headers=False, server_header=False)
+    sock = config.bind_socket()
+    # connections accepted in the worker processes inherit this (Linux); without it their small writes wait
+    # for the client's delayed ACK, about 40 ms a request (asyncio sets it only on sockets it knows are TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 @click.group("users")
