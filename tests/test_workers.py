@@ -195,7 +195,7 @@ def snapshots_per_url(db: Engine) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("args", [("fetch", "--queue"), ("verify", "--queue", "--json"), ("worker",),
-                                  ("jobs",), ("ingest", "--queue", "article.txt"),
+                                  ("jobs",), ("jobs", "purge"), ("ingest", "--queue", "article.txt"),
                                   ("claims", "import", "--queue", "case.yaml")])
 def test_queue_on_sqlite_says_workers_need_postgresql(cli, tmp_path, args):
     (tmp_path / "article.txt").write_text("Laut Reuters stieg der Umsatz um 12 Prozent.", encoding="utf-8")
@@ -387,6 +387,8 @@ def test_failed_batch_interrupts_its_run_and_jobs_retry_resumes_it(pg_cli, worke
     assert run_states(db) == {1: "finished", queued["run"]: "interrupted"}
     assert deciders(db) == {"run 1"}  # the interrupted run's verdicts do not count
 
+    kept = pg_cli("jobs", "purge", "--older-than", "0", "--json")  # a failed job stays for `jobs retry`
+    assert kept.code == 0 and json.loads(kept.stdout)["removed"] == 0, kept.stderr
     bad = pg_cli("jobs", "retry", "999")
     assert bad.code == 1 and bad.stderr.strip() == "Error: no job 999 (see `factcheck jobs`)"
     r = pg_cli("jobs", "retry", str(job))
@@ -400,6 +402,12 @@ def test_failed_batch_interrupts_its_run_and_jobs_retry_resumes_it(pg_cli, worke
     assert run_states(db) == {1: "finished", queued["run"]: "finished"}
     assert deciders(db) == {f"run {queued['run']}"}
     assert duplicate_verdicts(db) == 0
+    # finished jobs can be cleared from the queue's table; the runs and verdicts are the desk's and stay
+    purged = pg_cli("jobs", "purge", "--older-than", "0")
+    assert purged.code == 0 and purged.stdout.strip().startswith("1 finished job(s) removed"), purged.stderr
+    assert json.loads(pg_cli("jobs", "--json").stdout)["counts"]["succeeded"] == 0
+    assert run_states(db) == {1: "finished", queued["run"]: "finished"}
+    assert deciders(db) == {f"run {queued['run']}"}
 
 
 # ------------------------------------------------------------------ the web desk hands new evidence to workers

@@ -90,6 +90,23 @@ def jobs_retry(app: App, job_id: int, as_json: bool) -> None:
         out.print(f"Job {d['id']} ({d['task']}) queued again.")
 
 
+@jobs_group.command("purge")
+@click.option("--older-than", "hours", type=click.IntRange(min=0), default=168, show_default=True, metavar="HOURS",
+              help="Remove jobs that ended more than HOURS ago.")
+@click.option("--include-failed", is_flag=True, help="Failed jobs too (else kept for `jobs retry`).")
+@json_option
+@pass_app
+def jobs_purge(app: App, hours: int, include_failed: bool, as_json: bool) -> None:
+    """Remove finished jobs from the queue's table (runs, verdicts and captures stay on the desk)."""
+    from factcheck.desk.jobs import purge_jobs
+
+    d = purge_jobs(app.desk(), app.settings, older_than_hours=hours, include_failed=include_failed)
+    if as_json:
+        print_json(d)
+    else:
+        out.print(f"{d['removed']} finished job(s) removed (ended over {hours} h ago).")
+
+
 def print_enqueued(rows: Sequence[object], *, as_json: bool, run: int | None = None) -> None:
     """What a `--queue` command queued: one line per job, or the JSON list (with the run, for verify)."""
     dicts = [r.as_dict() for r in rows]  # type: ignore[attr-defined]

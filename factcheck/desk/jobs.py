@@ -644,6 +644,34 @@ def retry_job(desk: Desk, job_id: int) -> dict[str, Any]:
     return {"id": job_id, "task": TASK_WORDS.get(row["task_name"], row["task_name"]), "state": "queued"}
 
 
+def purge_jobs(desk: Desk, settings: Settings, *, older_than_hours: int, include_failed: bool = False) -> dict[str, int]:
+    """Remove jobs that ended more than `older_than_hours` ago (succeeded, cancelled or aborted; failed ones
+    only when asked, since `jobs retry` needs them), through procrastinate's own clean-up, and the desk's
+    notes about jobs that are gone. Runs, verdicts and captures are the desk's record and stay."""
+    import asyncio
+
+    require_postgres(desk)
+
+    def finished() -> int:
+        with desk.session() as s:
+            return int(s.execute(text("SELECT count(*) FROM procrastinate_jobs "
+                                      "WHERE status NOT IN ('todo', 'doing')")).scalar_one())
+
+    before = finished()
+    app = make_app(desk, settings)
+
+    async def clean() -> None:
+        async with app.open_async():
+            await app.job_manager.delete_old_jobs(nb_hours=older_than_hours, include_failed=include_failed,
+                                                  include_cancelled=True, include_aborted=True)
+
+    asyncio.run(clean())
+    with desk.session() as s:
+        notes = s.execute(delete(JobNote).where(JobNote.job_id.is_not(None), ~select(text("1")).select_from(
+            text("procrastinate_jobs j")).where(text("j.id = job_note.job_id")).exists())).rowcount
+    return {"removed": before - finished(), "notes_removed": int(notes or 0)}
+
+
 def claim_jobs(desk: Desk, claim_id: int, *, limit: int = 5) -> list[dict[str, Any]]:
     """The newest jobs about one claim (fetches queued for it from the web desk, batches of runs that judge
     it), for the claim page: among the jobs still queued or running and the newest `RECENT` of the rest, so
