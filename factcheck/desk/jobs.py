@@ -46,6 +46,7 @@ from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.db import Desk
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Verdict, utcnow
+from factcheck.desk.verify import jsonable
 from factcheck.documents.fetch import Fetcher, FetchFailure
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings, SettingsError
@@ -212,7 +213,7 @@ def create_job_run(session: Session, app: Any, settings: Settings, ids: Sequence
     chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
     now = utcnow()
     run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=None, pid=None,
-              settings=_jsonable(judge_settings)
+              settings=jsonable(judge_settings)
               | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
                  "gloss": bool(settings.gloss) and gloss.available(settings.gloss_dictionary),
                  "batches": len(chunks), "batch_size": size})
@@ -736,15 +737,3 @@ class PgHostSlots:
                 conn.execute(text("UPDATE host_slot SET next_at = clock_timestamp() + make_interval(secs => :i) "
                                   "WHERE origin = :o"), {"o": origin[:300], "i": float(interval)})
                 conn.commit()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return round(value, 4)
-    return str(value)

@@ -68,7 +68,7 @@ def verify(
         now = utcnow()
         run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=runs.this_host(),
                   pid=os.getpid(),
-                  settings=_jsonable(judge_settings)
+                  settings=jsonable(judge_settings)
                   | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
                      "gloss": use_gloss})
         s.add(run)
@@ -140,7 +140,7 @@ def _store_verdicts(desk: Desk, run_id: int, judged: list[tuple[int, Any]], *, a
             rows.append((claim_id, j, quotes, Verdict(
                 claim_id=claim_id, run_id=run_id, kind="machine", label=j.label,
                 confidence=round(float(j.confidence), 3), rationale=j.rationale, first_hand=j.first_hand,
-                quotes=quotes, signals=_jsonable(j.signals))))
+                quotes=quotes, signals=jsonable(j.signals))))
         s.add_all([v for *_rest, v in rows])
         s.flush()  # the verdicts' ids are known from here on
         for claim_id, j, quotes, v in rows:
@@ -191,11 +191,12 @@ def claims_for_evidence(session: Session, urls: Iterable[str]) -> list[int]:
     return sorted(ids)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Settings and signals as stored JSON: keys as text, floats rounded, anything else as its text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, str | int | bool) or value is None:
         return value
     if isinstance(value, float):
