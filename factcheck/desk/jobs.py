@@ -46,7 +46,7 @@ from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.db import Desk
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Verdict, utcnow
-from factcheck.desk.verify import jsonable
+from factcheck.desk.verify import run_plan
 from factcheck.documents.fetch import Fetcher, FetchFailure
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings, SettingsError
@@ -202,21 +202,12 @@ def enqueue_verify(desk: Desk, settings: Settings, *, actor: str, claim_refs: Se
 def create_job_run(session: Session, app: Any, settings: Settings, ids: Sequence[int], *, actor: str,
                    case: str | None = None, batch_size: int | None = None) -> tuple[int, list[Enqueued]]:
     """Inside the caller's transaction: the run row, its batches and one queued job per batch."""
-    from factcheck.judge import reader as entail
-    from factcheck.text import gloss
-
     size = max(1, int(batch_size or settings.verify_batch))
-    judge_settings = settings.verdict_settings()
-    reader = settings.nli_model or None
-    use_nli = entail.enabled(settings.nli, reader)  # "on" without a reader fails here, before anything is kept
-    judge_settings["nli"] = use_nli
+    plan = run_plan(settings)
     chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
     now = utcnow()
     run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=None, pid=None,
-              settings=jsonable(judge_settings)
-              | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
-                 "gloss": bool(settings.gloss) and gloss.available(settings.gloss_dictionary),
-                 "batches": len(chunks), "batch_size": size})
+              settings=plan.stored(claims=len(ids), case=case) | {"batches": len(chunks), "batch_size": size})
     session.add(run)
     session.flush()
     jobs: list[Enqueued] = []

@@ -42,6 +42,31 @@ def _attribution(claim: Claim) -> str | None:
     return phrases[0] if phrases else None
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run judges, decided once per run (inline, or a run made of worker jobs): the verdict settings
+    with the reader turned on or off, and the word list the German gloss reads (None: no gloss)."""
+
+    judge_settings: dict[str, Any]
+    reader: str | None
+    gloss_dictionary: str | None
+
+    def stored(self, **about: Any) -> dict[str, Any]:
+        """What the run row records: every verdict setting, what the run covers, the reader and the gloss."""
+        use_nli = bool(self.judge_settings["nli"])
+        return jsonable(self.judge_settings) | about | {
+            "reader": entail.model_id(self.reader) if use_nli else None, "gloss": self.gloss_dictionary is not None}
+
+
+def run_plan(settings: Settings) -> RunPlan:
+    """The run's plan; "on" without a reader fails here, before anything is written."""
+    judge_settings = settings.verdict_settings()
+    reader = settings.nli_model or None
+    judge_settings["nli"] = entail.enabled(settings.nli, reader)
+    use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
+    return RunPlan(judge_settings, reader, settings.gloss_dictionary if use_gloss else None)
+
+
 def verify(
     desk: Desk,
     settings: Settings,
@@ -54,12 +79,7 @@ def verify(
     limits: RetrievalLimits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    # decided once per run (and "on" without a reader fails here, before anything is written)
-    judge_settings = settings.verdict_settings()
-    reader = settings.nli_model or None
-    use_nli = entail.enabled(settings.nli, reader)
-    judge_settings["nli"] = use_nli
-    use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
+    plan = run_plan(settings)
     with desk.session() as s:
         if claim_refs or claim_ids:  # ids: callers that hold the rows already (check, evidence add)
             ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
@@ -67,19 +87,15 @@ def verify(
             ids = [c.id for c in list_claims(s, case=case)]
         now = utcnow()
         run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=runs.this_host(),
-                  pid=os.getpid(),
-                  settings=jsonable(judge_settings)
-                  | {"claims": len(ids), "case": case, "reader": entail.model_id(reader) if use_nli else None,
-                     "gloss": use_gloss})
+                  pid=os.getpid(), settings=plan.stored(claims=len(ids), case=case))
         s.add(run)
         s.flush()
         run_id = run.id
     result = RunResult(run_id=run_id, claim_ids=ids,
                        counts={"verified": 0, "unverified": 0, "contested": 0})
     try:
-        _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=judge_settings, batch_size=batch_size,
-                   limits=limits, progress=progress,
-                   gloss_dictionary=settings.gloss_dictionary if use_gloss else None)
+        _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
+                   batch_size=batch_size, limits=limits, progress=progress, gloss_dictionary=plan.gloss_dictionary)
     except BaseException:
         # an error or Ctrl-C: say so on the run row (a killed process cannot; `runs.run_state` sees it then)
         with contextlib.suppress(Exception), desk.session() as s:
@@ -156,18 +172,11 @@ def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Seque
                    batch_size: int = 50) -> dict[str, int]:
     """Judge `claim_ids` into the existing run `run_id` without finishing it: a worker's share of a run made
     of jobs (`desk.jobs`), which finishes the run when its last batch is done. Label counts of this share."""
-    judge_settings = settings.verdict_settings()
-    judge_settings["nli"] = entail.enabled(settings.nli, settings.nli_model or None)
-    gloss_dictionary = settings.gloss_dictionary if bool(settings.gloss) and gloss.available(
-        settings.gloss_dictionary) else None
-    ids = list(claim_ids)
-    counts: dict[str, int] = {}
-    for i in range(0, len(ids), batch_size):
-        judged = _judge_batch(desk, ids[i : i + batch_size], judge_settings=judge_settings, limits=None,
-                              gloss_dictionary=gloss_dictionary)
-        for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
-            counts[label] = counts.get(label, 0) + n
-    return counts
+    plan = run_plan(settings)
+    result = RunResult(run_id=run_id, claim_ids=list(claim_ids))
+    _judge_all(desk, result.claim_ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
+               batch_size=batch_size, limits=None, progress=None, gloss_dictionary=plan.gloss_dictionary)
+    return result.counts
 
 
 def _gloss(claim: Claim, gloss_dictionary: str | None) -> str | None:
