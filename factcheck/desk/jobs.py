@@ -659,8 +659,9 @@ def purge_jobs(desk: Desk, settings: Settings, *, older_than_hours: int, include
 
     asyncio.run(clean())
     with desk.session() as s:
-        notes = s.execute(delete(JobNote).where(JobNote.job_id.is_not(None), ~select(text("1")).select_from(
-            text("procrastinate_jobs j")).where(text("j.id = job_note.job_id")).exists())).rowcount
+        res = s.execute(text("DELETE FROM job_note n WHERE n.job_id IS NOT NULL AND NOT EXISTS "
+                             "(SELECT 1 FROM procrastinate_jobs j WHERE j.id = n.job_id)"))
+        notes = res.rowcount  # type: ignore[attr-defined]
     return {"removed": before - finished(), "notes_removed": int(notes or 0)}
 
 
