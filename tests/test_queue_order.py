@@ -8,11 +8,9 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import warnings
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -33,15 +31,13 @@ from factcheck.desk.models import (
 )
 from factcheck.desk.triage import SORTS, STATUSES, next_claim, review, triage_queue
 from factcheck.web import create_app
+from tests.bench_modules import load_benchmark
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-_spec = importlib.util.spec_from_file_location("web_load", Path(__file__).parent.parent / "benchmarks" / "web_load.py")
-assert _spec is not None and _spec.loader is not None
-web_load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(web_load)
+web_load = load_benchmark("web_load")
 
 PAGE = "https://records.example/page"
 OTHER = "https://records.example/other"

@@ -3,7 +3,6 @@ caller, and a German claim is glossed once."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,13 @@ from factcheck.desk.verify import verify
 from factcheck.settings import load_settings
 from factcheck.text import anchors, gloss
 from factcheck.text.language import de_or_en
+from tests.bench_modules import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("verify_bench", REPO / "benchmarks" / "verify_bench.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("verify_bench")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

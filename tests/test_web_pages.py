@@ -7,10 +7,8 @@ bulk INSERT (benchmarks/web_load.py's `fill_desk`), not the slow import path.
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 import warnings
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,15 +18,13 @@ from factcheck.desk.models import Article, AuditEvent, Claim, Run
 from factcheck.desk.triage import triage_queue
 from factcheck.web import create_app
 from factcheck.web.paging import PAGE_SIZE, encode
+from tests.bench_modules import load_benchmark
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-_spec = importlib.util.spec_from_file_location("web_load", Path(__file__).parent.parent / "benchmarks" / "web_load.py")
-assert _spec is not None and _spec.loader is not None
-web_load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(web_load)
+web_load = load_benchmark("web_load")
 
 CLAIMS = 260
 PASSWORD = "correct horse battery"
