@@ -169,6 +169,29 @@ def test_model_cannot_verify_from_a_source_the_claim_does_not_cite(fake_model: d
     assert j.label == "verified" and j.first_hand is False and "second-hand from Cited Page" in j.rationale
 
 
+def test_model_cannot_verify_from_a_premise_whose_year_disagrees(fake_model: dict) -> None:
+    """The premise has the claim's number but another year; the rules do not contest (the claim's year is
+    on the page, for something else), so only the reader's own anchor check stands between it and verified."""
+    fake_model["upwards"] = entail.Scores(0.97, 0.02, 0.01)
+    claim = "The museum library held more than 260,000 volumes in 2021."
+    text = "Its collection counted upwards of 260,000 books in 2019."
+    page = text + " The museum opened its new wing in 2021."
+    cands = [cand(text, context=page), cand("The museum opened its new wing in 2021.", context=page)]
+    j = judge(claim, None, ["Cited Page"], cands, settings={"nli": True})
+    assert any(x["entailment"] == 0.97 for x in j.signals["nli"])  # the reader did read it as support
+    assert j.label == "unverified", j.rationale
+
+
+def test_model_cannot_verify_a_claim_it_attributes_to_someone_else(fake_model: dict) -> None:
+    """The claim says an internal document says it; the passage says a spokesman said it."""
+    fake_model["upwards"] = entail.Scores(0.97, 0.02, 0.01)
+    claim = "According to an internal document, the museum library holds more than 260,000 volumes."
+    text = "Its collection now counts upwards of 260,000 books, a spokesman said."
+    assert judge(claim, None, ["Cited Page"], [cand(text)], settings={"nli": True}).label == "unverified"
+    same = "Its collection now counts upwards of 260,000 books, an internal document shows."
+    assert judge(claim, None, ["Cited Page"], [cand(same)], settings={"nli": True}).label == "verified"
+
+
 def test_below_the_support_threshold_nothing_changes(fake_model: dict) -> None:
     fake_model["upwards"] = entail.Scores(0.6, 0.3, 0.1)
     text = "Its collection now counts upwards of 260,000 books."

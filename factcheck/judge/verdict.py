@@ -305,6 +305,7 @@ class Reading:
     tight_cov: float = 0.0
     disagreeing: list[str] = field(default_factory=list)  # disagreements strong enough to contest
     any_disagreement: list[str] = field(default_factory=list)  # any at all: they rule out verified
+    overruled: list[str] = field(default_factory=list)  # contradictions another strong passage answers
     nli_rows: list[_NliRow] = field(default_factory=list)
     contra: _NliRow | None = None
     nli_support: _NliRow | None = None
@@ -535,12 +536,17 @@ def _disagreements(r: Reading) -> None:
             if _c < cfg["address_coverage"] or s is r.best:
                 continue
             other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
-            r.disagreeing = [t for t in r.disagreeing if other.get(t) != "agree" or t == "attribution"]
+            kept = [t for t in r.disagreeing if other.get(t) != "agree" or t == "attribution"]
+            r.overruled += [t for t in r.disagreeing if t not in kept]
+            r.disagreeing = kept
     # any disagreement, strong or loose, rules out "verified" (a distorted number, a wrong attribution or a
-    # negation must never end verified)
-    r.any_disagreement = [t for t, v in r.agreement.items() if v == "disagree"] + [
-        t for t, v in r.best_agreement.items() if v == "disagree" and t not in r.agreement
-    ]
+    # negation must never end verified): in the support and its neighbours, and in the quoted sentence
+    # itself even when a neighbour or another passage states the claim's value (the quote would say 2019
+    # for a claim's 2020)
+    r.any_disagreement = list(dict.fromkeys(
+        [t for t, v in r.agreement.items() if v == "disagree"]
+        + [t for t, v in r.best_agreement.items() if v == "disagree"]
+    ))
 
 
 def _reader(r: Reading) -> None:
@@ -685,7 +691,10 @@ def _unverified(r: Reading) -> Judgement:
     if not r.credible:
         reasons.append("the passage is not from the cited source and does not name it" if r.cited_names
                        else "the claim cites no source")
-    loose = [t for t in dict.fromkeys(r.any_disagreement) if t not in r.disagreeing]
+    if r.overruled:
+        reasons.append(f"{', '.join(_WORDS[t] for t in r.overruled)} differ in the passage that states the claim, "
+                       "but another passage that addresses it states the claim's")
+    loose = [t for t in r.any_disagreement if t not in r.disagreeing and t not in r.overruled]
     if loose:
         reasons.append(f"{', '.join(_WORDS[t] for t in loose)} differ, but not in a passage that states the claim")
     if not reasons:
