@@ -523,6 +523,9 @@ def build(
     bs = r["batch_size"]
     steps = r["epochs"] * (len(train) // bs)
     sched = get_linear_schedule_with_warmup(opt, int(r["warmup"] * steps), steps)
+    # a GPU when torch sees one (the multilingual base takes hours on CPU); the saved weights are moved back
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
     t0 = time.perf_counter()
     model.train()
     step = 0
@@ -531,8 +534,8 @@ def build(
         for b in range(0, len(train) - bs + 1, bs):
             batch = train[b : b + bs]
             enc = tok([x[0] for x in batch], [x[1] for x in batch], padding=True, truncation=True,
-                      max_length=r["max_length"], return_tensors="pt")
-            loss = model(**enc, labels=torch.tensor([x[2] for x in batch])).loss
+                      max_length=r["max_length"], return_tensors="pt").to(device)
+            loss = model(**enc, labels=torch.tensor([x[2] for x in batch], device=device)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -550,13 +553,15 @@ def build(
             for b in range(0, len(test), 64):
                 batch = test[b : b + 64]
                 enc = tok([x[0] for x in batch], [x[1] for x in batch], padding=True, truncation=True,
-                          max_length=r["max_length"], return_tensors="pt")
+                          max_length=r["max_length"], return_tensors="pt").to(device)
                 pred = model(**enc).logits.argmax(-1).tolist()
                 ok += sum(int(p == x[2]) for p, x in zip(pred, batch, strict=True))
         acc = ok / len(test)
 
     report = BuildReport(str(out), len(train), step, round(seconds, 1), len(test), acc)
-    meta = {"recipe": r, "labels": list(LABELS), "train_file": train_file.name, **asdict(report)}
+    model.to("cpu")
+    meta = {"recipe": r, "labels": list(LABELS), "train_file": train_file.name, "device": device,
+            **asdict(report)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
     model.save_pretrained(str(tmp / "transformers"))
