@@ -95,6 +95,22 @@ def test_vocabulary_cut_keeps_what_it_keeps(e5, tmp_path: Path) -> None:  # type
     assert small.encode(SENTENCES[3]).tokens != full.encode(SENTENCES[3]).tokens
 
 
+def test_subset_file_is_the_pruned_model(e5, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    from factcheck.judge import e5_base
+
+    pk, folder = e5
+    full = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    keep = {i for s in SENTENCES for i in full.encode(s).ids} | set(range(9000, 9050))
+    cut = e5_base.read_packed(e5_base.write_subset(tmp_path / "cut.bin", keep))
+    want = e5_base.prune(pk, keep)
+    assert cut.pieces == want.pieces and cut.special == want.special and cut.config["vocab"] == len(want.pieces)
+    assert set(cut.tensors) == set(want.tensors)
+    for name, arr in want.tensors.items():
+        assert np.array_equal(cut.tensors[name].reshape(-1), arr.reshape(-1)), name
+
+
 def test_tiny_build_on_the_multilingual_base(e5, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rows = [{"gold_label": lab, "sentence1": p, "sentence2": h} for lab, p, h in [
         ("entailment", "A man plays a guitar on stage.", "A man plays music."),
