@@ -65,9 +65,9 @@ MUTANTS = [
            "and not self.any_disagreement)", "verified with a strong disagreement (alone: any_disagreement covers it)"),
     Mutant("rules_verify_any_disagreement", V, "and not self.disagreeing and not self.any_disagreement)",
            "and not self.disagreeing)", "verified with a loose disagreement (a number elsewhere in the window)"),
-    Mutant("any_disagreement_best_sentence", V,
-           "+ [\n        t for t, v in r.best_agreement.items() if v == \"disagree\" and t not in r.agreement\n    ]",
-           "", "a disagreement only the best sentence shows (attribution, ranks) no longer rules out verified"),
+    Mutant("any_disagreement_best_sentence", V, "r.any_disagreement = window + [", "r.any_disagreement = window + 0 * [",
+           "the quoted sentence's own year or number disagreeing no longer rules out verified when a neighbour "
+           "or another page states the claim's"),
     Mutant("negation_from_best_sentence", V, 'agreement["negation"] = r.best_agreement["negation"]\n', "\n",
            "negation read over the whole window instead of the sentence that states the claim"),
     Mutant("credible_always", V, "r.credible = r.best_c.cited or r.second_hand_from is not None", "r.credible = True",

@@ -541,12 +541,14 @@ def _disagreements(r: Reading) -> None:
             r.disagreeing = kept
     # any disagreement, strong or loose, rules out "verified" (a distorted number, a wrong attribution or a
     # negation must never end verified): in the support and its neighbours, and in the quoted sentence
-    # itself even when a neighbour or another passage states the claim's value (the quote would say 2019
-    # for a claim's 2020)
-    r.any_disagreement = list(dict.fromkeys(
-        [t for t, v in r.agreement.items() if v == "disagree"]
-        + [t for t, v in r.best_agreement.items() if v == "disagree"]
-    ))
+    # itself when its page does not state the claim's value anywhere (another page of the source saying
+    # 2020 does not make a quote that says 2019 support a claim's 2020; "this year, after 2018" beside a
+    # heading that says 2019 does)
+    window = [t for t, v in r.agreement.items() if v == "disagree"]
+    r.any_disagreement = window + [
+        t for t, v in r.best_agreement.items() if v == "disagree" and t not in window
+        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, r.page_anchors))
+    ]
 
 
 def _reader(r: Reading) -> None:
