@@ -414,10 +414,13 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
     if foreign:
         # similarity is only ever asked of the ranked passages and their windows (the ranking itself is
-        # lexical): embedding every candidate was most of a German claim's cost. One batch.
-        semantic.embed([claim_text, *(s.candidate.text for s in scored), *(_window(s.candidate) for s in scored)])
+        # lexical): embedding every candidate was most of a German claim's cost
+        semantic.embed([claim_text, *(s.candidate.text for s in scored)])
     r.ranked = sorted(((r.cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     r.best_cov, r.best = r.ranked[0]
+    if foreign:  # the windows _support weighs, in one batch
+        semantic.embed([claim_text, *(_window(s.candidate) for c, s in r.ranked
+                                      if c >= cfg["address_coverage"] / 2 or s is r.best)])
     return r
 
 
