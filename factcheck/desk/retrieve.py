@@ -163,9 +163,10 @@ def search_passages(
         # the chosen terms keep the hits few, whatever the archive's size
         # (equal ranks are common, ts_rank does not weigh length: the passage id orders them, or which of
         # them made the cut would depend on the plan PostgreSQL happened to choose)
+        # (ranks read the stored tsvector, migration 0010: the same value, not rebuilt from every hit's text)
         sql = (
             "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
-            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(to_tsvector('simple', p.text), q.q) AS r "
+            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
             "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
             "SELECT p.id, p.snapshot_id, s.url FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
             f"WHERE true{filters} ORDER BY p.r DESC, p.id LIMIT :limit"
@@ -320,8 +321,10 @@ class _Batch:
 
     # ------------------------------------------------------------ full-text search
 
-    def _search(self, terms: Sequence[str], cited: Sequence[int], exclude: set[int]) -> tuple[list[int], list[int]]:
-        """search_passages for the cited sources (when there are) and for the whole desk, from one query."""
+    def _search(self, terms: Sequence[str], cited: Sequence[int],
+                exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """search_passages' hits (passage id, snapshot id) for the cited sources (when there are) and for the
+        whole desk, from one query, before the newest-capture filter (`_newest`, asked once per batch)."""
         limits = self.limits
         if not terms or (not limits.desk and not cited):
             return [], []
@@ -338,37 +341,43 @@ class _Batch:
             cited_set = set(cited)
             a = [h for h in hits if self.snaps[h[1]][0] in cited_set][: 2 * limits.cited] if cited else []
             b = hits[: 2 * limits.desk] if limits.desk else []
-        else:
-            a, b = self._search_pg(terms, cited, exclude)
-            self._snapshot_info(sid for _p, sid in a + b)
-        latest = self._latest(self.snaps[sid][1] for _p, sid in a + b)
-        keep = [[p for p, sid in hits if latest.get(self.snaps[sid][1]) == sid] for hits in (a, b)]
-        return keep[0][: limits.cited], keep[1][: limits.desk]
+            return a, b
+        return self._search_pg(terms, cited, exclude)
+
+    def _newest(self, found: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
+        """_search's hits from the newest capture of their URL only, cut to the limits (`_latest` must have
+        been asked for the hits' URLs)."""
+        latest = self.latest
+        keep = [[p for p, sid in hits if latest.get(self.snaps[sid][1]) == sid] for hits in found]
+        return keep[0][: self.limits.cited], keep[1][: self.limits.desk]
 
     def _search_pg(self, terms: Sequence[str], cited: Sequence[int],
                    exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The two searches of search_passages in one statement: the hits (and their ranks) are found once."""
+        """The two searches of search_passages in one statement: the hits (and their ranks) are found once;
+        the hits' snapshots' source and URL come with them."""
         limits = self.limits
         excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in exclude) + ")") if exclude else ""
         parts = []
         if cited:
             src = " AND s.source_id IN (" + ",".join(str(int(i)) for i in cited) + ")"
-            parts.append(f"(SELECT 0 AS which, p.id, p.snapshot_id FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
-                         f"WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
+            parts.append("(SELECT 0 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
+                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
         if limits.desk:
-            parts.append(f"(SELECT 1 AS which, p.id, p.snapshot_id FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
-                         f"WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb)")
+            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
+                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb)")
         sql = (
             "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
-            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(to_tsvector('simple', p.text), q.q) AS r "
+            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
             "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
             + " UNION ALL ".join(parts)
         )
         q = " | ".join(_fts_literal("postgresql", t) for t in terms)
         out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
         params = {"q": q, "la": 2 * limits.cited, "lb": 2 * limits.desk}
-        for which, pid, sid in self.s.execute(text(sql), {k: v for k, v in params.items() if f":{k}" in sql}):
+        for which, pid, sid, src, url in self.s.execute(text(sql),
+                                                         {k: v for k, v in params.items() if f":{k}" in sql}):
             out[which].append((pid, sid))
+            self.snaps.setdefault(sid, (src, url))
         return out
 
     # ------------------------------------------------------------ candidates
@@ -410,6 +419,13 @@ class _Batch:
         tied_passages = self._tied_passages(set().union(*tied_snaps.values())) if tied_snaps else {}
         wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in claims}
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
+        found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
+        for c in claims:
+            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
+            exclude = tied_snaps.get(c.id, set()) | own.get(c.id, set())
+            found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited_sources), exclude)
+        # which hits are of their URL's newest capture: asked once for the whole batch
+        self._latest(self.snaps[sid][1] for a, b in found.values() for _p, sid in a + b)
         plan: dict[int, list[tuple[list[int], bool]]] = {}
         for c in claims:
             cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
@@ -417,9 +433,7 @@ class _Batch:
             tied_ids = [p for sid in sorted(snaps) for p in tied_passages.get(sid, [])][: limits.tied]
             seen = set(tied_ids)
             steps = [(tied_ids, True)]
-            terms = choose_terms(df, wanted[c.id])
-            exclude = snaps | own.get(c.id, set())
-            in_cited, on_desk = self._search(terms, sorted(cited_sources), exclude)
+            in_cited, on_desk = self._newest(found[c.id])
             if cited_sources:
                 hits = [i for i in in_cited if i not in seen]
                 seen.update(hits)

@@ -246,9 +246,6 @@ def score_passages(
             if best is None or score > best.score:
                 best = ScoredPassage(cand, score, {}, hit, cov, j)
         assert best is not None
-        ev = extract_anchors(cand.text, de_or_en(cand.text))
-        best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
-        best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
         return best
 
     if workers > 1 and len(candidates) > 200:
@@ -266,6 +263,12 @@ def score_passages(
         prelim.sort(reverse=True)
         scored = [one(i) for _, i in prelim[: max(top_k * 3, top_k)]]
     scored.sort(key=lambda s: (-s.score, s.candidate.start))
+    # anchors and surface terms take no part in the ranking: worked out only for the passages returned
+    for best in scored[:top_k]:
+        cand = best.candidate
+        ev = extract_anchors(cand.text, de_or_en(cand.text))
+        best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
+        best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
     return scored[:top_k]
 
 

