@@ -763,7 +763,10 @@ def _id_rows(session: Session, f: Filters, terms: list[Term], key: Sequence[Any]
                 *conds, Claim.case_id.is_(None) if cid is None else Claim.case_id == cid)
             if after is not None:
                 q = q.where(_beyond(tail, after, forward))
-            q = q.order_by(*_ordered(tail, forward)).limit(limit - len(out))
+            # the case id leads the order too: for `case_id IS NULL` the database does not take the column
+            # as fixed, and would sort the rows instead of reading them in the index's order
+            lead = Claim.case_id.asc() if forward else Claim.case_id.desc()
+            q = q.order_by(lead, *_ordered(tail, forward)).limit(limit - len(out))
             found += [(r[0], case_key, *r[1:]) for r in session.execute(q)]
         if len(case_ids) > 1:  # claims without a case and a case keyed '': one group, merged by the tail
             found.sort(key=lambda r: r[2:], reverse=not forward)
