@@ -439,12 +439,13 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
     detail = triage.claim_detail(s, claim)
     current = detail  # the claim with its current verdict (and more), read once
     quoted = current["evidence"]
-    snaps = {}
-    for e in detail["evidence_urls"]:
-        if e["snapshot_sha256"]:
-            sid = s.execute(select(Snapshot.id).where(Snapshot.url == e["url"], Snapshot.sha256 == e["snapshot_sha256"])
-                            .order_by(Snapshot.id.desc()).limit(1)).scalar()
-            snaps[e["url"]] = sid
+    wanted = {(e["url"], e["snapshot_sha256"]) for e in detail["evidence_urls"] if e["snapshot_sha256"]}
+    snaps: dict[str, int] = {}
+    if wanted:  # the newest snapshot id of each (url, sha256) shown, in one query rather than one per URL
+        found = s.execute(select(Snapshot.url, Snapshot.sha256, func.max(Snapshot.id))
+                          .where(Snapshot.url.in_(sorted({u for u, _sha in wanted})))
+                          .group_by(Snapshot.url, Snapshot.sha256))
+        snaps = {url: sid for url, sha, sid in found if (url, sha) in wanted}
     history: list[dict[str, Any]] = []
     for first, v, n in fold_repeats(verdict_history(s, claim.id), verdict_repeat_key):
         by = f"reviewer {v.reviewer}" if v.kind == "human" else (
