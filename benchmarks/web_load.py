@@ -13,8 +13,9 @@ desk's pages cost shows apart from the server and the client.
 Each user is one client making one request at a time. With --think 0 (the default) users ask again the
 moment an answer comes: 50 such users are 50 requests always in flight, a saturation test. With --think S a
 user reads for S seconds (0.5-1.5 S, drawn) between pages, as people do. The load average is printed with the
-figures: on a small shared machine the same run varies with what else runs. The queue's first-page query is
-shown with EXPLAIN ANALYZE, to see that the index serves it.
+figures: on a small shared machine the same run varies with what else runs. Every sort of the queue is loaded at
+its first page and at its later pages (pages 2-21, reached by the page links). Every statement a queue page
+sends, first page and deep page of each sort, is shown with EXPLAIN ANALYZE, to see that an index serves it.
 
 `fill_desk` (bulk SQL inserts, not the import path) is also what tests/test_web_pages.py builds its desks with;
 the triage queue's stored order (`desk.queue`) follows the inserts, as it follows every change made through a
@@ -131,26 +132,48 @@ def build_desk(url: str, claims: int, users_n: int) -> list[int]:
 
 
 def explain_queue(url: str) -> list[str]:
-    """EXPLAIN ANALYZE of the queue's first page and of a page deep in it (after the 30,000th row)."""
-    from factcheck.desk import queue
+    """EXPLAIN ANALYZE of every statement `queue.page` sends for the first page of each sort and for the
+    page after its 30,000th row (position and total counted afresh): the node lines that say which index
+    or scan reads the claims, and the time."""
+    from sqlalchemy import event
+
+    from factcheck.desk import counts, queue
     from factcheck.desk.db import Desk
     from factcheck.desk.models import utcnow
+    from factcheck.desk.triage import SORTS
 
     desk = Desk(url)
-    out = []
+    out: list[str] = []
+    sent: list[tuple[str, Any]] = []
+
+    def note(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            sent.append((statement, parameters))
+
+    pg = desk.dialect == "postgresql"
     try:
-        with desk.session() as s:
-            now = utcnow()
-            rows = queue.ordered(s, queue.Filters(), now=now, limit=30_000)
-            for title, after in (("first page", None), ("after row 30,000", rows[-1][1] if rows else None)):
-                terms, q = queue._base(s, queue.Filters(), "urgency", now)
-                if after is not None:
-                    q = q.where(queue._beyond(terms, queue._from_cursor(terms, after), True))
-                sql = q.order_by(*queue._ordered(terms, True)).limit(51)
-                compiled = sql.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
-                prefix = "EXPLAIN QUERY PLAN " if desk.dialect == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
-                out.append(f"-- queue page query, {title}:")
-                out += [f"   {r[-1]}" for r in s.execute(text(prefix + str(compiled)))]
+        for sort in SORTS:
+            with desk.session() as s:
+                now = utcnow()
+                rows = queue.ordered(s, queue.Filters(), sort=sort, now=now, limit=30_000)
+                for title, after in (("first page", None), ("after row 30,000", rows[-1][1] if rows else None)):
+                    counts.forget()
+                    sent.clear()
+                    event.listen(desk.engine, "before_cursor_execute", note)
+                    try:
+                        queue.page(s, queue.Filters(), sort=sort, after=after, now=now)
+                    finally:
+                        event.remove(desk.engine, "before_cursor_execute", note)
+                    out.append(f"-- sort {sort}, {title}: {len(sent)} statements")
+                    conn = s.connection()
+                    for statement, params in sent:
+                        prefix = "EXPLAIN (ANALYZE, COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
+                        plan = [str(r[-1]) for r in conn.exec_driver_sql(prefix + statement, params)]
+                        head = " ".join(statement.split())[:90]
+                        shown = [x.strip() for x in plan if re.search(
+                            r"Scan|Sort|SCAN|SEARCH|TEMP|Execution Time", x)]
+                        out.append(f"   {head} …")
+                        out += [f"      {x[:150]}" for x in shown]
     finally:
         desk.dispose()
     return out
@@ -238,7 +261,7 @@ async def load(port: int, ids: list[int], user_counts: list[int], seconds: float
     lines = []
     rng = random.Random(3)
     picks = [rng.choice(ids) for _ in range(10_000)]
-    next_pages = await _queue_pages(port, 20)
+    later = {sort: await _queue_pages(port, 20, sort) for sort in SORT_NAMES}
     for u in user_counts:
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
                                      limits=httpx.Limits(max_connections=1)) for _ in range(u)]
@@ -246,30 +269,34 @@ async def load(port: int, ids: list[int], user_counts: list[int], seconds: float
             for i, c in enumerate(clients):
                 await sign_in(c, f"u{i}")
             kw = {"think": think}
-            runs = {
-                "baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds, per_user=per_user,
-                                               **kw),
-                "/queue": await phase(clients, lambda i, n: "/queue", seconds=seconds, per_user=per_user, **kw),
-                "/queue?sort=worth": await phase(clients, lambda i, n: "/queue?sort=worth", seconds=seconds / 2,
-                                                 per_user=per_user // 2, **kw),
-                "/queue next pages": await phase(clients, lambda i, n: next_pages[(i + n) % len(next_pages)],
-                                                 seconds=seconds / 2, per_user=per_user // 2, **kw),
-                "/claims/ID": await phase(clients, lambda i, n: f"/claims/{picks[(i * 997 + n) % len(picks)]}",
-                                          seconds=seconds, per_user=per_user, **kw),
-                "/claims": await phase(clients, lambda i, n: "/claims", seconds=seconds / 2,
-                                       per_user=per_user // 2, **kw),
-            }
+            runs = {"baseline /login": await phase(clients, lambda i, n: "/login", seconds=seconds,
+                                                   per_user=per_user, **kw)}
+            for sort in SORT_NAMES:
+                first = "/queue" if sort == "urgency" else f"/queue?sort={sort}"
+                pages = later[sort]
+                runs[f"{first} first"] = await phase(clients, lambda i, n, first=first: first, seconds=seconds / 2,
+                                                     per_user=per_user // 2, **kw)
+                runs[f"{first} later"] = await phase(clients, lambda i, n, pages=pages: pages[(i + n) % len(pages)],
+                                                     seconds=seconds / 2, per_user=per_user // 2, **kw)
+            runs["/claims/ID"] = await phase(clients, lambda i, n: f"/claims/{picks[(i * 997 + n) % len(picks)]}",
+                                             seconds=seconds, per_user=per_user, **kw)
+            runs["/claims"] = await phase(clients, lambda i, n: "/claims", seconds=seconds / 2,
+                                          per_user=per_user // 2, **kw)
         finally:
             for c in clients:
                 await c.aclose()
         for name, r in runs.items():
-            lines.append(f"{u:>5} {name:<17} {r['n']:>6} {r['errors']:>6} {r['p50']:>9.1f} {r['p95']:>9.1f} "
+            lines.append(f"{u:>5} {name:<28} {r['n']:>6} {r['errors']:>6} {r['p50']:>9.1f} {r['p95']:>9.1f} "
                          f"{r['max']:>9.1f} {r['rps']:>8.1f} {r['load']:>6.1f}")
     return lines
 
 
-async def _queue_pages(port: int, n: int) -> list[str]:
-    """The links to the queue's pages 2 to n+1 (followed once, by one user): later pages for the load."""
+SORT_NAMES = ("urgency", "worth", "oldest", "newest", "confidence", "id")
+"""The queue's orders (`triage.SORTS`), each loaded at its first page and at its later pages."""
+
+
+async def _queue_pages(port: int, n: int, sort: str = "urgency") -> list[str]:
+    """The links to the queue's pages 2 to n+1 in one order (followed once, by one user): later pages."""
     import html
 
     import httpx
@@ -277,7 +304,7 @@ async def _queue_pages(port: int, n: int) -> list[str]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
         await sign_in(c, "u0")
         out: list[str] = []
-        url = "/queue"
+        url = "/queue" if sort == "urgency" else f"/queue?sort={sort}"
         for _ in range(n):
             m = re.search(r'<a href="([^"]+)" rel="next"', (await c.get(url)).text)
             if m is None:
@@ -298,6 +325,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes (`factcheck serve --workers`)")
     ap.add_argument("--think", type=float, nargs="+", default=[0.0],
                     help="seconds a user reads between pages (each value is one run over all user counts)")
+    ap.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
+                    help="print the EXPLAIN of every statement of each sort's first and a deep page")
     args = ap.parse_args()
     claims = args.claims or (100_000 if args.backend == "postgresql" else 20_000)
     from sqlalchemy import create_engine
@@ -321,14 +350,15 @@ def main() -> None:
             ids = build_desk(url, claims, max(args.users))
             print(f"desk: {args.backend}, {claims} claims, built in {time.perf_counter() - t0:.1f} s "
                   f"(bulk inserts, then the queue's stored order; {os.cpu_count()} cores)", flush=True)
-            print("\n".join(explain_queue(url)), flush=True)
+            if args.explain:
+                print("\n".join(explain_queue(url)), flush=True)
             port = free_port()
             proc = start_server(url, folder, port, args.workers)
             for think in args.think:
                 print(f"\nserver: {args.workers} worker process(es); users pause {think:g} s between pages "
                       f"(load = 1-minute load average, the higher of start and end)", flush=True)
                 lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests, think))
-                print(f"{'users':>5} {'pages':<17} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
+                print(f"{'users':>5} {'pages':<28} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
                       f"{'max ms':>9} {'req/s':>8} {'load':>6}")
                 print("\n".join(lines), flush=True)
         finally:

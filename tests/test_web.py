@@ -332,6 +332,7 @@ def test_checker_takes_next_reads_evidence_and_reviews(web):
     assert first.claim_id == ids["cid"]
     assert '<mark class="q">' in page and 'rel="noopener noreferrer"' in page
     assert f'href="/captures/{ids["sid"]}?start=' in page
+    assert f'<a href="/captures/{ids["sid"]}">archived capture</a>' in page  # its evidence, linked to the capture
     quote = re.search(r'name="quote" value="([^"]+)"', page)
     assert quote, "the review form offers passages to quote"
     r = c.post(f"/claims/{first.claim_id}/review", data={

@@ -23,7 +23,10 @@ from sqlalchemy import (
     func,
     literal_column,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from factcheck.settings import VERDICT_LABELS  # the three labels (the desk's rating scale maps onto them)
 
@@ -159,12 +162,45 @@ QUEUE_CONFIDENCE = func.coalesce(Claim.queue_confidence, literal_column("-1.0"))
 QUEUE_URGENCY = (Claim.queue_rank, Claim.queue_flag, QUEUE_WORTH, Claim.queue_conf, Claim.id)
 """The queue's default order, as `desk.queue` documents it; every other sort ends with it."""
 
+
+class CodePoint(ColumnElement[str]):
+    """A text column compared by code point, as Python compares text: `COLLATE "C"` on PostgreSQL (whose
+    default collation follows the locale), the column itself on SQLite (whose BINARY collation is already
+    code point order). One construct, so an index and the queries it serves render the same expression."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar[Any] = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(CodePoint)
+def _code_point(element: CodePoint, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(CodePoint, "postgresql")
+def _code_point_pg(element: CodePoint, compiler: Any, **kw: Any) -> str:
+    return f'{compiler.process(element.column, **kw)} COLLATE "C"'
+
+
+QUEUE_KEY = CodePoint(Claim.key)
+"""The claim id sort's key within a case (`queue.sort_terms("id")`)."""
+
 # One index per queue order, each led by queue_out so a page of the queue is an index range.
 Index("ix_claim_queue", Claim.queue_out, *QUEUE_URGENCY)
 Index("ix_claim_queue_since", Claim.queue_out, QUEUE_SINCE, *QUEUE_URGENCY)
 Index("ix_claim_queue_worth", Claim.queue_out, QUEUE_WORTH, Claim.queue_rank, Claim.queue_flag, Claim.queue_conf,
       Claim.id)
 Index("ix_claim_queue_confidence", Claim.queue_out, QUEUE_CONFIDENCE, *QUEUE_URGENCY)
+# The id sort (case key, claim key): read case by case, each case's claims a range of this index. Migration
+# 0010 creates both keys as QUEUE_KEY and CodePoint render them (COLLATE "C" on PostgreSQL); they are
+# declared here by column because that is how the database reports them (an index's collation is not
+# reflected), so the schema check compares the rest.
+Index("ix_claim_queue_key", Claim.queue_out, Claim.case_id, Claim.key, *QUEUE_URGENCY)
+Index("ix_case_file_key_code_point", Case.key)
 
 
 class QueueWatch(Base):

@@ -52,12 +52,14 @@ from factcheck.desk import counts
 from factcheck.desk.claims import finished_run_ids, pick_current
 from factcheck.desk.models import (
     QUEUE_CONFIDENCE,
+    QUEUE_KEY,
     QUEUE_SINCE,
     QUEUE_URGENCY,
     QUEUE_WORTH,
     Case,
     Claim,
     ClaimEvidence,
+    CodePoint,
     EvidenceUrl,
     QueueWatch,
     Run,
@@ -515,6 +517,10 @@ def _urgency() -> list[Term]:
     return [Term(e, False, k) for e, k in zip(QUEUE_URGENCY, kinds, strict=True)]
 
 
+CASE_KEY = CodePoint(func.coalesce(Case.key, literal_column("''")))
+"""The id sort's lead: the claim's case key ('' for a claim without a case), by code point."""
+
+
 def sort_terms(sort: str, dialect: str) -> list[Term]:
     """The ORDER BY of a queue sort: its lead, then the urgency order (which ends in the claim id, so every
     row has one place). Mirrors the Python keys of `triage.SORTS` exactly, ties included."""
@@ -530,11 +536,7 @@ def sort_terms(sort: str, dialect: str) -> list[Term]:
     if sort == "worth":  # (-worth, urgency): the urgency's own worth part repeats the lead, so it is left out
         return [Term(QUEUE_WORTH, False, float), *(t for t in u if t.expr is not QUEUE_WORTH)]
     if sort == "id":  # case id, then claim id, compared by code point as Python compares text
-        case_key = func.coalesce(Case.key, literal_column("''"))
-        key: Any = Claim.key
-        if dialect == "postgresql":
-            case_key, key = case_key.collate("C"), key.collate("C")
-        return [Term(case_key, False, str), Term(key, False, str), *u]
+        return [Term(CASE_KEY, False, str), Term(QUEUE_KEY, False, str), *u]
     raise QueueError(f"unknown queue order {sort!r}")
 
 
@@ -667,16 +669,14 @@ class Page:
 
 def page(session: Session, f: Filters, *, sort: str = "urgency", after: Sequence[Any] | None = None,
          before: Sequence[Any] | None = None, size: int = 50, now: datetime, count: bool = True) -> Page:
-    """One page of the queue by keyset on the stored order: the page's ids, cursors, position and total."""
+    """One page of the queue by keyset on the stored order: the page's ids, cursors, position and total.
+    Every statement is an index range (`_rows`, `_position`); the totals and positions are kept a moment."""
     apply_pending(session)
     terms, q = _base(session, f, sort, now)
     cursor = after if after is not None else before
     key = _from_cursor(terms, cursor) if cursor is not None else None
     forward = before is None
-    sel = q
-    if key is not None:
-        sel = sel.where(_beyond(terms, key, forward))
-    rows = list(session.execute(sel.order_by(*_ordered(terms, forward)).limit(size + 1)))
+    rows = _rows(session, f, sort, terms, q, key, forward, size + 1, now)
     more = len(rows) > size
     rows = rows[:size]
     if not forward:
@@ -685,18 +685,135 @@ def page(session: Session, f: Filters, *, sort: str = "urgency", after: Sequence
     if not rows:
         return Page([], None, None, 0, total)
     first_key, last_key = list(rows[0][1:]), list(rows[-1][1:])
-
-    def exists(cond: ColumnElement[bool]) -> bool:
-        return session.execute(q.with_only_columns(Claim.id).where(cond).limit(1)).first() is not None
-
-    has_next = more if forward else exists(_beyond(terms, last_key, True))
-    has_prev = (key is not None and exists(_beyond(terms, first_key, False))) if forward else more
-    first = 0
-    if has_prev:
-        first = session.execute(q.with_only_columns(func.count()).where(_beyond(terms, first_key, False))
-                                .order_by(None)).scalar_one()
+    if forward:
+        has_next = more
+        first = _position(session, f, sort, terms, q, first_key, now) if key is not None else 0
+        has_prev = first > 0  # the rows before this page, counted anyway for its position
+    else:
+        has_prev = more
+        has_next = bool(_rows(session, f, sort, terms, q, last_key, True, 1, now))
+        first = _position(session, f, sort, terms, q, first_key, now) if has_prev else 0
     return Page(ids=[r[0] for r in rows], after=_to_cursor(terms, rows[-1][1:]) if has_next else None,
                 before=_to_cursor(terms, rows[0][1:]) if has_prev else None, first=first, total=total)
+
+
+def _rows(session: Session, f: Filters, sort: str, terms: list[Term], q: Select[Any], key: Sequence[Any] | None,
+          forward: bool, limit: int, now: datetime) -> list[Any]:
+    """Up to `limit` rows (id, then the sort's terms) after `key` (forward) or before it, nearest first."""
+    if sort == "id":
+        return _id_rows(session, f, terms, key, forward, limit, now)
+    sel = q if key is None else q.where(_beyond(terms, key, forward))
+    return list(session.execute(sel.order_by(*_ordered(terms, forward)).limit(limit)))
+
+
+def _position(session: Session, f: Filters, sort: str, terms: list[Term], q: Select[Any], key: Sequence[Any],
+              now: datetime) -> int:
+    """How many rows of the (filtered) queue come before `key`: an index range count, kept a moment as the
+    totals are (pages read one after another, by many people, ask for the same positions)."""
+    def run() -> int:
+        if sort == "id":
+            return _id_position(session, f, terms, key, now)
+        return int(session.execute(q.with_only_columns(func.count()).where(_beyond(terms, key, False))
+                                   .order_by(None)).scalar_one())
+
+    name = _kept_name(f)
+    if name is None:
+        return run()
+    return counts.total(session, ("queue-position", sort, name, tuple(key)), run)
+
+
+# ---------------------------------------------------------------- the id sort, case by case
+
+
+def _case_groups(session: Session, conds: list[ColumnElement[bool]], start: str | None, forward: bool,
+                 batch: int) -> tuple[list[tuple[str, list[int | None]]], bool]:
+    """The next case keys after `start` (None: from the first or the last) in code point order, up to
+    `batch` of those that hold queue rows under `conds`, each with its case ids, and whether more may
+    follow. Claims without a case sort as the key '', one group with a case keyed '' (if any). One query
+    for the cases: a walk of their key index with an indexed probe of the claims for each."""
+    key = CodePoint(Case.key)
+    has_rows = select(Claim.id).where(*conds, Claim.case_id == Case.id).exists()
+    q = select(Case.id, Case.key).where(Case.key != "", has_rows)
+    if start is not None:
+        bound = literal(start, type_=Case.key.type)
+        q = q.where(key > bound if forward else key < bound)
+    rows = list(session.execute(q.order_by(key.asc() if forward else key.desc()).limit(batch)))
+    groups: list[tuple[str, list[int | None]]] = [(k, [i]) for i, k in rows]
+    more = len(rows) == batch
+    blank_next = start is None if forward else (not more and (start is None or start > ""))
+    if not blank_next:
+        return groups, more
+    blank: list[tuple[str, list[int | None]]] = [("", [None, *session.execute(
+        select(Case.id).where(Case.key == "")).scalars()])]
+    return (blank + groups if forward else groups + blank), more
+
+
+def _id_rows(session: Session, f: Filters, terms: list[Term], key: Sequence[Any] | None, forward: bool,
+             limit: int, now: datetime) -> list[Any]:
+    """The id sort's rows after (or before) `key`: the cases in key order, and in each case its claims as a
+    range of `ix_claim_queue_key` (no index can order a join by both keys)."""
+    conds = _where(session, f, now)
+    tail = terms[1:]  # the claim key, then the urgency order
+    out: list[Any] = []
+
+    def take(case_key: str, case_ids: list[int | None], after: Sequence[Any] | None) -> None:
+        found: list[tuple[Any, ...]] = []
+        for cid in case_ids:
+            q = select(Claim.id, *(t.expr for t in tail)).where(
+                *conds, Claim.case_id.is_(None) if cid is None else Claim.case_id == cid)
+            if after is not None:
+                q = q.where(_beyond(tail, after, forward))
+            # the case id leads the order too: for `case_id IS NULL` the database does not take the column
+            # as fixed, and would sort the rows instead of reading them in the index's order
+            lead = Claim.case_id.asc() if forward else Claim.case_id.desc()
+            q = q.order_by(lead, *_ordered(tail, forward)).limit(limit - len(out))
+            found += [(r[0], case_key, *r[1:]) for r in session.execute(q)]
+        if len(case_ids) > 1:  # claims without a case and a case keyed '': one group, merged by the tail
+            found.sort(key=lambda r: r[2:], reverse=not forward)
+        out.extend(found[: limit - len(out)])
+
+    start: str | None = None
+    if key is not None:
+        start = str(key[0])
+        take(start, _same_case(session, start), key[1:])
+    while len(out) < limit:
+        groups, more = _case_groups(session, conds, start, forward, 8)
+        for case_key, ids in groups:
+            take(case_key, ids, None)
+            start = case_key
+            if len(out) >= limit:
+                break
+        if not more:
+            break
+    return out[:limit]
+
+
+def _same_case(session: Session, case_key: str) -> list[int | None]:
+    """The case ids of one place in the id sort: the case with this key, and claims without a case for ''."""
+    ids: list[int | None] = list(session.execute(select(Case.id).where(Case.key == case_key)).scalars())
+    return [None, *ids] if case_key == "" else ids
+
+
+def _id_position(session: Session, f: Filters, terms: list[Term], key: Sequence[Any], now: datetime) -> int:
+    """How many rows of the id sort come before `key`: those of the cases keyed lower (an indexed count per
+    case), then those before it in its own case (an index range)."""
+    conds = _where(session, f, now)
+    start = str(key[0])
+    n = 0
+    lower = sorted(session.execute(select(Case.id).where(CodePoint(Case.key) < literal(start, type_=Case.key.type))
+                                   ).scalars())  # the cases first: a join invites a scan of every claim
+    for i in range(0, len(lower), CHUNK):
+        n += int(session.execute(select(func.count()).select_from(Claim).where(
+            *conds, Claim.case_id.in_(lower[i : i + CHUNK]))).scalar_one())
+    if start > "":
+        n += int(session.execute(select(func.count()).select_from(Claim)
+                                 .where(*conds, Claim.case_id.is_(None))).scalar_one())
+    tail = terms[1:]
+    for cid in _same_case(session, start):
+        n += int(session.execute(select(func.count()).select_from(Claim).where(
+            *conds, Claim.case_id.is_(None) if cid is None else Claim.case_id == cid,
+            _beyond(tail, key[1:], False))).scalar_one())
+    return n
 
 
 def ordered(session: Session, f: Filters, *, sort: str = "urgency", limit: int | None = None,
@@ -704,6 +821,9 @@ def ordered(session: Session, f: Filters, *, sort: str = "urgency", limit: int |
     """The queue's claim ids in order (from `after`, a cursor key), with each row's cursor key."""
     apply_pending(session)
     terms, q = _base(session, f, sort, now)
+    if sort == "id" and limit is not None:  # the first rows: case by case on the index, as a page reads them
+        key = _from_cursor(terms, after) if after is not None else None
+        return [(r[0], _to_cursor(terms, r[1:])) for r in _id_rows(session, f, terms, key, True, limit, now)]
     if after is not None:
         q = q.where(_beyond(terms, _from_cursor(terms, after), True))
     q = q.order_by(*_ordered(terms, True))
@@ -712,18 +832,24 @@ def ordered(session: Session, f: Filters, *, sort: str = "urgency", limit: int |
     return [(r[0], _to_cursor(terms, r[1:])) for r in session.execute(q)]
 
 
+def _kept_name(f: Filters) -> tuple[Any, ...] | None:
+    """What names a filtered queue among the kept totals (`desk.counts`); None for one person's or one
+    search's queue (small, and not worth keeping)."""
+    if f.assignee or f.free_at is not None or (f.within is not None and not isinstance(f.within, Select)):
+        return None
+    within = None
+    if f.within is not None:
+        within = str(f.within.compile(compile_kwargs={"literal_binds": True}))
+    return (f.status, f.article, f.source, within)
+
+
 def _count(session: Session, f: Filters, now: datetime) -> int:
     def run() -> int:
         return int(session.execute(select(func.count()).select_from(Claim).where(*_where(session, f, now)))
                    .scalar_one())
 
-    if f.assignee or f.free_at is not None or (f.within is not None and not isinstance(f.within, Select)):
-        return run()  # one person's, or a search's: small, and not worth keeping
-    within = None
-    if f.within is not None:
-        compiled = f.within.compile(compile_kwargs={"literal_binds": True})
-        within = str(compiled)
-    return counts.total(session, ("queue", f.status, f.article, f.source, within), run)
+    name = _kept_name(f)
+    return run() if name is None else counts.total(session, ("queue", *name), run)
 
 
 def count(session: Session, f: Filters, *, now: datetime) -> int:

@@ -232,9 +232,10 @@ async def queue_page(request: Request) -> Response:
                            after=paging.encode(got.after) if got.after is not None else None,
                            before=paging.encode(got.before) if got.before is not None else None,
                            keep=_keep(filters, sort=sort if sort != "urgency" else None, mine="1" if mine else None))
-        sources = [src.name for src in sources_mod.list_sources(s)]
-        return {"rows": rows, "page": page, "total": got.total, "sources": sources, "articles": _article_menu(s),
-                "mine_count": triage.queue_count(s, assignee=me.name, now=now),
+        return {"rows": rows, "page": page, "total": got.total, "sources": _source_names(s),
+                "articles": _article_menu(s),
+                "mine_count": counts_mod.total(s, ("mine", me.name),
+                                               lambda: triage.queue_count(s, assignee=me.name, now=now)),
                 "all_tags": _all_tags(s)}
 
     data = await in_desk(request, load)
@@ -258,6 +259,11 @@ def _article_menu(s: Session) -> list[dict[str, str]] | None:
         return [{"value": a.url or str(a.id), "title": a.title or a.url or f"article {a.id}"} for a in rows]
 
     return counts_mod.total(s, "article-menu", menu)
+
+
+def _source_names(s: Session) -> list[str]:
+    """The sources' names, for the queue's filter menu (kept a moment, as the totals are: `desk.counts`)."""
+    return counts_mod.total(s, "source-names", lambda: [src.name for src in sources_mod.list_sources(s)])
 
 
 def _all_tags(s: Session) -> list[str]:
@@ -433,12 +439,13 @@ def _claim_context(s: Session, cid: int, me: Person) -> dict[str, Any]:
     detail = triage.claim_detail(s, claim)
     current = detail  # the claim with its current verdict (and more), read once
     quoted = current["evidence"]
-    snaps = {}
-    for e in detail["evidence_urls"]:
-        if e["snapshot_sha256"]:
-            sid = s.execute(select(Snapshot.id).where(Snapshot.url == e["url"], Snapshot.sha256 == e["snapshot_sha256"])
-                            .order_by(Snapshot.id.desc()).limit(1)).scalar()
-            snaps[e["url"]] = sid
+    wanted = {(e["url"], e["snapshot_sha256"]) for e in detail["evidence_urls"] if e["snapshot_sha256"]}
+    snaps: dict[str, int] = {}
+    if wanted:  # the newest snapshot id of each (url, sha256) shown, in one query rather than one per URL
+        found = s.execute(select(Snapshot.url, Snapshot.sha256, func.max(Snapshot.id))
+                          .where(Snapshot.url.in_(sorted({u for u, _sha in wanted})))
+                          .group_by(Snapshot.url, Snapshot.sha256))
+        snaps = {url: sid for url, sha, sid in found if (url, sha) in wanted}
     history: list[dict[str, Any]] = []
     for first, v, n in fold_repeats(verdict_history(s, claim.id), verdict_repeat_key):
         by = f"reviewer {v.reviewer}" if v.kind == "human" else (
