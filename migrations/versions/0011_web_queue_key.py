@@ -2,8 +2,8 @@
 case by case, each case's claims a range of `ix_claim_queue_key`, the cases in key order by
 `ix_case_file_key_code_point` (the expressions of `models.QUEUE_KEY` and `models.CodePoint`).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
