@@ -219,9 +219,10 @@ def test_contradiction_of_something_else_does_not_contest(fake_model: dict) -> N
 
 
 def test_signals_record_what_the_model_read(fake_model: dict) -> None:
-    j = judge(CLAIM, None, ["Cited Page"], [cand("The library holds 260,000 volumes.")], settings={"nli": True})
+    text = "The museum library now holds more than 260,000 volumes."
+    j = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": True})
     assert {"start", "coverage", "entailment", "contradiction"} <= set(j.signals["nli"][0])
-    off = judge(CLAIM, None, ["Cited Page"], [cand("The library holds 260,000 volumes.")], settings={"nli": False})
+    off = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": False})
     assert "nli" not in off.signals
 
 

@@ -24,7 +24,7 @@ from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
 from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
 from factcheck.judge import reader as entail
-from factcheck.judge.verdict import judge
+from factcheck.judge.verdict import ToJudge, judge_many
 from factcheck.settings import Settings
 from factcheck.text import gloss
 from factcheck.text.language import de_or_en
@@ -139,10 +139,11 @@ def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, An
         # a German claim with no English wording is searched with its gloss too, and judged with it
         readings = {claim.id: _gloss(claim, gloss_dictionary) for claim in claims}
         candidates = candidates_for_claims(s, claims, limits, readings=readings)
-        return [(claim.id, judge(claim.text, claim.statement, [ci.name for ci in claim.citations],
-                                 candidates[claim.id], attribution=_attribution(claim), settings=judge_settings,
-                                 glossed=readings[claim.id]))
-                for claim in claims]
+        # judged together: the reader, when on, reads alongside the rules (see judge_many)
+        judged = judge_many([ToJudge(claim.text, claim.statement, [ci.name for ci in claim.citations],
+                                     candidates[claim.id], _attribution(claim), readings[claim.id])
+                             for claim in claims], settings=judge_settings)
+        return [(claim.id, j) for claim, j in zip(claims, judged, strict=True)]
 
 
 def _store_verdicts(desk: Desk, run_id: int, judged: list[tuple[int, Any]], *, actor: str) -> dict[str, int]:

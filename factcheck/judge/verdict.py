@@ -13,9 +13,10 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from factcheck.judge import reader as entail
 from factcheck.judge import semantic
@@ -37,7 +38,7 @@ from factcheck.text.display import shorten as _short
 from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
 
-__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "judge"]
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many"]
 
 LABELS = ("verified", "unverified", "contested")
 
@@ -382,6 +383,60 @@ def judge(
     raise AssertionError("the last rule always decides")
 
 
+class ToJudge(NamedTuple):
+    """One claim for judge_many: judge()'s arguments."""
+
+    claim_text: str
+    statement: str | None
+    cited: list[str]
+    candidates: list[Candidate]
+    attribution: str | None = None
+    glossed: str | None = None
+
+
+def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None) -> list[Judgement]:
+    """judge() of each claim, in order, with the same verdicts; with the reader on, the reader reads one
+    claim's premises in a second thread while the rules work out the next claims (onnxruntime leaves
+    Python's lock while it runs), so on two cores the reader costs little more than the rules alone."""
+    cfg = _settings(settings)
+    if len(claims) < 2 or not entail.enabled(cfg["nli"], cfg["nli_model"] or None):
+        return [judge(c.claim_text, c.statement, c.cited, c.candidates, attribution=c.attribution,
+                      settings=settings, glossed=c.glossed) for c in claims]
+    at = SIGNALS.index(_reader)
+    folder = cfg["nli_model"] or None
+    pending: list[Judgement | tuple[Reading, list[_NliRow], Future[list[entail.Scores]] | None]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool:
+        for c in claims:
+            if not c.candidates:
+                pending.append(judge(c.claim_text, c.statement, c.cited, c.candidates, settings=settings))
+                continue
+            r = _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
+            for signal in SIGNALS[:at]:
+                signal(r)
+            rows = _reader_rows(r)
+            pending.append((r, rows, pool.submit(entail.score, _reader_pairs(r, rows), folder=folder)
+                            if rows else None))
+        out = []
+        for p in pending:
+            if isinstance(p, Judgement):
+                out.append(p)
+                continue
+            r, rows, scores = p
+            _reader_decides(r, rows, scores.result() if scores is not None else [])
+            for signal in SIGNALS[at + 1 :]:
+                signal(r)
+            out.append(_decide(r))
+    return out
+
+
+def _decide(r: Reading) -> Judgement:
+    for rule in RULES:
+        j = rule(r)
+        if j is not None:
+            return j
+    raise AssertionError("the last rule always decides")
+
+
 def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
             attribution: str | None, cfg: dict[str, Any], given_gloss: str | None = None) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
@@ -559,11 +614,34 @@ def _disagreements(r: Reading) -> None:
 def _reader(r: Reading) -> None:
     """The reader (entailment model) reads the best passages: a contradiction of a passage that states
     a good part of the claim, or support that the anchors allow (see _nli_support_ok)."""
+    rows = _reader_rows(r)
+    _reader_decides(r, rows, entail.score(_reader_pairs(r, rows), folder=r.cfg["nli_model"] or None) if rows else [])
+
+
+def _reader_rows(r: Reading) -> list[_NliRow]:
+    """The premises the reader is to read for this claim (none when it is off, or cannot change the verdict)."""
     cfg = r.cfg
     if not entail.enabled(cfg["nli"], cfg["nli_model"] or None):
-        return
-    r.nli_rows = _read_premises(r.claim_text, r.statement or r.glossed, r.ranked, r.cov, cfg["nli_windows"],
-                                cfg["nli_premise"], cfg["nli_model"] or None)
+        return []
+    if r.addresses and r.disagreeing:
+        return []  # the anchors contest it, whatever the reader says (see _reader_contradicts)
+    rows = _premises(r.ranked, r.cov, cfg["nli_windows"], cfg["nli_premise"])
+    return [x for x in rows if _worth_reading(r, x)]
+
+
+def _reader_pairs(r: Reading, rows: Sequence[_NliRow]) -> list[tuple[str, str]]:
+    """(premise, hypothesis) of each row: the claim's English statement or gloss when it has one."""
+    english = r.statement or r.glossed
+    hypothesis = english if english and english.strip() else r.claim_text
+    return [(x.premise, hypothesis) for x in rows]
+
+
+def _reader_decides(r: Reading, rows: list[_NliRow], scores: Sequence[entail.Scores]) -> None:
+    """What the reader's scores of the rows it read say: contested, supported, or nothing."""
+    cfg = r.cfg
+    for x, sc in zip(rows, scores, strict=True):
+        x.scores = sc
+    r.nli_rows = rows
     contra = max((x for x in r.nli_rows if x.coverage >= cfg["nli_contest_coverage"]),
                  key=lambda x: x.scores.contradiction, default=None)
     r.contra = contra if contra is not None and contra.scores.contradiction >= cfg["nli_contradict"] else None
@@ -575,6 +653,16 @@ def _reader(r: Reading) -> None:
             if ok:
                 r.nli_support, r.nli_via = x, via
                 break
+
+
+def _worth_reading(r: Reading, row: _NliRow) -> bool:
+    """Whether the reader's view of a premise can change the verdict, so it is worth running the model on:
+    a premise that states enough of the claim to contest it, or, where the rules do not verify, one from
+    which _nli_support_ok would let the reader verify. Any other premise is left unread: the reader's
+    scores of it could never be used."""
+    if row.coverage >= r.cfg["nli_contest_coverage"]:
+        return True
+    return not r.rules_verify and _nli_support_ok(row, r.claim, r.claim_speakers, r.cited_names)[0]
 
 
 def _record(r: Reading) -> None:
@@ -731,11 +819,9 @@ class _NliRow:
     agreement: dict[str, str] = field(default_factory=dict)  # anchors of premise vs claim, once checked
 
 
-def _read_premises(claim_text: str, statement: str | None, ranked: Sequence[tuple[float, ScoredPassage]],
-                   cov: Any, limit: int, premise: str, model: str | None = None) -> list[_NliRow]:
-    """Entailment scores of the claim (its English statement when there is one) against the best passages
-    by coverage: their windows, the passages alone, or both."""
-    hypothesis = statement if statement and statement.strip() else claim_text
+def _premises(ranked: Sequence[tuple[float, ScoredPassage]], cov: Any, limit: int, premise: str) -> list[_NliRow]:
+    """The best passages by coverage as premises for the reader (not yet read): their windows, the passages
+    alone, or both."""
     rows: list[_NliRow] = []
     seen: set[str] = set()
     taken = 0
@@ -751,8 +837,6 @@ def _read_premises(claim_text: str, statement: str | None, ranked: Sequence[tupl
         taken += 1
         if taken >= limit:
             break
-    for r, sc in zip(rows, entail.score([(r.premise, hypothesis) for r in rows], folder=model), strict=True):
-        r.scores = sc
     return rows
 
 
