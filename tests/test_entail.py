@@ -178,8 +178,9 @@ def test_model_cannot_verify_from_a_premise_whose_year_disagrees(fake_model: dic
     page = text + " The museum opened its new wing in 2021."
     cands = [cand(text, context=page), cand("The museum opened its new wing in 2021.", context=page)]
     j = judge(claim, None, ["Cited Page"], cands, settings={"nli": True})
-    assert any(x["entailment"] == 0.97 for x in j.signals["nli"])  # the reader did read it as support
+    # the reader would read it as support (0.97), so it is not even asked: its reading could not be used
     assert j.label == "unverified", j.rationale
+    assert all(x["entailment"] != 0.97 for x in j.signals.get("nli", []))
 
 
 def test_model_cannot_verify_a_claim_it_attributes_to_someone_else(fake_model: dict) -> None:
