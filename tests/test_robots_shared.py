@@ -156,6 +156,23 @@ def test_a_failed_robots_request_is_stored_as_that_failure(desk_engine):
     assert isinstance(value, Exception) and value.reason == "connection"
 
 
+def test_a_cancelled_robots_request_is_not_stored_for_the_desk(desk_engine):
+    """A process that stops while it asks leaves nothing behind: the next process asks the site itself."""
+    from factcheck.desk.jobs import PgRobots
+    from factcheck.documents.fetch import FetchFailure, RobotsCache, parse_url
+
+    def stopping(target):
+        raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
+
+    with pytest.raises(FetchFailure, match="cancelled"):
+        RobotsCache(stopping, shared=PgRobots(desk_engine)).get(parse_url("http://a.example/p"))
+    with desk_engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM robots_txt WHERE status <> 'asking'")).scalar_one() == 0
+    with LocalServer() as server:
+        [url] = serve(server, Robots(ALLOW_ALL), ["/p0"])
+        assert fetcher(desk_engine).fetch(url).ok and len(server.hits_for("/robots.txt")) == 1
+
+
 def test_a_robots_txt_with_nul_characters_is_stored(desk_engine):
     with LocalServer() as server:
         ok, private = serve(server, Robots(b"User-agent: *\x00\nDisallow: /private\n"), ["/p0", "/private/p1"])

@@ -511,6 +511,8 @@ class RobotsCache:
 
     def _load_record(self, target: Target) -> tuple[RobotsRecord, float]:
         value = self._load(target)
+        if isinstance(value, FetchFailure) and value.reason == "cancelled":
+            raise value  # this process is stopping: nothing the other processes should go by
         return RobotsRecord.of(value), self._lifetime(value)
 
 
