@@ -270,7 +270,7 @@ def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
         assert wait_idle(db, at_least=10) == {"succeeded": 10}
         workers.stop()
         assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched from the host"
-        starts = sorted(h.start for h in server.hits)  # the pages and each worker's robots.txt
+        starts = sorted(h.start for h in server.hits)  # the pages and the desk's one robots.txt request
     assert len(starts) >= 11
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= delay - 0.01, f"smallest gap the server saw: {min(gaps):.3f}s < {delay}s"

@@ -467,6 +467,22 @@ class HostSlot(Base):
     next_at: Mapped[datetime] = mapped_column()
 
 
+class RobotsTxt(Base):
+    """robots.txt for the desk as a whole: each origin's answer (the text, or why there is none) and when it
+    runs out, by the database's clock. The worker that finds no live answer locks the row while it asks the
+    site, so the desk asks once per origin and lifetime and every worker obeys the same rules."""
+
+    __tablename__ = "robots_txt"
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # ok | missing | unavailable | failed | asking (no answer yet)
+    body: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    fetched_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class JobNote(Base):
     """What the desk remembers about a worker job besides the queue's own row: the last error (the queue
     keeps only the state), and the follow-up it started (a fetch's re-judging run), so a retried job never

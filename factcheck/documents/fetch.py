@@ -16,6 +16,9 @@ The fetcher is a pipeline of small policies, each testable on its own:
   robots.txt fails the page with that network reason (``connection``, ``timeout``, ``dns``), since the host
   could not be reached at all. ``Crawl-delay`` and ``Request-rate`` raise the per-host delay; a delay above
   ``max_crawl_delay`` skips the origin (``crawl-delay``) rather than silently ignoring the site's wish.
+  With a :class:`SharedRobots` store (``Fetcher(robots_store=…)``) the answer is kept outside the process for
+  its lifetime, so every process that shares the store asks each origin once (the desk's workers pass one
+  kept in their database); each process still keeps a parsed copy until the stored answer runs out.
 * :class:`HostThrottle` — one request at a time per origin, and at least the delay between the end of one
   request and the start of the next (so start-to-start gaps are at least the delay too). Within one
   process by itself; with a :class:`SharedHostSlots` store (``Fetcher(host_slots=…)``) the same rule holds
@@ -78,8 +81,10 @@ __all__ = [
     "HostThrottle",
     "RetryPolicy",
     "RobotsCache",
+    "RobotsRecord",
     "RobotsRules",
     "SharedHostSlots",
+    "SharedRobots",
     "Target",
     "content_type_allowed",
     "is_public_address",
@@ -366,20 +371,49 @@ class AddressGuard:
 # --------------------------------------------------------------------------------------------------------
 # robots.txt
 # --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RobotsRecord:
+    """One origin's robots.txt answer in plain fields, as a store shared between processes keeps it.
+
+    ``status``: ``ok`` (``body`` holds the text), ``missing``, ``unavailable``, or ``failed`` when robots.txt
+    could not be asked for at all (``reason``/``outcome`` of that failure, e.g. ``connection``)."""
+
+    status: str
+    body: str | None = None
+    detail: str | None = None
+    reason: str | None = None
+    outcome: str | None = None
+
+    @classmethod
+    def of(cls, value: RobotsRules | FetchFailure) -> RobotsRecord:
+        if isinstance(value, FetchFailure):
+            return cls("failed", detail=value.detail, reason=value.reason, outcome=value.outcome)
+        return cls(value.status, body=value.body, detail=value.detail)
+
+    def value(self) -> RobotsRules | FetchFailure:
+        """The rules (parsed again from the text) or the failure this record stands for."""
+        if self.status == "failed":
+            return FetchFailure(self.reason or "error", self.detail, outcome=self.outcome or "failed")
+        parser = Protego.parse(self.body) if self.status == "ok" and self.body is not None else None
+        return RobotsRules(self.status, parser, self.detail, self.body)
+
+
 @dataclass
 class RobotsRules:
-    """The robots.txt verdict for one origin: ``ok`` (parsed), ``missing`` (allow all), ``unavailable``."""
+    """The robots.txt verdict for one origin: ``ok`` (parsed), ``missing`` (allow all), ``unavailable``.
+    ``body`` keeps the text ``parser`` was built from, so the answer can be stored and parsed again."""
 
     status: str
     parser: Protego | None = None
     detail: str | None = None
+    body: str | None = None
 
     @classmethod
     def from_response(cls, status: int, body: bytes | None) -> RobotsRules:
         """Map a robots.txt HTTP answer to rules (RFC 9309 §2.3.1)."""
         if 200 <= status < 300:
             text = (body or b"").decode("utf-8", errors="replace")
-            return cls("ok", Protego.parse(text))
+            return cls("ok", Protego.parse(text), body=text)
         if status == 429 or status >= 500:
             return cls("unavailable", detail=f"robots.txt answered HTTP {status}")
         return cls("missing", detail=f"robots.txt answered HTTP {status}")
@@ -405,8 +439,22 @@ class RobotsRules:
         return max(delays)
 
 
+class SharedRobots(Protocol):
+    """robots.txt shared between processes: one answer per origin, kept for its lifetime.
+
+    ``answer(origin, load, stop)`` returns the stored record and the seconds of its lifetime left, if any
+    are left. Otherwise it holds the origin against the store's other users (they wait, then read the new
+    answer: the origin is asked once), calls ``load()`` for ``(record, lifetime in seconds)``, keeps that and
+    returns it. Waiting gives up with a ``cancelled`` :class:`FetchFailure` when ``stop`` is set."""
+
+    def answer(
+        self, origin: str, load: Callable[[], tuple[RobotsRecord, float]], stop: threading.Event
+    ) -> tuple[RobotsRecord, float]: ...
+
+
 class RobotsCache:
-    """Fetches robots.txt once per origin (concurrent callers wait for the first) and remembers it."""
+    """Fetches robots.txt once per origin (concurrent callers wait for the first) and remembers it; with
+    ``shared``, once per origin for every process that shares that store (and for the stored lifetime)."""
 
     def __init__(
         self,
@@ -415,11 +463,15 @@ class RobotsCache:
         ttl: float = ROBOTS_TTL,
         error_ttl: float = ROBOTS_ERROR_TTL,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedRobots | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._loader = loader
         self._ttl = ttl
         self._error_ttl = error_ttl
         self._clock = clock
+        self._shared = shared
+        self._stop = stop or threading.Event()
         self._entries: dict[str, tuple[float, RobotsRules | FetchFailure]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -432,21 +484,36 @@ class RobotsCache:
         with lock:
             entry = self._entries.get(key)
             if entry is None or entry[0] <= self._clock():
-                try:
-                    value: RobotsRules | FetchFailure = self._loader(target)
-                except FetchFailure as exc:
-                    value = exc
-                ttl = (
-                    self._ttl
-                    if isinstance(value, RobotsRules) and value.status != "unavailable"
-                    else self._error_ttl
-                )
-                entry = (self._clock() + ttl, value)
+                value: RobotsRules | FetchFailure
+                if self._shared is None:
+                    value = self._load(target)
+                    lifetime = self._lifetime(value)
+                else:
+                    record, lifetime = self._shared.answer(key, lambda: self._load_record(target), self._stop)
+                    value = record.value()
+                entry = (self._clock() + lifetime, value)
                 self._entries[key] = entry
         value = entry[1]
         if isinstance(value, FetchFailure):
             raise FetchFailure(value.reason, f"robots.txt: {value.detail}", outcome=value.outcome)
         return value
+
+    def _load(self, target: Target) -> RobotsRules | FetchFailure:
+        try:
+            return self._loader(target)
+        except FetchFailure as exc:
+            return exc
+
+    def _lifetime(self, value: RobotsRules | FetchFailure) -> float:
+        """A day for an answer; five minutes for an unavailable site or a failed request (ask again soon)."""
+        ok = isinstance(value, RobotsRules) and value.status != "unavailable"
+        return self._ttl if ok else self._error_ttl
+
+    def _load_record(self, target: Target) -> tuple[RobotsRecord, float]:
+        value = self._load(target)
+        if isinstance(value, FetchFailure) and value.reason == "cancelled":
+            raise value  # this process is stopping: nothing the other processes should go by
+        return RobotsRecord.of(value), self._lifetime(value)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -679,7 +746,8 @@ class Fetcher:
     ``fetch`` never raises for network or server problems; ``fetch_many`` runs hosts in parallel.
     ``resolver`` replaces DNS resolution for the address guard (tests). One ``requests.Session`` is shared
     by the worker threads (urllib3's pool is thread-safe; each origin is used by one thread at a time).
-    ``host_slots`` makes the per-origin delay hold across processes (see :class:`SharedHostSlots`).
+    ``host_slots`` makes the per-origin delay hold across processes (see :class:`SharedHostSlots`), and
+    ``robots_store`` robots.txt (asked once per origin and lifetime by all of them; see :class:`SharedRobots`).
     """
 
     def __init__(
@@ -689,6 +757,7 @@ class Fetcher:
         *,
         resolver: Resolver | None = None,
         host_slots: SharedHostSlots | None = None,
+        robots_store: SharedRobots | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._own_session = session is None
@@ -697,7 +766,7 @@ class Fetcher:
         self.guard = AddressGuard(self.policy.allow_private_addresses, resolver)
         self.throttle = HostThrottle(self._stop, shared=host_slots)
         self.retry = RetryPolicy(self.policy.retries, self.policy.backoff, self.policy.max_retry_after)
-        self.robots = RobotsCache(self._load_robots)
+        self.robots = RobotsCache(self._load_robots, shared=robots_store, stop=self._stop)
 
     @staticmethod
     def _make_session(policy: FetchPolicy) -> requests.Session:
