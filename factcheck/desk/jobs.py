@@ -766,8 +766,8 @@ class PgRobots:
                 record, lifetime = load()
                 conn.execute(text(
                     "UPDATE robots_txt SET status = :status, body = :body, detail = :detail, reason = :reason, "
-                    "outcome = :outcome, fetched_at = clock_timestamp(), "
-                    "expires_at = clock_timestamp() + make_interval(secs => :life) WHERE origin = :o"),
+                    "outcome = :outcome, fetched_at = t.now, expires_at = t.now + make_interval(secs => :life) "
+                    "FROM (SELECT clock_timestamp() AS now) t WHERE origin = :o"),  # one reading of the clock
                     {"o": key, "life": float(lifetime), "status": record.status, "body": _no_nul(record.body),
                      "detail": _no_nul(record.detail), "reason": (record.reason or "")[:40] or None,
                      "outcome": record.outcome})
