@@ -78,9 +78,8 @@ MUTANTS = [
     Mutant("attribution_disagree", V, 'return "agree" if claim_speakers & ev_speakers else "disagree"',
            'return "agree"', "a passage naming someone else as the speaker agrees on who said it"),
     # ---- contesting
-    Mutant("contest_value_elsewhere", V,
-           'and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, r.page_anchors))',
-           "", "contested although the claim's own value is stated elsewhere on the page"),
+    Mutant("contest_value_elsewhere", V, "        and not page_states_claims[t]\n    ]", "    ]",
+           "contested although the claim's own value is stated elsewhere on the page"),
     Mutant("contest_tightness", V, 'and r.tight_cov >= cfg["contest_coverage"]\n', "\n",
            "contested from a sentence that only loosely states the claim"),
     Mutant("contest_other_passage_agrees", V,

@@ -583,12 +583,16 @@ def _disagreements(r: Reading) -> None:
     text, is not one), that sentence must state the claim tightly, and the claim's own value must not be
     stated anywhere on the page."""
     cfg, claim = r.cfg, r.claim
+    # the claim's own number, year or date stated somewhere on the quoted page: the page disagrees with
+    # itself, which neither contests the claim nor keeps a quote from it
+    page_states_claims = {t: t in ("quantities", "years", "dates") and _value_on_page(t, claim, r.page_anchors)
+                          for t in {*cfg["contest_on"], *r.best_agreement}}
     r.disagreeing = [
         t for t in cfg["contest_on"]
         if r.best_agreement.get(t) == "disagree"
         and r.tight_cov >= cfg["contest_coverage"]
         and (t not in cfg["strict_contest_types"] or r.tight_cov >= cfg["strict_contest_coverage"])
-        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, r.page_anchors))
+        and not page_states_claims[t]
     ]
     # a disagreement only counts when no other strong passage states the claim's anchor correctly
     if r.disagreeing:
@@ -606,8 +610,7 @@ def _disagreements(r: Reading) -> None:
     # heading that says 2019 does)
     window = [t for t, v in r.agreement.items() if v == "disagree"]
     r.any_disagreement = window + [
-        t for t, v in r.best_agreement.items() if v == "disagree" and t not in window
-        and (t not in ("quantities", "years", "dates") or not _value_on_page(t, claim, r.page_anchors))
+        t for t, v in r.best_agreement.items() if v == "disagree" and t not in window and not page_states_claims[t]
     ]
 
 
