@@ -219,6 +219,16 @@ def test_contradiction_of_something_else_does_not_contest(fake_model: dict) -> N
     assert j.label == "unverified"
 
 
+def test_contradiction_of_a_passage_that_states_little_of_the_claim_does_not_contest(fake_model: dict) -> None:
+    """A passage of the cited source with nothing of the claim in it is read (its anchors would let the
+    reader verify from it), but its contradiction is no contradiction of the claim."""
+    claim = "The ice sheet in Greenland has been gaining mass."
+    fake_model["Tickets"] = entail.Scores(0.01, 0.02, 0.97)
+    j = judge(claim, None, ["Cited Page"], [cand("Tickets for the harbour tour are sold out.")], settings={"nli": True})
+    assert [x["contradiction"] for x in j.signals["nli"]] == [0.97]  # read, and read as a contradiction
+    assert j.label == "unverified", j.rationale
+
+
 def test_signals_record_what_the_model_read(fake_model: dict) -> None:
     text = "The museum library now holds more than 260,000 volumes."
     j = judge(CLAIM, None, ["Cited Page"], [cand(text)], settings={"nli": True})
