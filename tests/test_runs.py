@@ -31,14 +31,14 @@ PAUSING_VERIFY = """
 import sys, time
 from pathlib import Path
 import factcheck.desk.verify as v
-marker, calls, real = Path(sys.argv[1]), [], v.judge
-def judge(*args, **kwargs):
+marker, calls, real = Path(sys.argv[1]), [], v.judge_many
+def judge_many(*args, **kwargs):
     calls.append(1)
     if len(calls) == 2:
         marker.write_text("paused")
         time.sleep(600)
     return real(*args, **kwargs)
-v.judge = judge
+v.judge_many = judge_many
 v.verify.__kwdefaults__["batch_size"] = 1
 from factcheck.cli import run
 sys.argv = ["factcheck", *sys.argv[2:]]
@@ -118,7 +118,7 @@ def test_a_run_that_fails_marks_itself_interrupted(desk, tmp_path, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("reader crashed")
 
-    monkeypatch.setattr(verify_mod, "judge", broken)
+    monkeypatch.setattr(verify_mod, "judge_many", broken)
     with pytest.raises(RuntimeError):
         verify(desk.desk, desk.settings, actor="robot")
     with desk.desk.session() as s:
