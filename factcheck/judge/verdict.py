@@ -376,11 +376,7 @@ def judge(
     r = _gather(claim_text, statement, cited, candidates, attribution, cfg, glossed)
     for signal in SIGNALS:
         signal(r)
-    for rule in RULES:
-        j = rule(r)
-        if j is not None:
-            return j
-    raise AssertionError("the last rule always decides")
+    return _decide(r)
 
 
 class ToJudge(NamedTuple):
@@ -399,16 +395,20 @@ def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None 
     claim's premises in a second thread while the rules work out the next claims (onnxruntime leaves
     Python's lock while it runs), so on two cores the reader costs little more than the rules alone."""
     cfg = _settings(settings)
+
+    def alone(c: ToJudge) -> Judgement:
+        return judge(c.claim_text, c.statement, c.cited, c.candidates, attribution=c.attribution,
+                     settings=settings, glossed=c.glossed)
+
     if len(claims) < 2 or not entail.enabled(cfg["nli"], cfg["nli_model"] or None):
-        return [judge(c.claim_text, c.statement, c.cited, c.candidates, attribution=c.attribution,
-                      settings=settings, glossed=c.glossed) for c in claims]
+        return [alone(c) for c in claims]
     at = SIGNALS.index(_reader)
     folder = cfg["nli_model"] or None
     pending: list[Judgement | tuple[Reading, list[_NliRow], Future[list[entail.Scores]] | None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool:
         for c in claims:
             if not c.candidates:
-                pending.append(judge(c.claim_text, c.statement, c.cited, c.candidates, settings=settings))
+                pending.append(alone(c))
                 continue
             r = _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
             for signal in SIGNALS[:at]:
@@ -430,6 +430,7 @@ def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None 
 
 
 def _decide(r: Reading) -> Judgement:
+    """The first rule that decides gives the verdict."""
     for rule in RULES:
         j = rule(r)
         if j is not None:
