@@ -419,22 +419,21 @@ class _Batch:
         tied_passages = self._tied_passages(set().union(*tied_snaps.values())) if tied_snaps else {}
         wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in claims}
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
+        cited = {c.id: {ci.source_id for ci in c.citations if ci.source_id is not None} for c in claims}
         found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
         for c in claims:
-            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
             exclude = tied_snaps.get(c.id, set()) | own.get(c.id, set())
-            found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited_sources), exclude)
+            found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited[c.id]), exclude)
         # which hits are of their URL's newest capture: asked once for the whole batch
         self._latest(self.snaps[sid][1] for a, b in found.values() for _p, sid in a + b)
         plan: dict[int, list[tuple[list[int], bool]]] = {}
         for c in claims:
-            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
             snaps = tied_snaps.get(c.id, set())
             tied_ids = [p for sid in sorted(snaps) for p in tied_passages.get(sid, [])][: limits.tied]
             seen = set(tied_ids)
             steps = [(tied_ids, True)]
             in_cited, on_desk = self._newest(found[c.id])
-            if cited_sources:
+            if cited[c.id]:
                 hits = [i for i in in_cited if i not in seen]
                 seen.update(hits)
                 steps.append((hits, False))
@@ -446,7 +445,7 @@ class _Batch:
         snapshots = self._snapshots({row[0] for row in passages.values()})
         out: dict[int, list[Candidate]] = {}
         for c in claims:
-            cited_sources = {ci.source_id for ci in c.citations if ci.source_id is not None}
+            cited_sources = cited[c.id]
             cands: list[Candidate] = []
             for ids, tied in plan[c.id]:
                 for pid in ids:
