@@ -20,6 +20,11 @@ Angestellte {m,f} :: employee
 Angestellter {m} :: employee
 abwerben {vt} | abwerbend | abgeworben :: to lure away | luring away | lured away
 Drittel {n} :: third
+leben {vi} | lebend | gelebt | ich lebe | er/sie/es lebt | ich/er/sie lebte :: to live | living | lived | I live | he/she/it lives | I/he/she lived
+haben {vt} | habend | gehabt | ich habe | er/sie hat :: to have | having | had | I have | he/she has
+Habe {f} :: possessions
+Grafschaft {f} :: shire
+Leicestershire {n} :: Leicester Shire
 """
 
 
@@ -42,6 +47,25 @@ def test_compounds_inflections_names_and_anchor_words(small: gloss.Glossary) -> 
     out = small.gloss("Oracle hat nicht über 600 Mitarbeiter von Amazon abgeworben.")
     assert out == "Oracle has not over 600 employee of Amazon lured away."
     assert small.gloss("Laut Kestrel liegt der Wert im unteren Drittel.").startswith("according to Kestrel")
+
+
+def test_persons_of_a_verb_are_words_of_their_own(small: gloss.Glossary) -> None:
+    """"er/sie/es lebt :: he/she/it lives": the inflected form without its pronouns, and the English
+    without them too."""
+    assert small.word("lebt") == "lives"
+    assert small.word("lebte") == "lived"
+    assert small.word("lebe") == "live"
+
+
+def test_a_word_is_looked_up_as_written_first(small: gloss.Glossary) -> None:
+    """German writes nouns capitalised: "habe" is a verb form, "Habe" a noun."""
+    assert small.word("habe") == "have"
+    assert small.word("Habe") == "possessions"
+    assert small.gloss("Er sagte, die Firma habe 600 Mitarbeiter.") == "he sagte, the Firma have 600 employee."
+
+
+def test_a_name_the_list_only_respells_is_kept_as_written(small: gloss.Glossary) -> None:
+    assert small.gloss("Er lebt in Leicestershire.") == "he lives in Leicestershire."
 
 
 def test_missing_or_oversized_list_means_no_gloss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,6 +60,10 @@ _FIXED: dict[str, str] = {
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*|\d+(?:[.,]\d+)*|\S")
 _ANNOTATION = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|<[^>]*>")
 _SUFFIXES = ("ern", "en", "er", "es", "em", "e", "n", "s")
+# the list spells out a verb's persons ("er/sie/es lebt :: he/she/it lives"): the pronouns are dropped so the
+# inflected form is found as a word of its own
+_DE_PERSON = re.compile(r"^(?:(?:ich|du|er|sie|es|wir|ihr|man)(?:/(?:ich|du|er|sie|es|wir|ihr|man))*)\s+(?=\S+$)")
+_EN_PERSON = re.compile(r"^(?:(?:I|you|he|she|it|we|they|one)(?:/(?:I|you|he|she|it|we|they|one))*)\s+", re.I)
 
 
 def _clean(side: str) -> str:
@@ -71,14 +75,18 @@ def _english(alt: str) -> str:
     text = re.sub(r"\s/\S*", " ", _clean(alt))  # "/pb", "/Pres.": the list's abbreviation marks
     text = re.sub(r"^to\s+", "", text)
     text = re.sub(r"\b(?:sb|sth)\.", "", text)
+    text = _EN_PERSON.sub("", text.strip())
     return re.sub(r"\s+", " ", text).strip(" ,;/")
 
 
 class Glossary:
     """German word form -> English, read once from a Ding-format word list."""
 
-    def __init__(self, words: dict[str, str], source: str) -> None:
-        self.words = words
+    def __init__(self, words: dict[str, str], source: str, exact: dict[str, str] | None = None) -> None:
+        self.words = words  # lower-cased form -> English
+        # form as the list writes it -> English: German writes nouns capitalised, so "habe" (have) and
+        # "Habe" (possessions) are different words; a word is looked up as written first
+        self.exact = exact or {}
         self.source = source
 
     @classmethod
@@ -99,17 +107,21 @@ class Glossary:
                         continue
                     used[target] = used.get(target, 0) + 1
                     for j, alt in enumerate(dp.split(";")):
-                        form = _clean(alt)
+                        form = _DE_PERSON.sub("", _clean(alt))
                         if not form or " " in form or "." in form:
                             continue
                         rank = 0 if (i, j) == (0, 0) else 1 if i == 0 else 2
-                        seen = candidates.setdefault(form.lower(), {})
-                        seen[target] = min(seen.get(target, 9), rank)
-        words = {
+                        for key in (form.lower(), "=" + form):
+                            seen = candidates.setdefault(key, {})
+                            seen[target] = min(seen.get(target, 9), rank)
+        chosen = {
             form: min(cands, key=lambda t: (cands[t] > 1, -used.get(t, 0), len(t)))
             for form, cands in candidates.items()
         }
-        return cls(words, str(path))
+        words = {k: v for k, v in chosen.items() if not k.startswith("=")}
+        # as written only where it says something the lower-cased form does not
+        exact = {k[1:]: v for k, v in chosen.items() if k.startswith("=") and words.get(k[1:].lower()) != v}
+        return cls(words, str(path), exact)
 
     def word(self, token: str) -> str | None:
         """English for one German word: as written, without an inflection ending, or as a compound of two
@@ -117,7 +129,7 @@ class Glossary:
         key = token.lower()
         if key in _FIXED:
             return _FIXED[key]
-        hit = self.words.get(key)
+        hit = self.exact.get(token) or self.words.get(key)
         if hit:
             return hit
         for suf in _SUFFIXES:
@@ -153,6 +165,8 @@ class Glossary:
             # a word the dictionary does not know is mostly a name: keep it as written
             if en is None:
                 out.append(tok)
+            elif en.replace(" ", "").lower() == tok.lower():
+                out.append(tok)  # the same word in English ("Verve", "Leicestershire"): its spelling, as written
             else:
                 out.append(en)
         text = " ".join(out)
@@ -168,7 +182,7 @@ def _cache_file(p: Path) -> Path:
     return Path(base) / "factcheck" / f"gloss-v{_CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.json"
 
 
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 
 
 @functools.lru_cache(maxsize=2)
@@ -182,14 +196,15 @@ def _load(path: str) -> Glossary | None:
         cache = _cache_file(p)
         if cache.is_file():
             try:
-                return Glossary(json.loads(cache.read_text(encoding="utf-8")), str(p))
-            except ValueError:
+                data = json.loads(cache.read_text(encoding="utf-8"))
+                return Glossary(data["words"], str(p), data["exact"])
+            except (ValueError, KeyError, TypeError):
                 pass
         g = Glossary.read(p)
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(g.words, ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(json.dumps({"words": g.words, "exact": g.exact}, ensure_ascii=False), encoding="utf-8")
             tmp.replace(cache)
         except OSError:
             pass  # a read-only home still gets its gloss, only slower
