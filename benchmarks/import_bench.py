@@ -46,25 +46,25 @@ PREVIOUS = "9a40d37"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def case_file(folder: Path, n: int, seed: int = 11) -> Path:
-    """A case file of `n` claims with sources, evidence URLs and citations."""
+def case_file(folder: Path, n: int, seed: int = 11, sources: int = SOURCES, urls: int = URLS) -> Path:
+    """A case file of `n` claims with `sources` sources, `urls` evidence URLs and citations."""
     rng = random.Random(seed)
     words = ["rate", "budget", "city", "council", "schools", "rose", "fell", "percent", "million", "report",
              "minister", "said", "year", "housing", "prices", "police", "hospital", "jobs", "taxes", "water"]
-    urls = [f"https://s{i % SOURCES}.example/page/{i}" for i in range(URLS)]
+    pages = [f"https://s{i % sources}.example/page/{i}" for i in range(urls)]
     data = {
         "case": f"bench-{n}", "title": f"Import benchmark, {n} claims",
         "sources": [{"name": f"Source {i}", "aliases": [f"S{i}"], "domains": [f"s{i}.example"]}
-                    for i in range(SOURCES)],
-        "evidence": [{"url": u, "source": f"Source {i % SOURCES}"} for i, u in enumerate(urls)],
+                    for i in range(sources)],
+        "evidence": [{"url": u, "source": f"Source {i % sources}"} for i, u in enumerate(pages)],
         "claims": [
             {"id": f"C{k}", "text": " ".join(rng.choices(words, k=14)).capitalize() + f" {rng.randint(1, 999)}.",
-             "cited": [f"Source {rng.randrange(SOURCES)}"],
-             "evidence": rng.sample(urls, 2), "language": "en"}
+             "cited": [f"Source {rng.randrange(sources)}"],
+             "evidence": rng.sample(pages, 2), "language": "en"}
             for k in range(n)
         ],
     }
-    path = folder / f"case-{n}.yaml"
+    path = folder / f"case-{n}-{sources}-{urls}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
@@ -199,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10000])
     ap.add_argument("--backends", nargs="+", default=None)
     ap.add_argument("--previous", default=PREVIOUS, help="git revision of the previous import, or 'none'")
+    ap.add_argument("--sources", type=int, default=SOURCES, help="sources the file declares (and claims cite)")
+    ap.add_argument("--urls", type=int, default=URLS, help="evidence URLs of the file")
     args = ap.parse_args(argv)
     backends = args.backends or (["sqlite", "postgresql"] if os.environ.get("FACTCHECK_TEST_PG") else ["sqlite"])
+    print(f"{args.sources} sources, {args.urls} evidence URLs")
     print(f"{'backend':<11}{'claims':>7} | {'parse s prev':>12}{'now':>6} | {'import s prev':>13}{'now':>7}"
           f"{'claims/s prev':>15}{'now':>7}{'now/prev':>10} | {'re-import s prev':>16}{'now':>6} | "
           f"{'bare INSERT s':>13}")
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"(previous import not measured: no git revision {args.previous}: {exc})")
         for backend in backends:
             for n in args.sizes:
-                path = case_file(folder, n)
+                path = case_file(folder, n, sources=args.sources, urls=args.urls)
                 now = measure(backend, n, path, folder, bare=True)
                 prev = measure_previous(tree, backend, n, path, folder) if tree else None
 

@@ -31,7 +31,7 @@ from factcheck.desk.models import (
     EvidenceUrl,
     Source,
 )
-from factcheck.desk.sources import find_source, merge_source
+from factcheck.desk.sources import SourceIndex, merge_source, name_key
 from factcheck.errors import FactcheckError
 from factcheck.settings import SURROGATE, FieldError, Settings, check_field
 from factcheck.text.urls import BadUrl, normalise_evidence_url, normalise_url
@@ -634,12 +634,13 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
     case_file = read_case(path)
     spec = case_file.spec
     summary = ImportSummary(case=spec.key)
-    declared = {s.name.casefold() for s in spec.sources} | {
-        a.casefold() for s in spec.sources for a in s.aliases
-    }
+    # names compare as the registry compares them (case, hyphens and spacing ignored), so a name the check
+    # lets through is the name the import resolves
+    declared = {name_key(s.name) for s in spec.sources} | {name_key(a) for s in spec.sources for a in s.aliases}
+    index = SourceIndex(session)  # the registry read once, kept up to date by merge_source below
 
     def known(name: str) -> bool:
-        return name.casefold() in declared or find_source(session, name) is not None
+        return name_key(name) in declared or index.find(name) is not None
 
     for e in spec.evidence:
         if e.source and not known(e.source):
@@ -653,14 +654,14 @@ def import_case(session: Session, settings: Settings, path: str | Path, *, actor
 
     with _one_import_at_a_time(session, spec.key) if commit is not None else contextlib.nullcontext():
         try:
-            case, article_id, sources = _store_head(session, settings, spec, summary, actor)
+            case, article_id = _store_head(session, settings, spec, summary, actor, index)
             if commit is not None:
                 commit()
         except (IntegrityError, DataError) as exc:  # the caller's session rolls everything back
             raise CaseFileError(f"{spec.path}: nothing was stored: {explain_refusal(exc)}") from exc
         except FieldError as exc:
             raise CaseFileError(f"{spec.path}: nothing was stored: {exc}") from None
-        _store_claims(session, case_file, case, article_id, sources, summary, actor, commit)
+        _store_claims(session, case_file, case, article_id, index, summary, actor, commit)
     return summary
 
 
@@ -685,12 +686,12 @@ def _one_import_at_a_time(session: Session, key: str) -> Iterator[None]:
 
 
 def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: ImportSummary,
-                actor: str) -> tuple[Case, int | None, dict[str, Source | None]]:
-    """The case, its sources, article and evidence; returns the case, its article's id and the sources
-    looked up so far (by name)."""
+                actor: str, index: SourceIndex) -> tuple[Case, int | None]:
+    """The case, its sources, article and evidence; returns the case and its article's id."""
     case, _ = records.ensure_case(session, spec.key, spec.title, actor, path=str(spec.path), via=VIA)
     for s in spec.sources:
-        _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor)
+        _, outcome = merge_source(session, name=s.name, aliases=s.aliases, domains=s.domains, actor=actor,
+                                  index=index)
         summary.sources[outcome] += 1
 
     if spec.article:
@@ -701,7 +702,6 @@ def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: I
     for i in range(0, len(urls), 500):
         for eu in session.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(urls[i:i + 500]))).scalars():
             known[eu.url] = eu
-    sources: dict[str, Source | None] = {}  # the source each name found (sources do not change from here on)
     run: list[records.EvidenceRef] = []  # new URLs without a saved copy: queued together
 
     def queue_run() -> None:
@@ -712,7 +712,7 @@ def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: I
         run.clear()
 
     for e in spec.evidence:
-        src = _source(session, e.source, sources) if e.source else None
+        src = index.find(e.source) if e.source else None
         url = normalise_evidence_url(e.url)
         if e.path is None and url not in known:
             run.append(records.EvidenceRef(url, src.id if src else None, e.file))
@@ -740,11 +740,11 @@ def _store_head(session: Session, settings: Settings, spec: CaseSpec, summary: I
             summary.evidence["known"] += 1
     queue_run()
     article_id = session.execute(select(Article.id).where(Article.case_id == case.id).order_by(Article.id)).scalar()
-    return case, article_id, sources
+    return case, article_id
 
 
 def _store_claims(session: Session, case_file: CaseFile, case: Case, article_id: int | None,
-                  sources: dict[str, Source | None], summary: ImportSummary, actor: str,
+                  sources: SourceIndex, summary: ImportSummary, actor: str,
                   commit: Callable[[], None] | None) -> None:
     path = case_file.spec.path
     batch = records.ClaimBatch(session, case, actor=actor, via=VIA, article_id=article_id)
@@ -773,7 +773,7 @@ def _store_claims(session: Session, case_file: CaseFile, case: Case, article_id:
         chunk.clear()
 
     for cs in case_file.claims():
-        chunk.append(_claim_input(session, cs, sources))
+        chunk.append(_claim_input(cs, sources))
         if len(chunk) >= CLAIM_BATCH:
             write()
     if chunk:
@@ -800,18 +800,11 @@ def _import_article(session: Session, settings: Settings, case: Case, spec: Case
     records.upsert_article(session, case, values, actor)  # the case's article
 
 
-def _source(session: Session, name: str, found: dict[str, Source | None]) -> Source | None:
-    """`find_source`, remembered in `found` for the rest of one import."""
-    if name not in found:
-        found[name] = find_source(session, name)
-    return found[name]
-
-
-def _claim_input(session: Session, cs: ClaimSpec, sources: dict[str, Source | None]) -> records.ClaimInput:
+def _claim_input(cs: ClaimSpec, sources: SourceIndex) -> records.ClaimInput:
     """One claim of the file as `records.ClaimBatch` takes it (cited names looked up in the source registry)."""
     cited = []
     for cit in cs.cited:
-        src = _source(session, cit.name, sources) if cit.kind != "anonymous" else None
+        src = sources.find(cit.name) if cit.kind != "anonymous" else None
         cited.append(records.citation_row(src.name if src else cit.name, cit.kind, cit.phrase, cit.second_hand,
                                           cit.via, source_id=src.id if src else None, url=cit.url))
     span: dict[str, Any] = {"start": cs.start, "end": cs.end} if cs.start is not None else {}

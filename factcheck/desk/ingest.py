@@ -44,7 +44,7 @@ from factcheck.desk.models import (
     Snapshot,
     Source,
 )
-from factcheck.desk.sources import find_source, merge_source, source_for_domain
+from factcheck.desk.sources import SourceIndex, merge_source
 from factcheck.documents.extract import Extracted, ExtractionError, decode_bytes, extract_bytes
 from factcheck.documents.fetch import Fetcher, FetchResult
 from factcheck.settings import Settings, check_field, fit_field
@@ -531,12 +531,16 @@ class _SourceLinker:
 
     def __init__(self, session: Session, registry: list[SourceRef], actor: str, summary: IngestSummary) -> None:
         self.session, self.registry, self.actor, self.summary = session, list(registry), actor, summary
+        # the registry read once per article, not once per citation (ingests add unreviewed sources, so a
+        # desk's registry grows into the thousands)
+        self.index = SourceIndex(session)
 
     def link(self, name: str) -> Source:
         linked, known = link_source(name, self.registry)
-        src = find_source(self.session, linked) if known else None
+        src = self.index.find(linked) if known else None
         if src is None:
-            src, outcome = merge_source(self.session, name=(linked or name)[:200], actor=self.actor, reviewed=False)
+            src, outcome = merge_source(self.session, name=(linked or name)[:200], actor=self.actor, reviewed=False,
+                                        index=self.index)
             if outcome == "created":
                 self.summary.sources_created.append(src.name)
                 self.registry.append(SourceRef(src.name, [], []))
@@ -577,7 +581,7 @@ def _store_claim(session: Session, case: Case, article: Article, key: str, finge
         if not ci["url"] or any(u == ci["url"] for u, _ in urls):
             continue
         host = urlparse(ci["url"]).hostname or ""
-        by_domain = source_for_domain(session, host) if host else None
+        by_domain = linker.index.for_domain(host) if host else None
         sid = by_domain.id if by_domain else (None if ci["second_hand"] else ci["source_id"])
         urls.append((ci["url"], sid))
     refs = [records.EvidenceRef(u, sid) for u, sid in urls]

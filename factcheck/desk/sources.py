@@ -35,15 +35,44 @@ def source_dict(s: Source) -> dict[str, Any]:
 def find_source(session: Session, name: str) -> Source | None:
     """Exact match on name or alias, ignoring case, hyphens and spacing."""
     key = _norm(name)
-    for s in session.execute(select(Source)).scalars():
+    for s in session.execute(select(Source).order_by(Source.id)).scalars():
         if _norm(s.name) == key or any(_norm(a) == key for a in s.aliases or []):
             return s
     return None
 
 
+class SourceIndex:
+    """Every source of the desk by name and alias key, read in one query. `find_source` reads the whole
+    registry for each name, which is fine for one name and quadratic for a case file that declares and
+    cites thousands (2,000 sources: 35 claims/s). The index answers as find_source would (the first
+    source, in id order, whose name or an alias matches) as long as every change to the registry in the
+    session goes through `merge_source(..., index=)`."""
+
+    def __init__(self, session: Session) -> None:
+        self._by_key: dict[str, Source] = {}
+        self._by_domain: dict[str, Source] = {}
+        for s in session.execute(select(Source).order_by(Source.id)).scalars():
+            self.add(s)
+
+    def add(self, s: Source) -> None:
+        for n in (s.name, *(s.aliases or [])):
+            self._by_key.setdefault(_norm(n), s)
+        for d in s.domains or []:
+            self._by_domain.setdefault(_domain(d), s)
+
+    def find(self, name: str) -> Source | None:
+        return self._by_key.get(_norm(name))
+
+    def for_domain(self, host: str) -> Source | None:
+        """As source_for_domain: the first source whose domain is the host or a domain above it."""
+        labels = _domain(host).split(".")
+        hits = [s for s in (self._by_domain.get(".".join(labels[i:])) for i in range(len(labels))) if s is not None]
+        return min(hits, key=lambda s: s.id) if hits else None
+
+
 def merge_source(
     session: Session, *, name: str, aliases: Sequence[str] = (), domains: Sequence[str] = (),
-    actor: str, reviewed: bool = True,
+    actor: str, reviewed: bool = True, index: SourceIndex | None = None,
 ) -> tuple[Source, str]:
     """Create the source or add new aliases/domains to it. Returns (source, "created"|"updated"|"unchanged").
     Names, aliases and domains longer than the desk's field limits are refused (settings.FIELD_LIMITS)."""
@@ -52,12 +81,14 @@ def merge_source(
         check_field("alias", str(a))
     for d in domains:
         check_field("domain", str(d))
-    src = find_source(session, name)
+    src = index.find(name) if index is not None else find_source(session, name)
     if src is None:
         src = Source(name=name.strip(), aliases=_dedup(aliases), domains=_dedup(d.lower() for d in domains),
                      reviewed=reviewed)
         session.add(src)
         session.flush()
+        if index is not None:
+            index.add(src)
         audit.record(session, actor=actor, action="source.create", entity="source", entity_id=src.id,
                      after=source_dict(src))
         return src, "created"
@@ -71,16 +102,22 @@ def merge_source(
     src.aliases, src.domains = new_aliases, new_domains
     src.reviewed = src.reviewed or reviewed
     session.flush()
+    if index is not None:
+        index.add(src)
     audit.record(session, actor=actor, action="source.update", entity="source", entity_id=src.id,
                  before=before, after=source_dict(src))
     return src, "updated"
 
 
+def _domain(host: str) -> str:
+    return host.lower().removeprefix("www.")
+
+
 def source_for_domain(session: Session, host: str) -> Source | None:
-    host = host.lower().removeprefix("www.")
-    for s in session.execute(select(Source)).scalars():
+    host = _domain(host)
+    for s in session.execute(select(Source).order_by(Source.id)).scalars():
         for d in s.domains or []:
-            d = d.lower().removeprefix("www.")
+            d = _domain(d)
             if host == d or host.endswith("." + d):
                 return s
     return None
