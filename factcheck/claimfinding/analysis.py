@@ -19,6 +19,7 @@ from factcheck.claimfinding.attribution import (
     Attribution,
     Found,
     NameLexicon,
+    Registry,
     SourceRef,
     find_attributions,
     link_source,
@@ -32,6 +33,7 @@ __all__ = [
     "Attribution",
     "ClaimCandidate",
     "IngestError",
+    "Registry",
     "SourceRef",
     "analyse_article",
     "article_provenance",
@@ -337,6 +339,8 @@ def analyse_article(
     if lang not in {"de", "en"}:
         lang = "en"
     units = segment(text)
+    if not isinstance(registry, Registry):
+        registry = Registry(registry)  # its names worked out once for the whole article
     lex = NameLexicon([text[u.start:u.end] for u in units], lang, registry)
     teasers = _teaser_units(text, units)
     captions = _caption_units(text, units)

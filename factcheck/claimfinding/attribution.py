@@ -10,10 +10,11 @@ reported") keep both ends. Anaphora ("Das Dokument", "the company said") are res
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from factcheck.text import gloss
 from factcheck.text.sentences import MONTHS
@@ -340,42 +341,99 @@ def clean_name(name: str) -> str:
     return s.strip()
 
 
-def link_source(name: str, registry: Sequence[SourceRef]) -> tuple[str, bool]:
-    """(registry name, True) when name is a source's name, alias, domain or a close spelling variant
-    ("Business-Insider", "BusinessInsider", "Bloombergs"), else (cleaned name, False)."""
-    cleaned = clean_name(name)
-    if not cleaned:
-        return name.strip(), False
+class Registry(Sequence[SourceRef]):
+    """The registry with every entry's names worked out once. `link_source` compares a name with every
+    entry; a desk's registry grows into the thousands (each ingest adds the new names it meets), and
+    normalising all of it for every name was most of an ingest's time (3,000 sources: 4.7 s an article).
+    Answers exactly as link_source does over the same entries in the same order."""
+
+    def __init__(self, refs: Iterable[SourceRef] = ()) -> None:
+        self._refs: list[SourceRef] = []
+        self._exact: dict[str, int] = {}  # name or alias form -> first entry
+        self._domains: dict[str, int] = {}
+        self._labels: dict[str, int] = {}  # a domain's first label ("bloomberg" of bloomberg.com)
+        self._acronyms: dict[str, int] = {}
+        self._fuzzy: list[str] = []
+        self._fuzzy_of: list[int] = []
+        self.extend(refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    @overload
+    def __getitem__(self, i: int) -> SourceRef: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[SourceRef]: ...
+    def __getitem__(self, i: int | slice) -> SourceRef | list[SourceRef]:
+        return self._refs[i]
+
+    def __iter__(self) -> Iterator[SourceRef]:
+        return iter(self._refs)
+
+    def append(self, ref: SourceRef) -> None:
+        i = len(self._refs)
+        self._refs.append(ref)
+        keys = [_norm(k) for k in [ref.name, *ref.aliases] if k.strip()]
+        keyset = set(keys) | {k.replace(" ", "") for k in keys}
+        for k in keyset:
+            self._exact.setdefault(k, i)
+            if len(k) > 4:
+                self._fuzzy.append(k.replace(" ", ""))
+                self._fuzzy_of.append(i)
+        for d in ref.domains:
+            d = d.casefold().removeprefix("www.")
+            self._domains.setdefault(d, i)
+            self._labels.setdefault(d.split(".")[0], i)
+        words = ref.name.split()
+        if len(words) > 1:
+            self._acronyms.setdefault("".join(w[0] for w in words).upper(), i)
+
+    def extend(self, refs: Iterable[SourceRef]) -> None:
+        for ref in refs:
+            self.append(ref)
+
+    def link(self, name: str) -> tuple[str, bool]:
+        cleaned = clean_name(name)
+        if not cleaned:
+            return name.strip(), False
+        n, forms, host = _link_forms(cleaned)
+        # the first entry (in registry order) that a name, alias, domain or acronym matches exactly
+        hits = [self._exact[f] for f in forms if f in self._exact]
+        labels = host.split(".")
+        hits += [self._domains[d] for d in (".".join(labels[j:]) for j in range(len(labels))) if d in self._domains]
+        if n in self._labels:
+            hits.append(self._labels[n])
+        if cleaned.isupper() and cleaned in self._acronyms:
+            hits.append(self._acronyms[cleaned])
+        if hits:
+            return self._refs[min(hits)].name, True
+        # else the closest spelling, the earliest entry among equals (the keys are in registry order)
+        nz = n.replace(" ", "")
+        if len(nz) <= 4 or not self._fuzzy:
+            return cleaned, False
+        scores = process.cdist([nz], self._fuzzy, scorer=fuzz.ratio, score_cutoff=88)[0]
+        best: tuple[float, int] | None = None
+        for j in scores.nonzero()[0]:
+            score = float(scores[j])
+            if score >= 88 and (best is None or score > best[0]):
+                best = (score, self._fuzzy_of[j])
+        return (self._refs[best[1]].name, True) if best else (cleaned, False)
+
+
+def _link_forms(cleaned: str) -> tuple[str, set[str], str]:
+    """A cleaned name as link_source compares it: normalised, its spellings, and as a host name."""
     n = _norm(cleaned)
     forms = {n, n.replace(" ", "")}
     if len(n) > 4 and n.endswith("s") and not n.endswith("ss"):
         forms |= {n[:-1], n[:-1].replace(" ", "")}  # German genitive "Bloombergs"
     host = re.sub(r"^(?:https?://)?(?:www\.)?", "", cleaned.casefold()).split("/")[0]
-    best: tuple[float, str] | None = None
-    for ref in registry:
-        keys = [_norm(k) for k in [ref.name, *ref.aliases] if k.strip()]
-        keyset = set(keys) | {k.replace(" ", "") for k in keys}
-        if forms & keyset:
-            return ref.name, True
-        for d in ref.domains:
-            d = d.casefold().removeprefix("www.")
-            if host == d or host.endswith("." + d) or n == d.split(".")[0]:
-                return ref.name, True
-        words = ref.name.split()
-        if len(words) > 1 and cleaned.isupper() and cleaned == "".join(w[0] for w in words).upper():
-            return ref.name, True
-        nz = n.replace(" ", "")
-        if len(nz) <= 4:
-            continue
-        for k in keyset:
-            if len(k) <= 4:
-                continue
-            score = fuzz.ratio(nz, k.replace(" ", ""))
-            if score >= 88 and (best is None or score > best[0]):
-                best = (score, ref.name)
-    if best:
-        return best[1], True
-    return cleaned, False
+    return n, forms, host
+
+
+def link_source(name: str, registry: Sequence[SourceRef]) -> tuple[str, bool]:
+    """(registry name, True) when name is a source's name, alias, domain or a close spelling variant
+    ("Business-Insider", "BusinessInsider", "Bloombergs"), else (cleaned name, False)."""
+    return (registry if isinstance(registry, Registry) else Registry(registry)).link(name)
 
 
 # ---------------------------------------------------------------- noun phrases

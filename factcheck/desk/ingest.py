@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from factcheck.claimfinding.analysis import (
     ClaimCandidate,
     IngestError,
+    Registry,
     SourceRef,
     analyse_article,
     article_provenance,
@@ -307,20 +308,22 @@ def _prepare(inp: ArticleInput) -> _Prepared:
     return _Prepared(ex, ex.text, links, "extracted", counts)
 
 
-def _analyse(prep: _Prepared, lang: str, registry: list[SourceRef], thr: float) -> list[ClaimCandidate]:
+def _analyse(prep: _Prepared, lang: str, registry: Registry, thr: float) -> list[ClaimCandidate]:
     """Analyse with the registry as it will be after this ingest: names the article introduces become
     (unreviewed) sources, and a known name scores differently from an unknown one, so without this second
     pass a plain re-ingest would change check-worthiness. `registry` is extended in place."""
     cands = analyse_article(prep.text, language=lang, registry=registry, links=prep.links, threshold=thr)
     for _ in range(3):  # a fixpoint in practice after one extra pass
         fresh: list[SourceRef] = []
+        with_fresh = Registry(registry)  # the registry and this pass's new names, in that order
         anonymous = {a.source for c in cands for a in c.attributions if a.kind == "anonymous"}
         for c in cands:
             for a in c.attributions if c.is_claim else ():
                 if a.source and a.kind != "anonymous" and not a.known and a.source not in anonymous:
-                    linked, known = link_source(a.source, [*registry, *fresh])
+                    linked, known = with_fresh.link(a.source)
                     if not known and linked:
                         fresh.append(SourceRef(linked[:200]))
+                        with_fresh.append(fresh[-1])
         if not fresh:
             break
         registry.extend(fresh)
@@ -328,9 +331,9 @@ def _analyse(prep: _Prepared, lang: str, registry: list[SourceRef], thr: float) 
     return cands
 
 
-def _registry(session: Session) -> list[SourceRef]:
-    return [SourceRef(s.name, list(s.aliases or []), list(s.domains or []))
-            for s in session.execute(select(Source).order_by(Source.id)).scalars()]
+def _registry(session: Session) -> Registry:
+    return Registry(SourceRef(s.name, list(s.aliases or []), list(s.domains or []))
+                    for s in session.execute(select(Source).order_by(Source.id)).scalars())
 
 
 def ingest(
@@ -493,7 +496,7 @@ def _case_and_article(session: Session, inp: ArticleInput, about: _About, case: 
 
 
 def _store_claims(session: Session, case_row: Case, article: Article, cands: list[ClaimCandidate], lang: str,
-                  registry: list[SourceRef], actor: str, summary: IngestSummary) -> None:
+                  registry: Registry, actor: str, summary: IngestSummary) -> None:
     """Store every claim under its fingerprint (unique within the case, so repeated sentences don't
     collide) into `summary.claims`, and list in `summary.gone` the claims the article no longer makes."""
     case_claims = list(session.execute(
@@ -529,8 +532,8 @@ def _store_claims(session: Session, case_row: Case, article: Article, cands: lis
 class _SourceLinker:
     """Citation names -> registry sources; unknown names become unreviewed sources (once per name)."""
 
-    def __init__(self, session: Session, registry: list[SourceRef], actor: str, summary: IngestSummary) -> None:
-        self.session, self.registry, self.actor, self.summary = session, list(registry), actor, summary
+    def __init__(self, session: Session, registry: Registry, actor: str, summary: IngestSummary) -> None:
+        self.session, self.registry, self.actor, self.summary = session, Registry(registry), actor, summary
         # the registry read once per article, not once per citation (ingests add unreviewed sources, so a
         # desk's registry grows into the thousands)
         self.index = SourceIndex(session)
