@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int
     pausing 0.5-1.5 × `think` seconds between requests (users start spread over one pause)."""
     times: list[float] = []
     errors = 0
+    kinds: Counter[str] = Counter()  # what the errors were: "HTTP 500", "ReadTimeout", ...
     deadline = time.monotonic() + seconds
     load_before = os.getloadavg()[0]
 
@@ -237,8 +239,11 @@ async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int
             try:
                 r = await client.get(paths(i, n))
                 ok = r.status_code == 200
-            except Exception:  # a timeout or a dropped connection counts as an error, the run goes on
+                if not ok:
+                    kinds[f"HTTP {r.status_code}"] += 1
+            except Exception as exc:  # a timeout or a dropped connection counts as an error, the run goes on
                 ok = False
+                kinds[type(exc).__name__] += 1
             times.append(time.perf_counter() - t0)
             errors += not ok
 
@@ -248,8 +253,9 @@ async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int
     times.sort()
     load = max(load_before, os.getloadavg()[0])
     if not times:
-        return {"n": 0, "errors": errors, "p50": 0.0, "p95": 0.0, "max": 0.0, "rps": 0.0, "load": load}
-    return {"n": len(times), "errors": errors, "p50": statistics.median(times) * 1000,
+        return {"n": 0, "errors": errors, "kinds": kinds, "p50": 0.0, "p95": 0.0, "max": 0.0, "rps": 0.0,
+                "load": load}
+    return {"n": len(times), "errors": errors, "kinds": kinds, "p50": statistics.median(times) * 1000,
             "p95": times[min(len(times) - 1, int(len(times) * 0.95))] * 1000, "max": times[-1] * 1000,
             "rps": len(times) / wall, "load": load}
 
@@ -287,7 +293,9 @@ async def load(port: int, ids: list[int], user_counts: list[int], seconds: float
                 await c.aclose()
         for name, r in runs.items():
             lines.append(f"{u:>5} {name:<28} {r['n']:>6} {r['errors']:>6} {r['p50']:>9.1f} {r['p95']:>9.1f} "
-                         f"{r['max']:>9.1f} {r['rps']:>8.1f} {r['load']:>6.1f}")
+                         f"{r['max']:>9.1f} {r['rps']:>8.1f} {r['load']:>6.1f}"
+                         + (f"  errors: {', '.join(f'{k} x{v}' for k, v in r['kinds'].most_common())}"
+                            if r["errors"] else ""))
     return lines
 
 
