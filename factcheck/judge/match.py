@@ -212,17 +212,26 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
     return out
 
 
+def evidence_anchors(text: str, claim: Anchors) -> Anchors:
+    """The anchors of evidence text as compare_anchors reads them against `claim`: no names (it looks for
+    the claim's names in the evidence's words, never at names found in it), and ranks only when the claim
+    has some; every other kind as extract_anchors makes it."""
+    return extract_anchors(text, de_or_en(text), names=False, ranks=bool(claim.ranks))
+
+
 def claim_anchors(claim_texts: list[str]) -> list[Anchors]:
     return [extract_anchors(t, de_or_en(t)) for t in claim_texts]
 
 
 def score_passages(
-    claim_texts: list[str], candidates: list[Candidate], *, top_k: int = 5, workers: int = 1
+    claim_texts: list[str], candidates: list[Candidate], *, top_k: int = 5, workers: int = 1,
+    details: bool = True,
 ) -> list[ScoredPassage]:
-    """The top_k candidates by relevance to any of claim_texts, each with its anchor agreement.
+    """The top_k candidates by relevance to any of claim_texts, each with its anchor agreement and the
+    words that matched (`details=False` leaves both empty, for a caller that reads neither).
 
-    Relevance mixes coverage of the claim's content words (what a fact-checker looks for first), the
-    rapidfuzz token-set similarity of the whole strings, and agreement of anchors.
+    Relevance mixes coverage of the claim's content words (what a fact-checker looks for first) and the
+    rapidfuzz token-set similarity of the whole strings.
     """
     texts = [t for t in claim_texts if t and t.strip()]
     if not texts or not candidates:
@@ -233,7 +242,6 @@ def score_passages(
         norm_claims, norm_passages, scorer=fuzz.token_set_ratio, processor=None, workers=workers
     )
     claim_stems = [content_stems(t) for t in texts]
-    anchors = claim_anchors(texts)
 
     def one(i: int) -> ScoredPassage:
         cand = candidates[i]
@@ -263,11 +271,16 @@ def score_passages(
         prelim.sort(reverse=True)
         scored = [one(i) for _, i in prelim[: max(top_k * 3, top_k)]]
     scored.sort(key=lambda s: (-s.score, s.candidate.start))
+    if not details:
+        for best in scored[:top_k]:
+            best.matched_terms = []
+        return scored[:top_k]
     # anchors and surface terms take no part in the ranking: worked out only for the passages returned
+    anchors = claim_anchors(texts)
     for best in scored[:top_k]:
         cand = best.candidate
-        ev = extract_anchors(cand.text, de_or_en(cand.text))
-        best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
+        claim = anchors[best.text_index]
+        best.anchor_agreement = compare_anchors(claim, evidence_anchors(cand.text, claim), cand.text)
         best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
     return scored[:top_k]
 

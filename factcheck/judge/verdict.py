@@ -25,6 +25,7 @@ from factcheck.judge.match import (
     ScoredPassage,
     compare_anchors,
     content_stems,
+    evidence_anchors,
     name_found,
     normalise,
     score_passages,
@@ -249,7 +250,7 @@ def _compact_coverage(stems: list[str], text: str, weights: Mapping[str, float])
 
 
 def _states_figures(claim: Anchors, text: str) -> bool:
-    own = extract_anchors(text, de_or_en(text))
+    own = extract_anchors(text, de_or_en(text), names=False, ranks=False)
     return all(any(quantities_match(q, e) for e in own.quantities) for q in claim.quantities)
 
 
@@ -468,7 +469,8 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     foreign = german and cfg["crosslingual"] and semantic.available()
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
                 claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
-    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    # (the verdict reads neither the returned passages' anchor agreement nor their matched words)
+    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]), details=False)
     if foreign:
         # similarity is only ever asked of the ranked passages and their windows (the ranking itself is
         # lexical): embedding every candidate was most of a German claim's cost
@@ -523,7 +525,7 @@ def _anchors(r: Reading) -> None:
     """Numbers, years, dates, names, negation and ranks of the claim against the support and against the
     best sentence alone (negation and ranks: context would blur polarity)."""
     claim, cfg = r.claim, r.cfg
-    ev_anchors = extract_anchors(r.anchor_text, de_or_en(r.anchor_text))
+    ev_anchors = evidence_anchors(r.anchor_text, claim)
     r.agreement = agreement = compare_anchors(claim, ev_anchors, r.anchor_text)
     r.page = page = " ".join(c.text for c in r.candidates if c.snapshot_sha256 == r.best_c.snapshot_sha256)
     if agreement.get("names") == "absent" and claim.names:
@@ -544,14 +546,14 @@ def _anchors(r: Reading) -> None:
             found = all(any(name_found(w, folded_window) for w in _name_words(n)) for n in claim.names)
         if found:
             agreement["names"] = "agree"
-    r.best_anchors = extract_anchors(r.best_c.text, de_or_en(r.best_c.text))
+    r.best_anchors = evidence_anchors(r.best_c.text, claim)
     r.best_agreement = compare_anchors(claim, r.best_anchors, r.best_c.text)
     agreement["negation"] = r.best_agreement["negation"]
     if "ranks" in r.best_agreement:
         agreement["ranks"] = r.best_agreement["ranks"] if r.best_agreement["ranks"] != "absent" else agreement.get(
             "ranks", "absent"
         )
-    r.page_anchors = extract_anchors(page, de_or_en(page)) if page else Anchors()
+    r.page_anchors = evidence_anchors(page, claim) if page else Anchors()
 
 
 def _who_said_it(r: Reading) -> None:
@@ -600,7 +602,7 @@ def _disagreements(r: Reading) -> None:
         for _c, s in r.ranked:
             if _c < cfg["address_coverage"] or s is r.best:
                 continue
-            other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
+            other = compare_anchors(claim, evidence_anchors(s.candidate.text, claim), s.candidate.text)
             kept = [t for t in r.disagreeing if other.get(t) != "agree" or t == "attribution"]
             r.overruled += [t for t in r.disagreeing if t not in kept]
             r.disagreeing = kept
@@ -855,7 +857,7 @@ def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
         via = _naming_source(c, cited_names)
         if via is None:
             return False, None
-    ev = extract_anchors(row.premise, de_or_en(row.premise))
+    ev = evidence_anchors(row.premise, claim)
     row.agreement = compare_anchors(claim, ev, row.premise)
     if any(v == "disagree" for v in row.agreement.values()):
         return False, via
