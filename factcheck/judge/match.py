@@ -261,13 +261,14 @@ def score_passages(
             scored = list(pool.map(one, range(len(candidates))))
     else:
         # anchors are costly; only the passages that can make the top list need them
+        # (a claim text's stems are distinct, so the stems a passage has of them are counted by a set
+        # intersection; the best similarity of each passage is taken once, as the numbers themselves)
+        best_fuzzy = fuzzy.max(axis=0).tolist()
         prelim = []
-        for i in range(len(candidates)):
-            pstems = _stem_set(candidates[i].text)
-            cov = max(
-                (sum(s in pstems for s in st) / len(st) if st else 0.0) for st in claim_stems
-            )
-            prelim.append((0.7 * cov + 0.3 * max(float(fuzzy[j][i]) for j in range(len(texts))) / 100.0, i))
+        for i, cand in enumerate(candidates):
+            pstems = _stem_set(cand.text)
+            cov = max((len(pstems.intersection(st)) / len(st) if st else 0.0) for st in claim_stems)
+            prelim.append((0.7 * cov + 0.3 * best_fuzzy[i] / 100.0, i))
         prelim.sort(reverse=True)
         scored = [one(i) for _, i in prelim[: max(top_k * 3, top_k)]]
     scored.sort(key=lambda s: (-s.score, s.candidate.start))
