@@ -223,3 +223,43 @@ def test_sqlite_search_indexes_come_with_the_migration(tmp_path):
         names = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
     assert {"passage_fts_hit", "passage_fts_hit_snapshot"} <= names
     desk.dispose()
+
+
+
+def _score_passages_as_it_was(claim_texts: list[str], cands: list[Candidate], top_k: int) -> list[tuple]:
+    """score_passages' choice as it was worked out before (a count per stem, the similarity matrix read cell
+    by cell): (passage id, score, coverage, claim text) of what it returns."""
+    from rapidfuzz import fuzz, process
+
+    fuzzy = process.cdist([match.normalise(t) for t in claim_texts], [match.normalise(c.text) for c in cands],
+                          scorer=fuzz.token_set_ratio, processor=None)
+    claim_stems = [match.content_stems(t) for t in claim_texts]
+    prelim = []
+    for i in range(len(cands)):
+        pstems = match._stem_set(cands[i].text)
+        cov = max((sum(s in pstems for s in st) / len(st) if st else 0.0) for st in claim_stems)
+        prelim.append((0.7 * cov + 0.3 * max(float(fuzzy[j][i]) for j in range(len(claim_texts))) / 100.0, i))
+    prelim.sort(reverse=True)
+    scored = []
+    for _p, i in prelim[: top_k * 3]:
+        pstems = match._stem_set(cands[i].text)
+        best = None
+        for j, stems in enumerate(claim_stems):
+            c = len([s for s in stems if s in pstems]) / len(stems) if stems else 0.0
+            score = 0.7 * c + 0.3 * float(fuzzy[j][i]) / 100.0
+            if best is None or score > best[1]:
+                best = (cands[i].passage_id, score, c, j, cands[i].start)
+        scored.append(best)
+    scored.sort(key=lambda b: (-b[1], b[4]))
+    return [b[:4] for b in scored[:top_k]]
+
+
+def test_score_passages_chooses_as_it_did():
+    cands = [_cand(t, i) for i, t in enumerate(TEXTS + _corpus(80))]
+    corpus = _corpus(20)
+    for claim in TEXTS + corpus:
+        for texts in ([claim], [claim, corpus[0]]):
+            for top_k in (1, 3):  # a few of many: the preliminary cut decides which are looked at closely
+                got = score_passages(texts, cands, top_k=top_k, details=False)
+                assert [(s.candidate.passage_id, s.score, s.coverage, s.text_index) for s in got] == \
+                    _score_passages_as_it_was(texts, cands, top_k), claim
