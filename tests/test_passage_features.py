@@ -149,9 +149,14 @@ def test_verdicts_are_those_of_every_anchor_of_every_passage(monkeypatch):
     got = _judge_all()
     labels = {g[0] for g in got}
     assert {"verified", "contested", "unverified"} <= labels  # every rule decided some
-    # the way it was: every anchor of evidence extracted, and score_passages' details worked out
+    # the way it was: every anchor of every text extracted, and score_passages' details worked out
     _clear_memos()
-    monkeypatch.setattr(verdict, "evidence_anchors", lambda t, _claim: extract_anchors(t))
+
+    def every_anchor(t: str, lang: str | None = None, **_kinds: bool) -> anchors.Anchors:
+        return extract_anchors(t, lang)
+
+    monkeypatch.setattr(match, "extract_anchors", every_anchor)
+    monkeypatch.setattr(verdict, "extract_anchors", every_anchor)
     real = match.score_passages
     monkeypatch.setattr(verdict, "score_passages", lambda *a, **k: real(*a, **{**k, "details": True}))
     assert _judge_all() == got
@@ -226,9 +231,10 @@ def test_sqlite_search_indexes_come_with_the_migration(tmp_path):
 
 
 
-def _score_passages_as_it_was(claim_texts: list[str], cands: list[Candidate], top_k: int) -> list[tuple]:
-    """score_passages' choice as it was worked out before (a count per stem, the similarity matrix read cell
-    by cell): (passage id, score, coverage, claim text) of what it returns."""
+
+def _looked_at_as_it_was(claim_texts: list[str], cands: list[Candidate], top_k: int) -> set[int]:
+    """The passages score_passages looks at closely (its preliminary cut), worked out as before: a count
+    per stem, the similarity matrix read cell by cell."""
     from rapidfuzz import fuzz, process
 
     fuzzy = process.cdist([match.normalise(t) for t in claim_texts], [match.normalise(c.text) for c in cands],
@@ -240,26 +246,23 @@ def _score_passages_as_it_was(claim_texts: list[str], cands: list[Candidate], to
         cov = max((sum(s in pstems for s in st) / len(st) if st else 0.0) for st in claim_stems)
         prelim.append((0.7 * cov + 0.3 * max(float(fuzzy[j][i]) for j in range(len(claim_texts))) / 100.0, i))
     prelim.sort(reverse=True)
-    scored = []
-    for _p, i in prelim[: top_k * 3]:
-        pstems = match._stem_set(cands[i].text)
-        best = None
-        for j, stems in enumerate(claim_stems):
-            c = len([s for s in stems if s in pstems]) / len(stems) if stems else 0.0
-            score = 0.7 * c + 0.3 * float(fuzzy[j][i]) / 100.0
-            if best is None or score > best[1]:
-                best = (cands[i].passage_id, score, c, j, cands[i].start)
-        scored.append(best)
-    scored.sort(key=lambda b: (-b[1], b[4]))
-    return [b[:4] for b in scored[:top_k]]
+    return {cands[i].passage_id for _p, i in prelim[: top_k * 3]}
 
 
-def test_score_passages_chooses_as_it_did():
+def test_score_passages_looks_closely_at_the_passages_it_did(monkeypatch):
+    looked_at: set[int] = set()
+
+    class Recorded(match.ScoredPassage):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            looked_at.add(self.candidate.passage_id)
+
+    monkeypatch.setattr(match, "ScoredPassage", Recorded)
     cands = [_cand(t, i) for i, t in enumerate(TEXTS + _corpus(80))]
     corpus = _corpus(20)
     for claim in TEXTS + corpus:
-        for texts in ([claim], [claim, corpus[0]]):
-            for top_k in (1, 3):  # a few of many: the preliminary cut decides which are looked at closely
-                got = score_passages(texts, cands, top_k=top_k, details=False)
-                assert [(s.candidate.passage_id, s.score, s.coverage, s.text_index) for s in got] == \
-                    _score_passages_as_it_was(texts, cands, top_k), claim
+        for texts in ([claim], [claim, corpus[0]], [corpus[1], claim]):
+            for top_k in (1, 3, 5):  # a few of many
+                looked_at.clear()
+                score_passages(texts, cands, top_k=top_k, details=False)
+                assert looked_at == _looked_at_as_it_was(texts, cands, top_k), claim
