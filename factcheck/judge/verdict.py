@@ -34,7 +34,7 @@ from factcheck.judge.match import (
 )
 from factcheck.settings import VERDICT_DEFAULTS
 from factcheck.text import gloss
-from factcheck.text.anchors import Anchors, extract_anchors, quantities_match
+from factcheck.text.anchors import Anchors, TextMemo, extract_anchors, quantities_match
 from factcheck.text.display import shorten as _short
 from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
@@ -211,13 +211,22 @@ _PRONOUN = re.compile(r"\b(?:he|she|his|her|him|they|their|them|it|its|er|sie|ih
 def _window(c: Candidate) -> str:
     """The passage with the sentence before and after it (cut from Candidate.context), where a claim's
     second half often is; more than one sentence either side would let scattered words add up."""
-    ctx = c.context or ""
-    at = ctx.find(c.text)
+    return _WINDOWS.get((c.context or "", c.text), _make_window)
+
+
+# a passage's window is asked for again and again (its coverage, its anchors, its similarity, by every claim
+# that meets the passage): made once per passage text and context
+_WINDOWS = TextMemo[str](20_000)
+
+
+def _make_window(key: tuple[str, str]) -> str:
+    ctx, text = key
+    at = ctx.find(text)
     if at < 0:
-        return c.text + " " + ctx
+        return text + " " + ctx
     before = sentence_spans(ctx, 0, at)
-    after = sentence_spans(ctx, at + len(c.text))
-    parts = [ctx[s:e] for s, e in before[-1:]] + [c.text] + [ctx[s:e] for s, e in after[:1]]
+    after = sentence_spans(ctx, at + len(text))
+    parts = [ctx[s:e] for s, e in before[-1:]] + [text] + [ctx[s:e] for s, e in after[:1]]
     return " ".join(parts)
 
 
