@@ -39,7 +39,7 @@ from factcheck.text.display import shorten as _short
 from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
 
-__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many"]
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many", "prepare"]
 
 LABELS = ("verified", "unverified", "contested")
 
@@ -448,11 +448,30 @@ def _decide(r: Reading) -> Judgement:
     raise AssertionError("the last rule always decides")
 
 
+def _german(claim_text: str, statement: str | None) -> bool:
+    """A German claim with no English wording (`statement`: None when blank)."""
+    return statement is None and de_or_en(claim_text) == "de"
+
+
+def _across_languages(claim_text: str, statement: str | None, cfg: Mapping[str, Any]) -> bool:
+    """Whether the claim is read across languages (sentence similarity counts as coverage, see _gather)."""
+    return _german(claim_text, statement) and bool(cfg["crosslingual"]) and semantic.available()
+
+
+def prepare(claims: Sequence[tuple[str, str | None]], *, settings: Mapping[str, Any] | None = None) -> None:
+    """Before judging (claim text, statement) pairs: the sentence encoder starts loading in the background
+    when one of them will need it, so the load overlaps the caller's retrieval (semantic.preload)."""
+    cfg = _settings(settings)
+    if semantic.enabled(bool(cfg["semantic"])) or any(
+            _across_languages(text, st if st and st.strip() else None, cfg) for text, st in claims):
+        semantic.preload()
+
+
 def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
             attribution: str | None, cfg: dict[str, Any], given_gloss: str | None = None) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
     statement = statement if statement and statement.strip() else None
-    german = statement is None and de_or_en(claim_text) == "de"  # a German claim with no English wording
+    german = _german(claim_text, statement)
     glossed = None
     if german and cfg["gloss"]:
         glossed = given_gloss if given_gloss is not None else gloss.gloss(claim_text, cfg["gloss_dictionary"])
@@ -475,7 +494,7 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     # its gloss shares only some: there, how close the passage is in meaning (multilingual sentence
     # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
     # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
-    foreign = german and cfg["crosslingual"] and semantic.available()
+    foreign = _across_languages(claim_text, statement, cfg)
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
                 claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
     # (the verdict reads neither the returned passages' anchor agreement nor their matched words)
