@@ -266,3 +266,59 @@ def test_score_passages_looks_closely_at_the_passages_it_did(monkeypatch):
                 looked_at.clear()
                 score_passages(texts, cands, top_k=top_k, details=False)
                 assert looked_at == _looked_at_as_it_was(texts, cands, top_k), claim
+
+
+# ---------------------------------------------------------------- windows, and the encoder loaded early
+
+
+def test_a_window_is_kept_per_text_and_context():
+    text = "The plant employs 1,200 people."
+    one = _cand(text, 1, context="It opened in 2019. The plant employs 1,200 people. It is in Ohio.")
+    two = _cand(text, 2, context="Sales fell. The plant employs 1,200 people. Its owner is Acme.")
+    assert verdict._window(one) == "It opened in 2019. The plant employs 1,200 people. It is in Ohio."
+    assert verdict._window(two) == "Sales fell. The plant employs 1,200 people. Its owner is Acme."
+    assert verdict._window(one) == "It opened in 2019. The plant employs 1,200 people. It is in Ohio."
+
+
+def test_the_encoder_is_loaded_early_only_for_a_claim_that_needs_it(monkeypatch):
+    from factcheck.judge import semantic
+
+    monkeypatch.setattr(semantic, "available", lambda: True)
+    asked: list[bool] = []
+    monkeypatch.setattr(semantic, "preload", lambda: asked.append(True))
+    german = "Laut Bloomberg hat Oracle über 600 Mitarbeiter von Amazon abgeworben."
+    english = "Oracle hired more than 600 Amazon employees, Bloomberg reported."
+    verdict.prepare([(english, None), (german, english)])
+    assert not asked  # English, or German with English wording: read word for word
+    verdict.prepare([(english, None), (german, "  ")])
+    assert asked == [True]  # a blank statement is no English wording
+    verdict.prepare([(german, None)], settings={"crosslingual": False})
+    assert asked == [True]
+    verdict.prepare([(english, None)], settings={"semantic": True})
+    assert asked == [True, True]  # the reviewer signal embeds every claim
+
+
+def test_embed_waits_for_the_encoder_being_loaded(monkeypatch):
+    import threading
+
+    from factcheck.judge import semantic
+
+    if not semantic.available():
+        pytest.skip("sentence encoder not installed")
+    loaded = threading.Event()
+    waited: list[bool] = []
+
+    def slow_warm() -> None:
+        loaded.wait(5)
+        waited.append(True)
+
+    monkeypatch.setattr(semantic, "_model", None)
+    monkeypatch.setattr(semantic, "_loading", None)
+    monkeypatch.setattr(semantic, "_warm", slow_warm)
+    monkeypatch.setattr(semantic, "_cache", semantic.OrderedDict())
+    semantic.preload()
+    assert semantic._loading is not None
+    threading.Timer(0.2, loaded.set).start()
+    vec = semantic.embed(["Oracle hired 600 people."])
+    assert waited == [True] and semantic._loading is None  # it waited for the load, then embedded
+    assert vec.shape == (1, 512)
