@@ -371,8 +371,11 @@ class _Batch:
             parts.append("(SELECT 0 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
                          f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
         if limits.desk:
-            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
-                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb)")
+            # the desk's best hits are cut before they meet their snapshots (every hit has one): joining
+            # every hit first had the planner read the whole snapshot table for each claim
+            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM "
+                         f"(SELECT * FROM hits p WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb) p "
+                         "JOIN snapshot s ON s.id = p.snapshot_id ORDER BY p.r DESC, p.id)")
         sql = (
             "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
             "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
