@@ -322,3 +322,44 @@ def test_embed_waits_for_the_encoder_being_loaded(monkeypatch):
     vec = semantic.embed(["Oracle hired 600 people."])
     assert waited == [True] and semantic._loading is None  # it waited for the load, then embedded
     assert vec.shape == (1, 512)
+
+
+def _reference_search_pg(s, terms, cited, exclude, limits):
+    """_Batch._search on PostgreSQL as it was: every hit joined to its snapshot, then ranked and cut."""
+    if not terms:
+        return [], []
+    excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in exclude) + ")") if exclude else ""
+    hits = ("WITH q AS (SELECT to_tsquery('simple', :q) AS q), hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, "
+            "ts_rank(p.passage_tsv, q.q) AS r FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) ")
+    q = {"q": " | ".join(_fts_literal("postgresql", t) for t in terms)}
+    out = []
+    for extra, limit in ((" AND s.source_id IN (" + ",".join(map(str, cited)) + ")" if cited else None,
+                          2 * limits.cited), ("", 2 * limits.desk)):
+        if extra is None:
+            out.append([])
+            continue
+        out.append([tuple(r) for r in s.execute(text(
+            hits + "SELECT p.id, p.snapshot_id FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
+            f"WHERE true{extra}{excl} ORDER BY p.r DESC, p.id LIMIT {limit}"), q)])
+    return out[0], out[1]
+
+
+def test_postgresql_search_hits_are_those_of_every_hit_joined_first(pg_url):
+    load_benchmark("verify_bench").build(pg_url, 2000, 60)
+    desk = Desk(pg_url, check=False)
+    limits = RetrievalLimits(cited=5, desk=4)
+    checked = 0
+    with desk.session() as s:
+        claims = list(s.execute(select(Claim).options(selectinload(Claim.citations))).scalars())
+        wanted = {c.id: query_terms([c.text, c.statement or ""], limit=16) for c in claims}
+        df = term_frequencies(s, (t for ts in wanted.values() for t in ts))
+        batch = _Batch(s, limits)
+        for c in claims:
+            terms = choose_terms(df, wanted[c.id])
+            cited = sorted({ci.source_id for ci in c.citations if ci.source_id is not None})
+            exclude = {c.id % 7 + 1}
+            got = batch._search(terms, cited, exclude)
+            assert got == _reference_search_pg(s, terms, cited, exclude, limits), c.key
+            checked += len(got[1]) > 1
+    assert checked > 30
+    desk.dispose()
