@@ -236,19 +236,24 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
 
 
 def candidates_for_claims(session: Session, claims: Sequence[Claim], limits: RetrievalLimits | None = None, *,
-                          readings: Mapping[int, str | None] | None = None) -> dict[int, list[Candidate]]:
+                          readings: Mapping[int, str | None] | None = None,
+                          tied_only: bool = False) -> dict[int, list[Candidate]]:
     """candidates_for of each of a batch of claims (by claim id), with the database asked once per batch
-    wherever the claims' questions can be asked together; the full-text search is one query per claim."""
-    return _Batch(session, limits or RetrievalLimits()).run(claims, readings or {})
+    wherever the claims' questions can be asked together; the full-text search is one query per claim.
+
+    `tied_only`: a claim with passages of its tied evidence gets only those, unsearched (what the verdict
+    reads of such a claim when its setting `tied_first` is on); a claim without any is searched as ever."""
+    return _Batch(session, limits or RetrievalLimits(), tied_only=tied_only).run(claims, readings or {})
 
 
 class _Batch:
     """One batch of claims' retrieval, inside one transaction: what it reads of snapshots is kept for the
     batch only (a snapshot's source can be filled in later, and newer captures can arrive)."""
 
-    def __init__(self, session: Session, limits: RetrievalLimits) -> None:
+    def __init__(self, session: Session, limits: RetrievalLimits, *, tied_only: bool = False) -> None:
         self.s = session
         self.limits = limits
+        self.tied_only = tied_only
         self.dialect = session.get_bind().dialect.name
         self.snaps: dict[int, tuple[int | None, str]] = {}  # snapshot id -> (source id, url)
         self.latest: dict[str, int] = {}  # url -> its newest snapshot id
@@ -428,21 +433,26 @@ class _Batch:
         for cid, snaps in tied_snaps.items():
             snaps -= own.get(cid, set())
         tied_passages = self._tied_passages(set().union(*tied_snaps.values())) if tied_snaps else {}
-        wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in claims}
+        tied_ids = {c.id: [p for sid in sorted(tied_snaps.get(c.id, set())) for p in tied_passages.get(sid, [])]
+                    [: limits.tied] for c in claims}
+        # with tied_only, a claim that has tied passages gets those alone: its search is not made
+        searching = [c for c in claims if not (self.tied_only and tied_ids[c.id])]
+        wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in searching}
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
         cited = {c.id: {ci.source_id for ci in c.citations if ci.source_id is not None} for c in claims}
         found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
         for c in claims:
+            if c.id not in wanted:
+                found[c.id] = ([], [])
+                continue
             exclude = tied_snaps.get(c.id, set()) | own.get(c.id, set())
             found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited[c.id]), exclude)
         # which hits are of their URL's newest capture: asked once for the whole batch
         self._latest(self.snaps[sid][1] for a, b in found.values() for _p, sid in a + b)
         plan: dict[int, list[tuple[list[int], bool]]] = {}
         for c in claims:
-            snaps = tied_snaps.get(c.id, set())
-            tied_ids = [p for sid in sorted(snaps) for p in tied_passages.get(sid, [])][: limits.tied]
-            seen = set(tied_ids)
-            steps = [(tied_ids, True)]
+            seen = set(tied_ids[c.id])
+            steps = [(tied_ids[c.id], True)]
             in_cited, on_desk = self._newest(found[c.id])
             if cited[c.id]:
                 hits = [i for i in in_cited if i not in seen]

@@ -139,7 +139,9 @@ def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, An
         # a German claim with no English wording is searched with its gloss too, and judged with it
         readings = {claim.id: _gloss(claim, gloss_dictionary) for claim in claims}
         prepare([(claim.text, claim.statement) for claim in claims], settings=judge_settings)
-        candidates = candidates_for_claims(s, claims, limits, readings=readings)
+        # with tied_first, a claim's tied passages are all the verdict reads when it has any: not searched
+        candidates = candidates_for_claims(s, claims, limits, readings=readings,
+                                           tied_only=bool(judge_settings["tied_first"]))
         # judged together: the reader, when on, reads alongside the rules (see judge_many)
         judged = judge_many([ToJudge(claim.text, claim.statement, [ci.name for ci in claim.citations],
                                      candidates[claim.id], _attribution(claim), readings[claim.id])
