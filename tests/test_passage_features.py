@@ -363,3 +363,50 @@ def test_postgresql_search_hits_are_those_of_every_hit_joined_first(pg_url):
             checked += len(got[1]) > 1
     assert checked > 30
     desk.dispose()
+
+
+# ---------------------------------------------------------------- a claim with tied passages, unsearched
+
+
+def test_a_claim_with_tied_passages_gets_those_alone_when_tied_only(tmp_path):
+    from factcheck.desk.retrieve import candidates_for_claims
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    load_benchmark("verify_bench").build(url, 2000, 80)
+    desk = Desk(url, check=False)
+    with desk.session() as s:
+        claims = list(s.execute(select(Claim).options(selectinload(Claim.citations)).order_by(Claim.id)).scalars())
+        full = candidates_for_claims(s, claims)
+        only = candidates_for_claims(s, claims, tied_only=True)
+    kinds = {"tied": 0, "searched": 0, "left out": 0}
+    for c in claims:
+        tied = [x for x in full[c.id] if x.tied]
+        assert only[c.id] == (tied or full[c.id]), c.key
+        kinds["tied" if tied else "searched"] += bool(full[c.id])
+        kinds["left out"] += len(full[c.id]) > len(tied) > 0  # search hits a tied claim is judged without
+    assert kinds["tied"] > 10 and kinds["searched"] > 10 and kinds["left out"] > 5
+    desk.dispose()
+
+
+@pytest.mark.parametrize("tied_first", [True, False])
+def test_verify_asks_for_tied_passages_alone_only_when_the_verdict_reads_them_alone(tmp_path, monkeypatch,
+                                                                                   tied_first):
+    from factcheck.desk import verify as verify_module
+    from factcheck.settings import load_settings
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    load_benchmark("verify_bench").build(url, 1000, 10)
+    settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off",
+                              "tied_first": tied_first}, environ={}, desk_dir=tmp_path)
+    asked: list[bool] = []
+    real = verify_module.candidates_for_claims
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs["tied_only"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "candidates_for_claims", recording)
+    desk = Desk(url, check=False)
+    verify_module.verify(desk, settings, actor="test")
+    desk.dispose()
+    assert asked and set(asked) == {tied_first}
