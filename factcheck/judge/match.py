@@ -81,10 +81,9 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "e
 
 
 # Passages are read again and again (every claim of an article meets the same pages), so what is derived
-# from a passage's text alone is kept per text; the passage store (judge.features) fills these in advance.
+# from a passage's text alone is kept per text.
 NORMALISED = TextMemo[str]()
-_STEMS_ALL = TextMemo[frozenset[str]]()
-_STEMS_CONTENT = TextMemo[frozenset[str]]()
+_STEMS = TextMemo[tuple[frozenset[str], frozenset[str]]]()  # text -> (stems of its content words, of all)
 _DIGIT_SEP = re.compile(r"(?<=\d)[.,](?=\d)")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -126,12 +125,20 @@ def content_stems(text: str) -> list[str]:
 
 def _stem_set(text: str) -> frozenset[str]:
     """Stems of text's words other than stopwords."""
-    return _STEMS_CONTENT.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split() if w not in STOPWORDS))
+    return _STEMS.get(text, _stem_sets)[0]
 
 
 def stem_set_all(text: str) -> frozenset[str]:
     """Stems of all of text's words."""
-    return _STEMS_ALL.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split()))
+    return _STEMS.get(text, _stem_sets)[1]
+
+
+def _stem_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Both stem sets of a text, each word stemmed once (every passage is asked for both)."""
+    content, other = set(), set()
+    for w in normalise(text).split():
+        (other if w in STOPWORDS else content).add(stem(w))
+    return frozenset(content), frozenset(content | other)
 
 
 def name_found(name: str, folded_text: str) -> bool:
