@@ -96,6 +96,16 @@ def test_evidence_anchors_give_compare_anchors_the_full_answer():
     assert differ  # a rank that disagrees was among the comparisons
 
 
+def test_stem_sets_made_together_equal_each_made_alone():
+    match._STEMS.clear()
+    for t in TEXTS + _corpus():
+        words = match.normalise(t).split()
+        for _ in range(2):  # made, then from the memo
+            assert match._stem_set(t) == frozenset(match.stem(w) for w in words if w not in match.STOPWORDS)
+            assert match.stem_set_all(t) == frozenset(match.stem(w) for w in words)
+        assert match.stem_set_all(t) > match._stem_set(t)  # the texts have stopwords
+
+
 def _cand(t: str, i: int, *, sha: str = "a" * 64, tied: bool = False, cited: bool = True,
           context: str | None = None) -> Candidate:
     return Candidate(passage_id=i, text=t, start=i * 200, end=i * 200 + len(t), snapshot_sha256=sha,
