@@ -135,7 +135,8 @@ def stem_set_all(text: str) -> frozenset[str]:
 
 def _stem_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """Both stem sets of a text, each word stemmed once (every passage is asked for both)."""
-    content, other = set(), set()
+    content: set[str] = set()
+    other: set[str] = set()
     for w in normalise(text).split():
         (other if w in STOPWORDS else content).add(stem(w))
     return frozenset(content), frozenset(content | other)
