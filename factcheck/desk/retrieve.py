@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -235,30 +236,29 @@ def candidates_for(session: Session, claim: Claim, limits: RetrievalLimits | Non
 
 
 def candidates_for_claims(session: Session, claims: Sequence[Claim], limits: RetrievalLimits | None = None, *,
-                          readings: Mapping[int, str | None] | None = None) -> dict[int, list[Candidate]]:
+                          readings: Mapping[int, str | None] | None = None,
+                          tied_only: bool = False) -> dict[int, list[Candidate]]:
     """candidates_for of each of a batch of claims (by claim id), with the database asked once per batch
-    wherever the claims' questions can be asked together; the full-text search is one query per claim."""
-    return _Batch(session, limits or RetrievalLimits()).run(claims, readings or {})
+    wherever the claims' questions can be asked together; the full-text search is one query per claim.
+
+    `tied_only`: a claim with passages of its tied evidence gets only those, unsearched (what the verdict
+    reads of such a claim when its setting `tied_first` is on); a claim without any is searched as ever."""
+    return _Batch(session, limits or RetrievalLimits(), tied_only=tied_only).run(claims, readings or {})
 
 
 class _Batch:
     """One batch of claims' retrieval, inside one transaction: what it reads of snapshots is kept for the
     batch only (a snapshot's source can be filled in later, and newer captures can arrive)."""
 
-    def __init__(self, session: Session, limits: RetrievalLimits) -> None:
+    def __init__(self, session: Session, limits: RetrievalLimits, *, tied_only: bool = False) -> None:
         self.s = session
         self.limits = limits
+        self.tied_only = tied_only
         self.dialect = session.get_bind().dialect.name
         self.snaps: dict[int, tuple[int | None, str]] = {}  # snapshot id -> (source id, url)
         self.latest: dict[str, int] = {}  # url -> its newest snapshot id
 
     # ------------------------------------------------------------ lookups shared by the batch
-
-    def _snapshot_info(self, ids: Iterable[int]) -> None:
-        todo = sorted({i for i in ids if i not in self.snaps})
-        for k in range(0, len(todo), 1000):
-            self.snaps.update((i, (src, url)) for i, src, url in self.s.execute(
-                select(Snapshot.id, Snapshot.source_id, Snapshot.url).where(Snapshot.id.in_(todo[k : k + 1000]))))
 
     def _latest(self, urls: Iterable[str]) -> dict[str, int]:
         todo = sorted({u for u in urls if u not in self.latest})
@@ -330,14 +330,27 @@ class _Batch:
             return [], []
         if self.dialect == "sqlite":
             # every hit with its bm25 score, sorted here: the same order as the database's ORDER BY bm25
-            # (ties in the order of the index's scan, ascending rowid), at a fraction of the cost
+            # (ties in the order of the index's scan, ascending rowid), at a fraction of the cost; each
+            # hit's snapshot, source and URL come from the narrow indexes of migration 0013, not from the
+            # passage and snapshot rows (which hold the texts)
+            # (read through the driver's own cursor: a thousand rows per claim, where the result rows'
+            # wrapping cost about as much as the search)
             q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
-            rows = self.s.execute(text(
-                "SELECT f.rowid, p.snapshot_id, bm25(passage_fts) FROM passage_fts f "
-                "JOIN passage p ON p.id = f.rowid WHERE passage_fts MATCH :q"), {"q": q}).all()
-            rows.sort(key=lambda r: (r[2], r[0]))
-            hits = [(pid, sid) for pid, sid, _score in rows if sid not in exclude]
-            self._snapshot_info(sid for _p, sid in hits)
+            cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                rows = cursor.execute(
+                    "SELECT f.rowid, p.snapshot_id, s.source_id, s.url, bm25(passage_fts) FROM passage_fts f "
+                    "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
+                    "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
+                    "WHERE passage_fts MATCH ?", (q,)).fetchall()
+            finally:
+                cursor.close()
+            rows.sort(key=itemgetter(4, 0))
+            snaps = self.snaps
+            for _pid, sid, src, url, _score in rows:
+                if sid not in snaps:
+                    snaps[sid] = (src, url)
+            hits = [(pid, sid) for pid, sid, _src, _url, _score in rows if sid not in exclude]
             cited_set = set(cited)
             a = [h for h in hits if self.snaps[h[1]][0] in cited_set][: 2 * limits.cited] if cited else []
             b = hits[: 2 * limits.desk] if limits.desk else []
@@ -363,8 +376,11 @@ class _Batch:
             parts.append("(SELECT 0 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
                          f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
         if limits.desk:
-            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
-                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb)")
+            # the desk's best hits are cut before they meet their snapshots (every hit has one): joining
+            # every hit first had the planner read the whole snapshot table for each claim
+            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM "
+                         f"(SELECT * FROM hits p WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb) p "
+                         "JOIN snapshot s ON s.id = p.snapshot_id ORDER BY p.r DESC, p.id)")
         sql = (
             "WITH q AS (SELECT to_tsquery('simple', :q) AS q), "
             "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
@@ -417,21 +433,26 @@ class _Batch:
         for cid, snaps in tied_snaps.items():
             snaps -= own.get(cid, set())
         tied_passages = self._tied_passages(set().union(*tied_snaps.values())) if tied_snaps else {}
-        wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in claims}
+        tied_ids = {c.id: [p for sid in sorted(tied_snaps.get(c.id, set())) for p in tied_passages.get(sid, [])]
+                    [: limits.tied] for c in claims}
+        # with tied_only, a claim that has tied passages gets those alone: its search is not made
+        searching = [c for c in claims if not (self.tied_only and tied_ids[c.id])]
+        wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in searching}
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
         cited = {c.id: {ci.source_id for ci in c.citations if ci.source_id is not None} for c in claims}
         found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
         for c in claims:
+            if c.id not in wanted:
+                found[c.id] = ([], [])
+                continue
             exclude = tied_snaps.get(c.id, set()) | own.get(c.id, set())
             found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited[c.id]), exclude)
         # which hits are of their URL's newest capture: asked once for the whole batch
         self._latest(self.snaps[sid][1] for a, b in found.values() for _p, sid in a + b)
         plan: dict[int, list[tuple[list[int], bool]]] = {}
         for c in claims:
-            snaps = tied_snaps.get(c.id, set())
-            tied_ids = [p for sid in sorted(snaps) for p in tied_passages.get(sid, [])][: limits.tied]
-            seen = set(tied_ids)
-            steps = [(tied_ids, True)]
+            seen = set(tied_ids[c.id])
+            steps = [(tied_ids[c.id], True)]
             in_cited, on_desk = self._newest(found[c.id])
             if cited[c.id]:
                 hits = [i for i in in_cited if i not in seen]

@@ -24,7 +24,7 @@ from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
 from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
 from factcheck.judge import reader as entail
-from factcheck.judge.verdict import ToJudge, judge_many
+from factcheck.judge.verdict import ToJudge, judge_many, prepare
 from factcheck.settings import Settings
 from factcheck.text import gloss
 from factcheck.text.language import de_or_en
@@ -138,7 +138,10 @@ def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, An
         ).scalars())
         # a German claim with no English wording is searched with its gloss too, and judged with it
         readings = {claim.id: _gloss(claim, gloss_dictionary) for claim in claims}
-        candidates = candidates_for_claims(s, claims, limits, readings=readings)
+        prepare([(claim.text, claim.statement) for claim in claims], settings=judge_settings)
+        # with tied_first, a claim's tied passages are all the verdict reads when it has any: not searched
+        candidates = candidates_for_claims(s, claims, limits, readings=readings,
+                                           tied_only=bool(judge_settings["tied_first"]))
         # judged together: the reader, when on, reads alongside the rules (see judge_many)
         judged = judge_many([ToJudge(claim.text, claim.statement, [ci.name for ci in claim.citations],
                                      candidates[claim.id], _attribution(claim), readings[claim.id])

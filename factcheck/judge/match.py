@@ -81,10 +81,9 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "e
 
 
 # Passages are read again and again (every claim of an article meets the same pages), so what is derived
-# from a passage's text alone is kept per text; the passage store (judge.features) fills these in advance.
+# from a passage's text alone is kept per text.
 NORMALISED = TextMemo[str]()
-_STEMS_ALL = TextMemo[frozenset[str]]()
-_STEMS_CONTENT = TextMemo[frozenset[str]]()
+_STEMS = TextMemo[tuple[frozenset[str], frozenset[str]]]()  # text -> (stems of its content words, of all)
 _DIGIT_SEP = re.compile(r"(?<=\d)[.,](?=\d)")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -126,12 +125,21 @@ def content_stems(text: str) -> list[str]:
 
 def _stem_set(text: str) -> frozenset[str]:
     """Stems of text's words other than stopwords."""
-    return _STEMS_CONTENT.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split() if w not in STOPWORDS))
+    return _STEMS.get(text, _stem_sets)[0]
 
 
 def stem_set_all(text: str) -> frozenset[str]:
     """Stems of all of text's words."""
-    return _STEMS_ALL.get(text, lambda t: frozenset(stem(w) for w in normalise(t).split()))
+    return _STEMS.get(text, _stem_sets)[1]
+
+
+def _stem_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Both stem sets of a text, each word stemmed once (every passage is asked for both)."""
+    content: set[str] = set()
+    other: set[str] = set()
+    for w in normalise(text).split():
+        (other if w in STOPWORDS else content).add(stem(w))
+    return frozenset(content), frozenset(content | other)
 
 
 def name_found(name: str, folded_text: str) -> bool:
@@ -212,17 +220,26 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
     return out
 
 
+def evidence_anchors(text: str, claim: Anchors) -> Anchors:
+    """The anchors of evidence text as compare_anchors reads them against `claim`: no names (it looks for
+    the claim's names in the evidence's words, never at names found in it), and ranks only when the claim
+    has some; every other kind as extract_anchors makes it."""
+    return extract_anchors(text, de_or_en(text), names=False, ranks=bool(claim.ranks))
+
+
 def claim_anchors(claim_texts: list[str]) -> list[Anchors]:
     return [extract_anchors(t, de_or_en(t)) for t in claim_texts]
 
 
 def score_passages(
-    claim_texts: list[str], candidates: list[Candidate], *, top_k: int = 5, workers: int = 1
+    claim_texts: list[str], candidates: list[Candidate], *, top_k: int = 5, workers: int = 1,
+    details: bool = True,
 ) -> list[ScoredPassage]:
-    """The top_k candidates by relevance to any of claim_texts, each with its anchor agreement.
+    """The top_k candidates by relevance to any of claim_texts, each with its anchor agreement and the
+    words that matched (`details=False` leaves both empty, for a caller that reads neither).
 
-    Relevance mixes coverage of the claim's content words (what a fact-checker looks for first), the
-    rapidfuzz token-set similarity of the whole strings, and agreement of anchors.
+    Relevance mixes coverage of the claim's content words (what a fact-checker looks for first) and the
+    rapidfuzz token-set similarity of the whole strings.
     """
     texts = [t for t in claim_texts if t and t.strip()]
     if not texts or not candidates:
@@ -233,7 +250,6 @@ def score_passages(
         norm_claims, norm_passages, scorer=fuzz.token_set_ratio, processor=None, workers=workers
     )
     claim_stems = [content_stems(t) for t in texts]
-    anchors = claim_anchors(texts)
 
     def one(i: int) -> ScoredPassage:
         cand = candidates[i]
@@ -253,21 +269,27 @@ def score_passages(
             scored = list(pool.map(one, range(len(candidates))))
     else:
         # anchors are costly; only the passages that can make the top list need them
+        # (a claim text's stems are distinct, so the stems a passage has of them are counted by a set
+        # intersection; the best similarity of each passage is taken once, as the numbers themselves)
+        best_fuzzy = fuzzy.max(axis=0).tolist()
         prelim = []
-        for i in range(len(candidates)):
-            pstems = _stem_set(candidates[i].text)
-            cov = max(
-                (sum(s in pstems for s in st) / len(st) if st else 0.0) for st in claim_stems
-            )
-            prelim.append((0.7 * cov + 0.3 * max(float(fuzzy[j][i]) for j in range(len(texts))) / 100.0, i))
+        for i, cand in enumerate(candidates):
+            pstems = _stem_set(cand.text)
+            cov = max((len(pstems.intersection(st)) / len(st) if st else 0.0) for st in claim_stems)
+            prelim.append((0.7 * cov + 0.3 * best_fuzzy[i] / 100.0, i))
         prelim.sort(reverse=True)
         scored = [one(i) for _, i in prelim[: max(top_k * 3, top_k)]]
     scored.sort(key=lambda s: (-s.score, s.candidate.start))
+    if not details:
+        for best in scored[:top_k]:
+            best.matched_terms = []
+        return scored[:top_k]
     # anchors and surface terms take no part in the ranking: worked out only for the passages returned
+    anchors = claim_anchors(texts)
     for best in scored[:top_k]:
         cand = best.candidate
-        ev = extract_anchors(cand.text, de_or_en(cand.text))
-        best.anchor_agreement = compare_anchors(anchors[best.text_index], ev, cand.text)
+        claim = anchors[best.text_index]
+        best.anchor_agreement = compare_anchors(claim, evidence_anchors(cand.text, claim), cand.text)
         best.matched_terms = _surface_terms(cand.text, set(best.matched_terms))
     return scored[:top_k]
 

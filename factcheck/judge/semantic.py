@@ -13,6 +13,7 @@ attribution are still compared exactly, and the reader still has to read the pas
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ _model: Any = None
 _failed: str | None = None
 _cache: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 50_000
+_loading: threading.Thread | None = None  # preload()'s thread, until embed has waited for it
 
 
 def enabled(setting: bool = False) -> bool:
@@ -65,10 +67,34 @@ def _load() -> Any:
         return _model
 
 
+def preload() -> None:
+    """Have the encoder loaded in a background thread (once per process), for a caller that knows it will
+    embed soon: the load (about a second, mostly reading the tokenizer's vocabulary in Python) then overlaps
+    the caller's database work, which leaves Python's lock while it waits. embed() waits for it."""
+    global _loading
+    with _lock:
+        if _model is not None or _failed or _loading is not None or not available():
+            return
+        _loading = threading.Thread(target=_warm, name="encoder-load", daemon=True)
+        _loading.start()
+
+
+def _warm() -> None:
+    # the model reads its tokenizer and weights when it first encodes; a problem is reported where the
+    # encoder is used (embed() loads it again)
+    with contextlib.suppress(Exception):
+        _load().encode(["warm"])
+
+
 def embed(texts: Sequence[str]) -> Any:
     """Unit vectors (numpy, one row per text); texts seen before come from a cache."""
     import numpy as np
 
+    global _loading
+    loading = _loading
+    if loading is not None:  # preload() is loading it: wait rather than load it a second time
+        loading.join()
+        _loading = None
     todo = [t for t in dict.fromkeys(texts) if t not in _cache]
     if todo:
         vecs = np.asarray(_load().encode(todo), dtype=np.float32)

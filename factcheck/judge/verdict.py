@@ -25,6 +25,7 @@ from factcheck.judge.match import (
     ScoredPassage,
     compare_anchors,
     content_stems,
+    evidence_anchors,
     name_found,
     normalise,
     score_passages,
@@ -33,12 +34,12 @@ from factcheck.judge.match import (
 )
 from factcheck.settings import VERDICT_DEFAULTS
 from factcheck.text import gloss
-from factcheck.text.anchors import Anchors, extract_anchors, quantities_match
+from factcheck.text.anchors import Anchors, TextMemo, extract_anchors, quantities_match
 from factcheck.text.display import shorten as _short
 from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
 
-__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many"]
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many", "prepare"]
 
 LABELS = ("verified", "unverified", "contested")
 
@@ -210,13 +211,22 @@ _PRONOUN = re.compile(r"\b(?:he|she|his|her|him|they|their|them|it|its|er|sie|ih
 def _window(c: Candidate) -> str:
     """The passage with the sentence before and after it (cut from Candidate.context), where a claim's
     second half often is; more than one sentence either side would let scattered words add up."""
-    ctx = c.context or ""
-    at = ctx.find(c.text)
+    return _WINDOWS.get((c.context or "", c.text), _make_window)
+
+
+# a passage's window is asked for again and again (its coverage, its anchors, its similarity, by every claim
+# that meets the passage): made once per passage text and context
+_WINDOWS = TextMemo[str](20_000)
+
+
+def _make_window(key: tuple[str, str]) -> str:
+    ctx, text = key
+    at = ctx.find(text)
     if at < 0:
-        return c.text + " " + ctx
+        return text + " " + ctx
     before = sentence_spans(ctx, 0, at)
-    after = sentence_spans(ctx, at + len(c.text))
-    parts = [ctx[s:e] for s, e in before[-1:]] + [c.text] + [ctx[s:e] for s, e in after[:1]]
+    after = sentence_spans(ctx, at + len(text))
+    parts = [ctx[s:e] for s, e in before[-1:]] + [text] + [ctx[s:e] for s, e in after[:1]]
     return " ".join(parts)
 
 
@@ -249,7 +259,7 @@ def _compact_coverage(stems: list[str], text: str, weights: Mapping[str, float])
 
 
 def _states_figures(claim: Anchors, text: str) -> bool:
-    own = extract_anchors(text, de_or_en(text))
+    own = extract_anchors(text, de_or_en(text), names=False, ranks=False)
     return all(any(quantities_match(q, e) for e in own.quantities) for q in claim.quantities)
 
 
@@ -438,11 +448,30 @@ def _decide(r: Reading) -> Judgement:
     raise AssertionError("the last rule always decides")
 
 
+def _german(claim_text: str, statement: str | None) -> bool:
+    """A German claim with no English wording (`statement`: None when blank)."""
+    return statement is None and de_or_en(claim_text) == "de"
+
+
+def _across_languages(claim_text: str, statement: str | None, cfg: Mapping[str, Any]) -> bool:
+    """Whether the claim is read across languages (sentence similarity counts as coverage, see _gather)."""
+    return _german(claim_text, statement) and bool(cfg["crosslingual"]) and semantic.available()
+
+
+def prepare(claims: Sequence[tuple[str, str | None]], *, settings: Mapping[str, Any] | None = None) -> None:
+    """Before judging (claim text, statement) pairs: the sentence encoder starts loading in the background
+    when one of them will need it, so the load overlaps the caller's retrieval (semantic.preload)."""
+    cfg = _settings(settings)
+    if semantic.enabled(bool(cfg["semantic"])) or any(
+            _across_languages(text, st if st and st.strip() else None, cfg) for text, st in claims):
+        semantic.preload()
+
+
 def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
             attribution: str | None, cfg: dict[str, Any], given_gloss: str | None = None) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
     statement = statement if statement and statement.strip() else None
-    german = statement is None and de_or_en(claim_text) == "de"  # a German claim with no English wording
+    german = _german(claim_text, statement)
     glossed = None
     if german and cfg["gloss"]:
         glossed = given_gloss if given_gloss is not None else gloss.gloss(claim_text, cfg["gloss_dictionary"])
@@ -465,10 +494,11 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     # its gloss shares only some: there, how close the passage is in meaning (multilingual sentence
     # similarity, scaled onto the coverage scale by the crosslingual_low/high settings) also counts as
     # coverage. It decides only which passage addresses the claim; the anchors still decide the label.
-    foreign = german and cfg["crosslingual"] and semantic.available()
+    foreign = _across_languages(claim_text, statement, cfg)
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
                 claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
-    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]))
+    # (the verdict reads neither the returned passages' anchor agreement nor their matched words)
+    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]), details=False)
     if foreign:
         # similarity is only ever asked of the ranked passages and their windows (the ranking itself is
         # lexical): embedding every candidate was most of a German claim's cost
@@ -523,7 +553,7 @@ def _anchors(r: Reading) -> None:
     """Numbers, years, dates, names, negation and ranks of the claim against the support and against the
     best sentence alone (negation and ranks: context would blur polarity)."""
     claim, cfg = r.claim, r.cfg
-    ev_anchors = extract_anchors(r.anchor_text, de_or_en(r.anchor_text))
+    ev_anchors = evidence_anchors(r.anchor_text, claim)
     r.agreement = agreement = compare_anchors(claim, ev_anchors, r.anchor_text)
     r.page = page = " ".join(c.text for c in r.candidates if c.snapshot_sha256 == r.best_c.snapshot_sha256)
     if agreement.get("names") == "absent" and claim.names:
@@ -544,14 +574,14 @@ def _anchors(r: Reading) -> None:
             found = all(any(name_found(w, folded_window) for w in _name_words(n)) for n in claim.names)
         if found:
             agreement["names"] = "agree"
-    r.best_anchors = extract_anchors(r.best_c.text, de_or_en(r.best_c.text))
+    r.best_anchors = evidence_anchors(r.best_c.text, claim)
     r.best_agreement = compare_anchors(claim, r.best_anchors, r.best_c.text)
     agreement["negation"] = r.best_agreement["negation"]
     if "ranks" in r.best_agreement:
         agreement["ranks"] = r.best_agreement["ranks"] if r.best_agreement["ranks"] != "absent" else agreement.get(
             "ranks", "absent"
         )
-    r.page_anchors = extract_anchors(page, de_or_en(page)) if page else Anchors()
+    r.page_anchors = evidence_anchors(page, claim) if page else Anchors()
 
 
 def _who_said_it(r: Reading) -> None:
@@ -600,7 +630,7 @@ def _disagreements(r: Reading) -> None:
         for _c, s in r.ranked:
             if _c < cfg["address_coverage"] or s is r.best:
                 continue
-            other = compare_anchors(claim, extract_anchors(s.candidate.text), s.candidate.text)
+            other = compare_anchors(claim, evidence_anchors(s.candidate.text, claim), s.candidate.text)
             kept = [t for t in r.disagreeing if other.get(t) != "agree" or t == "attribution"]
             r.overruled += [t for t in r.disagreeing if t not in kept]
             r.disagreeing = kept
@@ -855,7 +885,7 @@ def _nli_support_ok(row: _NliRow, claim: Anchors, claim_speakers: set[str],
         via = _naming_source(c, cited_names)
         if via is None:
             return False, None
-    ev = extract_anchors(row.premise, de_or_en(row.premise))
+    ev = evidence_anchors(row.premise, claim)
     row.agreement = compare_anchors(claim, ev, row.premise)
     if any(v == "disagree" for v in row.agreement.values()):
         return False, via

@@ -455,21 +455,33 @@ def names_in(text: str, language: str) -> set[str]:
 # ---------------------------------------------------------------- entry point
 
 
-ANCHORS = TextMemo[Anchors](20_000)  # (text, language) -> anchors, as extract_anchors made them
+# What extraction made of a text, kept per text and per kind of anchor: a caller that reads only some kinds
+# (the evidence side of a verdict never reads names, and ranks only for a claim that has some) has only
+# those made, and each kind is made once whoever asks for it.
+_NUMBERS = TextMemo[tuple[tuple[Quantity, ...], frozenset[int], frozenset[str]]](20_000)  # (text, language)
+_NAMES = TextMemo[frozenset[str]](20_000)  # (text, language)
+_RANKS = TextMemo[frozenset[str]](20_000)  # text
 
 
-def copy_anchors(a: Anchors) -> Anchors:
-    return Anchors(list(a.quantities), set(a.years), set(a.dates), set(a.names), a.negated, set(a.ranks))
+def extract_anchors(text: str, language: str | None = None, *, names: bool = True, ranks: bool = True) -> Anchors:
+    """All anchors of text; language ('de'/'en') decides number separators and number words.
 
-
-def extract_anchors(text: str, language: str | None = None) -> Anchors:
-    """All anchors of text; language ('de'/'en') decides number separators and number words."""
+    `names=False` / `ranks=False` leave those kinds empty, for callers that never read them (every other
+    kind is the same as in the full extraction)."""
     lang = (language or de_or_en(text)).lower()[:2]
-    # a copy: the caller may change what it gets, the memo's own stays as made
-    return copy_anchors(ANCHORS.get((text, lang), _extract))
+    quantities, years, dates = _NUMBERS.get((text, lang), _numbers)
+    # fresh containers: the caller may change what it gets, the memo's own stays as made
+    return Anchors(
+        quantities=list(quantities),
+        years=set(years),
+        dates=set(dates),
+        names=set(_NAMES.get((text, lang), _names)) if names else set(),
+        negated=bool(_NEGATION.search(text)),
+        ranks=set(_RANKS.get(text, _ranks)) if ranks else set(),
+    )
 
 
-def _extract(key: tuple[str, str]) -> Anchors:
+def _numbers(key: tuple[str, str]) -> tuple[tuple[Quantity, ...], frozenset[int], frozenset[str]]:
     text, lang = key
     dates, date_spans = _find_dates(text)
     quantities, years = _find_quantities(text, lang, date_spans)
@@ -478,11 +490,12 @@ def _extract(key: tuple[str, str]) -> Anchors:
     # "2019er" / "2020s": decades or years written with a suffix
     for m in re.finditer(r"(?<!\d)(1[89]\d\d|20\d\d)(?:er|s)\b", text):
         years.add(int(m.group(1)))
-    return Anchors(
-        quantities=quantities,
-        years=years,
-        dates=dates,
-        names=names_in(text, lang),
-        negated=bool(_NEGATION.search(text)),
-        ranks=_find_ranks(text),
-    )
+    return tuple(quantities), frozenset(years), frozenset(dates)
+
+
+def _names(key: tuple[str, str]) -> frozenset[str]:
+    return frozenset(names_in(*key))
+
+
+def _ranks(text: str) -> frozenset[str]:
+    return frozenset(_find_ranks(text))
