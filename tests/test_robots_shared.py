@@ -242,7 +242,13 @@ def test_worker_fetcher_uses_the_desks_robots_store(pg_url, tmp_path):
 
     desk = Desk(pg_url, check=False)
     try:
-        f = _WorkerState(desk, settings_for(pg_url, Path(tmp_path))).fetcher()
+        state = _WorkerState(desk, settings_for(pg_url, Path(tmp_path)), concurrency=3)
+        f = state.fetcher()
         assert isinstance(f.robots._shared, PgRobots) and isinstance(f.throttle._shared, PgHostSlots)
+        # a fetch job's own fetcher reads the process's robots.txt answers and waits for the desk's host slots,
+        # with the `concurrency` setting's threads (8) shared out between the worker's three jobs
+        job = state.job_fetcher()
+        assert job.robots is f.robots and isinstance(job.throttle._shared, PgHostSlots)
+        assert job.policy.concurrency == 3 and job.session is f.session
     finally:
         desk.dispose()

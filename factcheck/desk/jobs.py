@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ from factcheck.desk.db import Desk
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Snapshot, Verdict, utcnow
 from factcheck.desk.politeness import PgHostSlots, PgRobots
 from factcheck.desk.verify import run_plan
-from factcheck.documents.fetch import Fetcher, FetchPolicy, parse_url
+from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest, parse_url
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings, SettingsError
 
@@ -169,16 +170,19 @@ def fetch_target(urls: Sequence[str]) -> str:
     return f"{len(urls)} URLs: {urls[0]} …" if urls else "no URL"
 
 
+def _origin(url: str) -> str:
+    try:
+        return parse_url(url).origin
+    except Exception:  # a malformed URL fails in the job like any other fetch
+        return url
+
+
 def by_host_turns(urls: Sequence[str]) -> list[str]:
     """`urls` with the hosts taking turns (one of each host's, then the next of each): a job of N of them
     spans as many hosts as it can, which its fetcher fetches side by side (one host's URLs wait their delay)."""
     hosts: dict[str, list[str]] = {}
     for url in urls:
-        try:
-            key = parse_url(url).origin
-        except Exception:  # a malformed URL fails in the job like any other fetch
-            key = url
-        hosts.setdefault(key, []).append(url)
+        hosts.setdefault(_origin(url), []).append(url)
     turns = [list(group) for group in hosts.values()]
     out: list[str] = []
     for i in range(max((len(t) for t in turns), default=0)):
@@ -398,10 +402,12 @@ class _WorkerState:
             return self._fetcher
 
     def job_fetcher(self) -> Fetcher:
-        """A fetcher for one fetch job, on the process's HTTP session and the desk-wide stores: its own, since
-        a job that fails cancels its fetcher for good and the process's next jobs must not inherit that."""
-        return Fetcher(self.job_policy(), session=self.fetcher().session,
-                       host_slots=PgHostSlots(self.engine("host slots")), robots_store=PgRobots(self.engine("robots")))
+        """A fetcher for one fetch job, on the process's HTTP session, its robots.txt answers (read from the
+        desk's once per process, not once per job) and the desk-wide host slots: its own, since a job that
+        fails cancels its fetcher for good and the process's next jobs must not inherit that."""
+        shared = self.fetcher()
+        return Fetcher(self.job_policy(), session=shared.session, host_slots=PgHostSlots(self.engine("host slots")),
+                       robots_cache=shared.robots)
 
 
 _STATE: _WorkerState | None = None
@@ -485,6 +491,7 @@ def _fetch_task(st: _WorkerState, job_id: int, *, urls: Sequence[str] = (), url:
             outcomes = {u: "fetched" if "fetched" in o else o[-1] for u, o in since.items()}
             fetch = [u for u in mine if u not in since and (force or u not in captured)]
             reqs = pending_requests(st.desk, st.settings, urls=fetch) if fetch else []  # with conditional headers
+            reqs = _hosts_shuffled(reqs, job_id)
             if reqs:
                 fetcher = st.job_fetcher()
                 try:
@@ -500,6 +507,18 @@ def _fetch_task(st: _WorkerState, job_id: int, *, urls: Sequence[str] = (), url:
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     return {"urls": len(wanted), "held_elsewhere": len(wanted) - len(mine), "outcomes": counts, "run": run_id}
+
+
+def _hosts_shuffled(reqs: list[FetchRequest], seed: int) -> list[FetchRequest]:
+    """The job's hosts in an order of its own (each host's URLs in theirs): the fetcher takes hosts in the
+    order it meets them, and jobs running side by side that met them in one order would wait for each other
+    at every host (one request at a time per host, desk-wide)."""
+    hosts: dict[str, list[FetchRequest]] = {}
+    for req in reqs:
+        hosts.setdefault(_origin(req.url), []).append(req)
+    groups = list(hosts.values())
+    random.Random(seed).shuffle(groups)
+    return [req for group in groups for req in group]
 
 
 def _lock_urls(conn: Connection, urls: Sequence[str]) -> list[str]:
