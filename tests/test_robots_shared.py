@@ -194,7 +194,7 @@ def test_two_workers_ask_each_origin_for_robots_txt_once(pg_cli, workers, tmp_pa
         workers.start("--concurrency", "3", env=env)
         workers.start("--concurrency", "3", env=env)
         workers.wait_registered(db, 2)
-        # jobs of two URLs (on two hosts, as the hosts take turns): nine jobs, shared by the two workers
+        # jobs of two URLs (of one host): nine jobs, three per host, shared by the two workers
         assert pg_cli("fetch", "--queue", "--no-rejudge", env={"FACTCHECK_FETCH_JOB_URLS": "2"}).code == 0
         assert wait_idle(db, at_least=9) == {"succeeded": 9}
         workers.stop()
