@@ -181,8 +181,8 @@ def by_host(urls: Sequence[str]) -> list[str]:
     """`urls` grouped by host (each host's in their order): a job of N of them holds one host's URLs (or the
     end of one host's and the start of the next), so jobs running side by side seldom wait for the same host
     (one request at a time per host, desk-wide) and a worker fetches as many hosts at once as it runs jobs.
-    (Measured against jobs whose hosts take turns, which each span many hosts: no slower with one worker,
-    faster with two; see the README's worker figures.)"""
+    (Measured against jobs whose hosts take turns, which each span many hosts: the same throughput within the
+    noise of a shared machine; see the README's worker figures.)"""
     hosts: dict[str, list[str]] = {}
     for url in urls:
         hosts.setdefault(_origin(url), []).append(url)
