@@ -5,7 +5,8 @@ For each worker count a fresh desk gets a case file of N claims whose evidence i
 HTTP servers (different ports = different hosts, robots.txt on each, a small server-side delay per page).
 The workers are started and registered first (their start-up is not timed); then
 
-- fetch: the M URLs are queued (`fetch --queue`, no re-judging) and timed until the last job is done;
+- fetch: the M URLs are queued (`fetch --queue`, no re-judging) in jobs of `--fetch-job-urls` URLs and timed
+  until the last job is done;
 - verify: a run of the N claims is queued in batches (`verify --queue`) and timed until the run is finished.
 
 Printed per worker count, each row as soon as it is measured: wall time, throughput, speed-up over one worker,
@@ -20,7 +21,8 @@ The case file is imported once into a template database that each worker count's
 
     FACTCHECK_TEST_PG=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
     .venv/bin/python benchmarks/worker_bench.py [--full] [--claims 600] [--urls 200] [--hosts 20]
-        [--workers 1 2 4] [--concurrency 4] [--per-host-delay 0.05] [--batch 50] [--json-out FILE]
+        [--workers 1 2 4] [--concurrency 4] [--per-host-delay 0.05] [--batch 50] [--fetch-job-urls 20]
+        [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -97,8 +99,11 @@ class Database:
         self.admin.dispose()
 
 
+FETCH_JOB_URLS: dict[str, str] = {}  # set from --fetch-job-urls
+
+
 def env_for(url: str, delay: float) -> dict[str, str]:
-    return {"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_PER_HOST_DELAY": str(delay),
+    return FETCH_JOB_URLS | {"FACTCHECK_ALLOW_PRIVATE_ADDRESSES": "1", "FACTCHECK_PER_HOST_DELAY": str(delay),
             "FACTCHECK_NLI": "off", "FACTCHECK_DB": url, "FACTCHECK_USER": "bench",
             "FACTCHECK_WORKER_STALLED_AFTER": "30"}
 
@@ -206,7 +211,8 @@ def with_workers(n: int, args: argparse.Namespace, admin: str, template: str, se
         with desk.engine.connect() as c:
             snaps = c.execute(text("SELECT count(*) FROM snapshot")).scalar_one()
             verdicts = c.execute(text("SELECT count(*) FROM verdict")).scalar_one()
-        assert len(queued) == len(urls) and snaps == len(urls) and verdicts == args.claims, (queued, snaps, verdicts)
+        queued_urls = sum(len(q.urls or ()) for q in queued)
+        assert queued_urls == len(urls) and snaps == len(urls) and verdicts == args.claims, (queued_urls, snaps, verdicts)
         return {"fetch_s": fetch_s, "verify_s": verify_s, "gap": gap, "robots": robots,
                 "load": (load0 + load()) / 2}
     finally:
@@ -282,12 +288,16 @@ def main() -> None:
     ap.add_argument("--per-host-delay", type=float, default=0.05)
     ap.add_argument("--server-delay", type=float, default=0.02, help="server-side delay per page")
     ap.add_argument("--batch", type=int, default=50, help="claims per verify job")
+    ap.add_argument("--fetch-job-urls", type=int, default=None,
+                    help="URLs per fetch job (default: the `fetch_job_urls` setting's default)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per phase (default 600; --full 3600)")
     ap.add_argument("--json-out", type=Path, help="also write the figures here")
     args = ap.parse_args()
     if args.full:
         args.claims, args.urls, args.hosts = 10_000, 2_000, 20
     args.timeout = args.timeout or (3600.0 if args.full else 600.0)
+    if args.fetch_job_urls:
+        FETCH_JOB_URLS["FACTCHECK_FETCH_JOB_URLS"] = str(args.fetch_job_urls)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop the workers, drop the desks
     admin = os.environ.get("FACTCHECK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     servers, urls = start_servers(args.hosts, args.urls, args.server_delay)
@@ -295,7 +305,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"worker bench: {args.claims} claims, {args.urls} URLs on {args.hosts} hosts, per-host delay "
           f"{args.per_host_delay}s, server delay {args.server_delay}s, concurrency {args.concurrency} per worker, "
-          f"{args.batch} claims per verify job; {cores} CPU cores (efficiency per added worker is meaningful "
+          f"{args.batch} claims per verify job, {args.fetch_job_urls or 'default'} URLs per fetch job; {cores} CPU cores (efficiency per added worker is meaningful "
           f"up to {cores} workers); load average at start {load():.1f}", flush=True)
     template = template_desk(admin, tmp / "template", urls, args.claims)
     rows: dict[int, dict[str, float]] = {}

@@ -119,6 +119,8 @@ _SETTINGS: list[Setting] = [
             "queued again for another worker"),
     Setting("job_attempts", 5, int, "how often a failing job is retried (back-off 2, 4, 8, … seconds)"),
     Setting("verify_batch", 50, int, "claims per job of a queued verification run (`verify --queue`)"),
+    Setting("fetch_job_urls", 20, int, "URLs per job of a queued fetch (`fetch --queue`): a job's fixed cost is "
+            "shared by its URLs"),
     # ---- the verdict: what judge() reads; a run stores all of them
     Setting("nli", "auto", str, "the reader (entailment model) in verdicts: auto (when one is installed), on, off",
             "verdict"),

@@ -194,8 +194,9 @@ def test_two_workers_ask_each_origin_for_robots_txt_once(pg_cli, workers, tmp_pa
         workers.start("--concurrency", "3", env=env)
         workers.start("--concurrency", "3", env=env)
         workers.wait_registered(db, 2)
-        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
-        assert wait_idle(db, at_least=18) == {"succeeded": 18}
+        # jobs of two URLs (of one host): nine jobs, three per host, shared by the two workers
+        assert pg_cli("fetch", "--queue", "--no-rejudge", env={"FACTCHECK_FETCH_JOB_URLS": "2"}).code == 0
+        assert wait_idle(db, at_least=9) == {"succeeded": 9}
         workers.stop()
         assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched"
         assert [len(srv.hits_for("/robots.txt")) for srv in servers] == [1, 1, 1]
@@ -241,7 +242,13 @@ def test_worker_fetcher_uses_the_desks_robots_store(pg_url, tmp_path):
 
     desk = Desk(pg_url, check=False)
     try:
-        f = _WorkerState(desk, settings_for(pg_url, Path(tmp_path))).fetcher()
+        state = _WorkerState(desk, settings_for(pg_url, Path(tmp_path)), concurrency=3)
+        f = state.fetcher()
         assert isinstance(f.robots._shared, PgRobots) and isinstance(f.throttle._shared, PgHostSlots)
+        # a fetch job's own fetcher reads the process's robots.txt answers and waits for the desk's host slots,
+        # with the `concurrency` setting's threads (8) shared out between the worker's three jobs
+        job = state.job_fetcher()
+        assert job.robots is f.robots and isinstance(job.throttle._shared, PgHostSlots)
+        assert job.policy.concurrency == 3 and job.session is f.session
     finally:
         desk.dispose()

@@ -215,13 +215,23 @@ def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, 
     with LocalServer() as server:
         urls = serve_facts(server, 12, delay=0.05)
         setup_desk(pg_cli.url, tmp_path, urls)
-        r = pg_cli("fetch", "--queue", "--json")
+        batch = {"FACTCHECK_FETCH_JOB_URLS": "3"}
+        r = pg_cli("fetch", "--queue", "--json", env=batch)
         assert r.code == 0, r.stderr
         fetch_jobs = json.loads(r.stdout)["jobs"]
-        assert len(fetch_jobs) == 12 and all(j["queued"] for j in fetch_jobs)
-        # queueing the same URLs again queues nothing twice
-        again = json.loads(pg_cli("fetch", "--queue", "--json").stdout)["jobs"]
-        assert [j["queued"] for j in again] == [False] * 12
+        assert len(fetch_jobs) == 4 and all(j["queued"] for j in fetch_jobs)
+        assert sorted(u for j in fetch_jobs for u in j["urls"]) == sorted(urls)
+        assert {j["target"].split(":", 1)[0] for j in fetch_jobs} == {"3 URLs"}
+        # queueing the same URLs again queues nothing twice: each is reported with the job that holds it
+        r = pg_cli("fetch", "--queue", env=batch)
+        assert r.code == 0 and r.stdout.count("already queued  fetch  3 URLs: ") == 4, r.stdout
+        assert r.stdout.strip().endswith("0 job(s) queued for 0 URL(s) (12 URL(s) queued already); "
+                                         "`factcheck worker` runs them, `factcheck jobs` shows them."), r.stdout
+        again = json.loads(pg_cli("fetch", "--queue", "--json", env=batch).stdout)["jobs"]
+        assert {(j["job"], tuple(j["urls"])) for j in again} == {(j["job"], tuple(j["urls"])) for j in fetch_jobs}
+        assert not any(j["queued"] for j in again)
+        listing = json.loads(pg_cli("jobs", "--json").stdout)["jobs"]
+        assert sorted(j["urls"] for j in listing if j["task"] == "fetch") == [3, 3, 3, 3]
         r = pg_cli("verify", "--queue", "--json", env={"FACTCHECK_VERIFY_BATCH": "3"})
         assert r.code == 0, r.stderr
         queued_run = json.loads(r.stdout)
@@ -232,8 +242,8 @@ def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, 
         workers.start("--concurrency", "3", env=env)
         workers.start("--concurrency", "3", env=env)
         workers.wait_registered(db, 2)
-        counts = wait_idle(db, at_least=12 + 4 + 12)  # fetches, the verify run's batches, 12 re-judging batches
-        assert counts == {"succeeded": 12 + 4 + 12}
+        counts = wait_idle(db, at_least=4 + 4 + 4)  # fetches, the verify run's batches, 4 re-judging batches
+        assert counts == {"succeeded": 4 + 4 + 4}
         workers.stop()
 
         a, b = set(workers.started_jobs(0)), set(workers.started_jobs(1))
@@ -245,7 +255,7 @@ def test_two_workers_drain_fetch_and_verify_jobs_nothing_twice(pg_cli, workers, 
         assert set(snapshots_per_url(db).values()) == {1} and len(snapshots_per_url(db)) == 12
         assert duplicate_verdicts(db) == 0
     runs = json.loads(pg_cli("runs", "--json").stdout)
-    assert len(runs) == 13 and {x["state"] for x in runs} == {"finished"}
+    assert len(runs) == 5 and {x["state"] for x in runs} == {"finished"}  # one re-judging run per fetch job
     queued = next(x for x in runs if x["id"] == queued_run["run"])
     assert sum(queued["counts"].values()) == 12
     with db.connect() as c:  # every claim judged again after its page was captured: verified
@@ -266,8 +276,8 @@ def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
         workers.start("--concurrency", "2", env=env)
         workers.start("--concurrency", "2", env=env)
         workers.wait_registered(db, 2)  # both wait for jobs: each takes two at once, the rest go to the other
-        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
-        assert wait_idle(db, at_least=10) == {"succeeded": 10}
+        assert pg_cli("fetch", "--queue", "--no-rejudge", env={"FACTCHECK_FETCH_JOB_URLS": "2"}).code == 0
+        assert wait_idle(db, at_least=5) == {"succeeded": 5}
         workers.stop()
         assert workers.started_jobs(0) and workers.started_jobs(1), "both workers fetched from the host"
         starts = sorted(h.start for h in server.hits)  # the pages and the desk's one robots.txt request
@@ -315,6 +325,68 @@ def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, worke
     assert fetch_job["state"] == "succeeded" and fetch_job["attempts"] == 2
     assert list(run_states(db).values()) == ["finished"]
     assert deciders(db) == {f"run {next(iter(run_states(db)))}"}
+
+
+def test_worker_killed_mid_batch_fetch_job_fetches_only_what_was_left(pg_cli, workers, db, tmp_path):
+    """A fetch job of three URLs killed while it waits for the third: its first two captures were committed;
+    the job runs again, fetches only the third, and re-judges the three claims in one run."""
+    hits = {"n": 0}
+
+    def slow_first(req) -> None:
+        hits["n"] += 1
+        if hits["n"] == 1:
+            time.sleep(6)  # the first worker is killed while it waits for this
+        send(req, 200, PAGE.format(title="District 2", body=fact(2)).encode())
+
+    with LocalServer({"/slow": slow_first}) as server:
+        urls = [*serve_facts(server, 2), server.url("/slow")]  # one host: fetched in this order
+        setup_desk(pg_cli.url, tmp_path, urls)
+        # named URLs are fetched even when captured: only the attempts since queueing tell what the killed try did
+        r = pg_cli("fetch", "--queue", *(a for u in urls for a in ("--url", u)))
+        assert r.code == 0 and re.match(r"queued  job \d+  fetch  3 URLs: .*/p0", r.stdout), r.stdout
+        assert "1 job(s) queued for 3 URL(s);" in r.stdout
+        [job] = json.loads(pg_cli("jobs", "--json").stdout)["jobs"]
+        assert job["target"].startswith("3 URLs: ") and job["urls"] == 3
+        env = {"FACTCHECK_PER_HOST_DELAY": "0"}
+        first = workers.start(env=env)
+        deadline = time.monotonic() + 15
+        while True:  # the third page asked for, the first two stored
+            with db.connect() as c:
+                stored = c.execute(text("SELECT count(*) FROM fetch_attempt")).scalar_one()
+            if server.hits_for("/slow") and stored == 2:
+                break
+            assert time.monotonic() < deadline, "the first worker never got to the third page"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        workers.start(env=env)
+        wait_idle(db, at_least=2)  # the fetch job, then its re-judging batch
+        assert [len(server.hits_for(p)) for p in ("/p0", "/p1", "/slow")] == [1, 1, 2]
+    assert started_events(db)[job["id"]] == 2  # the killed try and the one that finished
+    assert snapshots_per_url(db) == {u: 1 for u in urls}
+    with db.connect() as c:
+        attempts = c.execute(text("SELECT count(*) FROM fetch_attempt")).scalar_one()
+        judged = c.execute(text("SELECT run_id, count(*) FROM verdict GROUP BY 1")).all()
+    assert attempts == 3
+    assert list(run_states(db).values()) == ["finished"] and [n for _, n in judged] == [3]
+    assert duplicate_verdicts(db) == 0
+
+
+def test_a_fetch_job_leaves_a_url_that_another_job_is_fetching(pg_cli, workers, db, tmp_path):
+    """A URL whose lock another job holds (it is fetching it right now) is that job's to fetch and record: a
+    batch that also holds it fetches only its other URLs."""
+    with LocalServer() as server:
+        urls = serve_facts(server, 3)
+        setup_desk(pg_cli.url, tmp_path, urls)
+        assert pg_cli("fetch", "--queue", "--no-rejudge").code == 0
+        with db.connect() as other:  # the other job's lock on the second URL, as `_lock_urls` takes it
+            assert other.execute(text("SELECT pg_try_advisory_lock(hashtextextended('fetch:' || :u, 0))"),
+                                 {"u": urls[1]}).scalar_one()
+            other.commit()
+            workers.start(env={"FACTCHECK_PER_HOST_DELAY": "0"})
+            assert wait_idle(db, at_least=1) == {"succeeded": 1}
+            assert [len(server.hits_for(f"/p{i}")) for i in range(3)] == [1, 0, 1]
+    assert set(snapshots_per_url(db)) == {urls[0], urls[2]}
 
 
 def test_job_left_after_its_commit_runs_again_and_adds_nothing(pg_cli, pg_url, workers, db, tmp_path):

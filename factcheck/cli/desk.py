@@ -331,7 +331,8 @@ def sources_list(app: App, as_json: bool) -> None:
 @click.option("--rejudge/--no-rejudge", default=None,
               help="Judge the claims new captures belong to again, in a new run (default: the `rejudge` setting).")
 @click.option("--queue", "queue", is_flag=True,
-              help="Queue one job per URL for workers instead of fetching here (PostgreSQL desks).")
+              help="Queue jobs of `fetch_job_urls` URLs each for workers instead of fetching here (PostgreSQL "
+                   "desks).")
 @json_option
 @pass_app
 def fetch_cmd(app: App, refresh: bool, urls: tuple[str, ...], by: str | None, rejudge: bool | None, queue: bool,

@@ -120,6 +120,10 @@ def print_enqueued(rows: Sequence[object], *, as_json: bool, run: int | None = N
             out.print(_t(f"already queued  {d['task']}  {d['target']}"))
     n = sum(1 for d in dicts if d["queued"])
     tail = f" for run {run}" if run is not None else ""
+    if any("urls" in d for d in dicts):  # fetch jobs: how many URLs they hold, and how many were queued before
+        urls = sum(len(d["urls"]) for d in dicts if d["queued"])
+        before = sum(len(d["urls"]) for d in dicts if not d["queued"])
+        tail = f" for {urls} URL(s)" + (f" ({before} URL(s) queued already)" if before else "")
     out.print(f"{n} job(s) queued{tail}; `factcheck worker` runs them, `factcheck jobs` shows them.")
 
 

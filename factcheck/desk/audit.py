@@ -99,6 +99,14 @@ def _chain_end(session: Session) -> tuple[str, bool]:
     return prev or GENESIS, False
 
 
+def hold_appends(session: Session) -> None:
+    """Take now the PostgreSQL lock that serialises audit appends (held until the transaction ends), for a
+    transaction that will append after taking other row locks: taken late, two writers could each hold rows
+    the other wants (two batches of captures upserting the same terms) and deadlock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
 def _keep_end(session: Session, digest: str) -> None:
     session.info[_HEAD_KEY] = (session.get_nested_transaction() or session.get_transaction(), digest)
     session.info["audited"] = True  # the desk records the new head once this transaction commits

@@ -32,6 +32,7 @@ from factcheck.desk.evidence import (
     store_capture,
 )
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, Snapshot, utcnow
+from factcheck.desk.politeness import desk_fetcher
 from factcheck.documents.archive import sha256_hex
 from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest, FetchResult
 from factcheck.settings import Settings
@@ -141,6 +142,7 @@ def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: st
                   prepared: PreparedCapture | EvidenceError | None = None) -> FetchRow:
     """Store one fetch result in its own transaction (snapshot if new bytes, always an attempt row)."""
     with desk.session() as s:
+        audit.hold_appends(s)
         return _record(s, settings, res, actor=actor, prepared=prepared)
 
 
@@ -260,7 +262,9 @@ def fetch_pending(
     requests: list[FetchRequest] | None = None, capture_workers: int = CAPTURE_WORKERS,
     capture_processes: bool = False,
 ) -> FetchSummary:
-    """Fetch and record `requests` (default: what `pending_requests` finds).
+    """Fetch and record `requests` (default: what `pending_requests` finds), with `fetcher` or one of the desk's
+    (`politeness.desk_fetcher`: on PostgreSQL the per-host delay and robots.txt hold across every process
+    fetching for the desk, inline or worker).
 
     Three stages run side by side: the fetcher's workers fetch (politeness as the fetcher keeps it), a
     small pool of `capture_workers` threads prepares each fetched page (extraction, WARC record,
@@ -270,13 +274,22 @@ def fetch_pending(
     storing fails raises after every result before it is committed; a page that does not extract is a
     `failed`/`unreadable` row like any other failure, and the others are stored."""
     reqs = pending_requests(desk, settings, refresh=refresh, urls=urls) if requests is None else requests
-    summary = FetchSummary()
     if not reqs:
-        return summary
+        return FetchSummary()
+    if fetcher is None:  # the desk's politeness: on PostgreSQL shared with every process fetching for the desk
+        with desk_fetcher(desk, policy_from_settings(settings)) as own:
+            return _fetch_and_store(desk, settings, reqs, own, actor=actor, on_row=on_row,
+                                    capture_workers=capture_workers, capture_processes=capture_processes)
+    return _fetch_and_store(desk, settings, reqs, fetcher, actor=actor, on_row=on_row,
+                            capture_workers=capture_workers, capture_processes=capture_processes)
+
+
+def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], fetcher: Fetcher, *, actor: str,
+                     on_row: Callable[[FetchRow], None] | None, capture_workers: int,
+                     capture_processes: bool) -> FetchSummary:
+    summary = FetchSummary()
     latest = _latest_sha256(desk, sorted({r.url for r in reqs}))
     archive_root = settings.evidence_path
-    own = fetcher is None
-    fetcher = fetcher or Fetcher(policy_from_settings(settings))
     ready: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (result, prepared | error | Future) or _DONE
     pool = _capture_pool(max(1, capture_workers), capture_processes)
     fetch_error: list[BaseException] = []
@@ -307,6 +320,7 @@ def fetch_pending(
         if items:
             try:
                 with desk.session() as s:
+                    audit.hold_appends(s)  # before the captures' term counts: writers never deadlock
                     rows = [_record(s, settings, res, actor=actor, prepared=p) for res, p in items]
             except Exception:
                 if len(items) == 1:
@@ -345,12 +359,8 @@ def fetch_pending(
     except BaseException:
         fetcher.cancel()
         driver.join(timeout=2.0)  # as the fetcher does: requests in flight are not waited for
-        if own:
-            fetcher.close()
         raise
     driver.join()
-    if own:
-        fetcher.close()
     if fetch_error:
         raise fetch_error[0]
     return summary

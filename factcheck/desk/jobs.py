@@ -1,19 +1,23 @@
 """Background workers on a PostgreSQL desk: jobs in procrastinate's queue, kept in the desk's own database.
 
-A job is small and idempotent: fetch one URL (capture, record, then queue the re-judging of the claims its
-new capture belongs to), judge one batch of a verification run, ingest one article, import one case file.
+A job is small and idempotent: fetch a few URLs (`fetch_job_urls` of them: capture, record, then queue the
+re-judging of the claims their new captures belong to), judge one batch of a verification run, ingest one
+article, import one case file. A fetch job holds several URLs (of one host, as far as they go) because a job has
+a fixed cost (taking it from the queue, locks, a fetcher, transactions) that one URL's fetch does not pay off;
+its URLs are fetched as an inline `factcheck fetch` fetches (results stored in batched transactions).
 
-- **Never twice at once.** Every job holds a PostgreSQL advisory lock on what it works on (the URL, the run's
-  batch, the article, the case file) for as long as it runs; a second job on the same thing finds it taken
-  and is retried later. procrastinate's own `lock` and `queueing_lock` keep a second copy from starting or
-  from being queued beside the first.
+- **Never twice at once.** Every job holds a PostgreSQL advisory lock on what it works on (each of its URLs,
+  the run's batch, the article, the case file) for as long as it runs; a second job on the same thing finds
+  it taken and is retried later (a fetch job leaves a URL that another job holds to that job). procrastinate's
+  own `lock` and `queueing_lock` keep a second copy from starting or from being queued beside the first, and
+  `enqueue_fetch` queues no URL that a queued job holds already.
 - **Retried with back-off.** A job that raises is run again after 2, 4, 8, … seconds, up to the
   `job_attempts` setting; its error is kept (`job_note`) for `factcheck jobs`. A fetch that the server
   refused is not a job failure: it is recorded like every fetch outcome.
 - **A killed worker loses nothing.** Workers renew a heartbeat; every worker requeues the jobs of workers
   whose heartbeat is older than `worker_stalled_after` seconds when it starts and then every half of that.
-  The requeued job runs again and finds what the killed one committed: a fetch checks for a fetch attempt
-  made after the job was queued (no second capture); a verification batch judges only the claims that have
+  The requeued job runs again and finds what the killed one committed: a fetch job checks each URL for a
+  fetch attempt made after the job was queued and fetches only the others (no second capture); a verification batch judges only the claims that have
   no verdict in its run yet and is marked done in its own transaction; a fetch's re-judging run is noted
   under the job's id in the transaction that queues it, so it is started once.
 - **A run made of many jobs is one run.** `enqueue_verify` writes the run, its batches (`run_batch`) and their
@@ -28,9 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import hashlib
+import json
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,15 +47,15 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, func, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.db import Desk
-from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Verdict, utcnow
+from factcheck.desk.models import EvidenceUrl, FetchAttempt, JobNote, Run, RunBatch, Snapshot, Verdict, utcnow
+from factcheck.desk.politeness import PgHostSlots, PgRobots
 from factcheck.desk.verify import run_plan
-from factcheck.documents.fetch import Fetcher, FetchFailure, RobotsRecord
+from factcheck.documents.fetch import Fetcher, FetchPolicy, FetchRequest, parse_url
 from factcheck.errors import FactcheckError
 from factcheck.settings import Settings, SettingsError
 
@@ -141,45 +149,95 @@ def _already_queued(exc: BaseException) -> bool:
 
 @dataclass
 class Enqueued:
-    """One job queued (or found queued already: `queued` False)."""
+    """One job queued (or found queued already: `queued` False); a fetch job's URLs in `urls`."""
 
     task: str
     target: str
     job: int | None
     queued: bool = True
     run: int | None = None
+    urls: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "target": self.target, "job": self.job, "queued": self.queued, "run": self.run}
+        d = {"task": self.task, "target": self.target, "job": self.job, "queued": self.queued, "run": self.run}
+        return d | ({"urls": self.urls} if self.urls is not None else {})
+
+
+def fetch_target(urls: Sequence[str]) -> str:
+    """How a fetch job is named in listings: its URL, or how many URLs and the first."""
+    if len(urls) == 1:
+        return urls[0]
+    return f"{len(urls)} URLs: {urls[0]} …" if urls else "no URL"
+
+
+def _origin(url: str) -> str:
+    try:
+        return parse_url(url).origin
+    except Exception:  # a malformed URL fails in the job like any other fetch
+        return url
+
+
+def by_host(urls: Sequence[str]) -> list[str]:
+    """`urls` grouped by host (each host's in their order): a job of N of them holds one host's URLs (or the
+    end of one host's and the start of the next), so jobs running side by side seldom wait for the same host
+    (one request at a time per host, desk-wide) and a worker fetches as many hosts at once as it runs jobs.
+    (Measured against jobs whose hosts take turns, which each span many hosts: the same throughput within the
+    noise of a shared machine; see the README's worker figures.)"""
+    hosts: dict[str, list[str]] = {}
+    for url in urls:
+        hosts.setdefault(_origin(url), []).append(url)
+    return [u for group in hosts.values() for u in group]
 
 
 def enqueue_fetch(desk: Desk, settings: Settings, *, actor: str, urls: Sequence[str] | None = None,
                   refresh: bool = False, rejudge: bool = True, claims: Sequence[int] = (),
-                  app: Any = None) -> list[Enqueued]:
-    """One fetch job per URL `factcheck fetch` would fetch now (the same selection); a URL whose fetch is
-    queued already is reported, not queued twice. `claims`: judged again after a new capture besides those
-    the URL belongs to (the web desk's claim)."""
+                  app: Any = None, per_job: int | None = None) -> list[Enqueued]:
+    """Fetch jobs of `per_job` (default `fetch_job_urls`) URLs each for what `factcheck fetch` would fetch now
+    (the same selection); a URL that a queued fetch job holds already is reported with that job, not queued
+    twice. `claims`: judged again after a new capture besides those the URLs belong to (the web desk's claim)."""
     from factcheck.desk.capture import pending_requests
 
     require_postgres(desk)
     app = app or make_app(desk, settings)
+    size = max(1, int(per_job or settings.fetch_job_urls))
     reqs = pending_requests(desk, settings, refresh=refresh, urls=list(urls) if urls else None)
     done: list[Enqueued] = []
     with desk.session() as s:
-        for req in reqs:
-            last = s.execute(select(func.max(FetchAttempt.id)).join(EvidenceUrl)
-                             .where(EvidenceUrl.url == req.url)).scalar()
+        # one enqueuer at a time, so two `fetch --queue` at once cannot both find a URL free and queue it twice
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('factcheck:enqueue-fetch', 0))"))
+        held = _queued_fetch_urls(s, {r.url for r in reqs})
+        after = int(s.execute(select(func.max(FetchAttempt.id))).scalar() or 0)
+        todo = by_host([r.url for r in reqs if r.url not in held])
+        for chunk in (todo[i : i + size] for i in range(0, len(todo), size)):
+            key = "fetch:" + hashlib.sha256(json.dumps(sorted(chunk)).encode()).hexdigest()[:32]
             try:
                 with s.begin_nested():
-                    job = _defer(app, s, TASK_FETCH, lock=f"fetch:{req.url}", queueing_lock=f"fetch:{req.url}",
-                                 url=req.url, after_attempt=int(last or 0), force=bool(urls or refresh),
-                                 rejudge=rejudge, claims=list(claims), actor=actor)
-                done.append(Enqueued("fetch", req.url, job))
+                    job = _defer(app, s, TASK_FETCH, lock=key, queueing_lock=key, urls=chunk, after_attempt=after,
+                                 force=bool(urls or refresh), rejudge=rejudge, claims=list(claims), actor=actor)
+                done.append(Enqueued("fetch", fetch_target(chunk), job, urls=chunk))
             except Exception as exc:
                 if not _already_queued(exc):
                     raise
-                done.append(Enqueued("fetch", req.url, None, queued=False))
+                done.append(Enqueued("fetch", fetch_target(chunk), None, queued=False, urls=chunk))
+        by_job: dict[int, list[str]] = {}
+        for req in reqs:
+            if req.url in held:
+                by_job.setdefault(held[req.url], []).append(req.url)
+        done += [Enqueued("fetch", fetch_target(u), job, queued=False, urls=u) for job, u in sorted(by_job.items())]
     return done
+
+
+def _queued_fetch_urls(s: Session, wanted: set[str]) -> dict[str, int]:
+    """The URLs of `wanted` that a queued (not yet started) fetch job holds, with that job's id (jobs queued
+    by an older version hold one `url`)."""
+    if not wanted:
+        return {}
+    rows = s.execute(text(
+        "SELECT j.id, u.url FROM procrastinate_jobs j CROSS JOIN LATERAL jsonb_array_elements_text("
+        "coalesce(j.args -> 'urls', jsonb_build_array(j.args ->> 'url'))) AS u(url) "
+        "WHERE j.task_name = :t AND j.status = 'todo' AND u.url = ANY(:w)"), {"t": TASK_FETCH, "w": sorted(wanted)}
+    ).all()
+    return {url: int(job) for job, url in rows}
 
 
 def enqueue_verify(desk: Desk, settings: Settings, *, actor: str, claim_refs: Sequence[str] = (),
@@ -312,12 +370,22 @@ class _WorkerState:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _engines: dict[str, Engine] = field(default_factory=dict)
 
+    def job_policy(self) -> FetchPolicy:
+        """The fetch policy of one fetch job: the `concurrency` setting's threads shared out between the jobs
+        the worker runs at once, so a worker fetches as many hosts at once as an inline `factcheck fetch`."""
+        from factcheck.desk.capture import policy_from_settings
+
+        policy = policy_from_settings(self.settings)
+        return dataclasses.replace(policy, concurrency=max(1, -(-policy.concurrency // self.concurrency)))
+
     def engine(self, purpose: str) -> Engine:
-        """Connections apart from the desk's pool, one per running job at most: the jobs' advisory locks
-        (held for a whole job) and the host slots (held for a request)."""
+        """Connections apart from the desk's pool: the jobs' advisory locks (held for a whole job), the host
+        slots (held for a request) and robots.txt rows (held while a site is asked), enough for every fetching
+        thread of every running job (running out would fail fetches that only wait their turn)."""
         with self._lock:
             if purpose not in self._engines:
-                self._engines[purpose] = create_engine(self.desk.url, pool_size=self.concurrency + 1,
+                threads = self.concurrency * self.job_policy().concurrency
+                self._engines[purpose] = create_engine(self.desk.url, pool_size=threads + 1,
                                                        max_overflow=self.concurrency)
             return self._engines[purpose]
 
@@ -331,6 +399,14 @@ class _WorkerState:
                                         host_slots=PgHostSlots(self.engine("host slots")),
                                         robots_store=PgRobots(self.engine("robots")))
             return self._fetcher
+
+    def job_fetcher(self) -> Fetcher:
+        """A fetcher for one fetch job, on the process's HTTP session, its robots.txt answers (read from the
+        desk's once per process, not once per job) and the desk-wide host slots: its own, since a job that
+        fails cancels its fetcher for good and the process's next jobs must not inherit that."""
+        shared = self.fetcher()
+        return Fetcher(self.job_policy(), session=shared.session, host_slots=PgHostSlots(self.engine("host slots")),
+                       robots_cache=shared.robots)
 
 
 _STATE: _WorkerState | None = None
@@ -392,32 +468,80 @@ def note_error(desk: Desk, job_id: int, exc: BaseException) -> None:
         s.add(note)
 
 
-def _fetch_task(st: _WorkerState, job_id: int, *, url: str, after_attempt: int = 0, force: bool = False,
-                rejudge: bool = True, claims: Sequence[int] = (), actor: str = "worker") -> dict[str, Any]:
-    from factcheck.desk.capture import pending_requests, record_result
-    from factcheck.desk.evidence import latest_snapshot
+def _fetch_task(st: _WorkerState, job_id: int, *, urls: Sequence[str] = (), url: str | None = None,
+                after_attempt: int = 0, force: bool = False, rejudge: bool = True, claims: Sequence[int] = (),
+                actor: str = "worker") -> dict[str, Any]:
+    """Fetch a job's URLs (`url`: one, as jobs queued by an older version hold it) as `fetch_pending` does.
+    Run again after a kill, it fetches only the URLs with no fetch attempt since the job was queued."""
+    from factcheck.desk.capture import fetch_pending, pending_requests
 
-    with exclusive(st.engine("locks"), f"fetch:{url}"):
-        with st.desk.session() as s:
-            since = s.execute(select(FetchAttempt.outcome).join(EvidenceUrl).where(
-                EvidenceUrl.url == url, FetchAttempt.id > after_attempt)).scalars().all()
-            captured = latest_snapshot(s, url) is not None
-        outcome = None
-        if since:  # fetched since the job was queued: an earlier try of this job (killed before it was
-            outcome = "fetched" if "fetched" in since else since[-1]  # marked done), or another fetch
-        elif force or not captured:
-            for req in pending_requests(st.desk, st.settings, urls=[url]):  # one, with its conditional headers
-                # one URL: fetched in this job's thread (the process's fetcher is shared by its jobs)
-                res = st.fetcher().fetch(req.url, etag=req.etag, last_modified=req.last_modified, meta=req.meta)
-                outcome = record_result(st.desk, st.settings, res, actor=actor).outcome
-        run_id = None
-        if rejudge and outcome == "fetched":
-            run_id = _rejudge_once(st, job_id, url, claims, actor)
-    return {"url": url, "outcome": outcome, "run": run_id}
+    wanted = list(dict.fromkeys([*urls, *([url] if url else [])]))
+    with st.engine("locks").connect() as conn:
+        mine = _lock_urls(conn, wanted)
+        try:
+            with st.desk.session() as s:
+                since: dict[str, list[str]] = {}
+                for u, outcome in s.execute(select(EvidenceUrl.url, FetchAttempt.outcome).join(EvidenceUrl).where(
+                        EvidenceUrl.url.in_(mine), FetchAttempt.id > after_attempt).order_by(FetchAttempt.id)):
+                    since.setdefault(u, []).append(outcome)
+                captured = set(s.execute(select(Snapshot.url).where(Snapshot.url.in_(mine)).distinct()).scalars())
+            # fetched since the job was queued: by an earlier try of this job (killed before it was marked
+            # done), or by another fetch
+            outcomes = {u: "fetched" if "fetched" in o else o[-1] for u, o in since.items()}
+            fetch = [u for u in mine if u not in since and (force or u not in captured)]
+            reqs = pending_requests(st.desk, st.settings, urls=fetch) if fetch else []  # with conditional headers
+            reqs = _hosts_shuffled(reqs, job_id)
+            if reqs:
+                fetcher = st.job_fetcher()
+                try:
+                    summary = fetch_pending(st.desk, st.settings, actor=actor, requests=reqs, fetcher=fetcher)
+                finally:
+                    fetcher.close()
+                outcomes.update({row.url: row.outcome for row in summary.rows})
+            fetched = [u for u in mine if outcomes.get(u) == "fetched"]
+            run_id = _rejudge_once(st, job_id, fetched, claims, actor) if rejudge and fetched else None
+        finally:
+            _unlock_urls(conn, mine)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return {"urls": len(wanted), "held_elsewhere": len(wanted) - len(mine), "outcomes": counts, "run": run_id}
 
 
-def _rejudge_once(st: _WorkerState, job_id: int, url: str, claims: Sequence[int], actor: str) -> int | None:
-    """The claims a new capture of `url` belongs to, judged again in a run of jobs: started once per fetch
+def _hosts_shuffled(reqs: list[FetchRequest], seed: int) -> list[FetchRequest]:
+    """The job's hosts in an order of its own (each host's URLs in theirs): the fetcher takes hosts in the
+    order it meets them, and jobs running side by side that met them in one order would wait for each other
+    at every host (one request at a time per host, desk-wide)."""
+    hosts: dict[str, list[FetchRequest]] = {}
+    for req in reqs:
+        hosts.setdefault(_origin(req.url), []).append(req)
+    groups = list(hosts.values())
+    random.Random(seed).shuffle(groups)
+    return [req for group in groups for req in group]
+
+
+def _lock_urls(conn: Connection, urls: Sequence[str]) -> list[str]:
+    """Take a session advisory lock on each URL (released by `_unlock_urls`, or by PostgreSQL when the process
+    dies); the URLs whose lock another job holds are left out: that job fetches and records them."""
+    if not urls:
+        return []
+    got = conn.execute(text("SELECT k FROM unnest(CAST(:k AS text[])) AS k "
+                            "WHERE pg_try_advisory_lock(hashtextextended('fetch:' || k, 0))"), {"k": list(urls)})
+    mine = set(got.scalars())
+    conn.commit()
+    return [u for u in urls if u in mine]
+
+
+def _unlock_urls(conn: Connection, urls: Sequence[str]) -> None:
+    if urls:
+        conn.execute(text("SELECT pg_advisory_unlock(hashtextextended('fetch:' || k, 0)) "
+                          "FROM unnest(CAST(:k AS text[])) AS k"), {"k": list(urls)})
+        conn.commit()
+
+
+def _rejudge_once(st: _WorkerState, job_id: int, urls: Sequence[str], claims: Sequence[int],
+                  actor: str) -> int | None:
+    """The claims new captures of `urls` belong to, judged again in a run of jobs: started once per fetch
     job (the note and the run are written in one transaction)."""
     from factcheck.desk.verify import claims_for_evidence
 
@@ -426,7 +550,7 @@ def _rejudge_once(st: _WorkerState, job_id: int, url: str, claims: Sequence[int]
         note = s.get(JobNote, key)
         if note is not None:
             return note.run_id
-        touched = sorted(set(claims_for_evidence(s, [url])) | {int(c) for c in claims})
+        touched = sorted(set(claims_for_evidence(s, list(urls))) | {int(c) for c in claims})
         run_id = None
         if touched:
             run_id, _ = create_job_run(s, _app_for_defer(st), st.settings, touched, actor=actor)
@@ -591,14 +715,17 @@ def list_jobs(desk: Desk, *, status: str | None = None, limit: int = 50) -> dict
 def _job_dict(r: Any) -> dict[str, Any]:
     args = dict(r["args"] or {})
     task = TASK_WORDS.get(r["task_name"], r["task_name"])
+    urls = [str(u) for u in args.get("urls") or [args.get("url")]]  # a job queued by an older version: `url`
+    target: str | None
     if task == "fetch":
-        target = args.get("url")
+        target = fetch_target(urls)
     elif task == "verify":
         target = f"run {args.get('run_id')} batch {int(args.get('seq', 0)) + 1}"
     else:
         target = args.get("path_or_url") or args.get("path")
     state = {"todo": "queued", "doing": "running"}.get(r["status"], r["status"])
     return {"id": r["id"], "task": task, "queue": r["queue_name"], "target": target, "state": state,
+            **({"urls": len(urls)} if task == "fetch" else {}),
             "attempts": r["attempts"], "scheduled_at": r["scheduled_at"].isoformat() if r["scheduled_at"] else None,
             "changed_at": r["changed_at"].isoformat() if r["changed_at"] else None,
             "error": r["error"]}
@@ -691,100 +818,3 @@ def claim_jobs(desk: Desk, claim_id: int, *, limit: int = 5) -> list[dict[str, A
 
 RECENT = 5000
 """How far back (in jobs, and in run batches) the claim page looks for a claim's finished jobs."""
-
-
-class PgHostSlots:
-    """`documents.fetch.SharedHostSlots` in the desk's PostgreSQL database: one `host_slot` row per origin
-    holding when the next request may start, by the database's clock (so workers on several machines agree).
-    The row is locked (SELECT … FOR UPDATE) while its holder waits and talks to the origin."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextlib.contextmanager
-    def hold(self, origin: str, interval: float, stop: threading.Event) -> Iterator[None]:
-        with self.engine.connect() as conn:
-            conn.execute(text("INSERT INTO host_slot (origin, next_at) VALUES (:o, clock_timestamp()) "
-                              "ON CONFLICT (origin) DO NOTHING"), {"o": origin[:300]})
-            conn.commit()
-            wait = _wait_row_lock(conn, text("SELECT EXTRACT(EPOCH FROM (next_at - clock_timestamp())) FROM host_slot "
-                                             "WHERE origin = :o FOR UPDATE"), {"o": origin[:300]}, stop)[0]
-            if wait is not None and float(wait) > 0 and stop.wait(float(wait)):
-                conn.rollback()
-                raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
-            try:
-                yield
-            finally:
-                conn.execute(text("UPDATE host_slot SET next_at = clock_timestamp() + make_interval(secs => :i) "
-                                  "WHERE origin = :o"), {"o": origin[:300], "i": float(interval)})
-                conn.commit()
-
-
-def _wait_row_lock(conn: Connection, query: Any, params: dict[str, Any], stop: threading.Event) -> Any:
-    """Run a SELECT … FOR UPDATE, asking again every second (lock_timeout) so that `stop` is heard while
-    another process holds the row; its first row, or None."""
-    while True:
-        if stop.is_set():
-            raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
-        try:
-            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
-            return conn.execute(query, params).first()
-        except OperationalError as exc:
-            conn.rollback()
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: ask again
-                raise
-
-
-class PgRobots:
-    """`documents.fetch.SharedRobots` in the desk's PostgreSQL database (`robots_txt`, one row per origin):
-    an answer is read by every worker until it runs out (the database's clock); the worker that finds none
-    locks the row while it asks the site, and the others wait for it and read what it stored."""
-
-    _READ = ("SELECT status, body, detail, reason, outcome, EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) "
-             "AS left_s FROM robots_txt WHERE origin = :o")
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def answer(self, origin: str, load: Callable[[], tuple[RobotsRecord, float]],
-               stop: threading.Event) -> tuple[RobotsRecord, float]:
-        key = origin[:300]
-        with self.engine.connect() as conn:
-            live = self._live(conn.execute(text(self._READ), {"o": key}).first())
-            conn.commit()
-            if live is not None:
-                return live
-            conn.execute(text("INSERT INTO robots_txt (origin, status, fetched_at, expires_at) "
-                              "VALUES (:o, 'asking', clock_timestamp(), clock_timestamp()) "
-                              "ON CONFLICT (origin) DO NOTHING"), {"o": key})
-            conn.commit()
-            try:
-                live = self._live(_wait_row_lock(conn, text(self._READ + " FOR UPDATE"), {"o": key}, stop))
-                if live is not None:  # stored by the worker this one waited for
-                    conn.commit()
-                    return live
-                record, lifetime = load()
-                conn.execute(text(
-                    "UPDATE robots_txt SET status = :status, body = :body, detail = :detail, reason = :reason, "
-                    "outcome = :outcome, fetched_at = t.now, expires_at = t.now + make_interval(secs => :life) "
-                    "FROM (SELECT clock_timestamp() AS now) t WHERE origin = :o"),  # one reading of the clock
-                    {"o": key, "life": float(lifetime), "status": record.status, "body": _no_nul(record.body),
-                     "detail": _no_nul(record.detail), "reason": (record.reason or "")[:40] or None,
-                     "outcome": record.outcome})
-                conn.commit()
-                return record, lifetime
-            except BaseException:
-                conn.rollback()
-                raise
-
-    @staticmethod
-    def _live(row: Any) -> tuple[RobotsRecord, float] | None:
-        if row is None or row.status == "asking" or row.left_s is None or float(row.left_s) <= 0:
-            return None
-        record = RobotsRecord(row.status, body=row.body, detail=row.detail, reason=row.reason, outcome=row.outcome)
-        return record, float(row.left_s)
-
-
-def _no_nul(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL characters; a robots.txt may carry them (they match no rule)."""
-    return None if value is None else value.replace("\x00", "")

@@ -748,6 +748,8 @@ class Fetcher:
     by the worker threads (urllib3's pool is thread-safe; each origin is used by one thread at a time).
     ``host_slots`` makes the per-origin delay hold across processes (see :class:`SharedHostSlots`), and
     ``robots_store`` robots.txt (asked once per origin and lifetime by all of them; see :class:`SharedRobots`).
+    ``robots_cache``: the robots.txt answers of another fetcher in this process, read instead of keeping (and
+    asking the store for) its own; that fetcher asks for robots.txt when it is missing.
     """
 
     def __init__(
@@ -758,6 +760,7 @@ class Fetcher:
         resolver: Resolver | None = None,
         host_slots: SharedHostSlots | None = None,
         robots_store: SharedRobots | None = None,
+        robots_cache: RobotsCache | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._own_session = session is None
@@ -766,7 +769,7 @@ class Fetcher:
         self.guard = AddressGuard(self.policy.allow_private_addresses, resolver)
         self.throttle = HostThrottle(self._stop, shared=host_slots)
         self.retry = RetryPolicy(self.policy.retries, self.policy.backoff, self.policy.max_retry_after)
-        self.robots = RobotsCache(self._load_robots, shared=robots_store, stop=self._stop)
+        self.robots = robots_cache or RobotsCache(self._load_robots, shared=robots_store, stop=self._stop)
 
     @staticmethod
     def _make_session(policy: FetchPolicy) -> requests.Session:
