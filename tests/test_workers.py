@@ -9,6 +9,7 @@ SQLite desk refuses --queue with one clear line.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -287,6 +288,53 @@ def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
 
 
 # ------------------------------------------------------------------ a worker killed mid-job
+
+
+def test_two_enqueuers_at_once_never_queue_a_url_twice(pg_url, db, tmp_path, monkeypatch):
+    """Two `fetch --queue` at the same moment with overlapping URLs: each URL ends up in one job. Both are made
+    to read which URLs are queued before either writes (a barrier); the enqueue lock lets the second read only
+    after the first has committed, so it finds the shared URLs held (the barrier then times out)."""
+    import threading
+
+    from factcheck.desk import jobs
+    from factcheck.desk.db import Desk
+
+    urls = [f"http://127.0.0.1:9/p{i}" for i in range(6)]
+    setup_desk(pg_url, tmp_path, urls)
+    barrier = threading.Barrier(2, timeout=3)
+    read = jobs._queued_fetch_urls
+
+    def read_then_wait(s, wanted):
+        held = read(s, wanted)
+        # broken when the other enqueuer is waiting for the lock: it reads after this one commits
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return held
+
+    monkeypatch.setattr(jobs, "_queued_fetch_urls", read_then_wait)
+    desk = Desk(pg_url, check=False)
+    settings = settings_for(pg_url, tmp_path)
+    out: list[list] = []
+    errors: list[BaseException] = []
+
+    def enqueue(part):
+        try:
+            out.append(jobs.enqueue_fetch(desk, settings, actor="tester", urls=part, per_job=10))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=enqueue, args=(urls[:4],)), threading.Thread(target=enqueue, args=(urls[2:],))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    desk.dispose()
+    assert not errors, errors
+    with db.connect() as c:
+        rows = c.execute(text("SELECT id, args -> 'urls' FROM procrastinate_jobs WHERE status = 'todo'")).all()
+    queued = [u for _id, us in rows for u in us]
+    assert sorted(queued) == sorted(urls), rows  # every URL queued, none twice
+    assert len(out) == 2 and sum(1 for r in out for e in r if not e.queued) >= 1  # one saw the other's job
 
 
 def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, workers, db, tmp_path):
