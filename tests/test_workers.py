@@ -287,9 +287,6 @@ def test_per_host_delay_holds_across_two_workers(pg_cli, workers, db, tmp_path):
     assert min(gaps) >= delay - 0.01, f"smallest gap the server saw: {min(gaps):.3f}s < {delay}s"
 
 
-# ------------------------------------------------------------------ a worker killed mid-job
-
-
 def test_two_enqueuers_at_once_never_queue_a_url_twice(pg_url, db, tmp_path, monkeypatch):
     """Two `fetch --queue` at the same moment with overlapping URLs: each URL ends up in one job. Both are made
     to read which URLs are queued before either writes (a barrier); the enqueue lock lets the second read only
@@ -335,6 +332,36 @@ def test_two_enqueuers_at_once_never_queue_a_url_twice(pg_url, db, tmp_path, mon
     queued = [u for _id, us in rows for u in us]
     assert sorted(queued) == sorted(urls), rows  # every URL queued, none twice
     assert len(out) == 2 and sum(1 for r in out for e in r if not e.queued) >= 1  # one saw the other's job
+
+
+def test_a_one_url_job_queued_by_the_previous_version_still_runs(pg_cli, workers, db, tmp_path):
+    """Jobs queued before fetch jobs held lists of URLs carry one `url`: a worker of this version fetches it,
+    and `fetch --queue` sees that URL as queued (not queued twice)."""
+    from factcheck.desk import jobs
+    from factcheck.desk.db import Desk
+
+    with LocalServer() as server:
+        urls = serve_facts(server, 2)
+        setup_desk(pg_cli.url, tmp_path, urls)
+        desk = Desk(pg_cli.url, check=False)
+        settings = settings_for(pg_cli.url, tmp_path)
+        app = jobs.make_app(desk, settings)
+        with desk.session() as s:  # as the previous version queued it
+            jobs._defer(app, s, jobs.TASK_FETCH, lock="fetch:old", queueing_lock="fetch:old", url=urls[0],
+                        after_attempt=0, force=False, rejudge=False, claims=[], actor="tester")
+        again = pg_cli("fetch", "--queue", "--no-rejudge", "--json")
+        assert again.code == 0, again.stderr
+        listed = json.loads(again.stdout)["jobs"]
+        assert [e["urls"] for e in listed if e["queued"]] == [[urls[1]]]  # only the URL no job held
+        assert [e["urls"] for e in listed if not e["queued"]] == [[urls[0]]]  # held by the old job
+        desk.dispose()
+        workers.start()
+        assert wait_idle(db, at_least=2) == {"succeeded": 2}
+        assert [len(server.hits_for("/p0")), len(server.hits_for("/p1"))] == [1, 1]
+    assert snapshots_per_url(db) == {urls[0]: 1, urls[1]: 1}
+
+
+# ------------------------------------------------------------------ a worker killed mid-job
 
 
 def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, workers, db, tmp_path):
