@@ -1,4 +1,5 @@
-"""Case import with many sources: the registry is read once (SourceIndex) and answers as find_source does."""
+"""Case import with many sources: the registry is read once (SourceIndex), and it answers as reading every
+source in id order does (the reference scans below)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,27 @@ from sqlalchemy import select
 
 from factcheck.desk.cases import import_case
 from factcheck.desk.models import Citation, Claim, Source
-from factcheck.desk.sources import SourceIndex, find_source, merge_source
+from factcheck.desk.sources import SourceIndex, merge_source, name_key
+
+
+def find_source(session, name: str) -> Source | None:
+    """The reference: every source in id order, the first whose name or an alias matches."""
+    key = name_key(name)
+    for s in session.execute(select(Source).order_by(Source.id)).scalars():
+        if name_key(s.name) == key or any(name_key(a) == key for a in s.aliases or []):
+            return s
+    return None
+
+
+def source_for_domain(session, host: str) -> Source | None:
+    """The reference: every source in id order, the first with the host's domain or a domain above it."""
+    host = host.lower().removeprefix("www.")
+    for s in session.execute(select(Source).order_by(Source.id)).scalars():
+        for d in s.domains or []:
+            d = d.lower().removeprefix("www.")
+            if host == d or host.endswith("." + d):
+                return s
+    return None
 
 
 def _write(path: Path, data: dict) -> Path:
@@ -72,7 +93,7 @@ def test_alias_added_by_the_file_resolves_its_claims(desk, tmp_path):
 
 
 def test_index_prefers_the_oldest_match(desk):
-    """Two sources claiming one alias: the index answers with the first in id order, as find_source does."""
+    """Two sources claiming one alias: the index answers with the first in id order, as the scan does."""
     with desk.desk.session() as s:
         merge_source(s, name="Alpha", aliases=["AP"], actor="tester")
         merge_source(s, name="Beta", aliases=["AP"], actor="tester")
@@ -83,8 +104,6 @@ def test_index_prefers_the_oldest_match(desk):
 
 
 def test_domains_resolve_as_source_for_domain_does(desk):
-    from factcheck.desk.sources import source_for_domain
-
     with desk.desk.session() as s:
         merge_source(s, name="Wire", domains=["wire.example", "www.agency.example"], actor="tester")
         merge_source(s, name="Desk", domains=["news.wire.example"], actor="tester")
