@@ -314,19 +314,18 @@ def _analyse(prep: _Prepared, lang: str, registry: Registry, thr: float) -> list
     pass a plain re-ingest would change check-worthiness. `registry` is extended in place."""
     cands = analyse_article(prep.text, language=lang, registry=registry, links=prep.links, threshold=thr)
     for _ in range(3):  # a fixpoint in practice after one extra pass
-        fresh: list[SourceRef] = []
-        with_fresh = Registry(registry)  # the registry and this pass's new names, in that order
+        added = 0
         anonymous = {a.source for c in cands for a in c.attributions if a.kind == "anonymous"}
         for c in cands:
             for a in c.attributions if c.is_claim else ():
                 if a.source and a.kind != "anonymous" and not a.known and a.source not in anonymous:
-                    linked, known = with_fresh.link(a.source)
+                    # a name added earlier in this pass links to its entry (after every older one)
+                    linked, known = registry.link(a.source)
                     if not known and linked:
-                        fresh.append(SourceRef(linked[:200]))
-                        with_fresh.append(fresh[-1])
-        if not fresh:
+                        registry.append(SourceRef(linked[:200]))
+                        added += 1
+        if not added:
             break
-        registry.extend(fresh)
         cands = analyse_article(prep.text, language=lang, registry=registry, links=prep.links, threshold=thr)
     return cands
 
