@@ -190,6 +190,17 @@ def _reference_search(s, terms, cited, exclude, limits):
     return a, hits[: 2 * limits.desk]
 
 
+def _searches(s):
+    """Each claim of the desk with the search it makes (terms, cited sources, an excluded snapshot), as the
+    batch retrieval chooses them."""
+    claims = list(s.execute(select(Claim).options(selectinload(Claim.citations))).scalars())
+    wanted = {c.id: query_terms([c.text, c.statement or ""], limit=16) for c in claims}
+    df = term_frequencies(s, (t for ts in wanted.values() for t in ts))
+    for c in claims:
+        cited = sorted({ci.source_id for ci in c.citations if ci.source_id is not None})
+        yield c, choose_terms(df, wanted[c.id]), cited, {c.id % 7 + 1}
+
+
 def test_sqlite_search_hits_are_those_of_the_passage_and_snapshot_rows(tmp_path):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     load_benchmark("verify_bench").build(url, 2000, 60)
@@ -199,14 +210,8 @@ def test_sqlite_search_hits_are_those_of_the_passage_and_snapshot_rows(tmp_path)
     def compare() -> int:
         checked = 0
         with desk.session() as s:
-            claims = list(s.execute(select(Claim).options(selectinload(Claim.citations))).scalars())
-            wanted = {c.id: query_terms([c.text, c.statement or ""], limit=16) for c in claims}
-            df = term_frequencies(s, (t for ts in wanted.values() for t in ts))
             batch = _Batch(s, limits)
-            for c in claims:
-                terms = choose_terms(df, wanted[c.id])
-                cited = sorted({ci.source_id for ci in c.citations if ci.source_id is not None})
-                exclude = {c.id % 7 + 1}
+            for c, terms, cited, exclude in _searches(s):
                 got = batch._search(terms, cited, exclude)
                 assert got == _reference_search(s, terms, cited, exclude, limits), c.key
                 checked += bool(got[0]) + bool(got[1])
@@ -360,14 +365,8 @@ def test_postgresql_search_hits_are_those_of_every_hit_joined_first(pg_url):
     limits = RetrievalLimits(cited=5, desk=4)
     checked = 0
     with desk.session() as s:
-        claims = list(s.execute(select(Claim).options(selectinload(Claim.citations))).scalars())
-        wanted = {c.id: query_terms([c.text, c.statement or ""], limit=16) for c in claims}
-        df = term_frequencies(s, (t for ts in wanted.values() for t in ts))
         batch = _Batch(s, limits)
-        for c in claims:
-            terms = choose_terms(df, wanted[c.id])
-            cited = sorted({ci.source_id for ci in c.citations if ci.source_id is not None})
-            exclude = {c.id % 7 + 1}
+        for c, terms, cited, exclude in _searches(s):
             got = batch._search(terms, cited, exclude)
             assert got == _reference_search_pg(s, terms, cited, exclude, limits), c.key
             checked += len(got[1]) > 1

@@ -49,6 +49,19 @@ def serve_facts(server: LocalServer, n: int, delay: float = 0.0) -> list[str]:
     return [server.url(f"/p{i}") for i in range(n)]
 
 
+def slow_the_first_time(i: int):
+    """A handler serving fact i that holds its first request for 6 s: a worker is killed while it waits."""
+    hits = {"n": 0}
+
+    def handler(req) -> None:
+        hits["n"] += 1
+        if hits["n"] == 1:
+            time.sleep(6)
+        send(req, 200, PAGE.format(title=f"District {i}", body=fact(i)).encode())
+
+    return handler
+
+
 class Workers:
     """`factcheck worker` processes on one desk, each logging the jobs it starts to its own file."""
 
@@ -365,15 +378,7 @@ def test_a_one_url_job_queued_by_the_previous_version_still_runs(pg_cli, workers
 
 
 def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, workers, db, tmp_path):
-    hits = {"n": 0}
-
-    def slow_first(req) -> None:
-        hits["n"] += 1
-        if hits["n"] == 1:
-            time.sleep(6)  # the first worker is killed while it waits for this
-        send(req, 200, PAGE.format(title="District 0", body=fact(0)).encode())
-
-    with LocalServer({"/slow": slow_first}) as server:
+    with LocalServer({"/slow": slow_the_first_time(0)}) as server:
         url = server.url("/slow")
         setup_desk(pg_cli.url, tmp_path, [url])
         jobs = json.loads(pg_cli("fetch", "--queue", "--json").stdout)["jobs"]
@@ -405,15 +410,7 @@ def test_worker_killed_mid_fetch_job_runs_again_without_duplicates(pg_cli, worke
 def test_worker_killed_mid_batch_fetch_job_fetches_only_what_was_left(pg_cli, workers, db, tmp_path):
     """A fetch job of three URLs killed while it waits for the third: its first two captures were committed;
     the job runs again, fetches only the third, and re-judges the three claims in one run."""
-    hits = {"n": 0}
-
-    def slow_first(req) -> None:
-        hits["n"] += 1
-        if hits["n"] == 1:
-            time.sleep(6)  # the first worker is killed while it waits for this
-        send(req, 200, PAGE.format(title="District 2", body=fact(2)).encode())
-
-    with LocalServer({"/slow": slow_first}) as server:
+    with LocalServer({"/slow": slow_the_first_time(2)}) as server:
         urls = [*serve_facts(server, 2), server.url("/slow")]  # one host: fetched in this order
         setup_desk(pg_cli.url, tmp_path, urls)
         # named URLs are fetched even when captured: only the attempts since queueing tell what the killed try did
