@@ -80,3 +80,32 @@ def test_bare_numbers_know_what_they_count() -> None:
     assert extract_anchors("starting on 20 July").quantities[0].noun == "july"
     # the counted word is not part of equality: German and English nouns differ
     assert extract_anchors("600 Mitarbeiter", "de").quantities == extract_anchors("600 employees").quantities
+
+
+def test_date_prechecks_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_find_dates skips patterns whose necessary parts (a four-digit year, a month word) the text lacks; on
+    texts built from month words in every spelling, near misses and numbers, it finds exactly what running
+    every pattern finds."""
+    import random
+    import re
+
+    from factcheck.text import anchors
+
+    rng = random.Random(5)
+    months = [f for key in anchors._MONTHS for f in (key, key.replace("ae", "ä").replace("ue", "ü"))]
+    words = [*months, *(m.capitalize() for m in months), *(m.upper() for m in months),
+             "Marching", "Mayor", "Jun.", "Sept.", "Mär", "Dezembers", "of", "the", "am", ",", ".", "-", "on"]
+    def number() -> str:
+        return rng.choice([str(rng.randint(1, 31)), str(rng.randint(1, 12)), str(rng.randint(990, 2300)),
+                           f"{rng.randint(1, 31)}.", f"{rng.randint(1, 31)}th",
+                           f"{rng.randint(1900, 2100)}-{rng.randint(1, 13)}-{rng.randint(1, 32)}",
+                           f"{rng.randint(1, 31)}.{rng.randint(1, 13)}.{rng.randint(1900, 2100)}"])
+    texts = [" ".join(rng.choice(words) if rng.random() < 0.55 else number() for _ in range(rng.randint(1, 12)))
+             for _ in range(4000)]
+    fast = [anchors._find_dates(t) for t in texts]
+    everything = re.compile("")
+    monkeypatch.setattr(anchors, "_YEAR_DIGITS", everything)
+    monkeypatch.setattr(anchors, "_ANY_MONTH", everything)
+    slow = [anchors._find_dates(t) for t in texts]
+    assert sum(1 for d, _ in slow if d) > 1000  # the texts do hold dates of every kind
+    assert fast == slow

@@ -241,6 +241,12 @@ class Desk:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def one_connection(self) -> bool:
+        """An in-memory SQLite desk lives in one connection that every session shares: two threads must not
+        use it at once (a file or PostgreSQL desk gives each session a connection of its own)."""
+        return isinstance(self.engine.pool, StaticPool)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back everything on any error."""

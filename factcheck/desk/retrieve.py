@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import nsmallest
 from operator import itemgetter
 
 from sqlalchemy import func, select, text
@@ -345,16 +346,22 @@ class _Batch:
                     "WHERE passage_fts MATCH ?", (q,)).fetchall()
             finally:
                 cursor.close()
-            rows.sort(key=itemgetter(4, 0))
+            # only the best hits are kept, so they are picked (heap), not every hit sorted; (score, rowid) is
+            # a total order, so the pick equals the sorted list's head
+            if exclude:
+                rows = [r for r in rows if r[1] not in exclude]
+            best = itemgetter(4, 0)
+            b = nsmallest(2 * limits.desk, rows, key=best) if limits.desk else []
+            if cited:
+                cited_set = set(cited)
+                a = nsmallest(2 * limits.cited, [r for r in rows if r[2] in cited_set], key=best)
+            else:
+                a = []
             snaps = self.snaps
-            for _pid, sid, src, url, _score in rows:
+            for _pid, sid, src, url, _score in a + b:
                 if sid not in snaps:
                     snaps[sid] = (src, url)
-            hits = [(pid, sid) for pid, sid, _src, _url, _score in rows if sid not in exclude]
-            cited_set = set(cited)
-            a = [h for h in hits if self.snaps[h[1]][0] in cited_set][: 2 * limits.cited] if cited else []
-            b = hits[: 2 * limits.desk] if limits.desk else []
-            return a, b
+            return [(r[0], r[1]) for r in a], [(r[0], r[1]) for r in b]
         return self._search_pg(terms, cited, exclude)
 
     def _newest(self, found: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[int]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,21 +118,55 @@ def _judge_all(
     batch_size: int, limits: RetrievalLimits | None, progress: Callable[[int, int], None] | None,
     gloss_dictionary: str | None = None,
 ) -> None:
-    """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row."""
-    for i in range(0, len(ids), batch_size):
-        judged = _judge_batch(desk, ids[i : i + batch_size], judge_settings=judge_settings, limits=limits,
-                              gloss_dictionary=gloss_dictionary)
+    """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row.
+
+    The next batch is read (claims, glosses, retrieval) in a second thread while this one is judged: the
+    database answers a search while Python judges, which it could not when each waited for the other (the
+    reads write nothing and no verdict changes what the next batch reads). An in-memory desk has one
+    connection for every session, so there the batches are read in turn."""
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+    def read(batch: list[int]) -> list[tuple[int, ToJudge]]:
+        return _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
+                           gloss_dictionary=gloss_dictionary)
+
+    done = 0
+    for items in _read_ahead(read, batches, ahead=not desk.one_connection):
+        judged = [(cid, j) for (cid, _item), j in
+                  zip(items, judge_many([item for _cid, item in items], settings=judge_settings), strict=True)]
         for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
             result.counts[label] = result.counts.get(label, 0) + n
+        done += len(items)
         if progress:
-            progress(min(i + batch_size, len(ids)), len(ids))
+            progress(done, len(ids))
 
 
-def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, Any],
-                 limits: RetrievalLimits | None, gloss_dictionary: str | None) -> list[tuple[int, Any]]:
-    """Read and judge one batch of claims, writing nothing: the claims with their citations in one query, the
-    candidates of all of them together. Judging happens before the transaction that stores the verdicts
-    opens, since storing takes the audit chain's lock (one writer at a time on PostgreSQL)."""
+def _read_ahead(read: Callable[[list[int]], Any], batches: list[list[int]], *, ahead: bool) -> Iterator[Any]:
+    """read(batch) for each batch in order; with `ahead`, the next one is read in a worker thread while the
+    caller works on the one yielded. A read's error comes out where its batch would have; when the caller
+    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk."""
+    if not ahead or len(batches) < 2:
+        for batch in batches:
+            yield read(batch)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as pool:
+        pending = pool.submit(read, batches[0])
+        try:
+            for k in range(len(batches)):
+                got = pending.result()
+                if k + 1 < len(batches):
+                    pending = pool.submit(read, batches[k + 1])
+                yield got
+        finally:
+            pending.cancel()
+
+
+def _read_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, Any],
+                limits: RetrievalLimits | None, gloss_dictionary: str | None) -> list[tuple[int, ToJudge]]:
+    """What judging one batch of claims needs, read in one session that writes nothing: the claims with their
+    citations in one query, the candidates of all of them together. Judging happens outside it, and before
+    the transaction that stores the verdicts opens, since storing takes the audit chain's lock (one writer at
+    a time on PostgreSQL)."""
     with desk.session() as s:
         claims = list(s.execute(
             select(Claim).where(Claim.id.in_(list(ids))).options(selectinload(Claim.citations)).order_by(Claim.id)
@@ -142,11 +177,9 @@ def _judge_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, An
         # with tied_first, a claim's tied passages are all the verdict reads when it has any: not searched
         candidates = candidates_for_claims(s, claims, limits, readings=readings,
                                            tied_only=bool(judge_settings["tied_first"]))
-        # judged together: the reader, when on, reads alongside the rules (see judge_many)
-        judged = judge_many([ToJudge(claim.text, claim.statement, [ci.name for ci in claim.citations],
-                                     candidates[claim.id], _attribution(claim), readings[claim.id])
-                             for claim in claims], settings=judge_settings)
-        return [(claim.id, j) for claim, j in zip(claims, judged, strict=True)]
+        return [(claim.id, ToJudge(claim.text, claim.statement, [ci.name for ci in claim.citations],
+                                   candidates[claim.id], _attribution(claim), readings[claim.id]))
+                for claim in claims]
 
 
 def _store_verdicts(desk: Desk, run_id: int, judged: list[tuple[int, Any]], *, actor: str) -> dict[str, int]:

@@ -134,12 +134,10 @@ def stem_set_all(text: str) -> frozenset[str]:
 
 
 def _stem_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Both stem sets of a text, each word stemmed once (every passage is asked for both)."""
-    content: set[str] = set()
-    other: set[str] = set()
-    for w in normalise(text).split():
-        (other if w in STOPWORDS else content).add(stem(w))
-    return frozenset(content), frozenset(content | other)
+    """Both stem sets of a text, each distinct word stemmed once (every passage is asked for both)."""
+    words = set(normalise(text).split())
+    content = frozenset(map(stem, words - STOPWORDS))
+    return content, content.union(map(stem, words & STOPWORDS))
 
 
 def name_found(name: str, folded_text: str) -> bool:

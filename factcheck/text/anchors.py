@@ -118,10 +118,30 @@ def _month(word: str) -> int | None:
     return _MONTHS.get(fold(word).rstrip("."))
 
 
+def _month_forms() -> list[str]:
+    """Every way a month word of _MONTHS can be written before fold(): with umlauts or their digraphs."""
+    forms = set()
+    for key in _MONTHS:
+        forms.add(key)
+        forms.add(key.replace("ae", "ä").replace("oe", "ö").replace("ue", "ü"))
+    return sorted(forms, key=lambda f: (-len(f), f))
+
+
+# Necessary conditions, looked for first: every date pattern has a four-digit year, and the patterns that name
+# the month match only where a month word (as _month reads it) stands as a word; most passages have neither,
+# and running five patterns over each was the largest part of reading a passage's anchors.
+_YEAR_DIGITS = re.compile(r"\d{4}")
+_ANY_MONTH = re.compile(r"\b(?:" + "|".join(_month_forms()) + r")\b", re.IGNORECASE)
+_NUMERIC_DATES = 2  # _DATE_PATTERNS[:2] name the month by its number
+
+
 def _find_dates(text: str) -> tuple[set[str], list[tuple[int, int]]]:
     dates: set[str] = set()
     spans: list[tuple[int, int]] = []
-    for pat in _DATE_PATTERNS:
+    if not _YEAR_DIGITS.search(text):
+        return dates, spans
+    patterns = _DATE_PATTERNS if _ANY_MONTH.search(text) else _DATE_PATTERNS[:_NUMERIC_DATES]
+    for pat in patterns:
         for m in pat.finditer(text):
             if any(s <= m.start() < e or s < m.end() <= e for s, e in spans):
                 continue

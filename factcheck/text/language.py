@@ -7,6 +7,7 @@ English?" to pick number formats and name rules (`de_or_en`), where English is t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -56,9 +57,11 @@ _DE_SHAPE = re.compile(r"[äöüß]|\w(?:ung|ungen|keit|heit|schaft|lichen|ische
 _EN_SHAPE = re.compile(r"\w(?:ing|tion|tions|ly)\b", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def de_or_en(text: str) -> str:
     """'de' or 'en' for a claim or passage: German when German function words outnumber English ones; on a
-    tie (short sentences: "in", "an" are both), umlauts and German word endings decide."""
+    tie (short sentences: "in", "an" are both), umlauts and German word endings decide. Kept for the texts
+    asked last: the verdict asks it of the same claim and passages again and again."""
     scores, _ = _counts(text, ("de", "en"))
     if scores["de"] != scores["en"]:
         return "de" if scores["de"] > scores["en"] else "en"

@@ -1,0 +1,138 @@
+"""Verify reads the next batch (claims, glosses, retrieval) in a second thread while it judges the one read:
+the same verdicts as reading in turn, batches in order, a read's error where its batch would have been, no
+read left running when the run stops early, and an in-memory desk (one shared connection) read in turn."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from factcheck.desk import verify as verify_mod
+from factcheck.desk.db import Desk
+from factcheck.desk.models import Verdict
+from factcheck.desk.verify import _read_ahead, verify
+from factcheck.settings import load_settings
+from tests.bench_modules import load_benchmark
+
+
+def test_batches_come_in_order_and_the_next_is_read_meanwhile():
+    events: list[str] = []
+    started = {k: threading.Event() for k in range(4)}
+
+    def read(batch):
+        k = batch[0]
+        started[k].set()
+        events.append(f"read {k}")
+        return k
+
+    got = []
+    for k in _read_ahead(read, [[0], [1], [2], [3]], ahead=True):
+        if k + 1 < 4:  # the next batch's read starts while this one is worked on
+            assert started[k + 1].wait(5), f"batch {k + 1} was not read ahead"
+        got.append(k)
+    assert got == [0, 1, 2, 3]
+
+
+def test_in_turn_reads_nothing_ahead():
+    reads: list[int] = []
+
+    def read(batch):
+        reads.append(batch[0])
+        return batch[0]
+
+    for k in _read_ahead(read, [[0], [1], [2]], ahead=False):
+        assert reads == list(range(k + 1))
+
+
+def test_a_read_error_comes_out_where_its_batch_would_have():
+    def read(batch):
+        if batch[0] == 2:
+            raise RuntimeError("database went away")
+        return batch[0]
+
+    got = []
+    with pytest.raises(RuntimeError, match="went away"):
+        for k in _read_ahead(read, [[0], [1], [2], [3]], ahead=True):
+            got.append(k)
+    assert got == [0, 1]
+
+
+def test_no_read_is_left_running_when_the_caller_stops():
+    started, finished = threading.Event(), threading.Event()
+
+    def read(batch):
+        if batch[0] == 1:
+            started.set()
+            time.sleep(0.3)
+            finished.set()
+        return batch[0]
+
+    gen = _read_ahead(read, [[0], [1], [2]], ahead=True)
+    assert next(gen) == 0
+    assert started.wait(5)  # batch 1's read is under way
+    gen.close()  # the caller failed while judging batch 0
+    assert finished.is_set()  # the read was waited for, not left to touch the desk after the run stopped
+    assert not any(t.name.startswith("verify-read") for t in threading.enumerate())
+
+
+def test_a_read_not_yet_started_is_not_made_when_the_caller_stops():
+    reads: list[int] = []
+    gate = threading.Event()
+
+    def read(batch):
+        reads.append(batch[0])
+        gate.wait(5)
+        return batch[0]
+
+    gen = _read_ahead(read, [[0], [1], [2]], ahead=True)
+    gate.set()
+    assert next(gen) == 0
+    gen.close()
+    assert 2 not in reads  # nothing is read after the caller stopped but the read already under way
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def seeded(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'desk.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    load_benchmark("verify_bench").build(url, 2000, 90, german=0.15)
+    settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off"}, environ={},
+                             desk_dir=tmp_path)
+    desk = Desk(url, check=False)
+    yield desk, settings
+    desk.dispose()
+
+
+def _verdicts(desk: Desk, run_id: int) -> dict[int, tuple]:
+    with desk.session() as s:
+        return {v.claim_id: (v.label, v.confidence, v.rationale, v.quotes, v.first_hand, v.signals)
+                for v in s.execute(select(Verdict).where(Verdict.run_id == run_id)).scalars()}
+
+
+def test_reading_ahead_gives_the_verdicts_of_reading_in_turn(seeded, monkeypatch):
+    desk, settings = seeded
+    threads: set[str] = set()
+    real = verify_mod._read_batch
+
+    def spying(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify_mod, "_read_batch", spying)
+    ahead = verify(desk, settings, actor="t", batch_size=7)
+    assert any(name.startswith("verify-read") for name in threads)  # it did read in the second thread
+    monkeypatch.setattr(Desk, "one_connection", property(lambda self: True))
+    threads.clear()
+    in_turn = verify(desk, settings, actor="t", batch_size=7)
+    assert threads == {threading.main_thread().name}
+    a, b = _verdicts(desk, ahead.run_id), _verdicts(desk, in_turn.run_id)
+    assert len(a) == 90 and a == b
+    assert ahead.counts == in_turn.counts
+
+
+def test_an_in_memory_desk_is_read_in_turn():
+    desk = Desk("sqlite:///:memory:", check=False)
+    assert desk.one_connection
+    desk.dispose()
