@@ -167,3 +167,26 @@ def test_a_quoted_sentence_with_another_year_is_not_verified() -> None:
     assert "year" in j.rationale
     # the other page alone states the claim
     assert judge(VANS.format(2020), None, ["Example News"], ev[1:]).label == "verified"
+
+
+def test_attribution_clause_precheck_changes_no_result(monkeypatch):
+    """_attribution_clause looks for its words before running the pattern; on texts made of attribution
+    words in every case, near misses and filler, it finds exactly what the pattern alone finds."""
+    import random
+
+    from factcheck.judge import verdict
+
+    rng = random.Random(11)
+    words = ["laut", "Laut", "LAUT", "according", "According", "ACCORDING", "to", "zufolge", "Zufolge",
+             "ZUFOLGE", "lauter", "Blaut", "accordingly", "dem", "Bericht", "Bloomberg", "the", "report", ",",
+             ".", ";", "sagte", "Sprecher", "Ärger", "Straße", "über"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 14))) for _ in range(4000)]
+    fast = [verdict._attribution_clause(t) for t in texts]
+
+    class Lower(str):
+        def lower(self):  # every word "found": the pattern decides alone
+            return "laut according zufolge"
+
+    slow = [verdict._attribution_clause(Lower(t)) for t in texts]
+    assert sum(1 for m in slow if m) > 1000 and sum(1 for m in slow if not m) > 300
+    assert fast == slow

@@ -25,7 +25,7 @@ from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
 from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
 from factcheck.judge import reader as entail
-from factcheck.judge.verdict import ToJudge, judge_many, prepare
+from factcheck.judge.verdict import ToJudge, judge_many, prepare, warm
 from factcheck.settings import Settings
 from factcheck.text import gloss
 from factcheck.text.language import de_or_en
@@ -126,12 +126,17 @@ def _judge_all(
     connection for every session, so there the batches are read in turn."""
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
+    ahead = not desk.one_connection
+
     def read(batch: list[int]) -> list[tuple[int, ToJudge]]:
-        return _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
-                           gloss_dictionary=gloss_dictionary)
+        items = _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
+                            gloss_dictionary=gloss_dictionary)
+        if ahead:  # the sentence encoder's share of judging them, done here beside the judging of the last
+            warm([item for _cid, item in items], settings=judge_settings)
+        return items
 
     done = 0
-    for items in _read_ahead(read, batches, ahead=not desk.one_connection):
+    for items in _read_ahead(read, batches, ahead=ahead):
         judged = [(cid, j) for (cid, _item), j in
                   zip(items, judge_many([item for _cid, item in items], settings=judge_settings), strict=True)]
         for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():

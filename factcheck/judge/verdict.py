@@ -39,7 +39,7 @@ from factcheck.text.display import shorten as _short
 from factcheck.text.language import de_or_en
 from factcheck.text.passages import sentence_spans
 
-__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many", "prepare"]
+__all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many", "prepare", "warm"]
 
 LABELS = ("verified", "unverified", "contested")
 
@@ -106,6 +106,9 @@ def speakers(text: str) -> set[str]:
 
 
 def _attribution_clause(text: str) -> str | None:
+    low = text.lower()
+    if "laut" not in low and "according" not in low and "zufolge" not in low:
+        return None  # the clause's words are looked for first: the pattern tries every position of the text
     m = _CLAUSE.search(text)
     return m.group(0) if m else None
 
@@ -437,6 +440,19 @@ def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None 
                 signal(r)
             out.append(_decide(r))
     return out
+
+
+def warm(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None) -> None:
+    """Ask now what judging these claims will ask of the sentence encoder. A caller that reads the next batch
+    in a second thread while this one is judged (desk.verify) calls it there: the encoder's arithmetic
+    (numpy, which leaves Python's lock while it multiplies) then runs beside the rules instead of between
+    them. Verdicts are unchanged: the encoder's answers are kept by text (semantic.embed), as is the rest
+    of _gather's work."""
+    cfg = _settings(settings)
+    for c in claims:
+        statement = c.statement if c.statement and c.statement.strip() else None
+        if c.candidates and _across_languages(c.claim_text, statement, cfg):
+            _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
 
 
 def _decide(r: Reading) -> Judgement:

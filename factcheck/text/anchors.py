@@ -481,6 +481,11 @@ def names_in(text: str, language: str) -> set[str]:
 _NUMBERS = TextMemo[tuple[tuple[Quantity, ...], frozenset[int], frozenset[str]]](20_000)  # (text, language)
 _NAMES = TextMemo[frozenset[str]](20_000)  # (text, language)
 _RANKS = TextMemo[frozenset[str]](20_000)  # text
+_NEGATED = TextMemo[bool](20_000)  # text
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
 
 
 def extract_anchors(text: str, language: str | None = None, *, names: bool = True, ranks: bool = True) -> Anchors:
@@ -496,7 +501,7 @@ def extract_anchors(text: str, language: str | None = None, *, names: bool = Tru
         years=set(years),
         dates=set(dates),
         names=set(_NAMES.get((text, lang), _names)) if names else set(),
-        negated=bool(_NEGATION.search(text)),
+        negated=_NEGATED.get(text, _negated),
         ranks=set(_RANKS.get(text, _ranks)) if ranks else set(),
     )
 
