@@ -10,7 +10,8 @@ Then, on that same desk, it runs verify() twice, each in a fresh process:
             folder and imported from there: the path as it was;
   current   this checkout.
 
-It prints claims/s for both and the ratio, and compares every verdict of the two runs (label, confidence,
+It prints claims/s and CPU seconds for both and the ratio (with --rounds N the paths take turns N times and
+the median run of each is reported), and compares every verdict of the two runs (label, confidence,
 rationale, quotes with offsets, first-hand, signals): any difference is printed and the exit status is 1.
 
     python benchmarks/verify_bench.py                               # sqlite and postgresql, 100k passages
@@ -224,18 +225,21 @@ desk = Desk(url, check=False)
 from factcheck.text import gloss
 gloss.load(settings.gloss_dictionary)  # parsing the word list is not part of the run
 t0 = time.perf_counter()
+c0 = time.process_time()
 if profile != "-":
     import cProfile, pstats
     prof = cProfile.Profile()
     prof.enable()
 res = verify(desk, settings, actor="bench")
 secs = time.perf_counter() - t0
+cpu = time.process_time() - c0
 if profile != "-":
     prof.disable()
     pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 desk.dispose()
-print(json.dumps({"run": res.run_id, "claims": len(res.claim_ids), "seconds": secs, "counts": res.counts}))
+print(json.dumps({"run": res.run_id, "claims": len(res.claim_ids), "seconds": secs, "cpu": cpu,
+                  "counts": res.counts}))
 """
 
 
@@ -308,11 +312,17 @@ def one_backend(backend: str, args: argparse.Namespace, baseline: Path) -> dict[
             e.dispose()
         res: dict[str, Any] = {"backend": backend, "build_s": build_s, **made}
         order = ["baseline", "current"] if args.profile is None else [args.profile]
-        for which in order:
-            code = baseline if which == "baseline" else REPO
-            res[which] = run_verify(url, tmp, code, profile=args.profile == which)
+        runs: dict[str, list[dict[str, Any]]] = {which: [] for which in order}
+        for _round in range(args.rounds if args.profile is None else 1):  # the two paths take turns
+            for which in order:
+                code = baseline if which == "baseline" else REPO
+                runs[which].append(run_verify(url, tmp, code, profile=args.profile == which))
+        for which, got in runs.items():  # the median run by time speaks for each path
+            res[which] = sorted(got, key=lambda g: g["seconds"])[len(got) // 2]
+            res[which]["rounds"] = [round(g["claims"] / g["seconds"], 1) for g in got]
         if args.profile is None:
-            res["differences"] = compare(url, res["baseline"]["run"], res["current"]["run"])
+            res["differences"] = [d for a, b in zip(runs["baseline"], runs["current"], strict=True)
+                                  for d in compare(url, a["run"], b["run"])]
         return res
     finally:
         if admin is not None:
@@ -329,6 +339,8 @@ def main() -> int:
     ap.add_argument("--german", type=float, help=f"share of German claims without statement ({MIX['german']})")
     ap.add_argument("--baseline-ref", default="main", help="git revision whose verify is the baseline")
     ap.add_argument("--profile", choices=["baseline", "current"], help="profile one path instead of comparing")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs of each path, taking turns; the median by time is reported (the machine is noisy)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     failed = False
@@ -345,9 +357,10 @@ def main() -> int:
             print(f"{backend:10} {r['passages']:,} passages, {r['claims']:,} claims {r['kinds']} "
                   f"(seeded in {r['build_s']:.0f} s)")
             print(f"  baseline ({args.baseline_ref}): {old['seconds']:7.1f} s  {old_cps:7.1f} claims/s  "
-                  f"{old['counts']}")
+                  f"CPU {old['cpu']:5.1f} s  {old['counts']}  rounds {old['rounds']}")
             print(f"  current:{'':{len(args.baseline_ref) + 5}}{new['seconds']:7.1f} s  {new_cps:7.1f} claims/s  "
-                  f"{new['counts']}  x{new_cps / old_cps:.2f}")
+                  f"CPU {new['cpu']:5.1f} s  {new['counts']}  rounds {new['rounds']}  x{new_cps / old_cps:.2f}  "
+                  f"(load {os.getloadavg()[0]:.1f})")
             diffs = r["differences"]
             print(f"  verdicts identical: {'yes' if not diffs else 'NO'} ({len(diffs)} differences)", flush=True)
             for d in diffs[:20]:
