@@ -136,3 +136,26 @@ def test_an_in_memory_desk_is_read_in_turn():
     desk = Desk("sqlite:///:memory:", check=False)
     assert desk.one_connection
     desk.dispose()
+
+
+def test_work_meanwhile_runs_while_the_caller_is_busy_and_stops_when_it_waits():
+    """meanwhile() works on a batch read ahead while the caller is busy, and stops once the caller asks for
+    that batch (the caller then does the rest itself): neither thread waits for work the other could do."""
+    done: dict[int, int] = {}
+
+    def read(batch):
+        return batch[0]
+
+    def meanwhile(k, wanted):
+        done[k] = 0
+        while not wanted() and done[k] < 200:  # 200 steps of 5 ms: more than the caller's 0.3 s
+            time.sleep(0.005)
+            done[k] += 1
+
+    got = []
+    for k in _read_ahead(read, [[0], [1], [2]], ahead=True, meanwhile=meanwhile):
+        time.sleep(0.3)  # the caller judges batch k
+        got.append(k)
+    assert got == [0, 1, 2]
+    assert 0 not in done  # the caller asked for the first batch at once: nothing to do meanwhile
+    assert 20 <= done[1] < 200 and 20 <= done[2] < 200  # it worked while the caller was busy, then stopped

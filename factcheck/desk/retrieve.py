@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from heapq import nsmallest
 from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -259,14 +260,19 @@ class _Batch:
         self.snaps: dict[int, tuple[int | None, str]] = {}  # snapshot id -> (source id, url)
         self.latest: dict[str, int] = {}  # url -> its newest snapshot id
 
+    def _rows(self, stmt: Any) -> list[Any]:
+        """A column query's rows through the session's connection (Core): the ORM's result handling cost
+        more than the query for the thousands of passage rows a batch reads."""
+        return self.s.connection().execute(stmt).all()
+
     # ------------------------------------------------------------ lookups shared by the batch
 
     def _latest(self, urls: Iterable[str]) -> dict[str, int]:
         todo = sorted({u for u in urls if u not in self.latest})
         for k in range(0, len(todo), 500):
-            self.latest.update(self.s.execute(
+            self.latest.update(self._rows(
                 select(Snapshot.url, func.max(Snapshot.id)).where(Snapshot.url.in_(todo[k : k + 500]))
-                .group_by(Snapshot.url)).all())
+                .group_by(Snapshot.url)))
         return self.latest
 
     def _tied_snapshots(self, claim_ids: list[int]) -> dict[int, set[int]]:
@@ -313,7 +319,7 @@ class _Batch:
         out: dict[int, list[int]] = {}
         ordered = sorted(snaps)
         for k in range(0, len(ordered), 500):
-            for pid, sid in self.s.execute(
+            for pid, sid in self._rows(
                 select(Passage.id, Passage.snapshot_id).where(Passage.snapshot_id.in_(ordered[k : k + 500]))
                 .order_by(Passage.snapshot_id, Passage.seq)
             ):
@@ -410,7 +416,7 @@ class _Batch:
         rows: dict[int, tuple[int, int, int, str]] = {}
         ordered = sorted(ids)
         for k in range(0, len(ordered), 1000):
-            for pid, sid, start, end, txt in self.s.execute(
+            for pid, sid, start, end, txt in self._rows(
                 select(Passage.id, Passage.snapshot_id, Passage.start, Passage.end, Passage.text)
                 .where(Passage.id.in_(ordered[k : k + 1000]))
             ):
@@ -422,7 +428,7 @@ class _Batch:
         out = {}
         ordered = sorted(ids)
         for k in range(0, len(ordered), 500):
-            for sid, sha, url, src, pub, txt, name in self.s.execute(
+            for sid, sha, url, src, pub, txt, name in self._rows(
                 select(Snapshot.id, Snapshot.sha256, Snapshot.url, Snapshot.source_id, Snapshot.published,
                        Snapshot.text, Source.name)
                 .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -126,17 +127,16 @@ def _judge_all(
     connection for every session, so there the batches are read in turn."""
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
-    ahead = not desk.one_connection
-
     def read(batch: list[int]) -> list[tuple[int, ToJudge]]:
-        items = _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
-                            gloss_dictionary=gloss_dictionary)
-        if ahead:  # the sentence encoder's share of judging them, done here beside the judging of the last
-            warm([item for _cid, item in items], settings=judge_settings)
-        return items
+        return _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
+                           gloss_dictionary=gloss_dictionary)
+
+    def meanwhile(items: list[tuple[int, ToJudge]], wanted: Callable[[], bool]) -> None:
+        # the sentence encoder's share of judging the batch read, while the last one is still being judged
+        warm([item for _cid, item in items], settings=judge_settings, stop=wanted)
 
     done = 0
-    for items in _read_ahead(read, batches, ahead=ahead):
+    for items in _read_ahead(read, batches, ahead=not desk.one_connection, meanwhile=meanwhile):
         judged = [(cid, j) for (cid, _item), j in
                   zip(items, judge_many([item for _cid, item in items], settings=judge_settings), strict=True)]
         for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
@@ -146,23 +146,40 @@ def _judge_all(
             progress(done, len(ids))
 
 
-def _read_ahead(read: Callable[[list[int]], Any], batches: list[list[int]], *, ahead: bool) -> Iterator[Any]:
+def _read_ahead(read: Callable[[list[int]], Any], batches: list[list[int]], *, ahead: bool,
+                meanwhile: Callable[[Any, Callable[[], bool]], None] | None = None) -> Iterator[Any]:
     """read(batch) for each batch in order; with `ahead`, the next one is read in a worker thread while the
     caller works on the one yielded. A read's error comes out where its batch would have; when the caller
-    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk."""
+    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk.
+
+    `meanwhile(got, wanted)`: work the thread may do on a batch it has read until the caller asks for it
+    (`wanted()` turns true then, and the work stops): so the two threads share the work whichever is
+    faster, instead of the caller waiting for work it could have done itself."""
     if not ahead or len(batches) < 2:
         for batch in batches:
             yield read(batch)
         return
+    wanted = threading.Event()
+
+    def task(batch: list[int]) -> Any:
+        got = read(batch)
+        if meanwhile is not None and not wanted.is_set():
+            meanwhile(got, wanted.is_set)
+        return got
+
+    wanted.set()  # the first batch is wanted at once
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as pool:
-        pending = pool.submit(read, batches[0])
+        pending = pool.submit(task, batches[0])
         try:
             for k in range(len(batches)):
+                wanted.set()
                 got = pending.result()
+                wanted.clear()
                 if k + 1 < len(batches):
-                    pending = pool.submit(read, batches[k + 1])
+                    pending = pool.submit(task, batches[k + 1])
                 yield got
         finally:
+            wanted.set()
             pending.cancel()
 
 

@@ -442,14 +442,17 @@ def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None 
     return out
 
 
-def warm(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None) -> None:
+def warm(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None,
+         stop: Callable[[], bool] | None = None) -> None:
     """Ask now what judging these claims will ask of the sentence encoder. A caller that reads the next batch
     in a second thread while this one is judged (desk.verify) calls it there: the encoder's arithmetic
     (numpy, which leaves Python's lock while it multiplies) then runs beside the rules instead of between
     them. Verdicts are unchanged: the encoder's answers are kept by text (semantic.embed), as is the rest
-    of _gather's work."""
+    of _gather's work. `stop()`: asked before each claim; true ends the work (the judging caught up)."""
     cfg = _settings(settings)
     for c in claims:
+        if stop is not None and stop():
+            return
         statement = c.statement if c.statement and c.statement.strip() else None
         if c.candidates and _across_languages(c.claim_text, statement, cfg):
             _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)

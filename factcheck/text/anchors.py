@@ -226,10 +226,20 @@ def parse_number(token: str, language: str) -> float | None:
         return None
 
 
+# the patterns _qualifier_before, _suffix and _find_quantities try at every number, compiled once
+_QUALIFIER_RES = [(re.compile(r"(?:^|\W)" + pat + r"\s*$", re.IGNORECASE), name) for pat, name in _QUALIFIERS]
+_SCALE_RE = re.compile(r"\s*(" + "|".join(p for p, _ in _SCALES) + r")(?![\w])", re.IGNORECASE)
+_SCALE_EACH = [(re.compile(pat, re.IGNORECASE), mult) for pat, mult in _SCALES]
+_UNIT_RES = [(re.compile(r"\s*(?:an?\s+|of\s+)?" + pat + r"(?![\w])", re.IGNORECASE), name) for pat, name in _UNITS]
+_NUMBER_WORD_RES = {lang: re.compile(r"(?<![\w-])(" + "|".join(words) + r")(?![\w-])", re.IGNORECASE)
+                    for lang, words in _NUMBER_WORDS.items() if words}
+_YEAR_TOKEN = re.compile(r"\d{4}")
+
+
 def _qualifier_before(text: str, pos: int) -> str | None:
     window = text[max(0, pos - 30) : pos]
-    for pat, name in _QUALIFIERS:
-        if re.search(r"(?:^|\W)" + pat + r"\s*$", window, re.IGNORECASE):
+    for rx, name in _QUALIFIER_RES:
+        if rx.search(window):
             return name
     return None
 
@@ -238,17 +248,17 @@ def _suffix(text: str, pos: int) -> tuple[float, str | None, int]:
     """Scale multiplier, unit, and end offset of what follows a number at pos."""
     rest = text[pos : pos + 40]
     scale, unit, end = 1.0, None, pos
-    m = re.match(r"\s*(" + "|".join(p for p, _ in _SCALES) + r")(?![\w])", rest, re.IGNORECASE)
+    m = _SCALE_RE.match(rest)
     if m:
         word = m.group(1).lower()
-        for pat, mult in _SCALES:
-            if re.fullmatch(pat, word, re.IGNORECASE):
+        for rx, mult in _SCALE_EACH:
+            if rx.fullmatch(word):
                 scale = mult
                 break
         rest = rest[m.end() :]
         end += m.end()
-    for pat, name in _UNITS:
-        mu = re.match(r"\s*(?:an?\s+|of\s+)?" + pat + r"(?![\w])", rest, re.IGNORECASE)
+    for rx, name in _UNIT_RES:
+        mu = rx.match(rest)
         if mu:
             unit = name
             end += mu.end()
@@ -283,7 +293,7 @@ def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) ->
         cur = m.group("cur")
         if cur:
             unit = _CURRENCY_SIGNS[cur.strip()]
-        if re.fullmatch(r"\d{4}", raw) and 1800 <= value <= 2099 and scale == 1.0 and unit is None:
+        if _YEAR_TOKEN.fullmatch(raw) and 1800 <= value <= 2099 and scale == 1.0 and unit is None:
             # 'in 2020', '2019er': a year, not an amount; "2020s" too
             years.add(int(value))
             continue
@@ -291,8 +301,7 @@ def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) ->
                                    _noun_after(text, end)))
     words = _NUMBER_WORDS.get(language, {})
     if words:
-        pat = re.compile(r"(?<![\w-])(" + "|".join(words) + r")(?![\w-])", re.IGNORECASE)
-        for m in pat.finditer(text):
+        for m in _NUMBER_WORD_RES[language].finditer(text):
             value = float(words[m.group(1).lower()])
             scale, unit, end = _suffix(text, m.end())
             quantities.append(Quantity(value * scale, unit, _qualifier_before(text, m.start()),
