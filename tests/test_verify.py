@@ -130,3 +130,24 @@ def test_term_statistics_follow_captures(loaded):
         assert df["salary"] == 1 and df["hiring"] >= 2  # 'hiring' is on both captured pages
         chosen = selective_terms(s, ["hiring", "salary", "nosuchword"], budget=1)
     assert chosen[0] == "salary" and "nosuchword" not in chosen
+
+
+def test_each_machine_verdict_has_its_event_in_the_chain(loaded):
+    """Every verdict a run stores has one audit event naming it and its claim, in the claims' order after the
+    events before it, and the chain verifies (the events are written in one INSERT per batch)."""
+    from factcheck.desk import audit
+    from factcheck.desk.models import AuditEvent
+
+    run = verify(loaded.desk, loaded.settings, actor="ana", batch_size=2)
+    with loaded.desk.session() as s:
+        verdicts = list(s.execute(select(Verdict).where(Verdict.run_id == run.run_id).order_by(Verdict.id))
+                        .scalars())
+        events = list(s.execute(select(AuditEvent).where(AuditEvent.action == "verdict.machine")
+                                .order_by(AuditEvent.id)).scalars())
+        assert len(verdicts) == 3
+        assert [(e.entity, e.entity_id, e.claim_id, e.actor) for e in events] == \
+            [("verdict", v.id, v.claim_id, "ana") for v in verdicts]
+        for e, v in zip(events, verdicts, strict=True):
+            assert e.after["run"] == run.run_id and e.after["label"] == v.label
+            assert e.after["snapshots"] == sorted({q["snapshot_sha256"] for q in v.quotes})
+        assert audit.verify_session(s).ok
