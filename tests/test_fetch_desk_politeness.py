@@ -91,3 +91,56 @@ def test_a_batch_of_captures_takes_the_audit_lock_before_any_term_count(pg_url, 
     assert summary.counts() == {"fetched": 4}
     assert held and all(held), held  # one term count per stored batch (not per capture), each under the lock
 
+
+def test_a_host_slot_held_by_another_process_waits_for_it_and_hears_a_stop(pg_url, tmp_path):
+    """The slot of an origin whose row another connection holds is waited for, not taken beside it; a fetcher
+    told to stop meanwhile hears it within about a second (the row is asked for with a lock timeout), and
+    the next taker then finds the delay the last holder left."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine
+
+    from factcheck.desk.db import Desk, upgrade
+    from factcheck.desk.politeness import PgHostSlots
+    from factcheck.documents.fetch import FetchFailure
+
+    desk = Desk(pg_url, check=False)
+    upgrade(desk.engine)
+    desk.dispose()
+    engine = create_engine(pg_url)
+    slots, stop = PgHostSlots(engine), threading.Event()
+    try:
+        with slots.hold("http://a.example", 0.3, stop):
+            pass
+        holder = engine.connect()  # another process talking to the origin
+        holder.execute(text("SELECT 1 FROM host_slot WHERE origin = 'http://a.example' FOR UPDATE"))
+        outcome: list[str] = []
+
+        def take() -> None:
+            try:
+                with slots.hold("http://a.example", 0.3, stop):
+                    outcome.append("taken")
+            except FetchFailure as exc:
+                outcome.append(exc.reason)
+
+        taker = threading.Thread(target=take, daemon=True)
+        taker.start()
+        taker.join(1.5)
+        assert taker.is_alive() and not outcome  # waiting for the holder
+        stop.set()
+        taker.join(3.0)
+        stopped = not taker.is_alive()
+        holder.rollback()
+        holder.close()
+        taker.join(5.0)
+        assert stopped and outcome == ["cancelled"], outcome
+        stop.clear()
+        with slots.hold("http://a.example", 0.3, stop):
+            pass
+        t0 = time.monotonic()
+        with slots.hold("http://a.example", 0.3, stop):
+            waited = time.monotonic() - t0
+        assert waited >= 0.25, waited
+    finally:
+        engine.dispose()
