@@ -10,8 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from factcheck.desk.models import AuditEvent
 from tests.conftest import FACTCHECK_BIN
 from tests.httpserver_util import LocalServer
 from tests.test_robots_shared import Robots, serve
@@ -144,3 +145,36 @@ def test_a_host_slot_held_by_another_process_waits_for_it_and_hears_a_stop(pg_ur
         assert waited >= 0.25, waited
     finally:
         engine.dispose()
+
+
+def test_a_batch_writes_its_snapshots_and_passages_before_it_takes_the_audit_lock(pg_url, tmp_path, monkeypatch):
+    """What only the batch's own transaction can see (new snapshots, their passages) is written before the
+    desk-wide audit lock is taken, so writers on the desk wait for each other only for what they share (term
+    counts, the audit chain); the term counts still come under the lock (the test above)."""
+    from factcheck.desk import audit, evidence
+    from factcheck.desk.capture import fetch_pending
+    from factcheck.desk.db import Desk
+    from tests.test_workers import serve_facts, settings_for
+
+    held: list[bool] = []
+    real = evidence.insert_passages
+
+    def insert_passages(session, captures) -> None:
+        held.append(session.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND classid = 0 AND objid = :k AND objsubid = 1 AND granted"), {"k": audit._LOCK_KEY}).scalar_one() == 1)
+        real(session, captures)
+
+    monkeypatch.setattr(evidence, "insert_passages", insert_passages)
+    with LocalServer() as server:
+        urls = serve_facts(server, 4)
+        setup_desk(pg_url, tmp_path, urls)
+        desk = Desk(pg_url)
+        try:
+            summary = fetch_pending(desk, settings_for(pg_url, tmp_path), actor="tester")
+            with desk.session() as s:
+                assert audit.verify_chain(list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())).ok
+        finally:
+            desk.dispose()
+    assert summary.counts() == {"fetched": 4}
+    assert held and not any(held), held

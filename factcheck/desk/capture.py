@@ -126,7 +126,6 @@ def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: st
                   prepared: PreparedCapture | EvidenceError | None = None) -> FetchRow:
     """Store one fetch result in its own transaction (snapshot if new bytes, always an attempt row)."""
     with desk.session() as s:
-        audit.hold_appends(s)
         return _record(s, settings, res, actor=actor, prepared=prepared)
 
 
@@ -141,8 +140,10 @@ def _record_many(s: Session, settings: Settings, items: list[tuple[FetchResult, 
                  *, actor: str) -> list[FetchRow]:
     """`_record` of several results, in order, in a fixed number of statements per batch rather than about ten
     per result (their evidence URLs, their latest snapshots, the new snapshots, passages and terms at once:
-    `store_captures`): a batch is stored under the desk-wide audit lock, so every writer on the desk, inline
-    or worker, waits for each statement of it."""
+    `store_captures`). The desk-wide audit lock (PostgreSQL) is taken once the snapshots and their passages
+    are written, before their term counts: every writer on the desk, inline or worker, waits for what a batch
+    does under it, and rows only this transaction can see need no lock (term rows are shared: counted under
+    it, so that two writers never deadlock)."""
     eus = _evidence_urls(s, [res for res, _ in items])
     urls = sorted({eus[i].url for i in range(len(items))})
     latest: dict[str, Snapshot | None] = dict(latest_snapshots(s, urls))
@@ -164,7 +165,7 @@ def _record_many(s: Session, settings: Settings, items: list[tuple[FetchResult, 
                     status=res.http_status, headers=res.headers, final_url=res.final_url,
                     redirects=[list(r) for r in res.redirects], content_type=_content_type(res), prepared=prepared))
         plans.append((outcome, reason, at))
-    stored = store_captures(s, settings, captures, latest=latest) if captures else []
+    stored = store_captures(s, settings, captures, latest=latest, before_terms=lambda: audit.hold_appends(s))
     rows = []
     for i, (res, _) in enumerate(items):
         eu = eus[i]
@@ -341,7 +342,6 @@ def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], f
         if items:
             try:
                 with desk.session() as s:
-                    audit.hold_appends(s)  # before the captures' term counts: writers never deadlock
                     rows = _record_many(s, settings, items, actor=actor)
             except Exception:
                 if len(items) == 1:

@@ -6,7 +6,7 @@ offline and fetched evidence are alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,10 +134,12 @@ class Capture:
 
 
 def store_captures(session: Session, settings: Settings, captures: Sequence[Capture], *,
-                   latest: dict[str, Snapshot | None] | None = None) -> list[tuple[Snapshot, bool] | EvidenceError]:
+                   latest: dict[str, Snapshot | None] | None = None,
+                   before_terms: Callable[[], None] | None = None) -> list[tuple[Snapshot, bool] | EvidenceError]:
     """`store_capture` of several captures, in order, in a few statements whatever their number: the URLs'
     latest snapshots (unless `latest` holds them: it is kept up to date), one insert of the new snapshots, one
-    of all their passages and one count of their terms. Per capture: (snapshot, created), or the
+    of all their passages and one count of their terms (`before_terms` is called before it, when there are
+    new snapshots: the term rows are shared by every writer). Per capture: (snapshot, created), or the
     EvidenceError that extracting it raised (nothing stored for it; the others are)."""
     from factcheck.desk.retrieve import count_terms
 
@@ -180,6 +182,8 @@ def store_captures(session: Session, settings: Settings, captures: Sequence[Capt
     if new:
         session.flush()  # the new snapshots' ids, in one insert
         insert_passages(session, [(snap.id, passages) for snap, passages in new])
+        if before_terms is not None:
+            before_terms()
         count_terms(session, (p.text for _, passages in new for p in passages))
     return out
 
