@@ -313,3 +313,31 @@ def test_a_batch_of_results_is_stored_in_as_many_statements_whatever_its_size(pg
             assert s.execute(select(Snapshot.url)).scalars().all() and s.execute(select(Passage)).first()
     finally:
         desk.dispose()
+
+
+def test_a_shared_capture_pool_stores_every_result_and_stays_open(web, tmp_path, monkeypatch):
+    """A worker's fetch jobs prepare pages on the process's threads (`capture_pool`): a fetch that ends while
+    its pages are still being prepared waits for them before its last write (none is lost), and leaves the
+    pool open for the next job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    desk, settings, urls = one_host(web, tmp_path)
+    real = capture.prepare_result
+
+    def slow(root: Path, res: Any, latest: str | None = None) -> Any:
+        import time
+
+        time.sleep(0.2)  # still preparing when the fetch has ended
+        return real(root, res, latest)
+
+    monkeypatch.setattr(capture, "prepare_result", slow)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        first = fetch_pending(desk, settings, actor="t", urls=urls[:2], capture_pool=pool)
+        second = fetch_pending(desk, settings, actor="t", urls=urls[2:], capture_pool=pool)
+        assert [r.outcome for r in first.rows + second.rows] == ["fetched"] * 4
+        assert captured(desk) == sorted(urls)
+        assert pool.submit(lambda: "open").result() == "open"
+    finally:
+        pool.shutdown()
+        desk.dispose()

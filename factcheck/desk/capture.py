@@ -282,7 +282,7 @@ def fetch_pending(
     desk: Desk, settings: Settings, *, actor: str, refresh: bool = False, urls: list[str] | None = None,
     on_row: Callable[[FetchRow], None] | None = None, fetcher: Fetcher | None = None,
     requests: list[FetchRequest] | None = None, capture_workers: int = CAPTURE_WORKERS,
-    capture_processes: bool = False,
+    capture_processes: bool = False, capture_pool: Executor | None = None,
 ) -> FetchSummary:
     """Fetch and record `requests` (default: what `pending_requests` finds), with `fetcher` or one of the desk's
     (`politeness.desk_fetcher`: on PostgreSQL the per-host delay and robots.txt hold across every process
@@ -294,31 +294,46 @@ def fetch_pending(
     transactions of whatever is ready (SQLite has one writer; one writer also keeps the audit chain in
     order). `on_row` is called in the calling thread after each result is committed. A result whose
     storing fails raises after every result before it is committed; a page that does not extract is a
-    `failed`/`unreadable` row like any other failure, and the others are stored."""
+    `failed`/`unreadable` row like any other failure, and the others are stored. `capture_pool`: threads that
+    prepare pages for other calls too (a worker's jobs share the process's), used instead of a pool of this
+    call's own: jobs side by side then prepare pages on as many threads as one inline fetch, not as many each."""
     reqs = pending_requests(desk, settings, refresh=refresh, urls=urls) if requests is None else requests
     if not reqs:
         return FetchSummary()
     if fetcher is None:  # the desk's politeness: on PostgreSQL shared with every process fetching for the desk
         with desk_fetcher(desk, policy_from_settings(settings)) as own:
             return _fetch_and_store(desk, settings, reqs, own, actor=actor, on_row=on_row,
-                                    capture_workers=capture_workers, capture_processes=capture_processes)
+                                    capture_workers=capture_workers, capture_processes=capture_processes,
+                                    capture_pool=capture_pool)
     return _fetch_and_store(desk, settings, reqs, fetcher, actor=actor, on_row=on_row,
-                            capture_workers=capture_workers, capture_processes=capture_processes)
+                            capture_workers=capture_workers, capture_processes=capture_processes,
+                            capture_pool=capture_pool)
 
 
 def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], fetcher: Fetcher, *, actor: str,
                      on_row: Callable[[FetchRow], None] | None, capture_workers: int,
-                     capture_processes: bool) -> FetchSummary:
+                     capture_processes: bool, capture_pool: Executor | None = None) -> FetchSummary:
     summary = FetchSummary()
     latest = _latest_sha256(desk, sorted({r.url for r in reqs}))
     archive_root = settings.evidence_path
     ready: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (result, prepared | error | Future) or _DONE
-    pool = _capture_pool(max(1, capture_workers), capture_processes)
+    pool = capture_pool or _capture_pool(max(1, capture_workers), capture_processes)
     fetch_error: list[BaseException] = []
+    handing = threading.Condition()
+    unhanded = [0]  # pages given to the pool and not yet in `ready`
 
     def on_result(res: FetchResult) -> None:  # in the fetch thread: hand the page to a capture worker
         fut = pool.submit(prepare_result, archive_root, res, latest.get(res.url))
-        fut.add_done_callback(lambda f: ready.put((res, f)))
+        with handing:  # (counted after the submit, which may raise; the end is waited for after the last one)
+            unhanded[0] += 1
+
+        def hand(f: Future[Any]) -> None:
+            ready.put((res, f))
+            with handing:
+                unhanded[0] -= 1
+                handing.notify_all()
+
+        fut.add_done_callback(hand)
 
     def fetch_all() -> None:
         try:
@@ -326,7 +341,10 @@ def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], f
         except BaseException as exc:  # handed to the calling thread
             fetch_error.append(exc)
         finally:
-            pool.shutdown(wait=True)  # every prepared page is in `ready` before the end mark
+            if capture_pool is None:
+                pool.shutdown(wait=True)
+            with handing:  # every prepared page is in `ready` before the end mark
+                handing.wait_for(lambda: unhanded[0] == 0)
             ready.put(_DONE)
 
     def write(batch: list[tuple[FetchResult, Future[Any]]]) -> None:
