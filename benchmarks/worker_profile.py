@@ -96,31 +96,36 @@ def _timed_cm(name: str, fn: Callable[..., Any], inner: str | None = None) -> Ca
 
 
 def install() -> None:
-    """Wrap the stages of a fetch (inline or in a job) in spans."""
+    """Wrap the stages of a fetch (inline or in a job) in spans (those this version of the desk has)."""
     from procrastinate import manager
     from sqlalchemy.orm import Session
 
     from factcheck.desk import audit, capture, db, jobs, politeness
     from factcheck.documents import fetch
 
-    jobs._fetch_task = _timed("job: whole fetch job", jobs._fetch_task)
-    jobs._lock_urls = _timed("job: lock URLs", jobs._lock_urls)
-    jobs._unlock_urls = _timed("job: unlock URLs", jobs._unlock_urls)
-    jobs._WorkerState.job_fetcher = _timed("job: make fetcher", jobs._WorkerState.job_fetcher)
-    capture.pending_requests = _timed("pending_requests", capture.pending_requests)
-    capture.fetch_pending = _timed("fetch_pending", capture.fetch_pending)
-    capture._latest_sha256 = _timed("fetch_pending: latest hashes", capture._latest_sha256)
-    capture.prepare_result = _timed("prepare capture (extract, WARC, passages)", capture.prepare_result)
-    capture._record = _timed("store one result", capture._record)
-    audit.hold_appends = _timed("audit lock wait", audit.hold_appends)
-    fetch.Fetcher.fetch_many = _timed("fetcher.fetch_many", fetch.Fetcher.fetch_many)
-    fetch.Fetcher._request_once = _timed("HTTP request", fetch.Fetcher._request_once)
-    fetch.RobotsCache.get = _timed("robots.txt answer", fetch.RobotsCache.get)
-    politeness.PgHostSlots.hold = _timed_cm("host slot: wait", politeness.PgHostSlots.hold, "host slot: held")
-    db.Desk.session = _timed_cm("desk session: open", db.Desk.session, "desk session: body")
-    Session.commit = _timed("SQL commit", Session.commit)
-    manager.JobManager.fetch_job = _timed_async("procrastinate: fetch_job", manager.JobManager.fetch_job)
-    manager.JobManager.finish_job = _timed_async("procrastinate: finish_job", manager.JobManager.finish_job)
+    def wrap(owner: Any, attr: str, name: str, how: Callable[..., Any] = _timed, *more: str) -> None:
+        if hasattr(owner, attr):
+            setattr(owner, attr, how(name, getattr(owner, attr), *more))
+
+    wrap(jobs, "_fetch_task", "job: whole fetch job")
+    wrap(jobs, "_lock_urls", "job: lock URLs")
+    wrap(jobs, "_unlock_urls", "job: unlock URLs")
+    wrap(jobs._WorkerState, "job_fetcher", "job: make fetcher")
+    wrap(capture, "pending_requests", "pending_requests")
+    wrap(capture, "fetch_pending", "fetch_pending")
+    wrap(capture, "_latest_sha256", "fetch_pending: latest hashes")
+    wrap(capture, "prepare_result", "prepare capture (extract, WARC, passages)")
+    wrap(capture, "_record", "store one result")
+    wrap(capture, "_record_many", "store a batch of results")
+    wrap(audit, "hold_appends", "audit lock wait")
+    wrap(fetch.Fetcher, "fetch_many", "fetcher.fetch_many")
+    wrap(fetch.Fetcher, "_request_once", "HTTP request")
+    wrap(fetch.RobotsCache, "get", "robots.txt answer")
+    wrap(politeness.PgHostSlots, "hold", "host slot: wait", _timed_cm, "host slot: held")
+    wrap(db.Desk, "session", "desk session: open", _timed_cm, "desk session: body")
+    wrap(Session, "commit", "SQL commit")
+    wrap(manager.JobManager, "fetch_job", "procrastinate: fetch_job", _timed_async)
+    wrap(manager.JobManager, "finish_job", "procrastinate: finish_job", _timed_async)
 
 
 def cpu_of(pid: int) -> float:
