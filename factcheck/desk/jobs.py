@@ -190,6 +190,24 @@ def by_host(urls: Sequence[str]) -> list[str]:
     return [u for group in hosts.values() for u in group]
 
 
+def fetch_jobs(urls: Sequence[str], size: int) -> list[list[str]]:
+    """`urls` in jobs of `size`, each of one host as far as they go (`by_host`), queued hosts taking turns: a
+    host's first job, the next host's first job, …, then each host's second job. A worker takes jobs in the
+    order they were queued, several at once; a host with more URLs than a job holds would otherwise fill
+    consecutive jobs, and the jobs a worker runs side by side would wait for each other at that one host
+    (one request at a time per host, desk-wide): 2,000 URLs on 20 hosts, 4 jobs at once, fetched one host at a
+    time."""
+    todo = by_host(urls)
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    seen: dict[str, int] = {}
+    turn = []
+    for chunk in chunks:
+        host = _origin(chunk[0])
+        turn.append(seen.get(host, 0))
+        seen[host] = turn[-1] + 1
+    return [chunk for _, _, chunk in sorted(zip(turn, range(len(chunks)), chunks, strict=True))]
+
+
 def enqueue_fetch(desk: Desk, settings: Settings, *, actor: str, urls: Sequence[str] | None = None,
                   refresh: bool = False, rejudge: bool = True, claims: Sequence[int] = (),
                   app: Any = None, per_job: int | None = None) -> list[Enqueued]:
@@ -208,8 +226,7 @@ def enqueue_fetch(desk: Desk, settings: Settings, *, actor: str, urls: Sequence[
         s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('factcheck:enqueue-fetch', 0))"))
         held = _queued_fetch_urls(s, {r.url for r in reqs})
         after = int(s.execute(select(func.max(FetchAttempt.id))).scalar() or 0)
-        todo = by_host([r.url for r in reqs if r.url not in held])
-        for chunk in (todo[i : i + size] for i in range(0, len(todo), size)):
+        for chunk in fetch_jobs([r.url for r in reqs if r.url not in held], size):
             key = "fetch:" + hashlib.sha256(json.dumps(sorted(chunk)).encode()).hexdigest()[:32]
             try:
                 with s.begin_nested():
