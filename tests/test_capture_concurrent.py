@@ -235,15 +235,15 @@ def test_a_refused_result_keeps_every_result_before_it_even_in_its_batch(web, tm
     is stored again one by one), the error is raised, and the failing one leaves nothing."""
     monkeypatch.setattr(capture, "WRITE_WAIT", 5.0)  # all four arrive in one batch
     desk, settings, urls = one_host(web, tmp_path)
-    real = capture._record
+    real = capture._record_many
     batches: list[int] = []
 
-    def record(s: Any, settings: Settings, res: Any, **kw: Any) -> capture.FetchRow:
-        row = real(s, settings, res, **kw)
-        if res.url == urls[2]:
+    def record(s: Any, settings: Settings, items: Any, **kw: Any) -> list[capture.FetchRow]:
+        rows = real(s, settings, items, **kw)
+        if any(res.url == urls[2] for res, _ in items):
             s.add(EvidenceUrl(url=urls[0]))  # a duplicate: the database refuses it
             s.flush()
-        return row
+        return rows
 
     real_session = desk.session
 
@@ -251,7 +251,7 @@ def test_a_refused_result_keeps_every_result_before_it_even_in_its_batch(web, tm
         batches.append(0)
         return real_session()
 
-    monkeypatch.setattr(capture, "_record", record)
+    monkeypatch.setattr(capture, "_record_many", record)
     monkeypatch.setattr(desk, "session", session)
     stored: list[str] = []
     with pytest.raises(DeskRefused, match="nothing was stored"):
@@ -274,3 +274,70 @@ def test_a_bug_in_a_capture_worker_keeps_every_result_before_it(web, tmp_path, m
     with pytest.raises(RuntimeError, match="a bug"):
         fetch_pending(desk, settings, actor="t", capture_workers=1)
     assert captured(desk) == [urls[0]]
+
+
+def test_a_batch_of_results_is_stored_in_as_many_statements_whatever_its_size(pg_url, web, tmp_path):
+    """On PostgreSQL a batch is stored under the desk-wide audit lock, so its statements are what every writer on
+    the desk waits for: a batch of fifteen results (six new captures, three each of a page that does not
+    extract, a missing page and one robots.txt forbids) takes the statements a batch of four (one of each) takes,
+    not some per result."""
+    from sqlalchemy import event
+
+    desk, settings = open_desk(pg_url, tmp_path / "d", web, concurrency=1)
+    try:
+        reqs = {r.url: r for r in pending_requests(desk, settings)}
+        with Fetcher(policy_from_settings(settings)) as fetcher:
+            results = {r.url: r for r in fetcher.fetch_many(list(reqs.values()))}
+        statements: list[tuple[str, bool]] = []
+        event.listen(desk.engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, params, context, many: statements.append((sql, many)))
+
+        def store(hosts: list[int], paths: list[str]) -> tuple[list[tuple[str, bool]], list[str]]:
+            items = [(results[u], capture.prepare_result(settings.evidence_path, results[u]))
+                     for u in (web.servers[h].url(p) for h in hosts for p in paths)]
+            with desk.session() as s:
+                s.connection()  # the transaction's start is not the batch's
+                statements.clear()
+                rows = capture._record_many(s, settings, items, actor="t")
+                return list(statements), sorted(r.outcome + (f"/{r.reason}" if r.reason else "") for r in rows)
+
+        one = ["/a/0", "/png", "/missing", "/private/x"]
+        small, small_outcomes = store([0], one)
+        large, large_outcomes = store([1, 2, 3], ["/a/1", *one])
+        assert small_outcomes == ["failed/http-404", "failed/unreadable", "fetched", "skipped/robots"]
+        assert large_outcomes == sorted(3 * small_outcomes + 3 * ["fetched"])
+        assert len(large) == len(small), (len(small), len(large))
+        # all the batch's passages in one statement, not an executemany (psycopg sends those a row at a time)
+        assert [many for sql, many in large if sql.lstrip().startswith("INSERT INTO passage")] == [False]
+        with desk.session() as s:  # and what was stored is there
+            assert s.execute(select(Snapshot.url)).scalars().all() and s.execute(select(Passage)).first()
+    finally:
+        desk.dispose()
+
+
+def test_a_shared_capture_pool_stores_every_result_and_stays_open(web, tmp_path, monkeypatch):
+    """A worker's fetch jobs prepare pages on the process's threads (`capture_pool`): a fetch that ends while
+    its pages are still being prepared waits for them before its last write (none is lost), and leaves the
+    pool open for the next job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    desk, settings, urls = one_host(web, tmp_path)
+    real = capture.prepare_result
+
+    def slow(root: Path, res: Any, latest: str | None = None) -> Any:
+        import time
+
+        time.sleep(0.2)  # still preparing when the fetch has ended
+        return real(root, res, latest)
+
+    monkeypatch.setattr(capture, "prepare_result", slow)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        first = fetch_pending(desk, settings, actor="t", urls=urls[:2], capture_pool=pool)
+        second = fetch_pending(desk, settings, actor="t", urls=urls[2:], capture_pool=pool)
+        assert [r.outcome for r in first.rows + second.rows] == ["fetched"] * 4
+        assert captured(desk) == sorted(urls)
+        assert pool.submit(lambda: "open").result() == "open"
+    finally:
+        pool.shutdown()
+        desk.dispose()

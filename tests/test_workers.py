@@ -663,3 +663,30 @@ def test_a_workers_batch_judges_exactly_as_an_inline_run(memory_desk):
                     for v in s.query(Verdict).filter_by(run_id=run_id).order_by(Verdict.claim_id)]
 
     assert len(verdicts(job_run)) == 7 and verdicts(job_run) == verdicts(inline.run_id)
+
+
+def test_queued_fetch_jobs_of_one_host_each_take_turns_between_hosts(pg_url, db, tmp_path):
+    """Hosts with more URLs than a job holds: each job holds one host's URLs, and the jobs are queued with the
+    hosts taking turns, so the first jobs a worker takes (several at once) are of different hosts, not all of
+    the first host's (they would wait for each other at its one request at a time)."""
+    from urllib.parse import urlsplit
+
+    from factcheck.desk import jobs
+    from factcheck.desk.db import Desk
+
+    hosts = [f"http://127.0.0.{h}:9" for h in (1, 2, 3)]
+    urls = [f"{h}/p{i}" for h in hosts for i in range(25)]  # each host's URLs together, as a case lists them
+    setup_desk(pg_url, tmp_path, urls)
+    desk = Desk(pg_url, check=False)
+    try:
+        queued = jobs.enqueue_fetch(desk, settings_for(pg_url, tmp_path), actor="tester", per_job=10)
+    finally:
+        desk.dispose()
+    with db.connect() as c:
+        rows = c.execute(text("SELECT args -> 'urls' FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id")
+                         ).scalars().all()
+    assert [e.urls for e in queued] == rows
+    assert sorted(u for r in rows for u in r) == sorted(urls)  # every URL once
+    leading = [urlsplit(r[0]).netloc for r in rows]
+    assert leading[:3] == [urlsplit(h).netloc for h in hosts] and leading[3:6] == leading[:3], leading
+    assert [len({urlsplit(u).netloc for u in r}) for r in rows[:6]] == [1] * 6  # one host per job

@@ -18,18 +18,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from factcheck import __version__
 from factcheck.desk import audit
 from factcheck.desk.db import Desk
 from factcheck.desk.evidence import (
+    Capture,
     EvidenceError,
     PreparedCapture,
-    latest_snapshot,
+    latest_snapshot_ids,
+    latest_snapshots,
     prepare_capture,
-    store_capture,
+    store_captures,
 )
 from factcheck.desk.models import EvidenceUrl, FetchAttempt, Snapshot, utcnow
 from factcheck.desk.politeness import desk_fetcher
@@ -109,26 +111,8 @@ def pending_requests(desk: Desk, settings: Settings, *, refresh: bool = False,
         return reqs
 
 
-def _latest_ids(s: Session, urls: list[str]) -> dict[str, int]:
-    """Each URL's latest snapshot id (newest fetched_at, then highest id: as `latest_snapshot` orders)."""
-    best: dict[str, tuple[Any, int]] = {}
-    for i in range(0, len(urls), 500):
-        q = select(Snapshot.url, Snapshot.fetched_at, Snapshot.id).where(Snapshot.url.in_(urls[i : i + 500]))
-        for url, at, sid in s.execute(q):
-            if url not in best or (at, sid) > best[url]:
-                best[url] = (at, sid)
-    return {url: sid for url, (_, sid) in best.items()}
-
-
-def _latest_snapshots(s: Session, urls: list[str]) -> dict[str, Snapshot]:
-    """`latest_snapshot` of many URLs in a few queries (not one per URL)."""
-    ids = _latest_ids(s, urls)
-    by_id = list(ids.values())
-    out: dict[str, Snapshot] = {}
-    for i in range(0, len(by_id), 500):
-        for snap in s.execute(select(Snapshot).where(Snapshot.id.in_(by_id[i : i + 500]))).scalars():
-            out[snap.url] = snap
-    return out
+_latest_ids = latest_snapshot_ids
+_latest_snapshots = latest_snapshots
 
 
 def _hdr(headers: dict[str, Any] | None, name: str) -> str | None:
@@ -142,7 +126,6 @@ def record_result(desk: Desk, settings: Settings, res: FetchResult, *, actor: st
                   prepared: PreparedCapture | EvidenceError | None = None) -> FetchRow:
     """Store one fetch result in its own transaction (snapshot if new bytes, always an attempt row)."""
     with desk.session() as s:
-        audit.hold_appends(s)
         return _record(s, settings, res, actor=actor, prepared=prepared)
 
 
@@ -150,55 +133,94 @@ def _record(s: Session, settings: Settings, res: FetchResult, *, actor: str,
             prepared: PreparedCapture | EvidenceError | None) -> FetchRow:
     """One fetch result inside the caller's transaction. `prepared`: the capture's extraction and WARC
     record made beforehand (`prepare_result`), or the EvidenceError that making them raised."""
-    outcome, reason, sha = res.outcome, res.reason, None
-    eu = s.get(EvidenceUrl, res.meta) if res.meta is not None else None
-    if eu is None:
-        eu = s.execute(select(EvidenceUrl).where(EvidenceUrl.url == res.url)).scalar_one()
-    snapshot_id = None
-    if res.outcome == "fetched" and res.body is not None:
-        try:
-            if isinstance(prepared, EvidenceError) and _unchanged(s, eu.url, res.body):
+    return _record_many(s, settings, [(res, prepared)], actor=actor)[0]
+
+
+def _record_many(s: Session, settings: Settings, items: list[tuple[FetchResult, PreparedCapture | EvidenceError | None]],
+                 *, actor: str) -> list[FetchRow]:
+    """`_record` of several results, in order, in a fixed number of statements per batch rather than about ten
+    per result (their evidence URLs, their latest snapshots, the new snapshots, passages and terms at once:
+    `store_captures`). The desk-wide audit lock (PostgreSQL) is taken once the snapshots and their passages
+    are written, before their term counts: every writer on the desk, inline or worker, waits for what a batch
+    does under it, and rows only this transaction can see need no lock (term rows are shared: counted under
+    it, so that two writers never deadlock)."""
+    eus = _evidence_urls(s, [res for res, _ in items])
+    urls = sorted({eus[i].url for i in range(len(items))})
+    latest: dict[str, Snapshot | None] = dict(latest_snapshots(s, urls))
+    plans: list[tuple[str, str | None, int | None]] = []  # outcome, reason, index into `captures`
+    captures: list[Capture] = []
+    for i, (res, prepared) in enumerate(items):
+        eu = eus[i]
+        outcome, reason, at = res.outcome, res.reason, None
+        if res.outcome == "fetched" and res.body is not None:
+            if isinstance(prepared, EvidenceError) and _unchanged(latest.get(eu.url), res.body):
                 prepared = None  # the same bytes as the latest capture: nothing is extracted
             if isinstance(prepared, EvidenceError):
-                raise prepared
-            snap, created = store_capture(
-                s, settings, url=eu.url, body=res.body, origin="fetch", evidence_url=eu,
-                fetched_at=res.fetched_at, status=res.http_status, headers=res.headers,
-                final_url=res.final_url, redirects=[list(r) for r in res.redirects],
-                content_type=_content_type(res), prepared=prepared,
-            )
-        except EvidenceError as exc:
-            outcome, reason = "failed", "unreadable"
-            res.detail = str(exc)
-        else:
-            snapshot_id, sha = snap.id, snap.sha256
-            if not created:
-                outcome = "unchanged"
+                outcome, reason = "failed", "unreadable"
+                res.detail = str(prepared)
             else:
-                audit.record(s, actor=actor, action="evidence.fetch", entity="snapshot", entity_id=snap.id,
-                             after={"url": eu.url, "sha256": snap.sha256, "status": res.http_status,
-                                    "final_url": res.final_url})
-    elif res.outcome == "unchanged":
-        snap0 = latest_snapshot(s, eu.url)
-        if snap0 is not None:
-            snapshot_id, sha = snap0.id, snap0.sha256
-    s.add(FetchAttempt(evidence_url_id=eu.id, at=res.fetched_at, outcome=outcome, reason=reason,
-                       http_status=res.http_status, snapshot_id=snapshot_id, elapsed=res.elapsed))
-    eu.last_outcome, eu.last_reason, eu.last_attempt_at = outcome, reason, res.fetched_at
-    has_snapshot = s.execute(
-        select(func.count()).select_from(Snapshot).where(Snapshot.url == eu.url)
-    ).scalar_one() > 0
-    eu.status = "captured" if has_snapshot else ("failed" if outcome == "failed" else "skipped"
-                                                 if outcome == "skipped" else eu.status)
-    return FetchRow(res.url, outcome, res.http_status, reason, sha, res.detail)
+                at = len(captures)
+                captures.append(Capture(
+                    url=eu.url, body=res.body, origin="fetch", evidence_url=eu, fetched_at=res.fetched_at,
+                    status=res.http_status, headers=res.headers, final_url=res.final_url,
+                    redirects=[list(r) for r in res.redirects], content_type=_content_type(res), prepared=prepared))
+        plans.append((outcome, reason, at))
+    stored = store_captures(s, settings, captures, latest=latest, before_terms=lambda: audit.hold_appends(s))
+    rows = []
+    for i, (res, _) in enumerate(items):
+        eu = eus[i]
+        outcome, reason, at = plans[i]
+        snapshot_id, sha = None, None
+        if at is not None:
+            got = stored[at]
+            if isinstance(got, EvidenceError):
+                outcome, reason = "failed", "unreadable"
+                res.detail = str(got)
+            else:
+                snap, created = got
+                snapshot_id, sha = snap.id, snap.sha256
+                if not created:
+                    outcome = "unchanged"
+                else:
+                    audit.record(s, actor=actor, action="evidence.fetch", entity="snapshot", entity_id=snap.id,
+                                 after={"url": eu.url, "sha256": snap.sha256, "status": res.http_status,
+                                        "final_url": res.final_url})
+        elif res.outcome == "unchanged":
+            snap0 = latest.get(eu.url)
+            if snap0 is not None:
+                snapshot_id, sha = snap0.id, snap0.sha256
+        s.add(FetchAttempt(evidence_url_id=eu.id, at=res.fetched_at, outcome=outcome, reason=reason,
+                           http_status=res.http_status, snapshot_id=snapshot_id, elapsed=res.elapsed))
+        eu.last_outcome, eu.last_reason, eu.last_attempt_at = outcome, reason, res.fetched_at
+        has_snapshot = latest.get(eu.url) is not None
+        eu.status = "captured" if has_snapshot else ("failed" if outcome == "failed" else "skipped"
+                                                     if outcome == "skipped" else eu.status)
+        rows.append(FetchRow(res.url, outcome, res.http_status, reason, sha, res.detail))
+    return rows
+
+
+def _evidence_urls(s: Session, results: list[FetchResult]) -> list[EvidenceUrl]:
+    """Each result's evidence URL (by the id the request carried, else by its URL), in one query or two."""
+    ids = sorted({r.meta for r in results if r.meta is not None})
+    by_id = {eu.id: eu for eu in s.execute(select(EvidenceUrl).where(EvidenceUrl.id.in_(ids))).scalars()} if ids else {}
+    rest = sorted({r.url for r in results if r.meta is None or r.meta not in by_id})
+    by_url = {eu.url: eu for eu in s.execute(select(EvidenceUrl).where(EvidenceUrl.url.in_(rest))).scalars()} if rest else {}
+    out = []
+    for r in results:
+        eu = by_id.get(r.meta) if r.meta is not None else None
+        if eu is None:
+            eu = by_url.get(r.url)
+        if eu is None:  # as before: a result for a URL the desk does not hold is an error
+            eu = s.execute(select(EvidenceUrl).where(EvidenceUrl.url == r.url)).scalar_one()
+        out.append(eu)
+    return out
 
 
 def _content_type(res: FetchResult) -> str | None:
     return res.headers.get("Content-Type") or res.content_type
 
 
-def _unchanged(s: Session, url: str, body: bytes) -> bool:
-    latest = latest_snapshot(s, url)
+def _unchanged(latest: Snapshot | None, body: bytes) -> bool:
     return latest is not None and latest.sha256 == sha256_hex(body)
 
 
@@ -260,7 +282,7 @@ def fetch_pending(
     desk: Desk, settings: Settings, *, actor: str, refresh: bool = False, urls: list[str] | None = None,
     on_row: Callable[[FetchRow], None] | None = None, fetcher: Fetcher | None = None,
     requests: list[FetchRequest] | None = None, capture_workers: int = CAPTURE_WORKERS,
-    capture_processes: bool = False,
+    capture_processes: bool = False, capture_pool: Executor | None = None,
 ) -> FetchSummary:
     """Fetch and record `requests` (default: what `pending_requests` finds), with `fetcher` or one of the desk's
     (`politeness.desk_fetcher`: on PostgreSQL the per-host delay and robots.txt hold across every process
@@ -272,31 +294,46 @@ def fetch_pending(
     transactions of whatever is ready (SQLite has one writer; one writer also keeps the audit chain in
     order). `on_row` is called in the calling thread after each result is committed. A result whose
     storing fails raises after every result before it is committed; a page that does not extract is a
-    `failed`/`unreadable` row like any other failure, and the others are stored."""
+    `failed`/`unreadable` row like any other failure, and the others are stored. `capture_pool`: threads that
+    prepare pages for other calls too (a worker's jobs share the process's), used instead of a pool of this
+    call's own: jobs side by side then prepare pages on as many threads as one inline fetch, not as many each."""
     reqs = pending_requests(desk, settings, refresh=refresh, urls=urls) if requests is None else requests
     if not reqs:
         return FetchSummary()
     if fetcher is None:  # the desk's politeness: on PostgreSQL shared with every process fetching for the desk
         with desk_fetcher(desk, policy_from_settings(settings)) as own:
             return _fetch_and_store(desk, settings, reqs, own, actor=actor, on_row=on_row,
-                                    capture_workers=capture_workers, capture_processes=capture_processes)
+                                    capture_workers=capture_workers, capture_processes=capture_processes,
+                                    capture_pool=capture_pool)
     return _fetch_and_store(desk, settings, reqs, fetcher, actor=actor, on_row=on_row,
-                            capture_workers=capture_workers, capture_processes=capture_processes)
+                            capture_workers=capture_workers, capture_processes=capture_processes,
+                            capture_pool=capture_pool)
 
 
 def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], fetcher: Fetcher, *, actor: str,
                      on_row: Callable[[FetchRow], None] | None, capture_workers: int,
-                     capture_processes: bool) -> FetchSummary:
+                     capture_processes: bool, capture_pool: Executor | None = None) -> FetchSummary:
     summary = FetchSummary()
     latest = _latest_sha256(desk, sorted({r.url for r in reqs}))
     archive_root = settings.evidence_path
     ready: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (result, prepared | error | Future) or _DONE
-    pool = _capture_pool(max(1, capture_workers), capture_processes)
+    pool = capture_pool or _capture_pool(max(1, capture_workers), capture_processes)
     fetch_error: list[BaseException] = []
+    handing = threading.Condition()
+    unhanded = [0]  # pages given to the pool and not yet in `ready`
 
     def on_result(res: FetchResult) -> None:  # in the fetch thread: hand the page to a capture worker
         fut = pool.submit(prepare_result, archive_root, res, latest.get(res.url))
-        fut.add_done_callback(lambda f: ready.put((res, f)))
+        with handing:  # (counted after the submit, which may raise; the end is waited for after the last one)
+            unhanded[0] += 1
+
+        def hand(f: Future[Any]) -> None:
+            ready.put((res, f))
+            with handing:
+                unhanded[0] -= 1
+                handing.notify_all()
+
+        fut.add_done_callback(hand)
 
     def fetch_all() -> None:
         try:
@@ -304,7 +341,10 @@ def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], f
         except BaseException as exc:  # handed to the calling thread
             fetch_error.append(exc)
         finally:
-            pool.shutdown(wait=True)  # every prepared page is in `ready` before the end mark
+            if capture_pool is None:
+                pool.shutdown(wait=True)
+            with handing:  # every prepared page is in `ready` before the end mark
+                handing.wait_for(lambda: unhanded[0] == 0)
             ready.put(_DONE)
 
     def write(batch: list[tuple[FetchResult, Future[Any]]]) -> None:
@@ -320,8 +360,7 @@ def _fetch_and_store(desk: Desk, settings: Settings, reqs: list[FetchRequest], f
         if items:
             try:
                 with desk.session() as s:
-                    audit.hold_appends(s)  # before the captures' term counts: writers never deadlock
-                    rows = [_record(s, settings, res, actor=actor, prepared=p) for res, p in items]
+                    rows = _record_many(s, settings, items, actor=actor)
             except Exception:
                 if len(items) == 1:
                     raise

@@ -6,12 +6,13 @@ offline and fetched evidence are alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import EvidenceUrl, Passage, Snapshot, utcnow
@@ -105,38 +106,131 @@ def store_capture(
 
     `prepared` is the same capture's `prepare_capture` done beforehand (elsewhere, from these very
     arguments); without it the work is done here."""
-    sha = sha256_hex(body)
-    latest = latest_snapshot(session, url)
-    if latest is not None and latest.sha256 == sha:
-        return latest, False  # unchanged since the last capture (a page that changed back is a new one)
-    fetched_at = fetched_at or utcnow()
-    if prepared is None or prepared.sha256 != sha:
-        prepared = prepare_capture(settings.evidence_path, url=url, body=body, origin=origin,
-                                   fetched_at=fetched_at, status=status, headers=headers, final_url=final_url,
-                                   content_type=content_type, filename=filename)
-    extracted = prepared.extracted
-    snap = Snapshot(
-        evidence_url_id=evidence_url.id if evidence_url else None,
-        source_id=evidence_url.source_id if evidence_url else None,
-        url=url, final_url=final_url or url, status=status, headers=dict(headers or {}),
-        redirects=list(redirects or []), fetched_at=fetched_at, origin=origin, sha256=sha,
-        warc_path=prepared.warc_path, content_type=extracted.content_type,
-        encoding=extracted.encoding, title=extracted.title, author=extracted.author,
-        published=extracted.published, language=extracted.language, text=extracted.text,
-        meta={k: v for k, v in (extracted.metadata or {}).items() if isinstance(v, str | int | float | bool)},
-    )
-    session.add(snap)
-    session.flush()
-    passages = prepared.passages
-    if passages:  # one executemany, not an ORM object (and a RETURNING round trip) per passage
-        session.execute(insert(Passage), [
-            {"snapshot_id": snap.id, "seq": i, "start": p.start, "end": p.end, "text": p.text}
-            for i, p in enumerate(passages)
-        ])
+    capture = Capture(url=url, body=body, origin=origin, evidence_url=evidence_url, fetched_at=fetched_at,
+                      status=status, headers=headers, final_url=final_url, redirects=redirects,
+                      content_type=content_type, filename=filename, prepared=prepared)
+    (stored,) = store_captures(session, settings, [capture], latest={url: latest_snapshot(session, url)})
+    if isinstance(stored, EvidenceError):
+        raise stored
+    return stored
+
+
+@dataclass
+class Capture:
+    """One capture to store: `store_capture`'s arguments."""
+
+    url: str
+    body: bytes
+    origin: str
+    evidence_url: EvidenceUrl | None = None
+    fetched_at: datetime | None = None
+    status: int | None = None
+    headers: dict[str, str] | None = None
+    final_url: str | None = None
+    redirects: list[Any] | None = None
+    content_type: str | None = None
+    filename: str | None = None
+    prepared: PreparedCapture | None = None
+
+
+def store_captures(session: Session, settings: Settings, captures: Sequence[Capture], *,
+                   latest: dict[str, Snapshot | None] | None = None,
+                   before_terms: Callable[[], None] | None = None) -> list[tuple[Snapshot, bool] | EvidenceError]:
+    """`store_capture` of several captures, in order, in a few statements whatever their number: the URLs'
+    latest snapshots (unless `latest` holds them: it is kept up to date), one insert of the new snapshots, one
+    of all their passages and one count of their terms (`before_terms` is called before it, when there are
+    new snapshots: the term rows are shared by every writer). Per capture: (snapshot, created), or the
+    EvidenceError that extracting it raised (nothing stored for it; the others are)."""
     from factcheck.desk.retrieve import count_terms
 
-    count_terms(session, (p.text for p in passages))
-    return snap, True
+    if latest is None:
+        latest = dict(latest_snapshots(session, sorted({c.url for c in captures})))
+    out: list[tuple[Snapshot, bool] | EvidenceError] = []
+    new: list[tuple[Snapshot, list[TextPassage]]] = []
+    for c in captures:
+        sha = sha256_hex(c.body)
+        last = latest.get(c.url)
+        if last is not None and last.sha256 == sha:
+            out.append((last, False))  # unchanged since the last capture (a page that changed back is a new one)
+            continue
+        fetched_at = c.fetched_at or utcnow()
+        prepared = c.prepared
+        if prepared is None or prepared.sha256 != sha:
+            try:
+                prepared = prepare_capture(settings.evidence_path, url=c.url, body=c.body, origin=c.origin,
+                                           fetched_at=fetched_at, status=c.status, headers=c.headers,
+                                           final_url=c.final_url, content_type=c.content_type, filename=c.filename)
+            except EvidenceError as exc:
+                out.append(exc)
+                continue
+        extracted = prepared.extracted
+        eu = c.evidence_url
+        snap = Snapshot(
+            evidence_url_id=eu.id if eu else None, source_id=eu.source_id if eu else None,
+            url=c.url, final_url=c.final_url or c.url, status=c.status, headers=dict(c.headers or {}),
+            redirects=list(c.redirects or []), fetched_at=fetched_at, origin=c.origin, sha256=sha,
+            warc_path=prepared.warc_path, content_type=extracted.content_type,
+            encoding=extracted.encoding, title=extracted.title, author=extracted.author,
+            published=extracted.published, language=extracted.language, text=extracted.text,
+            meta={k: v for k, v in (extracted.metadata or {}).items() if isinstance(v, str | int | float | bool)},
+        )
+        session.add(snap)
+        if last is None or fetched_at >= last.fetched_at:  # as latest_snapshot orders: newest, then highest id
+            latest[c.url] = snap
+        new.append((snap, prepared.passages))
+        out.append((snap, True))
+    if new:
+        session.flush()  # the new snapshots' ids, in one insert
+        insert_passages(session, [(snap.id, passages) for snap, passages in new])
+        if before_terms is not None:
+            before_terms()
+        count_terms(session, (p.text for _, passages in new for p in passages))
+    return out
+
+
+def latest_snapshot_ids(session: Session, urls: Sequence[str]) -> dict[str, int]:
+    """Each URL's latest snapshot id (newest fetched_at, then highest id: as `latest_snapshot` orders)."""
+    best: dict[str, tuple[Any, int]] = {}
+    urls = list(urls)
+    for i in range(0, len(urls), 500):
+        q = select(Snapshot.url, Snapshot.fetched_at, Snapshot.id).where(Snapshot.url.in_(urls[i : i + 500]))
+        for url, at, sid in session.execute(q):
+            if url not in best or (at, sid) > best[url]:
+                best[url] = (at, sid)
+    return {url: sid for url, (_, sid) in best.items()}
+
+
+def latest_snapshots(session: Session, urls: Sequence[str]) -> dict[str, Snapshot]:
+    """`latest_snapshot` of many URLs in a few queries (not one per URL); URLs with none are left out."""
+    by_id = list(latest_snapshot_ids(session, urls).values())
+    out: dict[str, Snapshot] = {}
+    for i in range(0, len(by_id), 500):
+        for snap in session.execute(select(Snapshot).where(Snapshot.id.in_(by_id[i : i + 500]))).scalars():
+            out[snap.url] = snap
+    return out
+
+
+_PG_PASSAGES = text(
+    'INSERT INTO passage (snapshot_id, seq, start, "end", text) '
+    "SELECT u.sid, u.seq, u.start, u.stop, u.text FROM unnest(CAST(:sid AS int[]), CAST(:seq AS int[]), "
+    "CAST(:start AS int[]), CAST(:stop AS int[]), CAST(:text AS text[])) AS u(sid, seq, start, stop, text)")
+
+
+def insert_passages(session: Session, captures: Sequence[tuple[int, Sequence[TextPassage]]]) -> None:
+    """The passages of (snapshot id, passages) pairs, in one statement on PostgreSQL (the rows as arrays:
+    psycopg's executemany sends a statement per row, about 7 ms for a page of 100 passages, and captures are
+    stored under the desk-wide audit lock); one executemany elsewhere (SQLite runs it in-process). Never an
+    ORM object per passage."""
+    rows = [(sid, i, p) for sid, passages in captures for i, p in enumerate(passages)]
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_PG_PASSAGES, {"sid": [r[0] for r in rows], "seq": [r[1] for r in rows],
+                                       "start": [r[2].start for r in rows], "stop": [r[2].end for r in rows],
+                                       "text": [r[2].text for r in rows]})
+        return
+    session.execute(insert(Passage), [{"snapshot_id": sid, "seq": i, "start": p.start, "end": p.end, "text": p.text}
+                                      for sid, i, p in rows])
 
 
 def read_file_capped(path: Path, max_bytes: int) -> bytes:

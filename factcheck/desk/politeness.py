@@ -47,19 +47,24 @@ def desk_engine(desk: Desk, threads: int) -> Engine:
 class PgHostSlots:
     """`documents.fetch.SharedHostSlots` in the desk's PostgreSQL database: one `host_slot` row per origin
     holding when the next request may start, by the database's clock (so workers on several machines agree).
-    The row is locked (SELECT … FOR UPDATE) while its holder waits and talks to the origin."""
+    The row is locked (INSERT … ON CONFLICT DO UPDATE) while its holder waits and talks to the origin."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    # Take the origin's row (made if new) in one statement: the lock timeout set for this transaction (so that
+    # `stop` is heard while another process holds the row), the row inserted or locked, the wait read back.
+    # Three round trips a request with the release, not six (insert, commit, set, select for update, update,
+    # commit): every fetching thread of every process makes them for every request.
+    _TAKE = text("INSERT INTO host_slot (origin, next_at) SELECT :o, clock_timestamp() "
+                 "FROM (SELECT set_config('lock_timeout', '1s', true)) AS timeout "
+                 "ON CONFLICT (origin) DO UPDATE SET origin = EXCLUDED.origin "
+                 "RETURNING EXTRACT(EPOCH FROM (host_slot.next_at - clock_timestamp()))")
+
     @contextlib.contextmanager
     def hold(self, origin: str, interval: float, stop: threading.Event) -> Iterator[None]:
         with self.engine.connect() as conn:
-            conn.execute(text("INSERT INTO host_slot (origin, next_at) VALUES (:o, clock_timestamp()) "
-                              "ON CONFLICT (origin) DO NOTHING"), {"o": origin[:300]})
-            conn.commit()
-            wait = _wait_row_lock(conn, text("SELECT EXTRACT(EPOCH FROM (next_at - clock_timestamp())) FROM host_slot "
-                                             "WHERE origin = :o FOR UPDATE"), {"o": origin[:300]}, stop)[0]
+            wait = _wait_row_lock(conn, self._TAKE, {"o": origin[:300]}, stop, timeout_in_query=True)[0]
             if wait is not None and float(wait) > 0 and stop.wait(float(wait)):
                 conn.rollback()
                 raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
@@ -71,14 +76,17 @@ class PgHostSlots:
                 conn.commit()
 
 
-def _wait_row_lock(conn: Connection, query: Any, params: dict[str, Any], stop: threading.Event) -> Any:
-    """Run a SELECT … FOR UPDATE, asking again every second (lock_timeout) so that `stop` is heard while
-    another process holds the row; its first row, or None."""
+def _wait_row_lock(conn: Connection, query: Any, params: dict[str, Any], stop: threading.Event, *,
+                   timeout_in_query: bool = False) -> Any:
+    """Run a SELECT … FOR UPDATE (or a statement that locks a row likewise), asking again every second
+    (lock_timeout) so that `stop` is heard while another process holds the row; its first row, or None.
+    `timeout_in_query`: the statement sets the transaction's lock_timeout itself (one round trip less)."""
     while True:
         if stop.is_set():
             raise FetchFailure("cancelled", "fetching was cancelled", outcome="skipped")
         try:
-            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            if not timeout_in_query:
+                conn.execute(text("SET LOCAL lock_timeout = '1s'"))
             return conn.execute(query, params).first()
         except OperationalError as exc:
             conn.rollback()
