@@ -16,6 +16,10 @@ user reads for S seconds (0.5-1.5 S, drawn) between pages, as people do. The loa
 figures: on a small shared machine the same run varies with what else runs. Every sort of the queue is loaded at
 its first page and at its later pages (pages 2-21, reached by the page links). Every statement a queue page
 sends, first page and deep page of each sort, is shown with EXPLAIN ANALYZE, to see that an index serves it.
+On PostgreSQL each user count also says how many connections the server held to the desk's database at
+most at once, and how many it opened (a server that opens and closes connections under load can be refused
+one by a database near its `max_connections`). What the server wrote to stderr is kept (`--server-log`) and
+the exceptions of its tracebacks are counted at the end.
 
 `fill_desk` (bulk SQL inserts, not the import path) is also what tests/test_web_pages.py builds its desks with;
 the triage queue's stored order (`desk.queue`) follows the inserts, as it follows every change made through a
@@ -186,11 +190,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, folder: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_server(url: str, folder: Path, port: int, workers: int = 1,
+                 log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The web desk in its own process; what it says on stderr (uvicorn's errors, any traceback) goes to
+    `log` (a file read by nobody would block the server once a pipe's buffer filled)."""
     env = {**os.environ, "FACTCHECK_DB": url, "FACTCHECK_EVIDENCE_DIR": str(folder / "evidence")}
+    err = open(log or (folder / "server.log"), "ab")  # noqa: SIM115  # the server holds it open
     proc = subprocess.Popen([sys.executable, "-m", "factcheck", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env,
-                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=folder, stdout=subprocess.DEVNULL, stderr=err)
+    err.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -198,7 +207,7 @@ def start_server(url: str, folder: Path, port: int, workers: int = 1) -> subproc
                 return proc
         except OSError:
             if proc.poll() is not None:
-                said = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                said = (log or (folder / "server.log")).read_text(errors="replace")[-2000:]
                 raise SystemExit(f"the web desk did not start: {said}") from None
             time.sleep(0.2)
     proc.kill()
@@ -260,14 +269,61 @@ async def phase(clients: list[Any], paths: Any, *, seconds: float, per_user: int
             "rps": len(times) / wall, "load": load}
 
 
+class ConnectionWatch:
+    """The server's connections to the desk's database (PostgreSQL), seen from another connection: the most
+    open at once (sampled every 0.1 s) and how many were opened (`pg_stat_database.sessions`), per stretch."""
+
+    def __init__(self, admin: Any, name: str) -> None:
+        import threading
+
+        self.admin, self.name = admin, name
+        self.most = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._conn = admin.connect()
+        self._opened = self._sessions()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sessions(self) -> int:
+        return int(self._conn.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :n"),
+                                      {"n": self.name}).scalar_one())
+
+    def _run(self) -> None:
+        with self.admin.connect() as c:
+            while not self._stop.wait(0.1):
+                n = int(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :n "
+                                       "AND backend_type = 'client backend'"), {"n": self.name}).scalar_one())
+                with self._lock:
+                    self.most = max(self.most, n)
+
+    def take(self) -> str:
+        """What happened since the last take, said in a line; starts the next stretch."""
+        time.sleep(0.2)  # the statistics of connections just closed reach pg_stat_database
+        self._conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        opened = self._sessions()
+        with self._lock:
+            most, self.most = self.most, 0
+        said = f"at most {most} open at once, {opened - self._opened} opened"
+        self._opened = opened
+        return said
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._conn.close()
+
+
 async def load(port: int, ids: list[int], user_counts: list[int], seconds: float, per_user: int,
-               think: float = 0.0) -> list[str]:
+               think: float = 0.0, watch: ConnectionWatch | None = None) -> list[str]:
     import httpx
 
     lines = []
     rng = random.Random(3)
     picks = [rng.choice(ids) for _ in range(10_000)]
     later = {sort: await _queue_pages(port, 20, sort) for sort in SORT_NAMES}
+    if watch is not None:
+        watch.take()
     for u in user_counts:
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
                                      limits=httpx.Limits(max_connections=1)) for _ in range(u)]
@@ -296,6 +352,8 @@ async def load(port: int, ids: list[int], user_counts: list[int], seconds: float
                          f"{r['max']:>9.1f} {r['rps']:>8.1f} {r['load']:>6.1f}"
                          + (f"  errors: {', '.join(f'{k} x{v}' for k, v in r['kinds'].most_common())}"
                             if r["errors"] else ""))
+        if watch is not None:
+            lines.append(f"{u:>5} server's database connections: {watch.take()}")
     return lines
 
 
@@ -322,6 +380,22 @@ async def _queue_pages(port: int, n: int, sort: str = "urgency") -> list[str]:
     return out or ["/queue"]
 
 
+def server_errors(log: Path) -> str:
+    """What went wrong on the server side: the exceptions its tracebacks end in (each one of a chain), counted."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    ends: Counter[str] = Counter()
+    inside = False
+    for line in lines:
+        if line.startswith("Traceback"):
+            inside = True
+        elif inside and line.strip() and not line.startswith((" ", "\t")):
+            ends[line[:200]] += 1
+            inside = False
+    if not ends:
+        return f"server log: no tracebacks ({len(lines)} lines)"
+    return "server log: " + "; ".join(f"{k} x{v}" for k, v in ends.most_common())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"],
@@ -333,6 +407,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes (`factcheck serve --workers`)")
     ap.add_argument("--think", type=float, nargs="+", default=[0.0],
                     help="seconds a user reads between pages (each value is one run over all user counts)")
+    ap.add_argument("--server-log", type=Path, help="keep what the server says on stderr in this file "
+                    "(default: a temporary file; its errors are summed up at the end either way)")
     ap.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
                     help="print the EXPLAIN of every statement of each sort's first and a deep page")
     args = ap.parse_args()
@@ -361,11 +437,17 @@ def main() -> None:
             if args.explain:
                 print("\n".join(explain_queue(url)), flush=True)
             port = free_port()
-            proc = start_server(url, folder, port, args.workers)
+            log = args.server_log or folder / "server.log"
+            proc = start_server(url, folder, port, args.workers, log)
             for think in args.think:
                 print(f"\nserver: {args.workers} worker process(es); users pause {think:g} s between pages "
                       f"(load = 1-minute load average, the higher of start and end)", flush=True)
-                lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests, think))
+                watch = ConnectionWatch(admin, name) if admin is not None else None
+                try:
+                    lines = asyncio.run(load(port, ids, args.users, args.seconds, args.requests, think, watch))
+                finally:
+                    if watch is not None:
+                        watch.close()
                 print(f"{'users':>5} {'pages':<28} {'reqs':>6} {'errors':>6} {'p50 ms':>9} {'p95 ms':>9} "
                       f"{'max ms':>9} {'req/s':>8} {'load':>6}")
                 print("\n".join(lines), flush=True)
@@ -373,6 +455,7 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=30)
+                print(server_errors(log), flush=True)
             if admin is not None:
                 with admin.connect() as c:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
