@@ -111,6 +111,9 @@ _SETTINGS: list[Setting] = [
             "the desk's rating scale, NAME=VERDICT:CLAIMREVIEW_VALUE (higher value = truer), used by "
             "`review --rating` and in ClaimReview"),
     Setting("handoff_hours", 48, int, "how long `claims assign` (and bulk assign on the web) holds a claim"),
+    Setting("web_connections", 10, int, "database connections each web desk process keeps at most "
+            "(PostgreSQL; `serve --workers N` needs N times this); a request beyond them waits for one, "
+            "then is answered 503"),
     Setting("web_hosts", "", str, "host names the web desk answers to besides localhost (comma-separated)"),
     Setting("chromium", "", str, "Chromium used for PDF reports (default: found on PATH)"),
     Setting("workers", "auto", str, "background workers (PostgreSQL desks): on, the web desk queues new evidence "

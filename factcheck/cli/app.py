@@ -40,13 +40,14 @@ class App:
             self._settings = load_settings(self.flags)
         return self._settings
 
-    def desk(self, *, check: bool = True) -> Desk:
+    def desk(self, *, check: bool = True, pool: int | None = None) -> Desk:
+        """The desk, opened once; `pool`: the most connections kept (a server, see `Desk`)."""
         if self._desk is None:
             from factcheck.desk.audit import read_key
 
             key_path = self.settings.audit_key_path
             self._desk = Desk(self.settings.db, check=check, head_file=self.settings.audit_head_path,
-                              head_key=read_key(key_path) if key_path is not None else None)
+                              head_key=read_key(key_path) if key_path is not None else None, pool=pool)
         return self._desk
 
     def note_head(self) -> None:

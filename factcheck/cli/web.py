@@ -32,10 +32,26 @@ def serve(app: App, host: str, port: int, secure_cookies: bool, workers: int) ->
     """Run the web desk: queue, claims and evidence, reviews, reports; sign in with `factcheck users add`."""
     import uvicorn
 
+    from factcheck.desk.db import DeskError, connection_room
     from factcheck.desk.users import list_users
     from factcheck.web import create_app
 
-    desk = app.desk()
+    per_process = app.settings.web_connections
+    if per_process < 1:
+        raise DeskError(f"web_connections must be at least 1, not {per_process}")
+    desk = app.desk(pool=per_process)
+    room = connection_room(desk.engine)
+    if room is not None:  # a database server: the processes' connections must fit under its limit
+        allowed, open_now = room
+        need = workers * per_process
+        if need > allowed:
+            raise DeskError(f"{workers} server process(es) x {per_process} connections (web_connections) = {need}, "
+                            f"more than the database allows ({allowed}, its max_connections): use fewer "
+                            "--workers or a lower web_connections")
+        if need > allowed - open_now:
+            click.echo(f"Warning: {workers} server process(es) may open {need} database connections; the database "
+                       f"allows {allowed} and {open_now} are open now: under load some requests may be answered "
+                       "503 (busy)", err=True)
     with desk.session() as s:
         has_users = bool(list_users(s))
     from factcheck.web.app import LOCAL_HOSTS, WILDCARD_HOSTS, allowed_hosts

@@ -75,7 +75,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+POOL_WAIT = 10.0
+"""Seconds a request waits for one of its process's connections (`make_engine(pool=N)`) before it is refused
+with `sqlalchemy.exc.TimeoutError` (the web desk answers 503, try again)."""
+
+
+def make_engine(url: str, *, pool: int | None = None) -> Engine:
+    """The engine of a desk URL. `pool` (a server process): on a database server, keep at most that many
+    connections open, and keep them (no connections opened beyond it for a burst and closed after it: each
+    such opening can be refused by a server near its connection limit, and a process must not take more
+    than its share); a request beyond them waits up to POOL_WAIT seconds for one."""
     url = normalise_url(url)
     try:
         parsed = make_url(url)
@@ -91,6 +100,8 @@ def make_engine(url: str) -> Engine:
             if not folder.is_dir():
                 raise DeskError(f"folder for the desk does not exist: {folder}")
             kwargs.update(connect_args={"timeout": 30, "check_same_thread": False})
+    elif pool is not None:
+        kwargs.update(pool_size=max(1, pool), max_overflow=0, pool_timeout=POOL_WAIT)
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:
@@ -190,6 +201,21 @@ def check_ready(engine: Engine) -> None:
         raise DeskNotReady(f"the desk's schema is behind ({current} < {head}): run `factcheck init` to upgrade")
 
 
+def connection_room(engine: Engine) -> tuple[int, int] | None:
+    """On a database server: (the connections it allows this desk's role, those open now, other than the
+    one asking); None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 "
+            "       ELSE current_setting('superuser_reserved_connections')::int END, "
+            "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "   AND pid <> pg_backend_pid()) "
+            "FROM pg_roles r WHERE r.rolname = current_user")).one()
+    return int(row[0]), int(row[1])
+
+
 def _short(exc: Exception) -> str:
     return str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
 
@@ -197,15 +223,18 @@ def _short(exc: Exception) -> str:
 class Desk:
     """One working database (plus its evidence folder, see settings).
 
+    `pool`: the most connections this process keeps to a database server (see `make_engine`); a server
+    process (the web desk) sets it, a command leaves SQLAlchemy's default.
+
     With `head_file`, every transaction that added audit events records the chain's new head in that file
     (outside the database) once it commits, signed with `head_key` when one is given; `last_head` is the
     head recorded by this process (None until it changes something).
     """
 
     def __init__(self, url: str, *, check: bool = True, head_file: Path | None = None,
-                 head_key: bytes | None = None) -> None:
+                 head_key: bytes | None = None, pool: int | None = None) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, pool=pool)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         from factcheck.desk import queue
 

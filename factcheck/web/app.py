@@ -13,12 +13,15 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -102,6 +105,17 @@ class Pages:
         return self.templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
+RETRY_AFTER = 2
+"""Seconds a 503 (database busy) asks the browser to wait before trying again."""
+log = logging.getLogger("uvicorn.error")
+"""The server's own error log (uvicorn's, as `factcheck serve` configures it): a 503 is one line there."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::")  # listen everywhere: not a name a request can carry
 
@@ -133,8 +147,20 @@ def create_app(desk: Desk, settings: Settings, *, secure_cookies: bool = False,
             "title": titles.get(exc.status_code, "Error"), "message": exc.detail, "code": exc.status_code,
         }, status=exc.status_code)
 
+    async def on_database_busy(request: Request, exc: Exception) -> Response:
+        # the database refused a connection (at its limit, restarting) or this process's connections stayed
+        # busy past POOL_WAIT: the same request can succeed in a moment. Said plainly, with Retry-After,
+        # without touching the database again (the page is drawn as for a signed-out visitor).
+        log.warning("%s %s answered 503: %s", request.method, request.url.path, _first_line(exc))
+        ctx = {"me": None, "csrf": "", "flashes": [], "path": request.url.path, "title": "Busy", "code": 503,
+               "message": "The desk's database is busy or could not be reached. Try again in a moment (if you "
+                          "were saving a change, reload its page first to see whether it was saved)."}
+        return pages.templates.TemplateResponse(request, "error.html", ctx, status_code=503,
+                                                headers={"Retry-After": str(RETRY_AFTER)})
+
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
         SignInRequired: on_sign_in_required, HTTPException: on_http_error,
+        OperationalError: on_database_busy, PoolTimeout: on_database_busy,
     }
     app = Starlette(
         routes=[*routes.ROUTES, Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")],
@@ -169,7 +195,7 @@ def worker_app() -> Starlette:
     settings = load_settings()
     key_path = settings.audit_key_path
     desk = Desk(settings.db, head_file=settings.audit_head_path,
-                head_key=read_key(key_path) if key_path is not None else None)
+                head_key=read_key(key_path) if key_path is not None else None, pool=settings.web_connections)
     return create_app(desk, settings, secure_cookies=bool(opts.get("secure_cookies")),
                       hosts=list(opts.get("hosts") or []) or None)
 
