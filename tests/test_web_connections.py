@@ -141,3 +141,30 @@ def test_serve_refuses_more_connections_than_the_database_allows(filled, tmp_pat
     assert p.returncode != 0
     assert err.startswith("Error: ") and "Traceback" not in err
     assert f"= {4 * per_process}" in err and str(allowed) in err
+
+
+def test_web_load_counts_the_exceptions_in_the_server_log(tmp_path: Path):
+    log = tmp_path / "server.log"
+    log.write_text(
+        "INFO:     Started server process [1]\n"
+        "ERROR:    Exception in ASGI application\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n'
+        "psycopg.OperationalError: too many clients already\n"
+        "\n"
+        "The above exception was the direct cause of the following exception:\n"
+        "\n"
+        "Traceback (most recent call last):\n"
+        '  File "y.py", line 2, in g\n'
+        "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) too many clients already\n"
+        "WARNING:  GET /queue answered 503: too many clients already\n"
+        "ERROR:    Exception in ASGI application\n"
+        "Traceback (most recent call last):\n"
+        '  File "y.py", line 2, in g\n'
+        "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) too many clients already\n")
+    said = web_load.server_errors(log)
+    assert "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) too many clients already x2" in said
+    assert "psycopg.OperationalError: too many clients already x1" in said
+    assert "WARNING" not in said and "INFO" not in said
+    log.write_text("INFO:     Started server process [1]\n")
+    assert web_load.server_errors(log) == "server log: no tracebacks (1 lines)"
