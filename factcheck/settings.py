@@ -106,6 +106,8 @@ _SETTINGS: list[Setting] = [
     Setting("stale_after_days", 30, int, "captures older than this are re-fetched by `fetch --refresh`"),
     Setting("checkworthiness_threshold", 0.5, float, "sentences at or above this become claims on ingest"),
     Setting("assignment_minutes", 60, int, "how long a `triage next` assignment holds"),
+    Setting("verify_read_ahead", True, bool, "verify reads the next batch of claims in a second thread while it "
+            "judges one (faster where a second core is free; turn off on one busy core)"),
     Setting("top_k", 5, int, "passages kept per claim when judging", "verdict"),
     Setting("rating_scale", DEFAULT_RATINGS, tuple,
             "the desk's rating scale, NAME=VERDICT:CLAIMREVIEW_VALUE (higher value = truer), used by "

@@ -159,3 +159,27 @@ def test_work_meanwhile_runs_while_the_caller_is_busy_and_stops_when_it_waits():
     assert got == [0, 1, 2]
     assert 0 not in done  # the caller asked for the first batch at once: nothing to do meanwhile
     assert 20 <= done[1] < 200 and 20 <= done[2] < 200  # it worked while the caller was busy, then stopped
+
+
+def test_the_setting_turns_reading_ahead_off(tmp_path, monkeypatch):
+    """verify_read_ahead = false (here from the environment, as a busy one-core machine would set it): every
+    batch is read in the thread that judges."""
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    load_benchmark("verify_bench").build(url, 1000, 30)
+    threads: set[str] = set()
+    real = verify_mod._read_batch
+
+    def spying(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify_mod, "_read_batch", spying)
+    desk = Desk(url, check=False)
+    for environ, ahead in (({"FACTCHECK_VERIFY_READ_AHEAD": "false"}, False), ({}, True)):
+        threads.clear()
+        settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off"},
+                                 environ=environ, desk_dir=tmp_path)
+        assert settings.verify_read_ahead is ahead
+        verify(desk, settings, actor="t", batch_size=5)
+        assert any(n.startswith("verify-read") for n in threads) is ahead, (environ, threads)
+    desk.dispose()

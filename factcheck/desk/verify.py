@@ -52,6 +52,7 @@ class RunPlan:
     judge_settings: dict[str, Any]
     reader: str | None
     gloss_dictionary: str | None
+    read_ahead: bool = True  # the next batch read in a second thread (setting verify_read_ahead)
 
     def stored(self, **about: Any) -> dict[str, Any]:
         """What the run row records: every verdict setting, what the run covers, the reader and the gloss."""
@@ -66,7 +67,8 @@ def run_plan(settings: Settings) -> RunPlan:
     reader = settings.nli_model or None
     judge_settings["nli"] = entail.enabled(settings.nli, reader)
     use_gloss = bool(settings.gloss) and gloss.available(settings.gloss_dictionary)
-    return RunPlan(judge_settings, reader, settings.gloss_dictionary if use_gloss else None)
+    return RunPlan(judge_settings, reader, settings.gloss_dictionary if use_gloss else None,
+                   read_ahead=bool(settings.verify_read_ahead))
 
 
 def verify(
@@ -97,7 +99,8 @@ def verify(
                        counts={"verified": 0, "unverified": 0, "contested": 0})
     try:
         _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
-                   batch_size=batch_size, limits=limits, progress=progress, gloss_dictionary=plan.gloss_dictionary)
+                   batch_size=batch_size, limits=limits, progress=progress, gloss_dictionary=plan.gloss_dictionary,
+                   read_ahead=plan.read_ahead)
     except BaseException:
         # an error or Ctrl-C: say so on the run row (a killed process cannot; `runs.run_state` sees it then)
         with contextlib.suppress(Exception), desk.session() as s:
@@ -117,14 +120,15 @@ def verify(
 def _judge_all(
     desk: Desk, ids: list[int], run_id: int, result: RunResult, *, actor: str, judge_settings: dict[str, Any],
     batch_size: int, limits: RetrievalLimits | None, progress: Callable[[int, int], None] | None,
-    gloss_dictionary: str | None = None,
+    gloss_dictionary: str | None = None, read_ahead: bool = True,
 ) -> None:
     """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row.
 
     The next batch is read (claims, glosses, retrieval) in a second thread while this one is judged: the
     database answers a search while Python judges, which it could not when each waited for the other (the
     reads write nothing and no verdict changes what the next batch reads). An in-memory desk has one
-    connection for every session, so there the batches are read in turn."""
+    connection for every session, so there the batches are read in turn; so they are with `read_ahead` off
+    (setting verify_read_ahead: on one busy core the second thread only adds lock hand-offs)."""
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
     def read(batch: list[int]) -> list[tuple[int, ToJudge]]:
@@ -136,7 +140,7 @@ def _judge_all(
         warm([item for _cid, item in items], settings=judge_settings, stop=wanted)
 
     done = 0
-    for items in _read_ahead(read, batches, ahead=not desk.one_connection, meanwhile=meanwhile):
+    for items in _read_ahead(read, batches, ahead=read_ahead and not desk.one_connection, meanwhile=meanwhile):
         judged = [(cid, j) for (cid, _item), j in
                   zip(items, judge_many([item for _cid, item in items], settings=judge_settings), strict=True)]
         for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
@@ -236,7 +240,8 @@ def judge_into_run(desk: Desk, settings: Settings, run_id: int, claim_ids: Seque
     plan = run_plan(settings)
     result = RunResult(run_id=run_id, claim_ids=list(claim_ids))
     _judge_all(desk, result.claim_ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
-               batch_size=batch_size, limits=None, progress=None, gloss_dictionary=plan.gloss_dictionary)
+               batch_size=batch_size, limits=None, progress=None, gloss_dictionary=plan.gloss_dictionary,
+               read_ahead=plan.read_ahead)
     return result.counts
 
 
