@@ -183,3 +183,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         if name in _ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(name))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def verify_seeded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Desk, Settings]]:
+    """A small desk of every kind of claim the verify bench seeds (tied, cited, none, German, statement,
+    a claim of a captured article), and its settings (reader off)."""
+    from tests.bench_modules import load_benchmark
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    load_benchmark("verify_bench").build(url, 3000, 120, german=0.15)
+    settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off"}, environ={},
+                             desk_dir=tmp_path)
+    desk = Desk(url, check=False)
+    yield desk, settings
+    desk.dispose()

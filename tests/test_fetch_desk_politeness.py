@@ -62,11 +62,20 @@ def test_desk_fetcher_is_desk_wide_on_postgresql_and_in_process_on_sqlite(pg_url
             desk.dispose()
 
 
+def _holds_audit_lock(session) -> bool:
+    """Whether this session's PostgreSQL connection holds the audit chain's advisory lock now."""
+    from factcheck.desk import audit
+
+    return session.execute(text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "AND classid = 0 AND objid = :k AND objsubid = 1 AND granted"), {"k": audit._LOCK_KEY}).scalar_one() == 1
+
+
 def test_a_batch_of_captures_takes_the_audit_lock_before_any_term_count(pg_url, tmp_path, monkeypatch):
     """Two processes storing batches of captures on one PostgreSQL desk must not deadlock: each capture upserts
     its terms (row locks) and every transaction ends up taking the audit chain's lock, so that lock is taken
     first (else one writer holds terms the other wants while waiting for the lock the other holds)."""
-    from factcheck.desk import audit, retrieve
+    from factcheck.desk import retrieve
     from factcheck.desk.capture import fetch_pending
     from factcheck.desk.db import Desk
     from tests.test_workers import serve_facts, settings_for
@@ -75,9 +84,7 @@ def test_a_batch_of_captures_takes_the_audit_lock_before_any_term_count(pg_url, 
     real = retrieve.count_terms
 
     def count_terms(session, texts) -> None:
-        held.append(session.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-            "AND classid = 0 AND objid = :k AND objsubid = 1 AND granted"), {"k": audit._LOCK_KEY}).scalar_one() == 1)
+        held.append(_holds_audit_lock(session))
         real(session, texts)
 
     monkeypatch.setattr(retrieve, "count_terms", count_terms)
@@ -160,9 +167,7 @@ def test_a_batch_writes_its_snapshots_and_passages_before_it_takes_the_audit_loc
     real = evidence.insert_passages
 
     def insert_passages(session, captures) -> None:
-        held.append(session.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-            "AND classid = 0 AND objid = :k AND objsubid = 1 AND granted"), {"k": audit._LOCK_KEY}).scalar_one() == 1)
+        held.append(_holds_audit_lock(session))
         real(session, captures)
 
     monkeypatch.setattr(evidence, "insert_passages", insert_passages)

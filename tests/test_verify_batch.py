@@ -13,29 +13,10 @@ from factcheck.desk.db import Desk
 from factcheck.desk.models import Claim, Verdict
 from factcheck.desk.retrieve import candidates_for, candidates_for_claims
 from factcheck.desk.verify import verify
-from factcheck.settings import load_settings
 from factcheck.text import anchors, gloss
 from factcheck.text.language import de_or_en
-from tests.bench_modules import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    return load_benchmark("verify_bench")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seeded(request, tmp_path):
-    """A small desk of every kind of claim the verify bench seeds (tied, cited, none, German, statement,
-    a claim of a captured article)."""
-    url = f"sqlite:///{tmp_path / 'desk.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    _bench().build(url, 3000, 120, german=0.15)
-    settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off"}, environ={},
-                             desk_dir=tmp_path)
-    desk = Desk(url, check=False)
-    yield desk, settings
-    desk.dispose()
 
 
 def _verdicts(desk: Desk, run_id: int) -> dict[int, tuple]:
@@ -44,8 +25,8 @@ def _verdicts(desk: Desk, run_id: int) -> dict[int, tuple]:
                 for v in s.execute(select(Verdict).where(Verdict.run_id == run_id)).scalars()}
 
 
-def test_batch_candidates_are_each_claims_own(seeded):
-    desk, _settings = seeded
+def test_batch_candidates_are_each_claims_own(verify_seeded):
+    desk, _settings = verify_seeded
     with desk.session() as s:
         claims = list(s.execute(select(Claim).options(selectinload(Claim.citations)).order_by(Claim.id)).scalars())
         together = candidates_for_claims(s, claims)
@@ -65,8 +46,8 @@ def test_anchors_from_the_memo_cannot_be_changed_by_a_caller():
     assert 1999 not in b.years and b.quantities
 
 
-def test_a_german_claim_is_glossed_once(seeded, monkeypatch):
-    desk, settings = seeded
+def test_a_german_claim_is_glossed_once(verify_seeded, monkeypatch):
+    desk, settings = verify_seeded
     if not gloss.available(settings.gloss_dictionary):
         pytest.skip("no German-English word list installed (Debian trans-de-en)")
     calls: dict[str, int] = {}

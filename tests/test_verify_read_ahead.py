@@ -8,14 +8,13 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
 
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.db import Desk
-from factcheck.desk.models import Verdict
 from factcheck.desk.verify import _read_ahead, verify
 from factcheck.settings import load_settings
 from tests.bench_modules import load_benchmark
+from tests.test_verify_batch import _verdicts
 
 
 def test_batches_come_in_order_and_the_next_is_read_meanwhile():
@@ -94,25 +93,8 @@ def test_a_read_not_yet_started_is_not_made_when_the_caller_stops():
     assert 2 not in reads  # nothing is read after the caller stopped but the read already under way
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seeded(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'desk.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    load_benchmark("verify_bench").build(url, 2000, 90, german=0.15)
-    settings = load_settings({"db": url, "evidence_dir": str(tmp_path / "evidence"), "nli": "off"}, environ={},
-                             desk_dir=tmp_path)
-    desk = Desk(url, check=False)
-    yield desk, settings
-    desk.dispose()
-
-
-def _verdicts(desk: Desk, run_id: int) -> dict[int, tuple]:
-    with desk.session() as s:
-        return {v.claim_id: (v.label, v.confidence, v.rationale, v.quotes, v.first_hand, v.signals)
-                for v in s.execute(select(Verdict).where(Verdict.run_id == run_id)).scalars()}
-
-
-def test_reading_ahead_gives_the_verdicts_of_reading_in_turn(seeded, monkeypatch):
-    desk, settings = seeded
+def _reading_threads(monkeypatch) -> set[str]:
+    """The names of the threads verify reads its batches in, filled as it reads."""
     threads: set[str] = set()
     real = verify_mod._read_batch
 
@@ -121,6 +103,12 @@ def test_reading_ahead_gives_the_verdicts_of_reading_in_turn(seeded, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(verify_mod, "_read_batch", spying)
+    return threads
+
+
+def test_reading_ahead_gives_the_verdicts_of_reading_in_turn(verify_seeded, monkeypatch):
+    desk, settings = verify_seeded  # the verify batch tests' desk: every kind of claim, German ones among them
+    threads = _reading_threads(monkeypatch)
     ahead = verify(desk, settings, actor="t", batch_size=7)
     assert any(name.startswith("verify-read") for name in threads)  # it did read in the second thread
     monkeypatch.setattr(Desk, "one_connection", property(lambda self: True))
@@ -128,7 +116,7 @@ def test_reading_ahead_gives_the_verdicts_of_reading_in_turn(seeded, monkeypatch
     in_turn = verify(desk, settings, actor="t", batch_size=7)
     assert threads == {threading.main_thread().name}
     a, b = _verdicts(desk, ahead.run_id), _verdicts(desk, in_turn.run_id)
-    assert len(a) == 90 and a == b
+    assert len(a) == 120 and a == b
     assert ahead.counts == in_turn.counts
 
 
@@ -166,14 +154,7 @@ def test_the_setting_turns_reading_ahead_off(tmp_path, monkeypatch):
     batch is read in the thread that judges."""
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     load_benchmark("verify_bench").build(url, 1000, 30)
-    threads: set[str] = set()
-    real = verify_mod._read_batch
-
-    def spying(*args, **kwargs):
-        threads.add(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(verify_mod, "_read_batch", spying)
+    threads = _reading_threads(monkeypatch)
     desk = Desk(url, check=False)
     for environ, ahead in (({"FACTCHECK_VERIFY_READ_AHEAD": "false"}, False), ({}, True)):
         threads.clear()

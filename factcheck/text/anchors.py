@@ -233,7 +233,6 @@ _SCALE_EACH = [(re.compile(pat, re.IGNORECASE), mult) for pat, mult in _SCALES]
 _UNIT_RES = [(re.compile(r"\s*(?:an?\s+|of\s+)?" + pat + r"(?![\w])", re.IGNORECASE), name) for pat, name in _UNITS]
 _NUMBER_WORD_RES = {lang: re.compile(r"(?<![\w-])(" + "|".join(words) + r")(?![\w-])", re.IGNORECASE)
                     for lang, words in _NUMBER_WORDS.items() if words}
-_YEAR_TOKEN = re.compile(r"\d{4}")
 
 
 def _qualifier_before(text: str, pos: int) -> str | None:
@@ -293,7 +292,7 @@ def _find_quantities(text: str, language: str, masked: list[tuple[int, int]]) ->
         cur = m.group("cur")
         if cur:
             unit = _CURRENCY_SIGNS[cur.strip()]
-        if _YEAR_TOKEN.fullmatch(raw) and 1800 <= value <= 2099 and scale == 1.0 and unit is None:
+        if _YEAR_DIGITS.fullmatch(raw) and 1800 <= value <= 2099 and scale == 1.0 and unit is None:
             # 'in 2020', '2019er': a year, not an amount; "2020s" too
             years.add(int(value))
             continue
