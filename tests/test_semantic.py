@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from factcheck.judge import semantic
@@ -37,3 +40,65 @@ def test_similarity_is_a_signal_that_leaves_the_label_alone() -> None:
     with_sem = judge(CLAIM, None, ["Example News"], EV, settings={"semantic": True})
     assert "semantic_similarity" in with_sem.signals
     assert with_sem.label == plain.label
+
+
+class _SlowModel:
+    """Stands in for the encoder: records what it is asked to encode, takes its time, can fail once."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.asked: list[list[str]] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+
+    def encode(self, texts):
+        import numpy as np
+
+        with self.lock:
+            self.asked.append(list(texts))
+            fail = self.fail_first and len(self.asked) == 1
+        time.sleep(0.3)
+        if fail:
+            raise RuntimeError("encoder broke")
+        return np.stack([np.full(512, float(len(t)), dtype=np.float32) for t in texts])
+
+
+def _fresh_encoder(monkeypatch, model):
+    monkeypatch.setattr(semantic, "_model", model)
+    monkeypatch.setattr(semantic, "_loading", None)
+    monkeypatch.setattr(semantic, "_cache", semantic.OrderedDict())
+    monkeypatch.setattr(semantic, "_encoding", {})
+
+
+def test_a_text_another_thread_is_encoding_is_waited_for_not_encoded_twice(monkeypatch):
+    model = _SlowModel()
+    _fresh_encoder(monkeypatch, model)
+    out: dict[str, object] = {}
+    first = threading.Thread(target=lambda: out.setdefault("a", semantic.embed(["one", "two"])))
+    first.start()
+    time.sleep(0.1)  # the first thread is encoding "one" and "two" now
+    out["b"] = semantic.embed(["two", "three"])
+    first.join()
+    assert sorted(t for batch in model.asked for t in batch) == ["one", "three", "two"]  # each once
+    assert out["b"].shape == (2, 512) and out["a"].shape == (2, 512)
+    assert abs(float(out["b"][0] @ out["a"][1]) - 1.0) < 1e-6  # "two" is the same vector for both
+
+
+def test_a_text_whose_encoding_failed_elsewhere_is_encoded_here(monkeypatch):
+    model = _SlowModel(fail_first=True)
+    _fresh_encoder(monkeypatch, model)
+    errors: list[Exception] = []
+
+    def failing() -> None:
+        try:
+            semantic.embed(["one"])
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=failing)
+    first.start()
+    time.sleep(0.1)
+    vec = semantic.embed(["one"])  # waits for the first thread, which fails: encoded here then
+    first.join()
+    assert len(errors) == 1 and vec.shape == (1, 512)
+    assert model.asked == [["one"], ["one"]]
+    assert semantic._encoding == {}

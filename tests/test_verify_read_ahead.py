@@ -126,27 +126,41 @@ def test_an_in_memory_desk_is_read_in_turn():
     desk.dispose()
 
 
-def test_work_meanwhile_runs_while_the_caller_is_busy_and_stops_when_it_waits():
-    """meanwhile() works on a batch read ahead while the caller is busy, and stops once the caller asks for
-    that batch (the caller then does the rest itself): neither thread waits for work the other could do."""
-    done: dict[int, int] = {}
+def test_german_claims_are_warmed_in_a_thread_of_their_own(verify_seeded, monkeypatch):
+    """The sentence encoder's share of a batch runs in the verify-encode thread (not in the reading thread,
+    which is busy reading the next batch), and not at all when reading in turn."""
+    desk, settings = verify_seeded
+    threads: list[str] = []
+    real = verify_mod.warm
 
-    def read(batch):
-        return batch[0]
+    def spying(items, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(items, **kwargs)
 
-    def meanwhile(k, wanted):
-        done[k] = 0
-        while not wanted() and done[k] < 200:  # 200 steps of 5 ms: more than the caller's 0.3 s
-            time.sleep(0.005)
-            done[k] += 1
+    monkeypatch.setattr(verify_mod, "warm", spying)
+    verify(desk, settings, actor="t", batch_size=7)
+    assert threads and all(name.startswith("verify-encode") for name in threads)
+    assert len(threads) == -(-120 // 7)  # once per batch
+    threads.clear()
+    monkeypatch.setattr(Desk, "one_connection", property(lambda self: True))
+    verify(desk, settings, actor="t", batch_size=7)
+    assert threads == []
 
-    got = []
-    for k in _read_ahead(read, [[0], [1], [2]], ahead=True, meanwhile=meanwhile):
-        time.sleep(0.3)  # the caller judges batch k
-        got.append(k)
-    assert got == [0, 1, 2]
-    assert 0 not in done  # the caller asked for the first batch at once: nothing to do meanwhile
-    assert 20 <= done[1] < 200 and 20 <= done[2] < 200  # it worked while the caller was busy, then stopped
+
+def test_warming_leaves_out_the_claims_judging_has_reached(monkeypatch):
+    from factcheck.judge import semantic, verdict
+    from factcheck.judge.match import Candidate
+    from factcheck.judge.verdict import ToJudge
+
+    monkeypatch.setattr(semantic, "available", lambda: True)
+    gathered: list[str] = []
+    monkeypatch.setattr(verdict, "_gather", lambda text, *a, **k: gathered.append(text))
+    cand = Candidate(passage_id=1, text="Oracle hired 600 people.", start=0, end=24, snapshot_sha256="0" * 64,
+                     url="https://x.example/")
+    claims = [ToJudge(f"Laut Bloomberg hat Oracle {n} Mitarbeiter eingestellt.", None, [], [cand])
+              for n in (100, 200, 300, 400)]
+    verdict.warm(claims, skip=lambda i: i in (0, 2))
+    assert gathered == [claims[1].claim_text, claims[3].claim_text]
 
 
 def test_the_setting_turns_reading_ahead_off(tmp_path, monkeypatch):

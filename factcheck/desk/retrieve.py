@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from heapq import nsmallest
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -336,39 +334,50 @@ class _Batch:
         if not terms or (not limits.desk and not cited):
             return [], []
         if self.dialect == "sqlite":
-            # every hit with its bm25 score, sorted here: the same order as the database's ORDER BY bm25
-            # (ties in the order of the index's scan, ascending rowid), at a fraction of the cost; each
-            # hit's snapshot, source and URL come from the narrow indexes of migration 0013, not from the
-            # passage and snapshot rows (which hold the texts)
-            # (read through the driver's own cursor: a thousand rows per claim, where the result rows'
-            # wrapping cost about as much as the search)
-            q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
-            cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                rows = cursor.execute(
-                    "SELECT f.rowid, p.snapshot_id, s.source_id, s.url, bm25(passage_fts) FROM passage_fts f "
-                    "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
-                    "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
-                    "WHERE passage_fts MATCH ?", (q,)).fetchall()
-            finally:
-                cursor.close()
-            # only the best hits are kept, so they are picked (heap), not every hit sorted; (score, rowid) is
-            # a total order, so the pick equals the sorted list's head
-            if exclude:
-                rows = [r for r in rows if r[1] not in exclude]
-            best = itemgetter(4, 0)
-            b = nsmallest(2 * limits.desk, rows, key=best) if limits.desk else []
-            if cited:
-                cited_set = set(cited)
-                a = nsmallest(2 * limits.cited, [r for r in rows if r[2] in cited_set], key=best)
-            else:
-                a = []
-            snaps = self.snaps
-            for _pid, sid, src, url, _score in a + b:
-                if sid not in snaps:
-                    snaps[sid] = (src, url)
-            return [(r[0], r[1]) for r in a], [(r[0], r[1]) for r in b]
+            return self._search_sqlite(terms, cited, exclude)
         return self._search_pg(terms, cited, exclude)
+
+    def _search_sqlite(self, terms: Sequence[str], cited: Sequence[int],
+                       exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """_search on SQLite: both picks made by the database, so only the rows kept come back.
+
+        Each row SQLite hands back costs a round trip through Python's lock (the driver lets go of it for
+        every step): a thousand hits a claim, returned to be picked here, cost little alone but several
+        times the search itself while verify's judging thread holds the lock. Hits and ranks are found once
+        (a materialised CTE); each hit's snapshot, source and URL come from the narrow indexes of migration
+        0013, not from the passage and snapshot rows (which hold the texts). (bm25, rowid) is a total order,
+        so each pick is what sorting every hit would put first."""
+        limits = self.limits
+        excl = (" WHERE p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in sorted(exclude)) + ")"
+                if exclude else "")
+        parts = []
+        if cited:
+            src = ",".join(str(int(i)) for i in cited)
+            parts.append(f"SELECT * FROM (SELECT 0, id, sid, src, url FROM j WHERE src IN ({src}) "
+                         f"ORDER BY r, id LIMIT {2 * int(limits.cited)})")
+        if limits.desk:
+            parts.append(f"SELECT * FROM (SELECT 1, id, sid, src, url FROM j ORDER BY r, id LIMIT {2 * int(limits.desk)})")
+        sql = (
+            "WITH j AS MATERIALIZED (SELECT f.rowid AS id, bm25(passage_fts) AS r, p.snapshot_id AS sid, "
+            "s.source_id AS src, s.url AS url FROM passage_fts f "
+            "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
+            "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
+            f"WHERE passage_fts MATCH ?{excl.replace(' WHERE ', ' AND ')}) " + " UNION ALL ".join(parts)
+        )
+        q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
+        # (through the driver's own cursor: the result rows' wrapping is not needed for ids)
+        cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(sql, (q,)).fetchall()
+        finally:
+            cursor.close()
+        out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
+        snaps = self.snaps
+        for which, pid, sid, src_id, url in rows:
+            out[which].append((pid, sid))
+            if sid not in snaps:
+                snaps[sid] = (src_id, url)
+        return out
 
     def _newest(self, found: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
         """_search's hits from the newest capture of their URL only, cut to the limits (`_latest` must have

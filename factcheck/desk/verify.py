@@ -128,62 +128,70 @@ def _judge_all(
     database answers a search while Python judges, which it could not when each waited for the other (the
     reads write nothing and no verdict changes what the next batch reads). An in-memory desk has one
     connection for every session, so there the batches are read in turn; so they are with `read_ahead` off
-    (setting verify_read_ahead: on one busy core the second thread only adds lock hand-offs)."""
+    (setting verify_read_ahead: on one busy core the second thread only adds lock hand-offs).
+
+    Reading ahead, a third thread encodes what each batch's German claims will ask of the sentence encoder
+    (verdict.warm), from the moment the batch is read until judging reaches each claim: numpy leaves
+    Python's lock while it multiplies, and the reading thread, busy with the next batch, had no time for it
+    (the judging thread encoded 80 % of those texts itself)."""
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    ahead = read_ahead and not desk.one_connection
+    # where the judging is: (batch, claim), replaced whole by the judging thread, read by the encoding one
+    judging = [(-1, -1)]
+    stopping = threading.Event()
 
-    def read(batch: list[int]) -> list[tuple[int, ToJudge]]:
-        return _read_batch(desk, batch, judge_settings=judge_settings, limits=limits,
-                           gloss_dictionary=gloss_dictionary)
+    def warm_batch(k: int, items: list[tuple[int, ToJudge]]) -> None:
+        def skip(i: int) -> bool:
+            return stopping.is_set() or judging[0] >= (k, i)
 
-    def meanwhile(items: list[tuple[int, ToJudge]], wanted: Callable[[], bool]) -> None:
-        # the sentence encoder's share of judging the batch read, while the last one is still being judged
-        warm([item for _cid, item in items], settings=judge_settings, stop=wanted)
+        warm([item for _cid, item in items], settings=judge_settings, skip=skip)
 
-    done = 0
-    for items in _read_ahead(read, batches, ahead=read_ahead and not desk.one_connection, meanwhile=meanwhile):
-        judged = [(cid, j) for (cid, _item), j in
-                  zip(items, judge_many([item for _cid, item in items], settings=judge_settings), strict=True)]
-        for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
-            result.counts[label] = result.counts.get(label, 0) + n
-        done += len(items)
-        if progress:
-            progress(done, len(ids))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-encode") as encoder:
+
+        def read(k: int) -> list[tuple[int, ToJudge]]:
+            items = _read_batch(desk, batches[k], judge_settings=judge_settings, limits=limits,
+                                gloss_dictionary=gloss_dictionary)
+            if ahead:  # the batch's German claims' sentence encoding, in a thread of its own
+                encoder.submit(warm_batch, k, items)
+            return items
+
+        def starting(k: int) -> Callable[[int], None]:
+            def at(i: int) -> None:
+                judging[0] = (k, i)
+            return at
+
+        done = 0
+        try:
+            for k, items in enumerate(_read_ahead(read, list(range(len(batches))), ahead=ahead)):
+                judged = [(cid, j) for (cid, _item), j in zip(items, judge_many(
+                    [item for _cid, item in items], settings=judge_settings, starting=starting(k)), strict=True)]
+                for label, n in _store_verdicts(desk, run_id, judged, actor=actor).items():
+                    result.counts[label] = result.counts.get(label, 0) + n
+                done += len(items)
+                if progress:
+                    progress(done, len(ids))
+        finally:
+            stopping.set()  # what is left to warm is never judged now (its errors, if any, are judging's too)
+            encoder.shutdown(cancel_futures=True)
 
 
-def _read_ahead(read: Callable[[list[int]], Any], batches: list[list[int]], *, ahead: bool,
-                meanwhile: Callable[[Any, Callable[[], bool]], None] | None = None) -> Iterator[Any]:
+def _read_ahead(read: Callable[[Any], Any], batches: Sequence[Any], *, ahead: bool) -> Iterator[Any]:
     """read(batch) for each batch in order; with `ahead`, the next one is read in a worker thread while the
     caller works on the one yielded. A read's error comes out where its batch would have; when the caller
-    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk.
-
-    `meanwhile(got, wanted)`: work the thread may do on a batch it has read until the caller asks for it
-    (`wanted()` turns true then, and the work stops): so the two threads share the work whichever is
-    faster, instead of the caller waiting for work it could have done itself."""
+    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk."""
     if not ahead or len(batches) < 2:
         for batch in batches:
             yield read(batch)
         return
-    wanted = threading.Event()
-
-    def task(batch: list[int]) -> Any:
-        got = read(batch)
-        if meanwhile is not None and not wanted.is_set():
-            meanwhile(got, wanted.is_set)
-        return got
-
-    wanted.set()  # the first batch is wanted at once
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as pool:
-        pending = pool.submit(task, batches[0])
+        pending = pool.submit(read, batches[0])
         try:
             for k in range(len(batches)):
-                wanted.set()
                 got = pending.result()
-                wanted.clear()
                 if k + 1 < len(batches):
-                    pending = pool.submit(task, batches[k + 1])
+                    pending = pool.submit(read, batches[k + 1])
                 yield got
         finally:
-            wanted.set()
             pending.cancel()
 
 

@@ -33,6 +33,7 @@ _model: Any = None
 _failed: str | None = None
 _cache: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 50_000
+_encoding: dict[str, threading.Event] = {}  # texts being encoded now -> set when that is over
 _loading: threading.Thread | None = None  # preload()'s thread, until embed has waited for it
 
 
@@ -87,7 +88,9 @@ def _warm() -> None:
 
 
 def embed(texts: Sequence[str]) -> Any:
-    """Unit vectors (numpy, one row per text); texts seen before come from a cache."""
+    """Unit vectors (numpy, one row per text); texts seen before come from a cache. A text another thread is
+    encoding right now is waited for, not encoded twice (verify warms a batch's texts in a thread of its own
+    while the judging thread may reach the same claim)."""
     import numpy as np
 
     global _loading
@@ -95,17 +98,43 @@ def embed(texts: Sequence[str]) -> Any:
     if loading is not None:  # preload() is loading it: wait rather than load it a second time
         loading.join()
         _loading = None
-    todo = [t for t in dict.fromkeys(texts) if t not in _cache]
-    if todo:
-        vecs = np.asarray(_load().encode(todo), dtype=np.float32)
-        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    if not texts:
+        return np.zeros((0, 512), dtype=np.float32)
+    got: dict[str, Any] = {}
+    pending = list(dict.fromkeys(texts))
+    for attempt in (0, 1):
+        done = threading.Event()
         with _lock:
-            for t, v in zip(todo, vecs, strict=True):
-                _cache[t] = v
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-    with _lock:
-        return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 512), dtype=np.float32)
+            got.update((t, _cache[t]) for t in pending if t in _cache)
+            pending = [t for t in pending if t not in got]
+            # first time round, a text another thread is encoding is waited for; the second time (that thread
+            # failed, or its vector has already left the cache) it is encoded here
+            mine = [t for t in pending if attempt or t not in _encoding]
+            theirs = {_encoding[t] for t in pending if not attempt and t in _encoding}
+            for t in mine:
+                _encoding[t] = done
+        if mine:
+            try:
+                vecs = np.asarray(_load().encode(mine), dtype=np.float32)
+                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+                got.update(zip(mine, vecs, strict=True))
+                with _lock:
+                    for t, v in zip(mine, vecs, strict=True):
+                        _cache[t] = v
+                    while len(_cache) > _CACHE_SIZE:
+                        _cache.popitem(last=False)
+            finally:
+                with _lock:
+                    for t in mine:
+                        if _encoding.get(t) is done:
+                            del _encoding[t]
+                done.set()
+        for other in theirs:
+            other.wait()
+        pending = [t for t in pending if t not in got]
+        if not pending:
+            break
+    return np.stack([got[t] for t in texts])
 
 
 def similarities(query: str, texts: Sequence[str]) -> list[float]:

@@ -403,26 +403,34 @@ class ToJudge(NamedTuple):
     glossed: str | None = None
 
 
-def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None) -> list[Judgement]:
+def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None,
+               starting: Callable[[int], None] | None = None) -> list[Judgement]:
     """judge() of each claim, in order, with the same verdicts; with the reader on, the reader reads one
     claim's premises in a second thread while the rules work out the next claims (onnxruntime leaves
-    Python's lock while it runs), so on two cores the reader costs little more than the rules alone."""
+    Python's lock while it runs), so on two cores the reader costs little more than the rules alone.
+
+    `starting(i)`: called as claim i's judging starts (a caller warming claims in another thread skips
+    those the judging has reached, see warm)."""
     cfg = _settings(settings)
 
-    def alone(c: ToJudge) -> Judgement:
+    def alone(i: int, c: ToJudge) -> Judgement:
+        if starting is not None:
+            starting(i)
         return judge(c.claim_text, c.statement, c.cited, c.candidates, attribution=c.attribution,
                      settings=settings, glossed=c.glossed)
 
     if len(claims) < 2 or not entail.enabled(cfg["nli"], cfg["nli_model"] or None):
-        return [alone(c) for c in claims]
+        return [alone(i, c) for i, c in enumerate(claims)]
     at = SIGNALS.index(_reader)
     folder = cfg["nli_model"] or None
     pending: list[Judgement | tuple[Reading, list[_NliRow], Future[list[entail.Scores]] | None]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool:
-        for c in claims:
+        for i, c in enumerate(claims):
             if not c.candidates:
-                pending.append(alone(c))
+                pending.append(alone(i, c))
                 continue
+            if starting is not None:
+                starting(i)
             r = _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
             for signal in SIGNALS[:at]:
                 signal(r)
@@ -443,16 +451,17 @@ def judge_many(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None 
 
 
 def warm(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None,
-         stop: Callable[[], bool] | None = None) -> None:
-    """Ask now what judging these claims will ask of the sentence encoder. A caller that reads the next batch
-    in a second thread while this one is judged (desk.verify) calls it there: the encoder's arithmetic
-    (numpy, which leaves Python's lock while it multiplies) then runs beside the rules instead of between
-    them. Verdicts are unchanged: the encoder's answers are kept by text (semantic.embed), as is the rest
-    of _gather's work. `stop()`: asked before each claim; true ends the work (the judging caught up)."""
+         skip: Callable[[int], bool] | None = None) -> None:
+    """Ask now what judging these claims will ask of the sentence encoder. A caller that judges in one
+    thread calls it in another (desk.verify): the encoder's arithmetic (numpy, which leaves Python's lock
+    while it multiplies) then runs beside the rules instead of between them. Verdicts are unchanged: the
+    encoder's answers are kept by text (semantic.embed, which also waits for a text being encoded rather
+    than encode it twice), as is the rest of _gather's work. `skip(i)`: asked before claim i; true leaves
+    it out (the judging has reached it already)."""
     cfg = _settings(settings)
-    for c in claims:
-        if stop is not None and stop():
-            return
+    for i, c in enumerate(claims):
+        if skip is not None and skip(i):
+            continue
         statement = c.statement if c.statement and c.statement.strip() else None
         if c.candidates and _across_languages(c.claim_text, statement, cfg):
             _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
