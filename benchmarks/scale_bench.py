@@ -64,6 +64,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
     from factcheck.desk.db import Desk, upgrade
     from factcheck.desk.models import Case, Citation, Claim, Passage, Snapshot, Source, utcnow
     from factcheck.desk.retrieve import count_terms
+    from factcheck.judge.match import passage_features
 
     rng = random.Random(seed)
     corpus = Corpus(rng, size)
@@ -93,7 +94,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 7) -> None:
             if pid in chosen:
                 claims_from.append((text, pid // PASSAGES_PER_SNAPSHOT % SOURCES + 1))
             rows.append({"snapshot_id": pid // PASSAGES_PER_SNAPSHOT + 1, "seq": pid % PASSAGES_PER_SNAPSHOT,
-                         "start": 0, "end": len(text), "text": text})
+                         "start": 0, "end": len(text), "text": text, "features": passage_features(text)})
             if len(rows) == batch:
                 s.execute(insert(Passage), rows)
                 count_terms(s, (r["text"] for r in rows))

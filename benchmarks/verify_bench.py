@@ -107,6 +107,7 @@ def build(url: str, size: int, n_claims: int, seed: int = 11, german: float | No
         utcnow,
     )
     from factcheck.desk.retrieve import count_terms
+    from factcheck.judge.match import passage_features
 
     rng = random.Random(seed)
     corpus = Corpus(rng, size)
@@ -146,7 +147,8 @@ def build(url: str, size: int, n_claims: int, seed: int = 11, german: float | No
         rows: list[dict[str, Any]] = []
         for i, sents in enumerate(pages):
             for seq, (a, b, t) in enumerate(sents):
-                rows.append({"snapshot_id": i + 1, "seq": seq, "start": a, "end": b, "text": t})
+                rows.append({"snapshot_id": i + 1, "seq": seq, "start": a, "end": b, "text": t,
+                             "features": passage_features(t)})
             if len(rows) >= batch or i == n_pages - 1:
                 s.execute(insert(Passage), rows)
                 count_terms(s, (r["text"] for r in rows))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from factcheck.desk.models import EvidenceUrl, Passage, Snapshot, utcnow
 from factcheck.documents.archive import Archive, sha256_hex
 from factcheck.errors import FactcheckError
+from factcheck.judge.match import passage_features
 from factcheck.settings import Settings
 from factcheck.text.passages import Passage as TextPassage
 from factcheck.text.passages import split_passages
@@ -48,6 +49,7 @@ class PreparedCapture:
     extracted: Extracted
     warc_path: str
     passages: list[TextPassage]
+    features: list[str] | None = None  # of each passage (judge.match.passage_features), made with them
 
 
 def prepare_capture(
@@ -82,7 +84,9 @@ def prepare_capture(
     else:
         stored = archive.store(url=final_url or url, body=body, status=status or 200, headers=headers or {},
                                fetched_at=fetched_at)
-    return PreparedCapture(stored.sha256, extracted, stored.path, split_passages(extracted.text))
+    passages = split_passages(extracted.text)
+    return PreparedCapture(stored.sha256, extracted, stored.path, passages,
+                           [passage_features(p.text) for p in passages])
 
 
 def store_capture(
@@ -146,7 +150,7 @@ def store_captures(session: Session, settings: Settings, captures: Sequence[Capt
     if latest is None:
         latest = dict(latest_snapshots(session, sorted({c.url for c in captures})))
     out: list[tuple[Snapshot, bool] | EvidenceError] = []
-    new: list[tuple[Snapshot, list[TextPassage]]] = []
+    new: list[tuple[Snapshot, list[TextPassage], list[str] | None]] = []
     for c in captures:
         sha = sha256_hex(c.body)
         last = latest.get(c.url)
@@ -177,14 +181,14 @@ def store_captures(session: Session, settings: Settings, captures: Sequence[Capt
         session.add(snap)
         if last is None or fetched_at >= last.fetched_at:  # as latest_snapshot orders: newest, then highest id
             latest[c.url] = snap
-        new.append((snap, prepared.passages))
+        new.append((snap, prepared.passages, prepared.features))
         out.append((snap, True))
     if new:
         session.flush()  # the new snapshots' ids, in one insert
-        insert_passages(session, [(snap.id, passages) for snap, passages in new])
+        insert_passages(session, [(snap.id, passages, features) for snap, passages, features in new])
         if before_terms is not None:
             before_terms()
-        count_terms(session, (p.text for _, passages in new for p in passages))
+        count_terms(session, (p.text for _, passages, _f in new for p in passages))
     return out
 
 
@@ -211,26 +215,32 @@ def latest_snapshots(session: Session, urls: Sequence[str]) -> dict[str, Snapsho
 
 
 _PG_PASSAGES = text(
-    'INSERT INTO passage (snapshot_id, seq, start, "end", text) '
-    "SELECT u.sid, u.seq, u.start, u.stop, u.text FROM unnest(CAST(:sid AS int[]), CAST(:seq AS int[]), "
-    "CAST(:start AS int[]), CAST(:stop AS int[]), CAST(:text AS text[])) AS u(sid, seq, start, stop, text)")
+    'INSERT INTO passage (snapshot_id, seq, start, "end", text, features) '
+    "SELECT u.sid, u.seq, u.start, u.stop, u.text, u.features FROM unnest(CAST(:sid AS int[]), "
+    "CAST(:seq AS int[]), CAST(:start AS int[]), CAST(:stop AS int[]), CAST(:text AS text[]), "
+    "CAST(:features AS text[])) AS u(sid, seq, start, stop, text, features)")
 
 
-def insert_passages(session: Session, captures: Sequence[tuple[int, Sequence[TextPassage]]]) -> None:
-    """The passages of (snapshot id, passages) pairs, in one statement on PostgreSQL (the rows as arrays:
-    psycopg's executemany sends a statement per row, about 7 ms for a page of 100 passages, and captures are
-    stored under the desk-wide audit lock); one executemany elsewhere (SQLite runs it in-process). Never an
-    ORM object per passage."""
-    rows = [(sid, i, p) for sid, passages in captures for i, p in enumerate(passages)]
+def insert_passages(session: Session,
+                    captures: Sequence[tuple[int, Sequence[TextPassage], Sequence[str] | None]]) -> None:
+    """The passages of (snapshot id, passages, their features) triples, with the features judging reads of
+    each (judge.match.passage_features: worked out once, where the page was prepared, or here when None;
+    not by every claim that meets the passage), in one
+    statement on PostgreSQL (the rows as arrays: psycopg's executemany sends a statement per row, about 7 ms
+    for a page of 100 passages, and captures are stored under the desk-wide audit lock); one executemany
+    elsewhere (SQLite runs it in-process). Never an ORM object per passage."""
+    rows = [(sid, i, p, f) for sid, passages, features in captures
+            for i, (p, f) in enumerate(zip(passages, features if features is not None
+                                           else [passage_features(p.text) for p in passages], strict=True))]
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_PG_PASSAGES, {"sid": [r[0] for r in rows], "seq": [r[1] for r in rows],
                                        "start": [r[2].start for r in rows], "stop": [r[2].end for r in rows],
-                                       "text": [r[2].text for r in rows]})
+                                       "text": [r[2].text for r in rows], "features": [r[3] for r in rows]})
         return
-    session.execute(insert(Passage), [{"snapshot_id": sid, "seq": i, "start": p.start, "end": p.end, "text": p.text}
-                                      for sid, i, p in rows])
+    session.execute(insert(Passage), [{"snapshot_id": sid, "seq": i, "start": p.start, "end": p.end, "text": p.text,
+                                       "features": f} for sid, i, p, f in rows])
 
 
 def read_file_capped(path: Path, max_bytes: int) -> bytes:

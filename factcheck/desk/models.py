@@ -329,6 +329,8 @@ class Passage(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    features: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """What judging reads of the text alone, worked out when stored (judge.match.passage_features)."""
     snapshot: Mapped[Snapshot] = relationship()
 
 

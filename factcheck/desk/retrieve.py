@@ -10,6 +10,7 @@ the archive.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import Article, Claim, ClaimEvidence, Passage, Snapshot, Source, TermStat
-from factcheck.judge.match import Candidate
+from factcheck.judge.match import Candidate, remember
 
 _WORD = re.compile(r"[^\W_]{3,}|\d+(?:[.,]\d+)*", re.UNICODE)
 _STOP = frozenset(
@@ -339,41 +340,45 @@ class _Batch:
 
     def _search_sqlite(self, terms: Sequence[str], cited: Sequence[int],
                        exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """_search on SQLite: both picks made by the database, so only the rows kept come back.
+        """_search on SQLite: both picks made by the database, and handed back as one value.
 
-        Each row SQLite hands back costs a round trip through Python's lock (the driver lets go of it for
-        every step): a thousand hits a claim, returned to be picked here, cost little alone but several
-        times the search itself while verify's judging thread holds the lock. Hits and ranks are found once
-        (a materialised CTE); each hit's snapshot, source and URL come from the narrow indexes of migration
-        0013, not from the passage and snapshot rows (which hold the texts). (bm25, rowid) is a total order,
-        so each pick is what sorting every hit would put first."""
+        The driver lets go of Python's lock for every row it steps to and must win it back after; while
+        verify's judging thread holds the lock, each row waited for it. Returning a thousand hits a claim
+        to be picked here cost several times the search itself; the picks (about a hundred rows) returned
+        row by row still cost more than one JSON value. Hits and ranks are found once (a materialised CTE);
+        each hit's snapshot, source and URL come from the narrow indexes of migration 0013, not from the
+        passage and snapshot rows (which hold the texts). (bm25, rowid) is a total order, so each pick is
+        what sorting every hit would put first; each row carries its score (17 digits: the same double back),
+        which orders them here whatever order the aggregate met them in."""
         limits = self.limits
-        excl = (" WHERE p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in sorted(exclude)) + ")"
+        excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in sorted(exclude)) + ")"
                 if exclude else "")
         parts = []
         if cited:
             src = ",".join(str(int(i)) for i in cited)
-            parts.append(f"SELECT * FROM (SELECT 0, id, sid, src, url FROM j WHERE src IN ({src}) "
-                         f"ORDER BY r, id LIMIT {2 * int(limits.cited)})")
+            parts.append(f"SELECT 0 AS w, * FROM j WHERE src IN ({src}) ORDER BY r, id LIMIT {2 * int(limits.cited)}")
         if limits.desk:
-            parts.append(f"SELECT * FROM (SELECT 1, id, sid, src, url FROM j ORDER BY r, id LIMIT {2 * int(limits.desk)})")
+            parts.append(f"SELECT 1 AS w, * FROM j ORDER BY r, id LIMIT {2 * int(limits.desk)}")
         sql = (
             "WITH j AS MATERIALIZED (SELECT f.rowid AS id, bm25(passage_fts) AS r, p.snapshot_id AS sid, "
             "s.source_id AS src, s.url AS url FROM passage_fts f "
             "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
             "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
-            f"WHERE passage_fts MATCH ?{excl.replace(' WHERE ', ' AND ')}) " + " UNION ALL ".join(parts)
+            f"WHERE passage_fts MATCH ?{excl}) "
+            "SELECT json_group_array(json_array(w, printf('%.17g', r), id, sid, src, url)) FROM ("
+            + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in parts) + ")"
         )
         q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
-        # (through the driver's own cursor: the result rows' wrapping is not needed for ids)
+        # (through the driver's own cursor: the result rows' wrapping is not needed for one value)
         cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            rows = cursor.execute(sql, (q,)).fetchall()
+            rows = json.loads(cursor.execute(sql, (q,)).fetchone()[0])
         finally:
             cursor.close()
+        rows.sort(key=lambda r: (r[0], float(r[1]), r[2]))
         out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
         snaps = self.snaps
-        for which, pid, sid, src_id, url in rows:
+        for which, _n, pid, sid, src_id, url in rows:
             out[which].append((pid, sid))
             if sid not in snaps:
                 snaps[sid] = (src_id, url)
@@ -421,15 +426,19 @@ class _Batch:
     # ------------------------------------------------------------ candidates
 
     def _candidates(self, ids: set[int]) -> dict[int, tuple[int, int, int, str]]:
-        """Passage id -> (snapshot id, start, end, text), and what the snapshots say, for all of the batch."""
+        """Passage id -> (snapshot id, start, end, text), for all of the batch. What was worked out of each
+        text when it was stored (its features) is handed to judging (match.remember), which reads it
+        instead of working it out again."""
         rows: dict[int, tuple[int, int, int, str]] = {}
         ordered = sorted(ids)
         for k in range(0, len(ordered), 1000):
-            for pid, sid, start, end, txt in self._rows(
-                select(Passage.id, Passage.snapshot_id, Passage.start, Passage.end, Passage.text)
+            for pid, sid, start, end, txt, features in self._rows(
+                select(Passage.id, Passage.snapshot_id, Passage.start, Passage.end, Passage.text, Passage.features)
                 .where(Passage.id.in_(ordered[k : k + 1000]))
             ):
                 rows[pid] = (sid, start, end, txt)
+                if features is not None:
+                    remember(txt, features)
         return rows
 
     def _snapshots(self, ids: set[int]) -> dict[int, tuple[str, str, int | None, str | None, str, str | None]]:
@@ -440,7 +449,7 @@ class _Batch:
             for sid, sha, url, src, pub, txt, name in self._rows(
                 select(Snapshot.id, Snapshot.sha256, Snapshot.url, Snapshot.source_id, Snapshot.published,
                        Snapshot.text, Source.name)
-                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500]))
+                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500])),
             ):
                 out[sid] = (sha, url, src, pub, txt, name)
         return out

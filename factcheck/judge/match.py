@@ -96,7 +96,12 @@ def _normalise(text: str) -> str:
 
 def normalise(text: str) -> str:
     """Folded, punctuation-free, single-spaced text: the form every fuzzy comparison uses."""
-    return NORMALISED.get(text, _normalise)
+    return NORMALISED.get(text, _normalise_or_kept)
+
+
+def _normalise_or_kept(text: str) -> str:
+    kept = _kept(text)
+    return kept[1] if kept is not None else _normalise(text)
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -135,9 +140,55 @@ def stem_set_all(text: str) -> frozenset[str]:
 
 def _stem_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """Both stem sets of a text, each distinct word stemmed once (every passage is asked for both)."""
-    words = set(normalise(text).split())
+    kept = _kept(text)
+    if kept is not None:
+        content = frozenset(kept[2].split())
+        return content, content.union(kept[3].split())
+    return _stems_of_normalised(normalise(text))
+
+
+def _stems_of_normalised(folded: str) -> tuple[frozenset[str], frozenset[str]]:
+    words = set(folded.split())
     content = frozenset(map(stem, words - STOPWORDS))
     return content, content.union(map(stem, words & STOPWORDS))
+
+
+# ---------------------------------------------------------------- features kept with each passage
+
+# What judging reads of a passage's text alone (its normalised form and its two stem sets) is worked out when
+# the passage is stored and kept beside it (column passage.features), so verify reads it instead of working
+# it out for every claim that meets the passage. The version names the way they are made: change normalise,
+# stem or STOPWORDS and it must change (tests/test_passage_terms.py pins it), so features kept by an older
+# version are never read (they are worked out again, as for a passage stored without any).
+FEATURES_VERSION = "1"
+_FEATURE_SEP = "\x1f"
+
+
+def passage_features(text: str) -> str:
+    """A passage's features as stored: version, normalised text, content stems, the other stems."""
+    folded = _normalise(text)
+    content, every = _stems_of_normalised(folded)
+    return _FEATURE_SEP.join((FEATURES_VERSION, folded, " ".join(sorted(content)), " ".join(sorted(every - content))))
+
+
+# features read with passages, by text, until judging asks for them (parsed then, once: a passage read is
+# not always a passage judging looks at closely)
+_KEPT = TextMemo[str](100_000)
+
+
+def remember(text: str, features: str | None) -> None:
+    """Take a passage's stored features as what normalise and the stem sets make of its text (as if worked
+    out here, when judging first asks); features of another version are never read (see _kept)."""
+    if features:
+        _KEPT.put(text, features)
+
+
+def _kept(text: str) -> list[str] | None:
+    features = _KEPT.data.get(text)
+    if features is None:
+        return None
+    parts = features.split(_FEATURE_SEP)
+    return parts if len(parts) == 4 and parts[0] == FEATURES_VERSION else None
 
 
 def name_found(name: str, folded_text: str) -> bool:

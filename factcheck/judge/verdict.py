@@ -459,12 +459,21 @@ def warm(claims: Sequence[ToJudge], *, settings: Mapping[str, Any] | None = None
     than encode it twice), as is the rest of _gather's work. `skip(i)`: asked before claim i; true leaves
     it out (the judging has reached it already)."""
     cfg = _settings(settings)
+    read: list[tuple[Reading, list[ScoredPassage]]] = []
     for i, c in enumerate(claims):
         if skip is not None and skip(i):
             continue
         statement = c.statement if c.statement and c.statement.strip() else None
         if c.candidates and _across_languages(c.claim_text, statement, cfg):
-            _gather(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed)
+            read.append(_read_claim(c.claim_text, c.statement, c.cited, c.candidates, c.attribution, cfg, c.glossed))
+    # each of _gather's two asks, for all of the claims at once: a few large calls of the encoder instead of
+    # two small ones a claim (each numpy step of a call lets go of Python's lock, and winning it back from
+    # the judging thread is what a small call spends most of its time on)
+    if read:
+        semantic.embed([t for r, scored in read for t in _passage_texts(r, scored)])
+        for r, scored in read:
+            _rank(r, scored)
+        semantic.embed([t for r, _scored in read for t in _window_texts(r)])
 
 
 def _decide(r: Reading) -> Judgement:
@@ -498,6 +507,20 @@ def prepare(claims: Sequence[tuple[str, str | None]], *, settings: Mapping[str, 
 def _gather(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
             attribution: str | None, cfg: dict[str, Any], given_gloss: str | None = None) -> Reading:
     """The claim's wordings and anchors, and its passages ranked by how much of it each states."""
+    r, scored = _read_claim(claim_text, statement, cited, candidates, attribution, cfg, given_gloss)
+    if r.foreign:
+        semantic.embed(_passage_texts(r, scored))
+    _rank(r, scored)
+    if r.foreign:
+        semantic.embed(_window_texts(r))
+    return r
+
+
+def _read_claim(claim_text: str, statement: str | None, cited: list[str], candidates: list[Candidate],
+                attribution: str | None, cfg: dict[str, Any],
+                given_gloss: str | None = None) -> tuple[Reading, list[ScoredPassage]]:
+    """_gather up to the ranking, which asks the sentence encoder when the claim is read across
+    languages: the Reading and its passages scored word for word."""
     statement = statement if statement and statement.strip() else None
     german = _german(claim_text, statement)
     glossed = None
@@ -526,17 +549,24 @@ def _gather(claim_text: str, statement: str | None, cited: list[str], candidates
     r = Reading(cfg, claim_text, statement, glossed, texts, [c for c in cited if c], attribution, candidates,
                 claim, stems_per_text, _weights(stems_per_text, candidates), foreign)
     # (the verdict reads neither the returned passages' anchor agreement nor their matched words)
-    scored = score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]), details=False)
-    if foreign:
-        # similarity is only ever asked of the ranked passages and their windows (the ranking itself is
-        # lexical): embedding every candidate was most of a German claim's cost
-        semantic.embed([claim_text, *(s.candidate.text for s in scored)])
+    return r, score_passages(texts, candidates, top_k=max(cfg["top_k"], cfg["support_passages"]), details=False)
+
+
+def _passage_texts(r: Reading, scored: list[ScoredPassage]) -> list[str]:
+    """What ranking a foreign claim's passages embeds: similarity is only ever asked of the ranked passages
+    and their windows (the ranking itself is lexical): embedding every candidate was most of its cost."""
+    return [r.claim_text, *(s.candidate.text for s in scored)]
+
+
+def _rank(r: Reading, scored: list[ScoredPassage]) -> None:
     r.ranked = sorted(((r.cov(s.candidate.text), s) for s in scored), key=lambda t: (-t[0], -t[1].score))
     r.best_cov, r.best = r.ranked[0]
-    if foreign:  # the windows _support weighs, in one batch
-        semantic.embed([claim_text, *(_window(s.candidate) for c, s in r.ranked
-                                      if c >= cfg["address_coverage"] / 2 or s is r.best)])
-    return r
+
+
+def _window_texts(r: Reading) -> list[str]:
+    """The windows _support weighs (of a foreign claim's ranked passages)."""
+    return [r.claim_text, *(_window(s.candidate) for c, s in r.ranked
+                            if c >= r.cfg["address_coverage"] / 2 or s is r.best)]
 
 
 # ---------------------------------------------------------------- signals
