@@ -396,10 +396,12 @@ class _Batch:
         """The two searches of search_passages in one statement: the hits (and their ranks) are found once;
         the hits' snapshots' source and URL come with them."""
         limits = self.limits
-        excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in exclude) + ")") if exclude else ""
+        # the ids travel as arrays, not in the statement's text: the same few statements every claim, which
+        # psycopg prepares after a few uses, so the server plans each once instead of for every claim
+        excl = " AND p.snapshot_id <> ALL(CAST(:excl AS int[]))"
         parts = []
         if cited:
-            src = " AND s.source_id IN (" + ",".join(str(int(i)) for i in cited) + ")"
+            src = " AND s.source_id = ANY(CAST(:src AS int[]))"
             parts.append("(SELECT 0 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
                          f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
         if limits.desk:
@@ -416,7 +418,8 @@ class _Batch:
         )
         q = " | ".join(_fts_literal("postgresql", t) for t in terms)
         out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
-        params = {"q": q, "la": 2 * limits.cited, "lb": 2 * limits.desk}
+        params = {"q": q, "la": 2 * limits.cited, "lb": 2 * limits.desk, "excl": sorted(int(i) for i in exclude),
+                  "src": [int(i) for i in cited]}
         for which, pid, sid, src, url in self.s.execute(text(sql),
                                                          {k: v for k, v in params.items() if f":{k}" in sql}):
             out[which].append((pid, sid))
