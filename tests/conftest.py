@@ -198,3 +198,22 @@ def verify_seeded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tu
     desk = Desk(url, check=False)
     yield desk, settings
     desk.dispose()
+
+
+def old_desk(path: Path, revision: str, passages: list[str]) -> Desk:
+    """A SQLite desk at an earlier schema `revision` holding one snapshot with `passages` (rows written the
+    way that revision had them), for tests of what a later migration does to existing rows."""
+    from alembic import command
+
+    from factcheck.desk.db import alembic_config
+    from factcheck.desk.models import utcnow
+
+    desk = Desk(f"sqlite:///{path}", check=False)
+    command.upgrade(alembic_config(desk.engine), revision)
+    with desk.engine.begin() as c:
+        c.execute(text("INSERT INTO snapshot (url, sha256, headers, redirects, fetched_at, origin, text, meta) "
+                       "VALUES ('https://a.example/', :sha, '{}', '[]', :at, 'file', :text, '{}')"),
+                  {"sha": "0" * 64, "at": utcnow(), "text": " ".join(passages)})
+        c.execute(text('INSERT INTO passage (snapshot_id, seq, start, "end", text) VALUES (1, :seq, :start, :end, :t)'),
+                  [{"seq": i, "start": 0, "end": len(t), "t": t} for i, t in enumerate(passages)])
+    return desk

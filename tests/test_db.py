@@ -78,22 +78,12 @@ def test_bad_url_and_missing_folder(tmp_path):
 
 
 def test_term_stat_migration_backfills_existing_passages(tmp_path):
-    from alembic import command
     from sqlalchemy import select
 
-    from factcheck.desk.db import alembic_config
-    from factcheck.desk.models import Passage, Snapshot, TermStat, utcnow
+    from factcheck.desk.models import TermStat
+    from tests.conftest import old_desk
 
-    d = Desk(f"sqlite:///{tmp_path / 'old.db'}", check=False)
-    command.upgrade(alembic_config(d.engine), "0003")
-    with d.engine.begin() as c:
-        c.execute(Snapshot.__table__.insert(), [{"url": "https://a.example/", "sha256": "0" * 64, "headers": {},
-                                                 "redirects": [], "fetched_at": utcnow(), "origin": "file",
-                                                 "text": "Turnout rose. Turnout fell.", "meta": {}}])
-        c.execute(Passage.__table__.insert(), [{"snapshot_id": 1, "seq": 0, "start": 0, "end": 13,
-                                                "text": "Turnout rose."},
-                                               {"snapshot_id": 1, "seq": 1, "start": 14, "end": 27,
-                                                "text": "Turnout fell."}])
+    d = old_desk(tmp_path / "old.db", "0003", ["Turnout rose.", "Turnout fell."])
     upgrade(d.engine)
     with d.session() as s:
         df = dict(s.execute(select(TermStat.term, TermStat.df)).all())

@@ -10,11 +10,12 @@ import random
 import pytest
 from sqlalchemy import select, text, update
 
-from factcheck.desk.db import Desk, alembic_config, upgrade
+from factcheck.desk.db import upgrade
 from factcheck.desk.evidence import store_capture
-from factcheck.desk.models import Passage, Snapshot, utcnow
+from factcheck.desk.models import Passage
 from factcheck.desk.verify import verify
 from factcheck.judge import match
+from tests.conftest import old_desk
 from tests.test_verify_batch import _verdicts
 
 TEXTS = [
@@ -131,16 +132,7 @@ def test_verdicts_are_the_same_with_features_kept_or_worked_out(verify_seeded, m
 
 
 def test_the_migration_fills_in_features_of_passages_stored_before_it(tmp_path):
-    from alembic import command
-
-    desk = Desk(f"sqlite:///{tmp_path / 'old.db'}", check=False)
-    command.upgrade(alembic_config(desk.engine), "0013")
-    with desk.engine.begin() as c:
-        c.execute(Snapshot.__table__.insert(), [{"url": "https://a.example/", "sha256": "0" * 64, "headers": {},
-                                                 "redirects": [], "fetched_at": utcnow(), "origin": "file",
-                                                 "text": " ".join(TEXTS[:3]), "meta": {}}])
-        c.execute(text('INSERT INTO passage (snapshot_id, seq, start, "end", text) VALUES (1, :seq, 0, 1, :t)'),
-                  [{"seq": i, "t": t} for i, t in enumerate(TEXTS[:3])])
+    desk = old_desk(tmp_path / "old.db", "0013", TEXTS[:3])
     upgrade(desk.engine)
     with desk.engine.connect() as c:
         got = c.execute(text("SELECT text, features FROM passage ORDER BY seq")).all()
