@@ -397,7 +397,7 @@ class _Batch:
         the hits' snapshots' source and URL come with them."""
         limits = self.limits
         # the ids travel as arrays, not in the statement's text: the same few statements every claim, which
-        # psycopg prepares after a few uses, so the server plans each once instead of for every claim
+        # SQLAlchemy compiles once and psycopg prepares after five uses (the server parses each once)
         excl = " AND p.snapshot_id <> ALL(CAST(:excl AS int[]))"
         parts = []
         if cited:
