@@ -76,28 +76,39 @@ def test_a_batch_of_captures_takes_the_audit_lock_before_any_term_count(pg_url, 
     its terms (row locks) and every transaction ends up taking the audit chain's lock, so that lock is taken
     first (else one writer holds terms the other wants while waiting for the lock the other holds)."""
     from factcheck.desk import retrieve
+
+    held = _fetch_four_noting_the_audit_lock(pg_url, tmp_path, monkeypatch, retrieve, "count_terms")
+    assert held and all(held), held  # one term count per stored batch (not per capture), each under the lock
+
+
+def _fetch_four_noting_the_audit_lock(pg_url, tmp_path, monkeypatch, module, name: str) -> list[bool]:
+    """Fetch four pages onto a PostgreSQL desk with `module.name` (a step of storing captures) noting, each
+    time it is called, whether the transaction holds the audit lock; the audit chain must verify after."""
+    from factcheck.desk import audit
     from factcheck.desk.capture import fetch_pending
     from factcheck.desk.db import Desk
     from tests.test_workers import serve_facts, settings_for
 
     held: list[bool] = []
-    real = retrieve.count_terms
+    real = getattr(module, name)
 
-    def count_terms(session, texts) -> None:
+    def noting(session, *args) -> None:
         held.append(_holds_audit_lock(session))
-        real(session, texts)
+        real(session, *args)
 
-    monkeypatch.setattr(retrieve, "count_terms", count_terms)
+    monkeypatch.setattr(module, name, noting)
     with LocalServer() as server:
         urls = serve_facts(server, 4)
         setup_desk(pg_url, tmp_path, urls)
         desk = Desk(pg_url)
         try:
             summary = fetch_pending(desk, settings_for(pg_url, tmp_path), actor="tester")
+            with desk.session() as s:
+                assert audit.verify_chain(list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())).ok
         finally:
             desk.dispose()
     assert summary.counts() == {"fetched": 4}
-    assert held and all(held), held  # one term count per stored batch (not per capture), each under the lock
+    return held
 
 
 def test_a_host_slot_held_by_another_process_waits_for_it_and_hears_a_stop(pg_url, tmp_path):
@@ -158,28 +169,7 @@ def test_a_batch_writes_its_snapshots_and_passages_before_it_takes_the_audit_loc
     """What only the batch's own transaction can see (new snapshots, their passages) is written before the
     desk-wide audit lock is taken, so writers on the desk wait for each other only for what they share (term
     counts, the audit chain); the term counts still come under the lock (the test above)."""
-    from factcheck.desk import audit, evidence
-    from factcheck.desk.capture import fetch_pending
-    from factcheck.desk.db import Desk
-    from tests.test_workers import serve_facts, settings_for
+    from factcheck.desk import evidence
 
-    held: list[bool] = []
-    real = evidence.insert_passages
-
-    def insert_passages(session, captures) -> None:
-        held.append(_holds_audit_lock(session))
-        real(session, captures)
-
-    monkeypatch.setattr(evidence, "insert_passages", insert_passages)
-    with LocalServer() as server:
-        urls = serve_facts(server, 4)
-        setup_desk(pg_url, tmp_path, urls)
-        desk = Desk(pg_url)
-        try:
-            summary = fetch_pending(desk, settings_for(pg_url, tmp_path), actor="tester")
-            with desk.session() as s:
-                assert audit.verify_chain(list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())).ok
-        finally:
-            desk.dispose()
-    assert summary.counts() == {"fetched": 4}
+    held = _fetch_four_noting_the_audit_lock(pg_url, tmp_path, monkeypatch, evidence, "insert_passages")
     assert held and not any(held), held

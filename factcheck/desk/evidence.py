@@ -225,10 +225,10 @@ def insert_passages(session: Session,
                     captures: Sequence[tuple[int, Sequence[TextPassage], Sequence[str] | None]]) -> None:
     """The passages of (snapshot id, passages, their features) triples, with the features judging reads of
     each (judge.match.passage_features: worked out once, where the page was prepared, or here when None;
-    not by every claim that meets the passage), in one
-    statement on PostgreSQL (the rows as arrays: psycopg's executemany sends a statement per row, about 7 ms
-    for a page of 100 passages, and captures are stored under the desk-wide audit lock); one executemany
-    elsewhere (SQLite runs it in-process). Never an ORM object per passage."""
+    not by every claim that meets the passage), in one statement on PostgreSQL (the rows as arrays:
+    psycopg's executemany sends a statement per row, about 7 ms for a page of 100 passages, and captures are
+    stored under the desk-wide audit lock); one executemany elsewhere (SQLite runs it in-process). Never an
+    ORM object per passage."""
     rows = [(sid, i, p, f) for sid, passages, features in captures
             for i, (p, f) in enumerate(zip(passages, features if features is not None
                                            else [passage_features(p.text) for p in passages], strict=True))]

@@ -378,7 +378,7 @@ class _Batch:
         rows.sort(key=lambda r: (r[0], float(r[1]), r[2]))
         out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
         snaps = self.snaps
-        for which, _n, pid, sid, src_id, url in rows:
+        for which, _score, pid, sid, src_id, url in rows:
             out[which].append((pid, sid))
             if sid not in snaps:
                 snaps[sid] = (src_id, url)
@@ -452,7 +452,7 @@ class _Batch:
             for sid, sha, url, src, pub, txt, name in self._rows(
                 select(Snapshot.id, Snapshot.sha256, Snapshot.url, Snapshot.source_id, Snapshot.published,
                        Snapshot.text, Source.name)
-                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500])),
+                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500]))
             ):
                 out[sid] = (sha, url, src, pub, txt, name)
         return out
