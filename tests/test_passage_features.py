@@ -73,6 +73,9 @@ def test_anchors_made_kind_by_kind_equal_the_full_extraction(lang):
         assert (partial.quantities, partial.years, partial.dates, partial.negated) == \
                (full.quantities, full.years, full.dates, full.negated)
         assert partial.names == set() and partial.ranks == set()
+        bare = extract_anchors(t, lang, numbers=False)
+        assert (bare.names, bare.negated, bare.ranks) == (full.names, full.negated, full.ranks)
+        assert (bare.quantities, bare.years, bare.dates) == ([], set(), set())
 
 
 def test_numbers_are_kept_per_language():
@@ -94,6 +97,10 @@ def test_evidence_anchors_give_compare_anchors_the_full_answer():
             assert compare_anchors(claim, evidence_anchors(ev, claim), ev) == full, ev
             differ += full.get("ranks") == "disagree"
     assert differ  # a rank that disagrees was among the comparisons
+    # among the claims: numbers only as quantities, only as years (a date's year is among its years), with
+    # dates, and with no number at all (their evidence's numbers are never found)
+    assert any(c.quantities and not c.years for c in claims) and any(c.years and not c.quantities for c in claims)
+    assert any(c.dates for c in claims) and any(not (c.quantities or c.years or c.dates) for c in claims)
 
 
 def test_stem_sets_made_together_equal_each_made_alone():

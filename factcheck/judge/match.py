@@ -271,9 +271,12 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
 
 def evidence_anchors(text: str, claim: Anchors) -> Anchors:
     """The anchors of evidence text as compare_anchors reads them against `claim`: no names (it looks for
-    the claim's names in the evidence's words, never at names found in it), and ranks only when the claim
-    has some; every other kind as extract_anchors makes it."""
-    return extract_anchors(text, de_or_en(text), names=False, ranks=bool(claim.ranks))
+    the claim's names in the evidence's words, never at names found in it), ranks only when the claim has
+    some, and numbers (quantities, years, dates: found together) only when it has any of them (finding the
+    numbers of evidence, most of all of whole pages, was a third of judging's time); every other kind as
+    extract_anchors makes it."""
+    return extract_anchors(text, de_or_en(text), names=False, ranks=bool(claim.ranks),
+                           numbers=bool(claim.quantities or claim.years or claim.dates))
 
 
 def claim_anchors(claim_texts: list[str]) -> list[Anchors]:

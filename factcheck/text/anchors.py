@@ -496,13 +496,14 @@ def _negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
 
-def extract_anchors(text: str, language: str | None = None, *, names: bool = True, ranks: bool = True) -> Anchors:
+def extract_anchors(text: str, language: str | None = None, *, names: bool = True, ranks: bool = True,
+                    numbers: bool = True) -> Anchors:
     """All anchors of text; language ('de'/'en') decides number separators and number words.
 
-    `names=False` / `ranks=False` leave those kinds empty, for callers that never read them (every other
-    kind is the same as in the full extraction)."""
+    `names=False` / `ranks=False` / `numbers=False` (quantities, years and dates) leave those kinds empty,
+    for callers that never read them (every other kind is the same as in the full extraction)."""
     lang = (language or de_or_en(text)).lower()[:2]
-    quantities, years, dates = _NUMBERS.get((text, lang), _numbers)
+    quantities, years, dates = _NUMBERS.get((text, lang), _numbers) if numbers else ((), (), ())
     # fresh containers: the caller may change what it gets, the memo's own stays as made
     return Anchors(
         quantities=list(quantities),
