@@ -169,3 +169,20 @@ def test_report_says_who_decided_and_that_the_later_machine_run_did_not_replace_
     c = next(c for c in by_run.claims if c.key == "REVIEWED_THEN_RERUN")
     assert c.verdict is not None and c.verdict.id == ids["REVIEWED_THEN_RERUN"][2] and c.superseded
     assert rep.summary["decided_by_reviewer"] == 3 and rep.summary["decided_by_machine"] == 2
+
+
+def test_a_run_starts_from_the_ids_list_claims_gives(memory_desk):
+    """verify and verify --queue start from case_claim_ids: the same claims as list_claims, in its order."""
+    _seed(memory_desk)
+    with memory_desk.desk.session() as s:
+        other = Case(key="other", title="Another case")
+        s.add(other)
+        s.flush()
+        s.add(Claim(case_id=other.id, key="ELSEWHERE", text="Another claim."))
+    with memory_desk.desk.session() as s:
+        for case in (None, "rule", "other"):
+            want = [c.id for c in claims.list_claims(s, case=case)]
+            assert want and claims.case_claim_ids(s, case=case) == want
+        assert len(claims.case_claim_ids(s)) > len(claims.case_claim_ids(s, case="rule"))
+        with pytest.raises(claims.UnknownClaim, match="no case 'nope'"):
+            claims.case_claim_ids(s, case="nope")

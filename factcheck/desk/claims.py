@@ -192,6 +192,21 @@ def claim_dict(session: Session, c: Claim, *, verdict: Verdict | None = None, wi
     return d
 
 
+def case_claim_ids(session: Session, *, case: str | None = None) -> list[int]:
+    """The ids of list_claims(case=case), without loading the claims (what a verification run starts from)."""
+    q = select(Claim.id).order_by(Claim.id)
+    if case:
+        q = q.where(Claim.case_id == _case_id(session, case))
+    return list(session.execute(q).scalars())
+
+
+def _case_id(session: Session, case: str) -> int:
+    found = session.execute(select(Case.id).where(Case.key == case)).scalar()
+    if found is None:
+        raise UnknownClaim(f"no case {case!r} on this desk")
+    return found
+
+
 def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int] | None = None,
                 limit: int | None = None) -> list[Claim]:
     """Claims in id order: all, one case's, and/or only those with the given ids (a search's or a tag's);
@@ -199,10 +214,7 @@ def list_claims(session: Session, *, case: str | None = None, ids: Iterable[int]
     q = (select(Claim).options(selectinload(Claim.citations), selectinload(Claim.case), selectinload(Claim.tags))
          .order_by(Claim.id))
     if case:
-        found = session.execute(select(Case.id).where(Case.key == case)).scalar()
-        if found is None:
-            raise UnknownClaim(f"no case {case!r} on this desk")
-        q = q.where(Claim.case_id == found)
+        q = q.where(Claim.case_id == _case_id(session, case))
     if ids is not None:
         wanted = sorted(set(ids))
         if not wanted:

@@ -262,7 +262,7 @@ def enqueue_verify(desk: Desk, settings: Settings, *, actor: str, claim_refs: Se
                    claim_ids: Sequence[int] = (), case: str | None = None, batch_size: int | None = None,
                    app: Any = None) -> tuple[int, list[Enqueued]]:
     """A verification run of the claims `verify` would judge, as one job per batch: (run id, jobs)."""
-    from factcheck.desk.claims import find_claim, list_claims
+    from factcheck.desk.claims import case_claim_ids, find_claim
 
     require_postgres(desk)
     app = app or make_app(desk, settings)
@@ -270,7 +270,7 @@ def enqueue_verify(desk: Desk, settings: Settings, *, actor: str, claim_refs: Se
         if claim_refs or claim_ids:
             ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
         else:
-            ids = [c.id for c in list_claims(s, case=case)]
+            ids = case_claim_ids(s, case=case)
         run_id, jobs = create_job_run(s, app, settings, ids, actor=actor, case=case, batch_size=batch_size)
     return run_id, jobs
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from factcheck import __version__
 from factcheck.desk import audit, runs
-from factcheck.desk.claims import find_claim, list_claims
+from factcheck.desk.claims import case_claim_ids, find_claim
 from factcheck.desk.db import Desk
 from factcheck.desk.models import Citation, Claim, ClaimEvidence, EvidenceUrl, Run, Verdict, utcnow
 from factcheck.desk.retrieve import RetrievalLimits, candidates_for_claims
@@ -88,7 +88,7 @@ def verify(
         if claim_refs or claim_ids:  # ids: callers that hold the rows already (check, evidence add)
             ids = list(dict.fromkeys([*claim_ids, *(find_claim(s, ref).id for ref in claim_refs)]))
         else:
-            ids = [c.id for c in list_claims(s, case=case)]
+            ids = case_claim_ids(s, case=case)
         now = utcnow()
         run = Run(version=__version__, actor=actor, started_at=now, heartbeat_at=now, host=runs.this_host(),
                   pid=os.getpid(), settings=plan.stored(claims=len(ids), case=case))
