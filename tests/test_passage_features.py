@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import selectinload
 
+from factcheck.desk import retrieve
 from factcheck.desk.db import Desk
 from factcheck.desk.models import Claim, Passage, Snapshot, utcnow
 from factcheck.desk.retrieve import (
@@ -208,23 +209,32 @@ def _searches(s):
         yield c, choose_terms(df, wanted[c.id]), cited, {c.id % 7 + 1}
 
 
-def test_sqlite_search_hits_are_those_of_the_passage_and_snapshot_rows(tmp_path):
+def test_sqlite_search_hits_are_those_of_the_passage_and_snapshot_rows(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     load_benchmark("verify_bench").build(url, 2000, 60)
     desk = Desk(url, check=False)
     limits = RetrievalLimits(cited=5, desk=4)  # small limits: the cut falls inside the hits
+    # a batch's searches are made several to a statement: here few to each, so one batch takes several
+    monkeypatch.setattr(retrieve, "_SQLITE_SEARCHES_PER_STATEMENT", 7)
 
     def compare() -> int:
         checked = 0
         with desk.session() as s:
-            batch = _Batch(s, limits)
-            for c, terms, cited, exclude in _searches(s):
+            batch, together = _Batch(s, limits), _Batch(s, limits)
+            searches = list(_searches(s))
+            # one claim's search alone, and every claim's together (searches of a batch in few statements,
+            # with claims that search nothing among them): each the same as the reference
+            many = together._search_sqlite_many([(terms, cited, exclude) for _c, terms, cited, exclude in searches]
+                                                + [([], [1], set())])
+            assert many[-1] == ([], [])
+            for (c, terms, cited, exclude), got_together in zip(searches, many, strict=False):
                 got = batch._search(terms, cited, exclude)
                 assert got == _reference_search(s, terms, cited, exclude, limits), c.key
+                assert got_together == got, c.key
                 checked += bool(got[0]) + bool(got[1])
                 for _pid, sid in got[0] + got[1]:  # what the batch keeps of each hit's snapshot
-                    assert batch.snaps[sid] == tuple(s.execute(select(Snapshot.source_id, Snapshot.url)
-                                                               .where(Snapshot.id == sid)).one())
+                    assert batch.snaps[sid] == together.snaps[sid] == tuple(
+                        s.execute(select(Snapshot.source_id, Snapshot.url).where(Snapshot.id == sid)).one())
         return checked
 
     assert compare() > 30

@@ -66,6 +66,8 @@ def _latest_snapshot_ids(session: Session, urls: Sequence[str]) -> list[int]:
 # budget is spent (never fewer than two). Term frequencies come from the term_stat table in one lookup, so
 # choosing terms and searching cost about the same on a desk of ten thousand passages or of millions.
 POSTING_BUDGET = 2000
+# searches of a batch made by one SQLite statement (SQLite allows 500 terms in a compound SELECT; two a search)
+_SQLITE_SEARCHES_PER_STATEMENT = 100
 MAX_TERM_CHARS = 100
 
 
@@ -340,48 +342,58 @@ class _Batch:
 
     def _search_sqlite(self, terms: Sequence[str], cited: Sequence[int],
                        exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """_search on SQLite: both picks made by the database, and handed back as one value.
+        """_search on SQLite (see _search_sqlite_many)."""
+        return self._search_sqlite_many([(terms, cited, exclude)])[0]
 
-        The driver lets go of Python's lock for every row it steps to and must win it back after; while
-        verify's judging thread holds the lock, each row waited for it. Returning a thousand hits a claim
-        to be picked here cost several times the search itself; the picks (about a hundred rows) returned
-        row by row still cost more than one JSON value. Hits and ranks are found once (a materialised CTE);
-        each hit's snapshot, source and URL come from the narrow indexes of migration 0013, not from the
-        passage and snapshot rows (which hold the texts). (bm25, rowid) is a total order, so each pick is
+    def _search_sqlite_many(self, searches: Sequence[tuple[Sequence[str], Sequence[int], set[int]]]
+                            ) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]:
+        """_search on SQLite for many claims at once: every pick made by the database, all of them handed
+        back as one value, from one statement.
+
+        The driver lets go of Python's lock while the database works and must win it back after; while
+        verify's judging thread holds the lock, that wait was up to the switch interval (5 ms) each time,
+        more than a search costs. So the searches of a batch of claims are one statement, one step of the
+        database and one hand-off of the lock. For each claim, hits and ranks are found once (a materialised
+        CTE); each hit's snapshot, source and URL come from the narrow indexes of migration 0013, not from
+        the passage and snapshot rows (which hold the texts). (bm25, rowid) is a total order, so each pick is
         what sorting every hit would put first; each row carries its score (17 digits: the same double back),
         which orders them here whatever order the aggregate met them in."""
         limits = self.limits
-        excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(i)) for i in sorted(exclude)) + ")"
-                if exclude else "")
-        parts = []
-        if cited:
-            src = ",".join(str(int(i)) for i in cited)
-            parts.append(f"SELECT 0 AS w, * FROM j WHERE src IN ({src}) ORDER BY r, id LIMIT {2 * int(limits.cited)}")
-        if limits.desk:
-            parts.append(f"SELECT 1 AS w, * FROM j ORDER BY r, id LIMIT {2 * int(limits.desk)}")
-        sql = (
-            "WITH j AS MATERIALIZED (SELECT f.rowid AS id, bm25(passage_fts) AS r, p.snapshot_id AS sid, "
-            "s.source_id AS src, s.url AS url FROM passage_fts f "
-            "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
-            "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
-            f"WHERE passage_fts MATCH ?{excl}) "
-            "SELECT json_group_array(json_array(w, printf('%.17g', r), id, sid, src, url)) FROM ("
-            + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in parts) + ")"
-        )
-        q = " OR ".join(_fts_literal("sqlite", t) for t in terms)
-        # (through the driver's own cursor: the result rows' wrapping is not needed for one value)
-        cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            rows = json.loads(cursor.execute(sql, (q,)).fetchone()[0])
-        finally:
-            cursor.close()
-        rows.sort(key=lambda r: (r[0], float(r[1]), r[2]))
-        out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
-        snaps = self.snaps
-        for which, _score, pid, sid, src_id, url in rows:
-            out[which].append((pid, sid))
-            if sid not in snaps:
-                snaps[sid] = (src_id, url)
+        out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = [([], []) for _ in searches]
+        todo = [k for k, (terms, cited, _excl) in enumerate(searches) if terms and (limits.desk or cited)]
+        for i in range(0, len(todo), _SQLITE_SEARCHES_PER_STATEMENT):
+            ctes, parts, params = [], [], []
+            for k in todo[i : i + _SQLITE_SEARCHES_PER_STATEMENT]:
+                terms, cited, exclude = searches[k]
+                excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(x)) for x in sorted(exclude)) + ")"
+                        if exclude else "")
+                ctes.append(
+                    f"j{k} AS MATERIALIZED (SELECT f.rowid AS id, bm25(passage_fts) AS r, p.snapshot_id AS sid, "
+                    "s.source_id AS src, s.url AS url FROM passage_fts f "
+                    "JOIN passage p INDEXED BY passage_fts_hit ON p.id = f.rowid "
+                    "JOIN snapshot s INDEXED BY passage_fts_hit_snapshot ON s.id = p.snapshot_id "
+                    f"WHERE passage_fts MATCH ?{excl})")
+                params.append(" OR ".join(_fts_literal("sqlite", t) for t in terms))
+                if cited:
+                    src = ",".join(str(int(x)) for x in cited)
+                    parts.append(f"SELECT {k} AS k, 0 AS w, * FROM j{k} WHERE src IN ({src}) "
+                                 f"ORDER BY r, id LIMIT {2 * int(limits.cited)}")
+                if limits.desk:
+                    parts.append(f"SELECT {k} AS k, 1 AS w, * FROM j{k} ORDER BY r, id LIMIT {2 * int(limits.desk)}")
+            sql = ("WITH " + ", ".join(ctes) + " SELECT json_group_array(json_array(k, w, printf('%.17g', r), id, "
+                   "sid, src, url)) FROM (" + " UNION ALL ".join(f"SELECT * FROM ({p})" for p in parts) + ")")
+            # (through the driver's own cursor: the result rows' wrapping is not needed for one value)
+            cursor = self.s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                rows = json.loads(cursor.execute(sql, params).fetchone()[0])
+            finally:
+                cursor.close()
+            rows.sort(key=lambda r: (r[0], r[1], float(r[2]), r[3]))
+            snaps = self.snaps
+            for k, which, _score, pid, sid, src_id, url in rows:
+                out[k][which].append((pid, sid))
+                if sid not in snaps:
+                    snaps[sid] = (src_id, url)
         return out
 
     def _newest(self, found: tuple[list[tuple[int, int]], list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
@@ -475,12 +487,14 @@ class _Batch:
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
         cited = {c.id: {ci.source_id for ci in c.citations if ci.source_id is not None} for c in claims}
         found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
+        searches = {c.id: (choose_terms(df, wanted[c.id]), sorted(cited[c.id]),
+                           tied_snaps.get(c.id, set()) | own.get(c.id, set())) for c in claims if c.id in wanted}
+        if self.dialect == "sqlite":  # the batch's searches in one statement
+            found = dict(zip(searches, self._search_sqlite_many(list(searches.values())), strict=True))
+        else:
+            found = {cid: self._search(*search) for cid, search in searches.items()}
         for c in claims:
-            if c.id not in wanted:
-                found[c.id] = ([], [])
-                continue
-            exclude = tied_snaps.get(c.id, set()) | own.get(c.id, set())
-            found[c.id] = self._search(choose_terms(df, wanted[c.id]), sorted(cited[c.id]), exclude)
+            found.setdefault(c.id, ([], []))
         # which hits are of their URL's newest capture: asked once for the whole batch
         self._latest(self.snaps[sid][1] for a, b in found.values() for _p, sid in a + b)
         plan: dict[int, list[tuple[list[int], bool]]] = {}
