@@ -436,3 +436,27 @@ def test_verify_asks_for_tied_passages_alone_only_when_the_verdict_reads_them_al
     verify_module.verify(desk, settings, actor="test")
     desk.dispose()
     assert asked and set(asked) == {tied_first}
+
+
+# ---------------------------------------------------------------- IN lists as one parameter
+
+
+def test_among_selects_what_an_in_list_selects(desk):
+    """retrieve.among (the values of an IN list as one JSON or array parameter) selects what column.in_
+    selects: integers, text with quotes and non-ASCII, none, and more values than an IN list may hold."""
+    from factcheck.desk.retrieve import among
+
+    urls = ["https://a.example/1", "https://b.example/it's", "https://c.example/ä?q=\"x\"", "https://d.example/"]
+    with desk.desk.session() as s:
+        ids = [s.execute(insert(Snapshot).values(url=u, status=200, headers={}, redirects=[], fetched_at=utcnow(),
+                                                 origin="fetch", sha256=f"{i:064x}", text="t", meta={})
+                         .returning(Snapshot.id)).scalar_one() for i, u in enumerate(urls)]
+    dialect = desk.desk.engine.dialect.name
+    cases = [(Snapshot.id, ids[1:3]), (Snapshot.id, []), (Snapshot.id, [ids[0], 10**6, *range(-3000, 0)]),
+             (Snapshot.url, urls[1:]), (Snapshot.url, ["nowhere", urls[0]]), (Snapshot.url, [])]
+    with desk.desk.session() as s:
+        for column, values in cases:
+            want = sorted(s.execute(select(Snapshot.id).where(column.in_(values))).scalars())
+            got = sorted(s.execute(select(Snapshot.id).where(among(dialect, column, values))).scalars())
+            assert got == want, (column, values[:3])
+        assert sorted(s.execute(select(Snapshot.id).where(among(dialect, Snapshot.url, urls[1:]))).scalars()) == ids[1:]

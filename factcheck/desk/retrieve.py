@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ARRAY, String, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from factcheck.desk.models import Article, Claim, ClaimEvidence, Passage, Snapshot, Source, TermStat
@@ -113,14 +113,28 @@ def selective_terms(session: Session, terms: Sequence[str], *, budget: int = POS
     return choose_terms(term_frequencies(session, terms), terms, budget=budget, keep=keep)
 
 
+def among(dialect: str, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN values` with the values as one parameter (a JSON array on SQLite, an array on PostgreSQL),
+    not one parameter each: SQLAlchemy names and renders every value of an IN list in Python, which for the
+    thousands of ids a batch of claims reads cost more than the queries (verify's reading thread: 3.1 -> 1.7
+    million Python calls for 2,000 claims), and the statement's text is then the same whatever the values."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    if dialect == "sqlite":
+        each = func.json_each(bindparam(None, json.dumps(list(values)), type_=String)).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column.in_(values)
+
+
 def term_frequencies(session: Session, terms: Iterable[str]) -> dict[str, int]:
     """How many passages hold each of the terms (those no passage holds are left out), in one lookup per
     thousand terms."""
     wanted = sorted(set(terms))
     df: dict[str, int] = {}
+    dialect = session.get_bind().dialect.name
     for i in range(0, len(wanted), 1000):
         df.update(session.execute(select(TermStat.term, TermStat.df)
-                                  .where(TermStat.term.in_(wanted[i : i + 1000]))).all())
+                                  .where(among(dialect, TermStat.term, wanted[i : i + 1000]))).all())
     return df
 
 
@@ -261,6 +275,9 @@ class _Batch:
         self.snaps: dict[int, tuple[int | None, str]] = {}  # snapshot id -> (source id, url)
         self.latest: dict[str, int] = {}  # url -> its newest snapshot id
 
+    def _among(self, column: Any, values: Sequence[Any]) -> Any:
+        return among(self.dialect, column, values)
+
     def _rows(self, stmt: Any) -> list[Any]:
         """A column query's rows through the session's connection (Core): the ORM's result handling cost
         more than the query for the thousands of passage rows a batch reads."""
@@ -272,7 +289,7 @@ class _Batch:
         todo = sorted({u for u in urls if u not in self.latest})
         for k in range(0, len(todo), 500):
             self.latest.update(self._rows(
-                select(Snapshot.url, func.max(Snapshot.id)).where(Snapshot.url.in_(todo[k : k + 500]))
+                select(Snapshot.url, func.max(Snapshot.id)).where(self._among(Snapshot.url, todo[k : k + 500]))
                 .group_by(Snapshot.url)))
         return self.latest
 
@@ -281,7 +298,7 @@ class _Batch:
         rows = self.s.execute(
             select(ClaimEvidence.claim_id, Snapshot.url)
             .join(ClaimEvidence, ClaimEvidence.evidence_url_id == Snapshot.evidence_url_id)
-            .where(ClaimEvidence.claim_id.in_(claim_ids)).distinct()
+            .where(self._among(ClaimEvidence.claim_id, claim_ids)).distinct()
         ).all()
         latest = self._latest(url for _c, url in rows)
         out: dict[int, set[int]] = {}
@@ -296,16 +313,16 @@ class _Batch:
         if not art_ids:
             return {}
         arts = {a: (url, snap) for a, url, snap in self.s.execute(
-            select(Article.id, Article.url, Article.snapshot_id).where(Article.id.in_(art_ids)))}
+            select(Article.id, Article.url, Article.snapshot_id).where(self._among(Article.id, art_ids)))}
         snap_urls = dict(self.s.execute(select(Snapshot.id, Snapshot.url).where(
-            Snapshot.id.in_(sorted({snap for _u, snap in arts.values() if snap is not None})))).all())
+            self._among(Snapshot.id, sorted({snap for _u, snap in arts.values() if snap is not None})))).all())
         urls_of = {a: {u for u in (url, snap_urls.get(snap) if snap is not None else None) if u}
                    for a, (url, snap) in arts.items()}
         all_urls = sorted(set().union(*urls_of.values()))
         by_url: dict[str, set[int]] = {}
         for k in range(0, len(all_urls), 500):
             for i, url in self.s.execute(select(Snapshot.id, Snapshot.url)
-                                         .where(Snapshot.url.in_(all_urls[k : k + 500]))):
+                                         .where(self._among(Snapshot.url, all_urls[k : k + 500]))):
                 by_url.setdefault(url, set()).add(i)
         out: dict[int, set[int]] = {}
         for a, (_url, snap) in arts.items():
@@ -321,7 +338,7 @@ class _Batch:
         ordered = sorted(snaps)
         for k in range(0, len(ordered), 500):
             for pid, sid in self._rows(
-                select(Passage.id, Passage.snapshot_id).where(Passage.snapshot_id.in_(ordered[k : k + 500]))
+                select(Passage.id, Passage.snapshot_id).where(self._among(Passage.snapshot_id, ordered[k : k + 500]))
                 .order_by(Passage.snapshot_id, Passage.seq)
             ):
                 out.setdefault(sid, []).append(pid)
@@ -449,7 +466,7 @@ class _Batch:
         for k in range(0, len(ordered), 1000):
             for pid, sid, start, end, txt, features in self._rows(
                 select(Passage.id, Passage.snapshot_id, Passage.start, Passage.end, Passage.text, Passage.features)
-                .where(Passage.id.in_(ordered[k : k + 1000]))
+                .where(self._among(Passage.id, ordered[k : k + 1000]))
             ):
                 rows[pid] = (sid, start, end, txt)
                 if features is not None:
@@ -464,7 +481,7 @@ class _Batch:
             for sid, sha, url, src, pub, txt, name in self._rows(
                 select(Snapshot.id, Snapshot.sha256, Snapshot.url, Snapshot.source_id, Snapshot.published,
                        Snapshot.text, Source.name)
-                .outerjoin(Source, Source.id == Snapshot.source_id).where(Snapshot.id.in_(ordered[k : k + 500]))
+                .outerjoin(Source, Source.id == Snapshot.source_id).where(self._among(Snapshot.id, ordered[k : k + 500]))
             ):
                 out[sid] = (sha, url, src, pub, txt, name)
         return out
