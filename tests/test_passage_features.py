@@ -224,7 +224,7 @@ def test_sqlite_search_hits_are_those_of_the_passage_and_snapshot_rows(tmp_path,
             searches = list(_searches(s))
             # one claim's search alone, and every claim's together (searches of a batch in few statements,
             # with claims that search nothing among them): each the same as the reference
-            many = together._search_sqlite_many([(terms, cited, exclude) for _c, terms, cited, exclude in searches]
+            many = together._searches([(terms, cited, exclude) for _c, terms, cited, exclude in searches]
                                                 + [([], [1], set())])
             assert many[-1] == ([], [])
             for (c, terms, cited, exclude), got_together in zip(searches, many, strict=False):

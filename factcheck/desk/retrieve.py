@@ -350,22 +350,27 @@ class _Batch:
                 exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """search_passages' hits (passage id, snapshot id) for the cited sources (when there are) and for the
         whole desk, from one query, before the newest-capture filter (`_newest`, asked once per batch)."""
-        limits = self.limits
-        if not terms or (not limits.desk and not cited):
-            return [], []
-        if self.dialect == "sqlite":
-            return self._search_sqlite(terms, cited, exclude)
-        return self._search_pg(terms, cited, exclude)
+        return self._searches([(terms, cited, exclude)])[0]
 
-    def _search_sqlite(self, terms: Sequence[str], cited: Sequence[int],
-                       exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """_search on SQLite (see _search_sqlite_many)."""
-        return self._search_sqlite_many([(terms, cited, exclude)])[0]
+    def _searches(self, searches: Sequence[tuple[Sequence[str], Sequence[int], set[int]]]
+                  ) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]:
+        """_search of each (terms, cited sources, excluded snapshots): on SQLite all in few statements, on
+        PostgreSQL one statement each."""
+        limits = self.limits
+        out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = [([], []) for _ in searches]
+        todo = [k for k, (terms, cited, _excl) in enumerate(searches) if terms and (limits.desk or cited)]
+        if self.dialect == "sqlite":
+            found = self._search_sqlite_many([searches[k] for k in todo])
+        else:
+            found = [self._search_pg(*searches[k]) for k in todo]
+        for k, hits in zip(todo, found, strict=True):
+            out[k] = hits
+        return out
 
     def _search_sqlite_many(self, searches: Sequence[tuple[Sequence[str], Sequence[int], set[int]]]
                             ) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]:
-        """_search on SQLite for many claims at once: every pick made by the database, all of them handed
-        back as one value, from one statement.
+        """_searches on SQLite (each with terms, and cited sources or a desk limit): every pick made by the
+        database, all of them handed back as one value, from one statement.
 
         The driver lets go of Python's lock while the database works and must win it back after; while
         verify's judging thread holds the lock, that wait was up to the switch interval (5 ms) each time,
@@ -377,10 +382,9 @@ class _Batch:
         which orders them here whatever order the aggregate met them in."""
         limits = self.limits
         out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = [([], []) for _ in searches]
-        todo = [k for k, (terms, cited, _excl) in enumerate(searches) if terms and (limits.desk or cited)]
-        for i in range(0, len(todo), _SQLITE_SEARCHES_PER_STATEMENT):
+        for i in range(0, len(searches), _SQLITE_SEARCHES_PER_STATEMENT):
             ctes, parts, params = [], [], []
-            for k in todo[i : i + _SQLITE_SEARCHES_PER_STATEMENT]:
+            for k in range(i, min(i + _SQLITE_SEARCHES_PER_STATEMENT, len(searches))):
                 terms, cited, exclude = searches[k]
                 excl = (" AND p.snapshot_id NOT IN (" + ",".join(str(int(x)) for x in sorted(exclude)) + ")"
                         if exclude else "")
@@ -503,13 +507,9 @@ class _Batch:
         wanted = {c.id: query_terms([c.text, c.statement or readings.get(c.id) or ""], limit=16) for c in searching}
         df = term_frequencies(self.s, (t for ts in wanted.values() for t in ts))
         cited = {c.id: {ci.source_id for ci in c.citations if ci.source_id is not None} for c in claims}
-        found: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
         searches = {c.id: (choose_terms(df, wanted[c.id]), sorted(cited[c.id]),
                            tied_snaps.get(c.id, set()) | own.get(c.id, set())) for c in claims if c.id in wanted}
-        if self.dialect == "sqlite":  # the batch's searches in one statement
-            found = dict(zip(searches, self._search_sqlite_many(list(searches.values())), strict=True))
-        else:
-            found = {cid: self._search(*search) for cid, search in searches.items()}
+        found = dict(zip(searches, self._searches(list(searches.values())), strict=True))
         for c in claims:
             found.setdefault(c.id, ([], []))
         # which hits are of their URL's newest capture: asked once for the whole batch
