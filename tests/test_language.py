@@ -32,3 +32,37 @@ def test_a_tie_of_function_words_goes_by_word_shape() -> None:
     # "im", "hat" against "in", "an": German past participles and umlauts decide
     assert de_or_en("Kestrel Robotics hat im vergangenen Jahr 500 Roboter an Kunden in Japan geliefert.") == "de"
     assert de_or_en("Kestrel is in Japan, an island nation, selling robots.") == "en"
+
+
+_PIECES = ["der", "die", "und", "the", "and", "of", "Stellung", "Zeitung", "running", "nation", "quickly",
+           "gesagt", "genommen", "Übernahme", "straße", "in", "an", "2024", "3,5", "—", "«Nein»", "U.S.", "ge",
+           "ung", "ly", "", " ", "\n", ".", "x" * 50]
+
+
+def _joined_cases(rng) -> list[list[str]]:
+    cases = [[], [""], ["", ""], ["die Zeitung", "the paper"], ["ung", "ly"], ["ge", "sagt"], ["Haltung "],
+             [" the", "die "], ["a" * 19_999], ["a" * 10_000, "b" * 9_999], ["a" * 10_000, "b" * 10_000],
+             ["die " * 6_000, "the " * 6_000], ["the " * 4_999, "die " * 10], ["a" * 9_999, "b" * 9_998, "die"]]
+    for _ in range(2_000):
+        parts = [" ".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 5))]
+        cases.append(parts)
+    return cases
+
+
+def test_the_language_of_joined_parts_is_that_of_the_joined_text() -> None:
+    """de_or_en_joined adds up what each part counts: the answer of the joined text, ties and texts longer
+    than the detector reads included (a count that leaked across the space between parts, or a long text not
+    asked whole, fails it)."""
+    import random
+
+    from factcheck.text.language import de_or_en_joined
+
+    rng = random.Random(7)
+    cases = _joined_cases(rng)
+    ties = 0
+    for parts in cases:
+        joined = " ".join(parts)
+        assert de_or_en_joined(parts) == de_or_en(joined), parts
+        scores, _ = language._counts(joined, ("de", "en"))
+        ties += scores["de"] == scores["en"]
+    assert ties > 100  # the word-shape rule was exercised, not only the function words

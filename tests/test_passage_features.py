@@ -171,7 +171,7 @@ def test_verdicts_are_those_of_every_anchor_of_every_passage(monkeypatch):
     _clear_memos()
 
     def every_anchor(t: str, lang: str | None = None, **_kinds: bool) -> anchors.Anchors:
-        return extract_anchors(t, lang)
+        return extract_anchors(t)  # every kind, negation too, in the language read off the whole text
 
     monkeypatch.setattr(match, "extract_anchors", every_anchor)
     monkeypatch.setattr(verdict, "extract_anchors", every_anchor)

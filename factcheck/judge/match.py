@@ -269,14 +269,15 @@ def compare_anchors(claim: Anchors, evidence: Anchors, evidence_text: str) -> di
     return out
 
 
-def evidence_anchors(text: str, claim: Anchors) -> Anchors:
+def evidence_anchors(text: str, claim: Anchors, *, language: str | None = None, negation: bool = True) -> Anchors:
     """The anchors of evidence text as compare_anchors reads them against `claim`: no names (it looks for
     the claim's names in the evidence's words, never at names found in it), ranks only when the claim has
     some, and numbers (quantities, years, dates: found together) only when it has any of them (finding the
     numbers of evidence, most of all of whole pages, was a third of judging's time); every other kind as
-    extract_anchors makes it."""
-    return extract_anchors(text, de_or_en(text), names=False, ranks=bool(claim.ranks),
-                           numbers=bool(claim.quantities or claim.years or claim.dates))
+    extract_anchors makes it. `language`: the text's de_or_en when the caller knows it (a text joined from
+    parts: language.de_or_en_joined); `negation=False` for a caller that never reads the text's negation."""
+    return extract_anchors(text, language or de_or_en(text), names=False, ranks=bool(claim.ranks),
+                           numbers=bool(claim.quantities or claim.years or claim.dates), negation=negation)
 
 
 def claim_anchors(claim_texts: list[str]) -> list[Anchors]:

@@ -36,7 +36,7 @@ from factcheck.settings import VERDICT_DEFAULTS
 from factcheck.text import gloss
 from factcheck.text.anchors import Anchors, TextMemo, extract_anchors, quantities_match
 from factcheck.text.display import shorten as _short
-from factcheck.text.language import de_or_en
+from factcheck.text.language import de_or_en, de_or_en_joined
 from factcheck.text.passages import sentence_spans
 
 __all__ = ["DEFAULT_SETTINGS", "Judgement", "Quote", "ToJudge", "judge", "judge_many", "prepare", "warm"]
@@ -307,6 +307,7 @@ class Reading:
     support: list[ScoredPassage] = field(default_factory=list)
     support_cov: float = 0.0
     anchor_text: str = ""
+    anchor_parts: list[str] = field(default_factory=list)  # anchor_text is these joined by spaces
     page: str = ""
     agreement: dict[str, str] = field(default_factory=dict)  # anchors of the support vs the claim
     best_anchors: Anchors = field(default_factory=Anchors)
@@ -580,7 +581,8 @@ def _support(r: Reading) -> None:
         r.support = [s for c, s in ranked[: cfg["support_passages"]]
                      if c >= cfg["address_coverage"] / 2 or s is r.best]
         r.support_cov = r.cov(" ".join(s.candidate.text for s in r.support))
-        r.anchor_text = " ".join(_window(s.candidate) for s in r.support)
+        r.anchor_parts = [_window(s.candidate) for s in r.support]
+        r.anchor_text = " ".join(r.anchor_parts)
         return
     # support is local: the best sentence with its neighbours (a claim often spans two sentences, and the
     # second says "he" or "the club"); sentences scattered over the page do not add up to support
@@ -600,20 +602,25 @@ def _support(r: Reading) -> None:
                 r.support_cov, r.best_cov, r.best = wc, c, s
                 break
     r.support = [r.best]
-    r.anchor_text = _window(r.best_c)
+    r.anchor_parts = [_window(r.best_c)]
     if cfg["anchors_scope"] == "top":
         # anchors (names, numbers, years) may be confirmed by the other passages that address the claim
-        r.anchor_text += " " + " ".join(_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
-                                        if c >= cfg["address_coverage"] / 2 and s is not r.best)
+        # (none: the window and a space, as it always was)
+        r.anchor_parts += [_window(s.candidate) for c, s in ranked[: cfg["support_passages"]]
+                           if c >= cfg["address_coverage"] / 2 and s is not r.best] or [""]
+    r.anchor_text = " ".join(r.anchor_parts)
 
 
 def _anchors(r: Reading) -> None:
     """Numbers, years, dates, names, negation and ranks of the claim against the support and against the
     best sentence alone (negation and ranks: context would blur polarity)."""
     claim, cfg = r.claim, r.cfg
-    ev_anchors = evidence_anchors(r.anchor_text, claim)
+    # the support's and the page's negation are never read (the best sentence's is, below; the page's
+    # agreement is a signal without it), and their language comes from their parts' counts
+    ev_anchors = evidence_anchors(r.anchor_text, claim, language=de_or_en_joined(r.anchor_parts), negation=False)
     r.agreement = agreement = compare_anchors(claim, ev_anchors, r.anchor_text)
-    r.page = page = " ".join(c.text for c in r.candidates if c.snapshot_sha256 == r.best_c.snapshot_sha256)
+    page_parts = [c.text for c in r.candidates if c.snapshot_sha256 == r.best_c.snapshot_sha256]
+    r.page = page = " ".join(page_parts)
     if agreement.get("names") == "absent" and claim.names:
         folded_page, folded_window = normalise(page), normalise(r.anchor_text)
         scope = cfg["names_scope"]
@@ -639,7 +646,8 @@ def _anchors(r: Reading) -> None:
         agreement["ranks"] = r.best_agreement["ranks"] if r.best_agreement["ranks"] != "absent" else agreement.get(
             "ranks", "absent"
         )
-    r.page_anchors = evidence_anchors(page, claim) if page else Anchors()
+    r.page_anchors = evidence_anchors(page, claim, language=de_or_en_joined(page_parts), negation=False) \
+        if page else Anchors()
 
 
 def _who_said_it(r: Reading) -> None:

@@ -497,11 +497,12 @@ def _negated(text: str) -> bool:
 
 
 def extract_anchors(text: str, language: str | None = None, *, names: bool = True, ranks: bool = True,
-                    numbers: bool = True) -> Anchors:
+                    numbers: bool = True, negation: bool = True) -> Anchors:
     """All anchors of text; language ('de'/'en') decides number separators and number words.
 
-    `names=False` / `ranks=False` / `numbers=False` (quantities, years and dates) leave those kinds empty,
-    for callers that never read them (every other kind is the same as in the full extraction)."""
+    `names=False` / `ranks=False` / `numbers=False` (quantities, years and dates) leave those kinds empty
+    and `negation=False` leaves `negated` False, for callers that never read them (every other kind is the
+    same as in the full extraction)."""
     lang = (language or de_or_en(text)).lower()[:2]
     quantities, years, dates = _NUMBERS.get((text, lang), _numbers) if numbers else ((), (), ())
     # fresh containers: the caller may change what it gets, the memo's own stays as made
@@ -510,7 +511,7 @@ def extract_anchors(text: str, language: str | None = None, *, names: bool = Tru
         years=set(years),
         dates=set(dates),
         names=set(_NAMES.get((text, lang), _names)) if names else set(),
-        negated=_NEGATED.get(text, _negated),
+        negated=_NEGATED.get(text, _negated) if negation else False,
         ranks=set(_RANKS.get(text, _ranks)) if ranks else set(),
     )
 
