@@ -11,28 +11,34 @@ import pytest
 
 from factcheck.desk import verify as verify_mod
 from factcheck.desk.db import Desk
-from factcheck.desk.verify import _read_ahead, verify
+from factcheck.desk.verify import READ_AHEAD_BATCHES, _read_ahead, verify
 from factcheck.settings import load_settings
 from tests.bench_modules import load_benchmark
 from tests.test_verify_batch import _verdicts
 
 
-def test_batches_come_in_order_and_the_next_is_read_meanwhile():
-    events: list[str] = []
-    started = {k: threading.Event() for k in range(4)}
+def test_batches_come_in_order_and_the_next_are_read_meanwhile():
+    started = {k: threading.Event() for k in range(8)}
 
     def read(batch):
-        k = batch[0]
-        started[k].set()
-        events.append(f"read {k}")
-        return k
+        started[batch[0]].set()
+        return batch[0]
 
     got = []
-    for k in _read_ahead(read, [[0], [1], [2], [3]], ahead=True):
-        if k + 1 < 4:  # the next batch's read starts while this one is worked on
-            assert started[k + 1].wait(5), f"batch {k + 1} was not read ahead"
+    for k in _read_ahead(read, [[k] for k in range(8)], ahead=True):
+        # the next READ_AHEAD_BATCHES batches are read while this one is worked on
+        for later in range(k + 1, min(k + 1 + READ_AHEAD_BATCHES, 8)):
+            assert started[later].wait(5), f"batch {later} was not read ahead of {k}"
         got.append(k)
-    assert got == [0, 1, 2, 3]
+    assert got == list(range(8))
+
+
+def test_no_more_batches_are_read_ahead_than_asked():
+    reads: list[int] = []
+    for k in _read_ahead(lambda batch: reads.append(batch[0]) or batch[0], [[k] for k in range(9)], ahead=True,
+                         depth=2):
+        time.sleep(0.05)  # time enough for the reading thread to run further ahead, if it would
+        assert max(reads) <= k + 2
 
 
 def test_in_turn_reads_nothing_ahead():
@@ -79,18 +85,22 @@ def test_no_read_is_left_running_when_the_caller_stops():
 
 def test_a_read_not_yet_started_is_not_made_when_the_caller_stops():
     reads: list[int] = []
+    under_way = threading.Event()
     gate = threading.Event()
 
     def read(batch):
         reads.append(batch[0])
-        gate.wait(5)
+        if batch[0] == 1:
+            under_way.set()
+            gate.wait(5)
         return batch[0]
 
-    gen = _read_ahead(read, [[0], [1], [2]], ahead=True)
-    gate.set()
+    gen = _read_ahead(read, [[k] for k in range(6)], ahead=True)
     assert next(gen) == 0
-    gen.close()
-    assert 2 not in reads  # nothing is read after the caller stopped but the read already under way
+    assert under_way.wait(5)  # batch 1 is being read, 2 and 3 wait their turn
+    threading.Timer(0.2, gate.set).start()
+    gen.close()  # the caller failed while judging batch 0: the read under way is waited for
+    assert reads == [0, 1]  # and nothing queued after it is read once the caller has stopped
 
 
 def _reading_threads(monkeypatch) -> set[str]:

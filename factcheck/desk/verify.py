@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import itertools
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -156,7 +158,7 @@ def _judge_all(
 ) -> None:
     """Judge the claims batch by batch, each batch committed with a fresh heartbeat on the run row.
 
-    The next batch is read (claims, glosses, retrieval) in a second thread while this one is judged: the
+    The next batches are read (claims, glosses, retrieval) in a second thread while this one is judged: the
     database answers a search while Python judges, which it could not when each waited for the other (the
     reads write nothing and no verdict changes what the next batch reads). An in-memory desk has one
     connection for every session, so there the batches are read in turn; so they are with `read_ahead` off
@@ -207,24 +209,33 @@ def _judge_all(
             encoder.shutdown(cancel_futures=True)
 
 
-def _read_ahead(read: Callable[[Any], Any], batches: Sequence[Any], *, ahead: bool) -> Iterator[Any]:
-    """read(batch) for each batch in order; with `ahead`, the next one is read in a worker thread while the
-    caller works on the one yielded. A read's error comes out where its batch would have; when the caller
-    stops early (an error, Ctrl-C), the read under way is waited for, never left running on the desk."""
+# batches read ahead of the one being judged: enough that the reading thread is never idle while judging
+# waits for the sentence encoder, which needs each batch read before it can start on it (see _judge_all)
+READ_AHEAD_BATCHES = 3
+
+
+def _read_ahead(read: Callable[[Any], Any], batches: Sequence[Any], *, ahead: bool,
+                depth: int = READ_AHEAD_BATCHES) -> Iterator[Any]:
+    """read(batch) for each batch in order; with `ahead`, the `depth` batches after the one yielded are read
+    meanwhile, in turn, in a worker thread. A read's error comes out where its batch would have; when the
+    caller stops early (an error, Ctrl-C), the read under way is waited for and those not started are
+    never made, so nothing is left running on the desk."""
     if not ahead or len(batches) < 2:
         for batch in batches:
             yield read(batch)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-read") as pool:
-        pending = pool.submit(read, batches[0])
+        pending = deque(pool.submit(read, batch) for batch in batches[:depth])
+        following = iter(batches[depth:])
         try:
-            for k in range(len(batches)):
-                got = pending.result()
-                if k + 1 < len(batches):
-                    pending = pool.submit(read, batches[k + 1])
+            while pending:
+                got = pending.popleft().result()
+                for batch in itertools.islice(following, 1):
+                    pending.append(pool.submit(read, batch))
                 yield got
         finally:
-            pending.cancel()
+            for future in pending:
+                future.cancel()
 
 
 def _read_batch(desk: Desk, ids: Sequence[int], *, judge_settings: dict[str, Any],
