@@ -135,6 +135,7 @@ def fewer_collections() -> Iterator[None]:
     scans of everything the memos keep: 1.3 s of a 13 s run. Nothing a run makes waits for the collector
     to be freed (reference counting frees it), so memory is unchanged but for cycles, which are still
     collected, later. Runs in several threads share one setting, put back when the last one ends."""
+    before: tuple[int, ...]
     with _collections_lock:
         if not _collections_held:
             before = gc.get_threshold()
