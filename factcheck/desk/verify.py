@@ -122,8 +122,18 @@ def verify(
 
 # the cycle collector's young-generation threshold while claims are judged (Python's default: 700)
 YOUNG_COLLECTION_EVERY = 10_000
-_collections_lock = threading.Lock()
-_collections_held: list[tuple[int, ...]] = []  # the thresholds to put back, while any run is judging
+
+
+@dataclass
+class _Judging:
+    """The runs judging in this process now, and the collector's thresholds to put back after the last."""
+
+    runs: int = 0
+    saved: tuple[int, ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_judging = _Judging()
 
 
 @contextlib.contextmanager
@@ -135,21 +145,18 @@ def fewer_collections() -> Iterator[None]:
     scans of everything the memos keep: 1.3 s of a 13 s run. Nothing a run makes waits for the collector
     to be freed (reference counting frees it), so memory is unchanged but for cycles, which are still
     collected, later. Runs in several threads share one setting, put back when the last one ends."""
-    before: tuple[int, ...]
-    with _collections_lock:
-        if not _collections_held:
-            before = gc.get_threshold()
-            gc.set_threshold(max(before[0], YOUNG_COLLECTION_EVERY), *before[1:])
-        else:
-            before = _collections_held[0]
-        _collections_held.append(before)
+    with _judging.lock:
+        if not _judging.runs:
+            _judging.saved = gc.get_threshold()
+            gc.set_threshold(max(_judging.saved[0], YOUNG_COLLECTION_EVERY), *_judging.saved[1:])
+        _judging.runs += 1
     try:
         yield
     finally:
-        with _collections_lock:
-            before = _collections_held.pop()
-            if not _collections_held:
-                gc.set_threshold(*before)
+        with _judging.lock:
+            _judging.runs -= 1
+            if not _judging.runs:
+                gc.set_threshold(*_judging.saved)
 
 
 def _judge_all(

@@ -96,7 +96,7 @@ def _tokenizer() -> Any:
 
 def preload() -> None:
     """Have the encoder loaded in a background thread (once per process), for a caller that knows it will
-    embed soon: the load (about a second, mostly reading the tokenizer's vocabulary in Python) then overlaps
+    embed soon: the load (about half a second, mostly unpacking the weights) then overlaps
     the caller's database work, which leaves Python's lock while it waits. embed() waits for it."""
     global _loading
     with _lock:

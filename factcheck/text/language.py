@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _words(spaced: str) -> frozenset[str]:
@@ -64,21 +64,30 @@ def de_or_en(text: str) -> str:
     """'de' or 'en' for a claim or passage: German when German function words outnumber English ones; on a
     tie (short sentences: "in", "an" are both), umlauts and German word endings decide. Kept for the texts
     asked last: the verdict asks it of the same claim and passages again and again."""
-    scores, _ = _counts(text, ("de", "en"))
-    if scores["de"] != scores["en"]:
-        return "de" if scores["de"] > scores["en"] else "en"
-    return "de" if len(_DE_SHAPE.findall(text)) > len(_EN_SHAPE.findall(text)) else "en"
+    return _de_or_en(_word_counts(text), lambda: _shape_counts(text))
 
 
-@functools.lru_cache(maxsize=20_000)
-def _de_en_words(text: str) -> tuple[int, int]:
+def _de_or_en(words: tuple[int, int], shapes: Callable[[], tuple[int, int]]) -> str:
+    """de_or_en's rule on (German, English) counts: function words, then, on a tie, word shapes (asked only
+    then)."""
+    de, en = words
+    if de == en:
+        de, en = shapes()
+    return "de" if de > en else "en"
+
+
+def _word_counts(text: str) -> tuple[int, int]:
     scores, _ = _counts(text, ("de", "en"))
     return scores["de"], scores["en"]
 
 
-@functools.lru_cache(maxsize=20_000)
-def _de_en_shapes(text: str) -> tuple[int, int]:
+def _shape_counts(text: str) -> tuple[int, int]:
     return len(_DE_SHAPE.findall(text)), len(_EN_SHAPE.findall(text))
+
+
+# what each part of a joined text counts, kept: many claims' joined texts share their parts
+_part_words = functools.lru_cache(maxsize=20_000)(_word_counts)
+_part_shapes = functools.lru_cache(maxsize=20_000)(_shape_counts)
 
 
 def de_or_en_joined(parts: Sequence[str]) -> str:
@@ -90,9 +99,9 @@ def de_or_en_joined(parts: Sequence[str]) -> str:
     whole."""
     if sum(map(len, parts)) + len(parts) - 1 > _COUNTED:
         return de_or_en(" ".join(parts))
-    words = [_de_en_words(p) for p in parts]
-    de, en = sum(w[0] for w in words), sum(w[1] for w in words)
-    if de != en:
-        return "de" if de > en else "en"
-    shapes = [_de_en_shapes(p) for p in parts]
-    return "de" if sum(x[0] for x in shapes) > sum(x[1] for x in shapes) else "en"
+    return _de_or_en(_summed(_part_words, parts), lambda: _summed(_part_shapes, parts))
+
+
+def _summed(counts: Callable[[str], tuple[int, int]], parts: Sequence[str]) -> tuple[int, int]:
+    got = [counts(p) for p in parts]
+    return sum(c[0] for c in got), sum(c[1] for c in got)
