@@ -43,6 +43,35 @@ def test_a_run_judges_with_fewer_collections_and_puts_the_thresholds_back(verify
     assert gc.get_threshold() == thresholds
 
 
+def test_the_finish_that_makes_a_runs_verdicts_current_runs_with_fewer_collections_too(
+        verify_seeded, monkeypatch, thresholds):
+    """The finish recomputes the queue of every claim judged; with the thresholds put back before it, the
+    full collection the run had put off came due there (half of the finish's time on the verify bench)."""
+    from factcheck.desk import audit, queue
+
+    desk, settings = verify_seeded
+    at_finish: dict[str, tuple[int, ...]] = {}
+    real_record, real_refresh = audit.record, queue.refresh
+
+    def recording(session, **kwargs):
+        if kwargs.get("action") == "verify.run":
+            at_finish["record"] = gc.get_threshold()
+        return real_record(session, **kwargs)
+
+    def refreshing(session, claim_ids):
+        ids = None if claim_ids is None else list(claim_ids)
+        if ids is not None and len(ids) == 120:  # the finish: every claim of the run
+            at_finish["queue"] = gc.get_threshold()
+        return real_refresh(session, ids)
+
+    monkeypatch.setattr(audit, "record", recording)
+    monkeypatch.setattr(queue, "refresh", refreshing)
+    result = verify(desk, settings, actor="t", batch_size=40)
+    assert sum(result.counts.values()) == 120
+    assert at_finish == {"record": (YOUNG_COLLECTION_EVERY, 9, 11), "queue": (YOUNG_COLLECTION_EVERY, 9, 11)}
+    assert gc.get_threshold() == thresholds
+
+
 def test_a_failed_run_puts_the_thresholds_back(verify_seeded, monkeypatch, thresholds):
     desk, settings = verify_seeded
 

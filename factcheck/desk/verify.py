@@ -100,23 +100,24 @@ def verify(
         run_id = run.id
     result = RunResult(run_id=run_id, claim_ids=ids,
                        counts={"verified": 0, "unverified": 0, "contested": 0})
-    try:
-        _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
-                   batch_size=batch_size, limits=limits, progress=progress, gloss_dictionary=plan.gloss_dictionary,
-                   read_ahead=plan.read_ahead)
-    except BaseException:
-        # an error or Ctrl-C: say so on the run row (a killed process cannot; `runs.run_state` sees it then)
-        with contextlib.suppress(Exception), desk.session() as s:
-            s.execute(update(Run).where(Run.id == run_id).values(interrupted_at=utcnow(),
-                                                                   counts=dict(result.counts)))
-        raise
-    with desk.session() as s:
-        finished = s.get(Run, run_id)
-        assert finished is not None
-        finished.finished_at = utcnow()
-        finished.counts = dict(result.counts)
-        audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
-                     after={"counts": result.counts, "version": __version__})
+    with fewer_collections():  # the finish too: see fewer_collections
+        try:
+            _judge_all(desk, ids, run_id, result, actor=actor, judge_settings=plan.judge_settings,
+                       batch_size=batch_size, limits=limits, progress=progress,
+                       gloss_dictionary=plan.gloss_dictionary, read_ahead=plan.read_ahead)
+        except BaseException:
+            # an error or Ctrl-C: say so on the run row (a killed process cannot; `runs.run_state` sees it then)
+            with contextlib.suppress(Exception), desk.session() as s:
+                s.execute(update(Run).where(Run.id == run_id).values(interrupted_at=utcnow(),
+                                                                       counts=dict(result.counts)))
+            raise
+        with desk.session() as s:
+            finished = s.get(Run, run_id)
+            assert finished is not None
+            finished.finished_at = utcnow()
+            finished.counts = dict(result.counts)
+            audit.record(s, actor=actor, action="verify.run", entity="run", entity_id=run_id,
+                         after={"counts": result.counts, "version": __version__})
     return result
 
 
@@ -144,7 +145,12 @@ def fewer_collections() -> Iterator[None]:
     lock and stops every thread while it scans, ran about 1,200 times in a 2,000-claim run, 8 of them full
     scans of everything the memos keep: 1.3 s of a 13 s run. Nothing a run makes waits for the collector
     to be freed (reference counting frees it), so memory is unchanged but for cycles, which are still
-    collected, later. Runs in several threads share one setting, put back when the last one ends."""
+    collected, later. Runs in several threads share one setting, put back when the last one ends.
+
+    A run's finish is inside too: it makes the run's verdicts current, which recomputes the queue columns of
+    every claim judged, and with the thresholds put back before it, the full collection the run had put off
+    came due there (0.24 s of a 0.47 s finish on the verify bench, 2,000 claims, the memos holding ~260,000
+    objects)."""
     with _judging.lock:
         if not _judging.runs:
             _judging.saved = gc.get_threshold()
