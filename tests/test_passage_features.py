@@ -382,11 +382,22 @@ def test_postgresql_search_hits_are_those_of_every_hit_joined_first(pg_url):
     limits = RetrievalLimits(cited=5, desk=4)
     checked = 0
     with desk.session() as s:
-        batch = _Batch(s, limits)
-        for c, terms, cited, exclude in _searches(s):
+        batch, together = _Batch(s, limits), _Batch(s, limits)
+        searches = list(_searches(s))
+        # every claim's search in one statement (with claims that search nothing, or no cited source, among
+        # them), and each alone: each the same as the reference
+        many = together._searches([(terms, cited, exclude) for _c, terms, cited, exclude in searches]
+                                  + [([], [1], set())])
+        assert many[-1] == ([], [])
+        assert any(not cited for _c, _t, cited, _e in searches)
+        for (c, terms, cited, exclude), got_together in zip(searches, many, strict=False):
             got = batch._search(terms, cited, exclude)
             assert got == _reference_search_pg(s, terms, cited, exclude, limits), c.key
+            assert got_together == got, c.key
             checked += len(got[1]) > 1
+            for _pid, sid in got[0] + got[1]:  # what the batch keeps of each hit's snapshot
+                assert batch.snaps[sid] == together.snaps[sid] == tuple(
+                    s.execute(select(Snapshot.source_id, Snapshot.url).where(Snapshot.id == sid)).one())
     assert checked > 30
     desk.dispose()
 

@@ -192,11 +192,11 @@ def test_a_postgresql_search_parses_its_query_once_not_for_every_hit(pg_url) -> 
         found = candidates_for_claims(s, claims)
     event.remove(desk.engine, "before_cursor_execute", seen)
     assert any(not c.tied for cands in found.values() for c in cands)  # the searches found passages
-    assert len(searches) >= 10
+    assert searches  # (a batch's searches are one statement)
     raw = desk.engine.raw_connection()
     try:
         cur = raw.cursor()
-        for statement, params in searches[:10]:
+        for statement, params in searches:
             cur.execute("EXPLAIN (VERBOSE, COSTS OFF) " + statement, params)
             plan = "\n".join(r[0] for r in cur.fetchall())
             ranks = [line for line in plan.splitlines() if "ts_rank(" in line]

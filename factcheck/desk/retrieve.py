@@ -362,14 +362,14 @@ class _Batch:
     def _searches(self, searches: Sequence[tuple[Sequence[str], Sequence[int], set[int]]]
                   ) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]:
         """_search of each (terms, cited sources, excluded snapshots): on SQLite all in few statements, on
-        PostgreSQL one statement each."""
+        PostgreSQL in one."""
         limits = self.limits
         out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = [([], []) for _ in searches]
         todo = [k for k, (terms, cited, _excl) in enumerate(searches) if terms and (limits.desk or cited)]
         if self.dialect == "sqlite":
             found = self._search_sqlite_many([searches[k] for k in todo])
         else:
-            found = [self._search_pg(*searches[k]) for k in todo]
+            found = self._search_pg_many([searches[k] for k in todo])
         for k, hits in zip(todo, found, strict=True):
             out[k] = hits
         return out
@@ -431,37 +431,53 @@ class _Batch:
         keep = [[p for p, sid in hits if latest.get(self.snaps[sid][1]) == sid] for hits in found]
         return keep[0][: self.limits.cited], keep[1][: self.limits.desk]
 
-    def _search_pg(self, terms: Sequence[str], cited: Sequence[int],
-                   exclude: set[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The two searches of search_passages in one statement: the hits (and their ranks) are found once;
-        the hits' snapshots' source and URL come with them."""
+    def _search_pg_many(self, searches: Sequence[tuple[Sequence[str], Sequence[int], set[int]]]
+                        ) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]:
+        """_searches on PostgreSQL: the two searches of search_passages for each claim, all the batch's claims
+        in one statement (each claim's terms, cited sources and excluded snapshots are one row of a JSON
+        array, searched in turn by a lateral subquery). One statement, not one a claim, because the driver
+        lets go of Python's lock while the server works and must win it back after, which while verify's
+        judging thread holds it took up to the switch interval (5 ms) for each of ~1,000 searches.
+
+        For each claim the hits and their ranks are found once; the hits' snapshots' source and URL come with
+        them. Each row carries its rank (a float4, the same value in Python), so the rows are put in the order
+        of the statement's picks here whatever order the server sends them in."""
         limits = self.limits
-        # the ids travel as arrays, not in the statement's text: the same few statements every claim, which
-        # SQLAlchemy compiles once and psycopg prepares after five uses (the server parses each once)
-        excl = " AND p.snapshot_id <> ALL(CAST(:excl AS int[]))"
+        out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = [([], []) for _ in searches]
+        if not searches:
+            return out
+        excl = " AND p.snapshot_id <> ALL(c.excl)"
         parts = []
-        if cited:
-            src = " AND s.source_id = ANY(CAST(:src AS int[]))"
-            parts.append("(SELECT 0 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
-                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE true{src}{excl} ORDER BY p.r DESC, p.id LIMIT :la)")
+        if any(cited for _terms, cited, _excl in searches):
+            parts.append("(SELECT 0 AS which, p.r, p.id, p.snapshot_id, s.source_id, s.url FROM hits p "
+                         f"JOIN snapshot s ON s.id = p.snapshot_id WHERE s.source_id = ANY(c.src){excl} "
+                         "ORDER BY p.r DESC, p.id LIMIT :la)")
         if limits.desk:
             # the desk's best hits are cut before they meet their snapshots (every hit has one): joining
             # every hit first had the planner read the whole snapshot table for each claim
-            parts.append("(SELECT 1 AS which, p.id, p.snapshot_id, s.source_id, s.url FROM "
+            parts.append("(SELECT 1 AS which, p.r, p.id, p.snapshot_id, s.source_id, s.url FROM "
                          f"(SELECT * FROM hits p WHERE true{excl} ORDER BY p.r DESC, p.id LIMIT :lb) p "
-                         "JOIN snapshot s ON s.id = p.snapshot_id ORDER BY p.r DESC, p.id)")
+                         "JOIN snapshot s ON s.id = p.snapshot_id)")
+        if not parts:
+            return out
+        # (the query parsed once for each claim: see _PG_QUERY)
         sql = (
-            _PG_QUERY + "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
+            "WITH c AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(CAST(:searches AS jsonb)) "
+            "AS c(k int, q text, src int[], excl int[])) "
+            "SELECT c.k, h.which, h.r, h.id, h.snapshot_id, h.source_id, h.url FROM c CROSS JOIN LATERAL ("
+            "WITH q AS MATERIALIZED (SELECT to_tsquery('simple', c.q) AS q), "
+            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
             "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
-            + " UNION ALL ".join(parts)
+            + " UNION ALL ".join(parts) + ") h"
         )
-        q = " | ".join(_fts_literal("postgresql", t) for t in terms)
-        out: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
-        params = {"q": q, "la": 2 * limits.cited, "lb": 2 * limits.desk, "excl": sorted(int(i) for i in exclude),
-                  "src": [int(i) for i in cited]}
-        for which, pid, sid, src, url in self.s.execute(text(sql),
-                                                         {k: v for k, v in params.items() if f":{k}" in sql}):
-            out[which].append((pid, sid))
+        payload = json.dumps([{"k": k, "q": " | ".join(_fts_literal("postgresql", t) for t in terms),
+                               "src": [int(i) for i in cited], "excl": sorted(int(i) for i in exclude)}
+                              for k, (terms, cited, exclude) in enumerate(searches)])
+        params = {"searches": payload, "la": 2 * limits.cited, "lb": 2 * limits.desk}
+        rows = self._rows(text(sql).bindparams(**{k: v for k, v in params.items() if f":{k}" in sql}))
+        rows.sort(key=lambda r: (r[0], r[1], -r[2], r[3]))
+        for k, which, _rank, pid, sid, src, url in rows:
+            out[k][which].append((pid, sid))
             self.snaps.setdefault(sid, (src, url))
         return out
 
