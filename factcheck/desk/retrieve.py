@@ -71,10 +71,16 @@ _SQLITE_SEARCHES_PER_STATEMENT = 100
 MAX_TERM_CHARS = 100
 
 
-# A PostgreSQL search's query, parsed once. Not MATERIALIZED, PostgreSQL (12 and later) folds a CTE used once
-# into the statement, so to_tsquery(), which is only STABLE, was parsed again for every hit it ranked and
-# rechecked: 7.4 -> 2.5 ms a search on the verify bench desk (~1,500 hits each), the same hits and ranks.
-_PG_QUERY = "WITH q AS MATERIALIZED (SELECT to_tsquery('simple', :q) AS q), "
+def _pg_hits(query: str) -> str:
+    """A PostgreSQL search's two CTEs, `q` and `hits` (each hit's passage id, snapshot id and rank), for the
+    OR-query text `query` (a parameter or a column). The query is parsed once: not MATERIALIZED, PostgreSQL
+    (12 and later) folds a CTE used once into the statement, and to_tsquery(), being only STABLE, was then
+    parsed again for every hit it ranked: 7.4 -> 2.5 ms a search on the verify bench desk (~1,500 hits
+    each), the same hits and ranks. Ranks read the stored tsvector (migration 0010): the same value, not
+    rebuilt from every hit's text."""
+    return (f"q AS MATERIALIZED (SELECT to_tsquery('simple', {query}) AS q), "
+            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
+            "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) ")
 
 
 def _fts_literal(dialect: str, term: str) -> str:
@@ -187,13 +193,9 @@ def search_passages(
         # the chosen terms keep the hits few, whatever the archive's size
         # (equal ranks are common, ts_rank does not weigh length: the passage id orders them, or which of
         # them made the cut would depend on the plan PostgreSQL happened to choose)
-        # (ranks read the stored tsvector, migration 0010: the same value, not rebuilt from every hit's text)
-        # (the query is parsed once: see _PG_QUERY)
         sql = (
-            _PG_QUERY
-            + "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
-            "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
-            "SELECT p.id, p.snapshot_id, s.url FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
+            "WITH " + _pg_hits(":q")
+            + "SELECT p.id, p.snapshot_id, s.url FROM hits p JOIN snapshot s ON s.id = p.snapshot_id "
             f"WHERE true{filters} ORDER BY p.r DESC, p.id LIMIT :limit"
         )
     else:  # pragma: no cover - other databases are not supported desks
@@ -460,15 +462,11 @@ class _Batch:
                          "JOIN snapshot s ON s.id = p.snapshot_id)")
         if not parts:
             return out
-        # (the query parsed once for each claim: see _PG_QUERY)
         sql = (
             "WITH c AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(CAST(:searches AS jsonb)) "
             "AS c(k int, q text, src int[], excl int[])) "
             "SELECT c.k, h.which, h.r, h.id, h.snapshot_id, h.source_id, h.url FROM c CROSS JOIN LATERAL ("
-            "WITH q AS MATERIALIZED (SELECT to_tsquery('simple', c.q) AS q), "
-            "hits AS MATERIALIZED (SELECT p.id, p.snapshot_id, ts_rank(p.passage_tsv, q.q) AS r "
-            "FROM passage p, q WHERE to_tsvector('simple', p.text) @@ q.q) "
-            + " UNION ALL ".join(parts) + ") h"
+            "WITH " + _pg_hits("c.q") + " UNION ALL ".join(parts) + ") h"
         )
         payload = json.dumps([{"k": k, "q": " | ".join(_fts_literal("postgresql", t) for t in terms),
                                "src": [int(i) for i in cited], "excl": sorted(int(i) for i in exclude)}
